@@ -1,0 +1,56 @@
+"""The ``medshake-bridge`` command line.
+
+Every command lives in :data:`bridge_group`. Inside a host app the same group is available as
+``flask bridge ...``; standalone, :func:`main` exposes the commands at the top level over
+``create_app()``.
+"""
+
+from __future__ import annotations
+
+import click
+from flask.cli import FlaskGroup
+
+from medshake_bridge.cli import (  # noqa: F401 - registers the commands
+    config_cmds,
+    core_cmds,
+    demo_cmds,
+    user_cmds,
+)
+from medshake_bridge.cli.group import bridge_group
+
+
+def _create_app():
+    from medshake_bridge.app import create_app
+
+    return create_app()
+
+
+def _sandbox_group() -> click.Group | None:
+    try:
+        from medshake_bridge.sandbox.cli import sandbox
+    except ImportError:
+        return None
+    return sandbox
+
+
+class BridgeCLI(FlaskGroup):
+    """Top-level group: the bridge's commands over a standalone app."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            name="medshake-bridge",
+            create_app=_create_app,
+            add_default_commands=False,
+            add_version_option=True,
+            load_dotenv=False,
+            help="medshake-bridge: Apicrypt secure medical mail for EHRs.",
+        )
+        for name, command in bridge_group.commands.items():
+            self.add_command(command, name)
+
+
+sandbox_group = _sandbox_group()
+if sandbox_group is not None:
+    bridge_group.add_command(sandbox_group, "sandbox")
+
+main = BridgeCLI()

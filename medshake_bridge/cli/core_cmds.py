@@ -1,0 +1,99 @@
+"""Commands about the installation itself: database, plugins, keys, serving."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask import current_app
+
+from medshake_bridge import migrate
+from medshake_bridge.cli.group import bridge_group
+from medshake_bridge.extension import bridge_state
+from medshake_bridge.secrets import (
+    KEY_FILE_NAME,
+    SecretBox,
+    new_key,
+    parse_keys,
+    read_key_file,
+    write_key_file,
+)
+
+
+@bridge_group.command("init-db")
+def init_db() -> None:
+    """Create or upgrade the database schema to the latest version."""
+    before = migrate.current_revision(current_app)
+    after = migrate.upgrade(current_app)
+    if before == after:
+        click.echo(f"Database already at revision {after}.")
+    else:
+        click.echo(f"Database upgraded from {before or 'empty'} to {after}.")
+    state = bridge_state()
+    if not state.secrets.configured:
+        path = Path(current_app.instance_path) / KEY_FILE_NAME
+        write_key_file(path, [new_key()])
+        state.secrets = state.settings.secrets = SecretBox(read_key_file(path))
+        click.echo(f"No secret key was configured: created {path} (mode 0600). Back it up.")
+
+
+@bridge_group.command("plugins")
+@click.option("--verbose", "-v", is_flag=True, help="Show tracebacks of failed plugins.")
+def plugins_cmd(verbose: bool) -> None:
+    """List plugins: name, version, hooks implemented, load errors."""
+    records = sorted(bridge_state().plugins.values(), key=lambda r: (not r.builtin, r.name))
+    for record in records:
+        origin = "built-in" if record.builtin else "third-party"
+        version = record.version or "-"
+        click.echo(f"{record.name}  {version}  [{origin}, {record.status}]")
+        if record.hooks:
+            click.echo(f"    hooks: {', '.join(record.hooks)}")
+        if record.error:
+            click.echo(f"    error: {record.error}")
+            if verbose and record.detail:
+                click.echo(record.detail)
+
+
+@bridge_group.command("generate-secret-key")
+@click.option("--write", is_flag=True,
+              help=f"Put the new key first in <instance>/{KEY_FILE_NAME} instead of printing it.")
+def generate_secret_key(write: bool) -> None:
+    """Make a new encryption key for secrets at rest."""
+    key = new_key()
+    if not write:
+        click.echo(key)
+        return
+    path = Path(current_app.instance_path) / KEY_FILE_NAME
+    write_key_file(path, [key, *read_key_file(path)])
+    click.echo(f"New key written first in {path}. Run `medshake-bridge rotate-keys` next.")
+
+
+@bridge_group.command("rotate-keys")
+@click.option("--generate", is_flag=True,
+              help=f"Add a new key first in <instance>/{KEY_FILE_NAME} before rotating.")
+def rotate_keys(generate: bool) -> None:
+    """Re-encrypt every stored secret with the newest key."""
+    state = bridge_state()
+    if generate:
+        path = Path(current_app.instance_path) / KEY_FILE_NAME
+        if parse_keys(current_app.config["MEDSHAKE_BRIDGE_SECRET_KEYS"]):
+            raise click.ClickException(
+                "keys come from MEDSHAKE_BRIDGE_SECRET_KEYS: put the new key first there "
+                "(keep the old one after it) and run rotate-keys without --generate"
+            )
+        keys = [new_key(), *read_key_file(path)]
+        write_key_file(path, keys)
+        state.secrets = state.settings.secrets = SecretBox(keys)
+        click.echo(f"New key added first in {path}.")
+    count = state.settings.rotate_secrets()
+    click.echo(f"{count} secret value(s) re-encrypted with the newest key. Old keys may now be "
+               "removed from the list.")
+
+
+@bridge_group.command("run")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def run_cmd(host: str, port: int) -> None:
+    """Serve the bridge (single process; put a TLS reverse proxy in front)."""
+    click.echo(f"medshake-bridge on http://{host}:{port}/")
+    current_app.run(host=host, port=port, use_reloader=False, threaded=True)

@@ -1,0 +1,88 @@
+"""Configuration keys of the bridge (``MEDSHAKE_BRIDGE_*``) and where they come from.
+
+Order, last wins: these defaults, ``<instance>/config.py``, ``MEDSHAKE_BRIDGE_*`` environment
+variables, then the mapping given to ``create_app``. Keys are the same whether the bridge runs
+standalone or inside a host app (where the host sets them on its own ``app.config``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+PREFIX = "MEDSHAKE_BRIDGE_"
+
+DEFAULTS: dict[str, Any] = {
+    # Database URL; empty means SQLite in the instance folder.
+    "MEDSHAKE_BRIDGE_DATABASE_URL": "",
+    # Fernet keys for secrets at rest, newest first (list or comma-separated text).
+    "MEDSHAKE_BRIDGE_SECRET_KEYS": [],
+    # Private data (inbox, archives, working folders); empty means <instance>/data.
+    "MEDSHAKE_BRIDGE_DATA_DIR": "",
+    # A plugin that fails to load stops the app instead of being recorded.
+    "MEDSHAKE_BRIDGE_STRICT_PLUGINS": False,
+    # Plugin names never loaded (besides the bridgeDisabledPlugins setting).
+    "MEDSHAKE_BRIDGE_DISABLED_PLUGINS": [],
+    # Discover plugins through the medshake_bridge entry-point group.
+    "MEDSHAKE_BRIDGE_LOAD_ENTRY_POINTS": True,
+    # Extra plugins registered explicitly: module names, modules or objects.
+    "MEDSHAKE_BRIDGE_PLUGINS": [],
+    # Scheduler mode: embedded, external or off. create_app never starts a thread by itself.
+    "MEDSHAKE_BRIDGE_SCHEDULER": "off",
+    # URL prefix of the bridge's pages when embedded in a host app.
+    "MEDSHAKE_BRIDGE_URL_PREFIX": "",
+    # Environment variables passed through to external programs (sandbox fault switches...).
+    "MEDSHAKE_BRIDGE_RUNNER_ENV_PASSTHROUGH": [],
+}
+
+_BOOL_KEYS = {"MEDSHAKE_BRIDGE_STRICT_PLUGINS", "MEDSHAKE_BRIDGE_LOAD_ENTRY_POINTS"}
+_LIST_KEYS = {
+    "MEDSHAKE_BRIDGE_SECRET_KEYS",
+    "MEDSHAKE_BRIDGE_DISABLED_PLUGINS",
+    "MEDSHAKE_BRIDGE_PLUGINS",
+    "MEDSHAKE_BRIDGE_RUNNER_ENV_PASSTHROUGH",
+}
+
+
+def parse_env_value(key: str, raw: str) -> Any:
+    if key in _BOOL_KEYS:
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if key in _LIST_KEYS:
+        return [part.strip() for part in raw.replace("\n", ",").split(",") if part.strip()]
+    return raw
+
+
+def environment_overrides(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    environ = os.environ if environ is None else environ
+    return {
+        key: parse_env_value(key, value)
+        for key, value in environ.items()
+        if key.startswith(PREFIX) and key != "MEDSHAKE_BRIDGE_INSTANCE"
+    }
+
+
+def apply_defaults(app: Flask) -> None:
+    """Fill in every bridge key the app does not set, and derive the computed ones."""
+    for key, value in DEFAULTS.items():
+        app.config.setdefault(key, list(value) if isinstance(value, list) else value)
+    for key in _LIST_KEYS:
+        value = app.config[key]
+        if isinstance(value, str):
+            app.config[key] = parse_env_value(key, value)
+    for key in _BOOL_KEYS:
+        value = app.config[key]
+        if isinstance(value, str):
+            app.config[key] = parse_env_value(key, value)
+    if not app.config["MEDSHAKE_BRIDGE_DATA_DIR"]:
+        app.config["MEDSHAKE_BRIDGE_DATA_DIR"] = str(Path(app.instance_path) / "data")
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        url = app.config["MEDSHAKE_BRIDGE_DATABASE_URL"] or sqlite_url(app)
+        app.config["SQLALCHEMY_DATABASE_URI"] = url
+
+
+def sqlite_url(app: Flask) -> str:
+    return "sqlite:///" + str(Path(app.instance_path) / "medshake_bridge.db")

@@ -1,0 +1,7 @@
+"""Plugins the host always registers (like datasette's default plugins).
+
+They use the same hooks as every other plugin; only their loading differs (they are part of the
+host package, so they cannot be missing or disabled).
+"""
+
+DEFAULT_PLUGINS = ("medshake_bridge.default_plugins.shared_settings",)

@@ -1,0 +1,64 @@
+"""The bridge's exception tree.
+
+Every error the product raises on purpose derives from :class:`BridgeError` and carries a
+``fix``: one sentence telling the reader what to do. Pages, the CLI and the logs show both, so a
+clinician or an admin never meets a bare traceback for a condition we foresaw.
+"""
+
+from __future__ import annotations
+
+
+class BridgeError(Exception):
+    """Base of every foreseen failure: a message saying what happened and a ``fix``."""
+
+    def __init__(self, message: str, *, fix: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.fix = fix
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.fix})" if self.fix else self.message
+
+
+class ConfigurationError(BridgeError):
+    """The site's configuration (instance config, environment) is missing or wrong."""
+
+
+class SettingError(BridgeError):
+    """A setting name, value or level was refused."""
+
+
+class UnknownSettingError(SettingError):
+    """No plugin declares a setting by that name."""
+
+
+class SettingValueError(SettingError):
+    """A value does not fit the setting's type or validator."""
+
+
+class SettingLevelError(SettingError):
+    """The setting may not be stored at that level (default / module / user)."""
+
+
+class SecretKeyMissingError(ConfigurationError):
+    """A secret must be stored or read but no encryption key is configured."""
+
+
+class PluginLoadError(BridgeError):
+    """A plugin failed to import or register (fatal only in strict mode)."""
+
+
+class ProgramError(BridgeError):
+    """An external program (Apicrypt v1, ApiV2AESUtility, a restart command) failed."""
+
+
+class CryptoError(BridgeError):
+    """Encryption or decryption by a back-end failed."""
+
+
+class MailError(BridgeError):
+    """A mailbox or a mail server could not be used."""
+
+
+class HprimError(BridgeError):
+    """HPRIM text could not be built (parsing never raises: it reports)."""

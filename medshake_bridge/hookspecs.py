@@ -1,0 +1,150 @@
+"""The bridge's hook specifications: the whole plugin API.
+
+Every hook is prefixed ``medshake_``; pluggy calls implementations with keyword arguments only and
+an implementation may accept any subset of the arguments named here. Hooks marked
+``firstresult`` stop at the first implementation that returns something other than ``None``.
+Each hook has a section in ``docs/plugins.md`` (a test checks it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pluggy
+
+PROJECT_NAME = "medshake_bridge"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def medshake_settings() -> list[Any]:
+    """Declare settings.
+
+    Called once when the app is created, to build the settings registry. Return a list of
+    :class:`medshake_bridge.settings.SettingSpec`. A name declared twice is a load error of the
+    second plugin.
+    """
+
+
+@hookspec
+def medshake_crypto_backends() -> list[Any]:
+    """Offer crypto back-ends (Apicrypt v1, v2, a pass-through for tests...).
+
+    Called when the app is created. Return a list of :class:`medshake_bridge.interfaces.BackendSpec`
+    whose ``key`` matches a value of the ``apicryptVersion`` setting; the host builds one back-end
+    per user from that user's effective settings.
+    """
+
+
+@hookspec
+def medshake_mail_collectors() -> list[Any]:
+    """Offer ways to reach a mailbox (POP3, IMAP, Maildir...).
+
+    Called when the app is created. Return a list of
+    :class:`medshake_bridge.interfaces.CollectorSpec` whose ``key`` matches a value of the
+    ``apicryptCollector`` setting.
+    """
+
+
+@hookspec
+def medshake_key_managers() -> list[Any]:
+    """Offer key managers (the ``Clefs/`` folder of Apicrypt v1, ``.aes`` keys of v2).
+
+    Called when the app is created. Return a list of
+    :class:`medshake_bridge.interfaces.KeyManagerSpec`.
+    """
+
+
+@hookspec
+def medshake_scheduled_jobs() -> list[Any]:
+    """Declare scheduled jobs.
+
+    Called when the scheduler builds its job list. Return a list of
+    :class:`medshake_bridge.interfaces.JobSpec` (id, function, default cron fields, labels).
+    """
+
+
+@hookspec
+def medshake_blueprints(app: Any) -> list[Any]:
+    """Add pages.
+
+    Called once when the app is created, with the Flask ``app``. Return a list of Flask
+    blueprints; the host registers them under its URL prefix.
+    """
+
+
+@hookspec
+def medshake_menu_items(user: Any) -> list[Any]:
+    """Add entries to the navigation menu.
+
+    Called while rendering a page, with the current bridge ``user`` (or ``None`` when nobody is
+    logged in). Return a list of :class:`medshake_bridge.interfaces.MenuItem`; items whose
+    ``admin_only`` is true are shown to admins only.
+    """
+
+
+@hookspec
+def medshake_system_checks(app: Any) -> list[Any]:
+    """Report on what this plugin needs (folders, programs, services).
+
+    Called by the system information page and ``medshake-bridge doctor``, with the Flask ``app``
+    inside an app context. Return a list of :class:`medshake_bridge.interfaces.CheckResult`.
+    """
+
+
+@hookspec
+def medshake_message_stored(message: Any, documents: list[Any]) -> None:
+    """React to a received message once it is safely committed.
+
+    Called after the pipeline committed the ``message`` and its inbox ``documents`` and before
+    the message is deleted from the server. The return value is ignored; an exception is logged
+    and does not undo the storage.
+    """
+
+
+@hookspec
+def medshake_patient_candidates(identity: Any, limit: int) -> list[Any]:
+    """Propose patients for a received HPRIM identity.
+
+    Called when an inbox document is viewed. ``identity`` is the parsed HPRIM header. Return a
+    list of :class:`medshake_bridge.interfaces.PatientCandidate`; the host merges all answers and
+    keeps the ``limit`` best.
+    """
+
+
+@hookspec(firstresult=True)
+def medshake_file_to_patient(document: Any, patient_id: str, user: Any) -> Any:
+    """File an inbox document into a patient's record (the host EHR's job).
+
+    Called when a user files a document. Return an object describing the filed record (its id at
+    least) or ``None`` to let the next implementation try. The first non-``None`` answer wins; the
+    bridge's standalone patient store answers last.
+    """
+
+
+@hookspec
+def medshake_before_send(message: Any, user: Any) -> str | None:
+    """Veto an outgoing message.
+
+    Called before a message is encrypted and sent. Return a reason (text shown to the user) to
+    refuse it, or ``None`` to let it go.
+    """
+
+
+@hookspec
+def medshake_message_sent(message: Any, user: Any) -> None:
+    """React to a message accepted by the SMTP server.
+
+    Called after the sent record is committed. The return value is ignored.
+    """
+
+
+@hookspec(firstresult=True)
+def medshake_current_user(app: Any, request: Any) -> Any:
+    """Map the host's identity to a bridge user when the bridge is embedded.
+
+    Called on each request when no bridge user is logged in. Return a bridge ``User`` (or its
+    id) or ``None``. The first non-``None`` answer wins.
+    """

@@ -1,0 +1,118 @@
+"""Shapes that plugins hand to the host through the hooks.
+
+They are small frozen dataclasses (what a plugin declares) and Protocols (what a plugin's
+objects must do), so a third-party plugin needs nothing but this module and ``hookimpl``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One line of the system information page and of ``doctor``.
+
+    ``ok`` is True (fine), False (broken) or None (a warning that does not stop the product).
+    ``fix`` tells the admin what to do when it is not fine.
+    """
+
+    name: str
+    ok: bool | None
+    detail: str = ""
+    fix: str = ""
+    category: str = "general"
+
+
+@runtime_checkable
+class CryptoBackend(Protocol):
+    """Encrypts outgoing and decrypts incoming Apicrypt content for one user."""
+
+    def encrypt_body(self, text: str, recipients: Sequence[str]) -> Any: ...
+
+    def encrypt_attachment(self, path: Path, recipients: Sequence[str], dest_dir: Path) -> Path: ...
+
+    def decrypt_body(self, armour: bytes) -> Any: ...
+
+    def decrypt_attachment(self, path: Path, dest_dir: Path) -> list[Path]: ...
+
+    def checks(self) -> list[CheckResult]: ...
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    """A crypto back-end offered by a plugin.
+
+    ``key`` is the value of ``apicryptVersion`` that selects it; ``factory`` builds a back-end
+    from a user's effective settings (a mapping of setting name to typed value) and the host's
+    program runner.
+    """
+
+    key: str
+    label: str
+    factory: Callable[[Mapping[str, Any], Any], CryptoBackend]
+
+
+@dataclass(frozen=True)
+class CollectorSpec:
+    """A way to reach a mailbox; ``key`` is a value of ``apicryptCollector``."""
+
+    key: str
+    label: str
+    factory: Callable[[Mapping[str, Any]], Any]
+
+
+@dataclass(frozen=True)
+class KeyManagerSpec:
+    """A key manager (e.g. the ``Clefs/`` folder)."""
+
+    key: str
+    label: str
+    factory: Callable[[Mapping[str, Any], Any], Any]
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A scheduled job. Cron fields use crontab syntax and crontab's day-of-week numbering."""
+
+    id: str
+    func: Callable[..., Any]
+    label_fr: str
+    label_en: str
+    description_fr: str = ""
+    description_en: str = ""
+    cron: Mapping[str, str] = field(
+        default_factory=lambda: {
+            "minute": "0",
+            "hour": "*",
+            "day": "*",
+            "month": "*",
+            "day_of_week": "*",
+        }
+    )
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class MenuItem:
+    """A navigation entry: ``endpoint`` is a Flask endpoint name."""
+
+    label_fr: str
+    label_en: str
+    endpoint: str
+    admin_only: bool = False
+    order: int = 100
+
+
+@dataclass(frozen=True)
+class PatientCandidate:
+    """A patient proposed for a received document, with what matched."""
+
+    patient_id: str
+    display_name: str
+    score: int
+    matched: tuple[str, ...] = ()
+    source: str = ""

@@ -1,0 +1,53 @@
+"""Schema migrations (Alembic), run from Python so the CLI and the tests share one path.
+
+The bridge keeps its own version table (``bridge_alembic_version``), so it can live in a host's
+database beside the host's own Alembic history.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask import Flask
+
+from medshake_bridge.db import db
+
+VERSION_TABLE = "bridge_alembic_version"
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def upgrade(app: Flask, revision: str = "head") -> str | None:
+    """Bring the app's database to ``revision``; returns the revision reached."""
+    config = alembic_config()
+    with app.app_context(), db.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+    return current_revision(app)
+
+
+def downgrade(app: Flask, revision: str) -> str | None:
+    config = alembic_config()
+    with app.app_context(), db.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+    return current_revision(app)
+
+
+def current_revision(app: Flask) -> str | None:
+    with app.app_context(), db.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+        return context.get_current_revision()
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()

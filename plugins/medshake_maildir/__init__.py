@@ -1,0 +1,18 @@
+"""Maildir collector plugin: for sites that already run fetchmail/getmail, and for the demo."""
+
+from __future__ import annotations
+
+from medshake_bridge import hookimpl
+from medshake_bridge.settings import SettingSpec
+
+
+@hookimpl
+def medshake_settings() -> list[SettingSpec]:
+    return [
+        SettingSpec(
+            name="apicryptMaildir", type="folder", default="", category="Apicrypt",
+            label_fr="Maildir local", label_en="Local Maildir",
+            help_fr="Dossier Maildir (avec cur/, new/, tmp/) à relever.",
+            help_en="Maildir folder (with cur/, new/, tmp/) to collect from.",
+        ),
+    ]

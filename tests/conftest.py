@@ -1,0 +1,92 @@
+"""Shared fixtures: apps on SQLite / PostgreSQL / MariaDB, the CLI runner, real servers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.fernet import Fernet
+from flask import Flask
+
+from medshake_bridge import create_app, migrate
+from medshake_bridge.db import db
+
+pytest_plugins = ["support.components", "databases"]
+
+TEST_SECRET_KEY = Fernet.generate_key().decode()
+
+
+@pytest.fixture
+def make_app(tmp_path: Path) -> Iterator[Callable[..., Flask]]:
+    """Build apps in a private instance folder; each is strict about plugins by default."""
+    apps: list[Flask] = []
+
+    def factory(**config: Any) -> Flask:
+        settings: dict[str, Any] = {
+            "INSTANCE_PATH": str(tmp_path / f"instance{len(apps)}"),
+            "TESTING": True,
+            "MEDSHAKE_BRIDGE_SECRET_KEYS": [TEST_SECRET_KEY],
+            "MEDSHAKE_BRIDGE_STRICT_PLUGINS": True,
+        }
+        settings.update(config)
+        app = create_app(settings)
+        apps.append(app)
+        return app
+
+    yield factory
+    for app in apps:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask]) -> Flask:
+    """A migrated app on SQLite."""
+    application = make_app()
+    migrate.upgrade(application)
+    return application
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
+def db_app(request: pytest.FixtureRequest, make_app: Callable[..., Flask]) -> Iterator[Flask]:
+    """A migrated app on each of the three databases (empty tables at the start)."""
+    from databases import empty_tables, server_database_or_skip
+    from support.components import require_component
+
+    backend = request.param
+    if backend == "sqlite":
+        application = make_app()
+        migrate.upgrade(application)
+        yield application
+        return
+    server = server_database_or_skip(
+        request.getfixturevalue("server_databases"), backend, require_component
+    )
+    application = make_app(MEDSHAKE_BRIDGE_DATABASE_URL=server.url)
+    if not server.migrated:
+        migrate.upgrade(application)
+        server.migrated = True
+    yield application
+    with application.app_context():
+        db.session.remove()
+    empty_tables(server.url)
+
+
+@pytest.fixture
+def cli(app: Flask):
+    """Invoke bridge commands on ``app`` through Click's runner."""
+    runner = app.test_cli_runner()
+
+    def invoke(*args: str, input: str | None = None):
+        return runner.invoke(args=["bridge", *args], input=input, catch_exceptions=False)
+
+    return invoke
+
+
+@pytest.fixture
+def app_ctx(app: Flask) -> Iterator[Flask]:
+    with app.app_context():
+        yield app
