@@ -62,3 +62,19 @@ class MailError(BridgeError):
 
 class HprimError(BridgeError):
     """HPRIM text could not be built (parsing never raises: it reports)."""
+
+
+class MailConnectionError(MailError):
+    """The mail server could not be reached (DNS, refused, timeout, dropped connection)."""
+
+
+class MailAuthenticationError(MailError):
+    """The mail server refused the login or password."""
+
+
+class MailTlsError(MailError):
+    """TLS failed: certificate not trusted, wrong host name, or STARTTLS not offered."""
+
+
+class MailProtocolError(MailError):
+    """The server answered something the protocol does not allow (or a message vanished)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, BinaryIO, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -57,12 +57,59 @@ class BackendSpec:
 
 
 @dataclass(frozen=True)
+class MailboxIdentity:
+    """What makes two users' mailboxes the same mailbox (collected once)."""
+
+    collector: str
+    host: str
+    port: int
+    login: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.collector}://{self.login}@{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class ServerMessage:
+    """One message as listed by the server: its stable id (UIDL, UIDVALIDITY:UID, Maildir
+    unique name) and its size in bytes."""
+
+    server_id: str
+    size: int
+
+
+@runtime_checkable
+class MailCollector(Protocol):
+    """A session with one mailbox. Deletions take effect at :meth:`close` (POP3 QUIT, IMAP
+    EXPUNGE); a session dropped without ``close`` deletes nothing."""
+
+    def open(self) -> None: ...
+
+    def list_messages(self) -> list[ServerMessage]: ...
+
+    def fetch_to(self, server_id: str, dest: BinaryIO) -> int: ...
+
+    def delete(self, server_ids: Sequence[str]) -> None: ...
+
+    def close(self) -> None: ...
+
+    def abort(self) -> None: ...
+
+
+@dataclass(frozen=True)
 class CollectorSpec:
-    """A way to reach a mailbox; ``key`` is a value of ``apicryptCollector``."""
+    """A way to reach a mailbox; ``key`` is a value of ``apicryptCollector``.
+
+    ``identity(settings)`` says which mailbox a user's settings point at (without connecting),
+    or ``None`` when they are incomplete; ``factory(settings)`` opens nothing yet and returns a
+    :class:`MailCollector`.
+    """
 
     key: str
     label: str
-    factory: Callable[[Mapping[str, Any]], Any]
+    factory: Callable[[Mapping[str, Any]], MailCollector]
+    identity: Callable[[Mapping[str, Any]], MailboxIdentity | None]
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,121 @@
+"""Ranking candidate patients for a received header (DOMAIN §7, patient matching)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from medshake_bridge.hprim import (
+    PatientIdentity,
+    PatientRecord,
+    nir_key,
+    parse_header,
+    rank_candidates,
+)
+
+BORN = dt.date(1985, 5, 17)
+NIR = "2850575123456"
+
+HEADER = parse_header(
+    [
+        "L1",
+        "TESTARD",
+        "ÉLODIE",
+        "",
+        "",
+        "69003 LYON",
+        "17/05/1985",
+        f"{NIR} {nir_key(NIR)}",
+        "",
+        "01/03/2024",
+        "",
+        "",
+    ]
+)
+
+
+def _ids(matches: list) -> list[str]:
+    return [match.patient.patient_id for match in matches]
+
+
+def test_accents_case_and_hyphens_do_not_matter() -> None:
+    patients = [PatientRecord(patient_id="1", last_name="Testard", first_name="Élodie")]
+    header = parse_header(["", "TESTARD", "ELODIE"])
+    (match,) = rank_candidates(header, patients)
+    assert match.matched == ("last_name", "first_name")
+    hyphen = parse_header(["", "TESTARD", "JEAN PIERRE"])
+    assert rank_candidates(
+        hyphen, [PatientRecord(patient_id="2", last_name="testard", first_name="Jean-Pierre")]
+    )
+
+
+def test_one_criterion_is_not_enough() -> None:
+    patients = [
+        PatientRecord(patient_id="name-only", last_name="TESTARD"),
+        PatientRecord(patient_id="date-only", last_name="AUTRE", birth_date=BORN),
+        PatientRecord(patient_id="nothing", last_name="AUTRE"),
+    ]
+    assert rank_candidates(HEADER, patients) == []
+
+
+def test_every_criterion_is_reported() -> None:
+    patient = PatientRecord(
+        patient_id="7",
+        last_name="testard",
+        first_name="élodie",
+        birth_date=BORN,
+        nir=f"2 85 05 75 123 456 {nir_key(NIR)}",
+        postcode="69003",
+    )
+    (match,) = rank_candidates(HEADER, [patient])
+    assert match.matched == ("last_name", "first_name", "birth_date", "nir", "postcode")
+    assert match.score == 5
+
+
+def test_birth_name_matches_last_name() -> None:
+    patient = PatientRecord(
+        patient_id="3", last_name="MARTIN", birth_name="Testard", birth_date=BORN
+    )
+    (match,) = rank_candidates(HEADER, [patient])
+    assert match.matched == ("last_name", "birth_date")
+
+
+def test_married_name_written_in_the_header() -> None:
+    header = parse_header(["", "MARTIN EP TESTARD", "Élodie", "", "", "", "17/05/1985"])
+    patient = PatientRecord(patient_id="4", last_name="Testard", birth_date=BORN)
+    (match,) = rank_candidates(header, [patient])
+    assert "last_name" in match.matched
+
+
+def test_best_first_then_rarer_criteria_then_input_order() -> None:
+    patients = [
+        PatientRecord(patient_id="names", last_name="Testard", first_name="Elodie"),
+        PatientRecord(
+            patient_id="three", last_name="Testard", first_name="Elodie", postcode="69003"
+        ),
+        PatientRecord(patient_id="nir+date", last_name="X", birth_date=BORN, nir=NIR),
+        PatientRecord(patient_id="names-bis", last_name="TESTARD", first_name="élodie"),
+    ]
+    assert _ids(rank_candidates(HEADER, patients)) == ["three", "nir+date", "names", "names-bis"]
+
+
+def test_limit() -> None:
+    patients = [
+        PatientRecord(patient_id=str(number), last_name="Testard", birth_date=BORN)
+        for number in range(10)
+    ]
+    assert _ids(rank_candidates(HEADER, patients)) == ["0", "1", "2", "3", "4"]
+    assert len(rank_candidates(HEADER, patients, limit=2)) == 2
+    assert rank_candidates(HEADER, patients, limit=0) == []
+
+
+def test_empty_fields_never_match() -> None:
+    header = parse_header(["", "", "", "", "", "", ""])
+    patients = [PatientRecord(patient_id="blank")]
+    assert rank_candidates(header, patients) == []
+
+
+def test_outgoing_identity_can_be_matched_too() -> None:
+    identity = PatientIdentity(last_name="Testard", birth_name="Durand", birth_date=BORN)
+    patient = PatientRecord(patient_id="5", last_name="DURAND", birth_date=BORN)
+    (match,) = rank_candidates(identity, [patient])
+    assert match.matched == ("last_name", "birth_date")
