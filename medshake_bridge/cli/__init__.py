@@ -7,7 +7,6 @@ Every command lives in :data:`bridge_group`. Inside a host app the same group is
 
 from __future__ import annotations
 
-import click
 from flask.cli import FlaskGroup
 
 from medshake_bridge.cli import (  # noqa: F401 - registers the commands
@@ -17,20 +16,13 @@ from medshake_bridge.cli import (  # noqa: F401 - registers the commands
     user_cmds,
 )
 from medshake_bridge.cli.group import bridge_group
+from medshake_bridge.sandbox.cli import sandbox
 
 
 def _create_app():
     from medshake_bridge.app import create_app
 
     return create_app()
-
-
-def _sandbox_group() -> click.Group | None:
-    try:
-        from medshake_bridge.sandbox.cli import sandbox
-    except ImportError:
-        return None
-    return sandbox
 
 
 class BridgeCLI(FlaskGroup):
@@ -49,8 +41,6 @@ class BridgeCLI(FlaskGroup):
             self.add_command(command, name)
 
 
-sandbox_group = _sandbox_group()
-if sandbox_group is not None:
-    bridge_group.add_command(sandbox_group, "sandbox")
+bridge_group.add_command(sandbox, "sandbox")
 
 main = BridgeCLI()

@@ -1,0 +1,96 @@
+"""``medshake-bridge sandbox ...``: set up the FAKE Apicrypt stand-ins from the command line.
+
+A plain :class:`click.Group` (no Flask app needed: these commands touch only folders), which the
+host attaches to its own CLI. Errors are shown as one line with the fix, never a traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from medshake_bridge.sandbox.aeskey import make_aes_key
+from medshake_bridge.sandbox.errors import SandboxError
+from medshake_bridge.sandbox.faults import FAULT_ENV, FAULT_MODES, LOG_ENV
+from medshake_bridge.sandbox.keys import YEAR_ENV, current_year, make_keys
+from medshake_bridge.sandbox.programs import install_programs
+from medshake_bridge.sandbox.relay_crypto import reencrypt
+
+
+@click.group(name="sandbox")
+def sandbox() -> None:
+    """FAKE Apicrypt stand-ins for tests and demos (not Apicrypt, not compatible with it)."""
+
+
+@sandbox.command("install-programs")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def install_programs_command(directory: Path) -> None:
+    """Write the sandbox apicrypt, apicryptpj, apiuncrypt, apiuncryptpj and ApiV2AESUtility."""
+    for path in install_programs(directory):
+        click.echo(str(path))
+    click.echo("These are FAKE sandbox programs; set apicryptCheminVersBinaires to this folder.")
+
+
+@sandbox.command("make-keys")
+@click.option("--user", required=True, help="User name prenom.NOM (case kept).")
+@click.option(
+    "--keys",
+    "keys_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder that contains (or will contain) Clefs/.",
+)
+@click.option("--year", type=int, default=None, help="Key year (default: this year).")
+@click.option("--aes", is_flag=True, help="Also write next year's key as .aes; prints its code.")
+def make_keys_command(user: str, keys_dir: Path, year: int | None, aes: bool) -> None:
+    """Write fake key files Clefs/<user>.<yy> and Clefs/Master.<yy> (existing ones are kept)."""
+    try:
+        for path in make_keys(user, keys_dir, year):
+            click.echo(str(path))
+        if aes:
+            next_year = (current_year() if year is None else year) + 1
+            aes_path, code = make_aes_key(user, keys_dir, next_year)
+            click.echo(str(aes_path))
+            click.echo(f"Long code: {code}")
+    except SandboxError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@sandbox.command("reencrypt")
+@click.option(
+    "--network",
+    "network_dir",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder holding every sandbox user's key folder: NETWORK/<user>/Clefs/.",
+)
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+def reencrypt_command(network_dir: Path, source: Path, out: Path) -> None:
+    """Play APICEM's server: re-encrypt SOURCE for each recipient into OUT/<recipient>/<name>.
+
+    SOURCE is a body armour or a .apz written by the sender's program; each recipient gets a
+    copy with the same file name in its own sub-folder of OUT.
+    """
+    try:
+        copies = reencrypt(network_dir, source.read_bytes())
+    except SandboxError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for recipient, armour in copies.items():
+        folder = out / recipient
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / source.name
+        target.write_bytes(armour)
+        click.echo(str(target))
+
+
+@sandbox.command("faults")
+def faults_command() -> None:
+    """List the environment switches of the sandbox programs and the fault modes."""
+    click.echo(f"{FAULT_ENV}=[program:]mode[,...]  inject a fault; modes:")
+    for mode, meaning in FAULT_MODES.items():
+        click.echo(f"  {mode:<9} {meaning}")
+    click.echo(f"{LOG_ENV}=FILE  append one JSON line per program call (argv, cwd, uid...)")
+    click.echo(f"{YEAR_ENV}=YYYY  the year the programs take as 'now'")
+    click.echo("They reach the programs only through the runner's passthrough_env.")

@@ -1,0 +1,56 @@
+"""The server step of the trust model: decrypt with the sender's key, re-encrypt per recipient.
+
+On the real network the sender encrypts with its own yearly key and APICEM's server re-encrypts
+for each recipient. The sandbox relay (and ``medshake-bridge sandbox reencrypt``) does the same
+with the fake keys of every sandbox user, kept as ``NETWORK/<user>/Clefs/<user>.<yy>``. It works
+on body armour and on ``.apz`` content alike, since both are armour.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from medshake_bridge.sandbox.armour import decrypt_with, parse, seal
+from medshake_bridge.sandbox.errors import SandboxKeyMissingError, SandboxUsageError
+from medshake_bridge.sandbox.keys import SandboxKey, load_key
+
+
+def _network_key(network_dir: Path, user: str, yy: int, role: str) -> SandboxKey:
+    user_dir = network_dir / user
+    if not user_dir.is_dir():
+        raise SandboxKeyMissingError(
+            f"The relay knows no sandbox user {user!r} ({role}): {user_dir} does not exist.",
+            fix=f"Create it with 'medshake-bridge sandbox make-keys --user {user} "
+            f"--keys {user_dir}'.",
+        )
+    return load_key(user_dir, user, yy)
+
+
+def reencrypt(network_dir: str | os.PathLike[str], armour: bytes) -> dict[str, bytes]:
+    """Return one armour per recipient, each encrypted with that recipient's key.
+
+    The year is the one the sender used (``Key-Year``). Raises a sandbox error when the armour
+    is tampered, was already re-encrypted, or a sender's or recipient's key is missing; nothing
+    is returned partially, so a relay either delivers to everyone or to no one.
+    """
+    network = Path(network_dir)
+    header, ciphertext = parse(armour)
+    if header.key_owner != header.sender:
+        raise SandboxUsageError(
+            f"This armour was already re-encrypted for {header.key_owner}.",
+            fix="Give the relay what the sender's program produced.",
+        )
+    sender_key = _network_key(network, header.sender, header.key_yy, "sender")
+    plaintext = decrypt_with(header, ciphertext, sender_key)
+    copies: dict[str, bytes] = {}
+    for recipient in header.recipients:
+        key = _network_key(network, recipient, header.key_yy, "recipient")
+        copies[recipient] = seal(
+            header.kind,
+            plaintext,
+            sender=header.sender,
+            recipients=header.recipients,
+            key=key,
+        )
+    return copies
