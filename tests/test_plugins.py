@@ -44,7 +44,9 @@ def test_builtin_plugins_come_through_entry_points(make_app):
     assert set(records) >= BUILTIN
     for name in BUILTIN:
         assert records[name].builtin and records[name].status == "loaded"
-        assert "medshake_settings" in records[name].hooks
+        assert records[name].hooks, f"{name} implements no hook"
+    assert "medshake_crypto_backends" in records["apicrypt_v1"].hooks
+    assert "medshake_settings" in records["pop3"].hooks
 
 
 def test_example_plugin_discovered_declares_setting_and_implements_hook(

@@ -1,0 +1,61 @@
+"""Choosing, per user, the crypto back-end and the mailbox collector the plugins offer.
+
+Everything a back-end or collector needs comes from the user's effective settings (one
+resolution for the web, the CLI and the scheduler) plus the host's program runner, so the code
+path is the same against the sandbox and against the real programs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from medshake_bridge.errors import ConfigurationError
+from medshake_bridge.extension import BridgeState
+from medshake_bridge.interfaces import BackendSpec, CollectorSpec, CryptoBackend, MailCollector
+from medshake_bridge.runner import Runner
+
+
+def make_runner(state: BridgeState, settings: Mapping[str, Any]) -> Runner:
+    """The program runner configured by ``apicryptCommandPrefix`` / ``apicryptCommandTimeout``."""
+    secrets = [settings.get("apicryptPopPassword"), settings.get("apicrypt2CertPassword")]
+    return Runner.from_prefix_text(
+        settings.get("apicryptCommandPrefix") or "",
+        timeout=float(settings.get("apicryptCommandTimeout") or 60),
+        passthrough_env=state.app.config["MEDSHAKE_BRIDGE_RUNNER_ENV_PASSTHROUGH"],
+        redact=[str(value) for value in secrets if value],
+    )
+
+
+def backend_specs(state: BridgeState) -> dict[str, BackendSpec]:
+    return {spec.key: spec for spec in state.call_list_hook("medshake_crypto_backends")}
+
+
+def collector_specs(state: BridgeState) -> dict[str, CollectorSpec]:
+    return {spec.key: spec for spec in state.call_list_hook("medshake_mail_collectors")}
+
+
+def backend_for(state: BridgeState, settings: Mapping[str, Any]) -> CryptoBackend:
+    version = str(settings.get("apicryptVersion") or "1")
+    spec = backend_specs(state).get(version)
+    if spec is None:
+        raise ConfigurationError(
+            f"no crypto back-end for Apicrypt version {version} is installed",
+            fix="enable the plugin for that version (Extensions page) or change apicryptVersion",
+        )
+    return spec.factory(settings, make_runner(state, settings))
+
+
+def collector_spec_for(state: BridgeState, settings: Mapping[str, Any]) -> CollectorSpec:
+    key = str(settings.get("apicryptCollector") or "pop3")
+    spec = collector_specs(state).get(key)
+    if spec is None:
+        raise ConfigurationError(
+            f"no mailbox collector {key!r} is installed",
+            fix="enable the plugin (Extensions page) or change apicryptCollector",
+        )
+    return spec
+
+
+def collector_for(state: BridgeState, settings: Mapping[str, Any]) -> MailCollector:
+    return collector_spec_for(state, settings).factory(settings)
