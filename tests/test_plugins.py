@@ -62,7 +62,7 @@ def test_example_plugin_discovered_declares_setting_and_implements_hook(
         record.hooks)
     with app.app_context():
         assert state.settings.get("exampleGreeting") == "Bonjour"
-    checks = state.call_list_hook("medshake_system_checks", app=app)
+        checks = state.call_list_hook("medshake_system_checks", app=app)
     assert any(check.name == "example plugin" for check in checks)
 
 
