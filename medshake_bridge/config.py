@@ -37,6 +37,14 @@ DEFAULTS: dict[str, Any] = {
     "MEDSHAKE_BRIDGE_URL_PREFIX": "",
     # Environment variables passed through to external programs (sandbox fault switches...).
     "MEDSHAKE_BRIDGE_RUNNER_ENV_PASSTHROUGH": [],
+    # Where failed logins are counted (Flask-Limiter storage URI; shared store for several
+    # processes, e.g. redis://host:6379).
+    "MEDSHAKE_BRIDGE_RATELIMIT_STORAGE_URI": "memory://",
+    # Failed logins allowed per (address, login) and per address before logins are refused.
+    "MEDSHAKE_BRIDGE_LOGIN_LIMIT_PER_ACCOUNT": "5 per minute",
+    "MEDSHAKE_BRIDGE_LOGIN_LIMIT_PER_ADDRESS": "20 per minute",
+    # Content-Security-Policy of the bridge's pages; empty means the built-in strict policy.
+    "MEDSHAKE_BRIDGE_CONTENT_SECURITY_POLICY": "",
 }
 
 _BOOL_KEYS = {"MEDSHAKE_BRIDGE_STRICT_PLUGINS", "MEDSHAKE_BRIDGE_LOAD_ENTRY_POINTS"}

@@ -97,8 +97,12 @@ class MedshakeBridge:
         app.register_blueprint(
             Blueprint("medshake_bridge", __name__, template_folder=str(templates_folder()))
         )
-        for blueprint in state.call_list_hook("medshake_blueprints", app=app):
+        plugin_blueprints = state.call_list_hook("medshake_blueprints", app=app)
+        for blueprint in plugin_blueprints:
             app.register_blueprint(blueprint, url_prefix=_prefixed(app, blueprint))
+        from medshake_bridge.web import init_web
+
+        init_web(app, state, plugin_blueprints)
         from medshake_bridge.cli import bridge_group
 
         app.cli.add_command(bridge_group, "bridge")

@@ -13,7 +13,14 @@ from flask import Flask
 from medshake_bridge import create_app, migrate
 from medshake_bridge.db import db
 
-pytest_plugins = ["support.components", "databases"]
+pytest_plugins = [
+    "support.components",
+    "support.dovecot",
+    "support.smtp",
+    "support.browser",
+    "databases",
+    "mailworld",
+]
 
 TEST_SECRET_KEY = Fernet.generate_key().decode()
 

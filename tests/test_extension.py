@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from flask import Blueprint, Flask
 
 from medshake_bridge import MedshakeBridge, bridge_state, create_app, hookimpl, migrate
+from medshake_bridge.access import public
 from medshake_bridge.errors import ConfigurationError
 
 
@@ -47,10 +46,21 @@ def test_two_apps_in_one_process_have_separate_state(make_app):
     assert bridge_state(first).pm is not bridge_state(second).pm
 
 
-def test_create_app_starts_no_thread(make_app):
-    before = {t.ident for t in threading.enumerate()}
-    make_app()
-    assert {t.ident for t in threading.enumerate()} == before
+def test_create_app_starts_no_thread(tmp_path):
+    """In a fresh process, so timers other tests started (rate-limit storage) cannot blur it."""
+    import subprocess
+    import sys
+
+    script = (
+        "import threading, sys\n"
+        "from medshake_bridge import create_app\n"
+        "app = create_app({'INSTANCE_PATH': sys.argv[1]})\n"
+        "client = app.test_client(); client.get('/login')\n"
+        "print(sorted(t.name for t in threading.enumerate()))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script, str(tmp_path / "inst")],
+                            capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.strip() == "['MainThread']", result.stdout + result.stderr
 
 
 def test_state_without_extension_says_how_to_fix():
@@ -62,6 +72,7 @@ def test_blueprints_hook_registers_pages_under_the_prefix(make_app):
     pages = Blueprint("demo_pages", __name__, url_prefix="/demo")
 
     @pages.route("/hello")
+    @public  # plugin pages need a login unless marked public (tests/test_access.py)
     def hello():
         return "bonjour"
 

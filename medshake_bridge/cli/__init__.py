@@ -10,6 +10,8 @@ from __future__ import annotations
 from flask.cli import FlaskGroup
 
 from medshake_bridge.cli import (  # noqa: F401 - registers the commands
+    account_cmds,
+    collect_cmds,
     config_cmds,
     core_cmds,
     demo_cmds,

@@ -48,6 +48,15 @@ def _shown(eff: EffectiveValue, reveal: bool) -> str:
     return render_value(eff.spec, eff.value)
 
 
+def _audit(action: str, name: str, level: str, user: int | None, module: str | None,
+           detail: str) -> None:
+    """Setting changes from the command line are audited like those from the pages."""
+    from medshake_bridge.audit import audit, setting_target
+
+    audit(action, target=setting_target(name, level, user_id=user, module=module), actor=None,
+          actor_login="cli", detail=detail)
+
+
 user_option = click.option("--user", "user", type=int, default=None, help="A user id.")
 module_option = click.option("--module", "module", default=None, help="A module name.")
 
@@ -82,6 +91,8 @@ def config_set(name: str, value: str, user: int | None, module: str | None) -> N
     typed = store.set(name, value, level=level, user_id=user, module=module)
     spec = store.registry.get(name)
     shown = SECRET_MASK if spec.secret else render_value(spec, typed)
+    _audit("setting.set", name, level, user, module,
+           "secret value changed" if spec.secret else f"value: {render_value(spec, typed)}")
     where = {"default": "default level", "user": f"user {user}", "module": f"module {module}"}
     click.echo(f"{name} = {shown}    [stored at the {where[level]}]")
 
@@ -96,6 +107,8 @@ def config_unset(name: str, user: int | None, module: str | None) -> None:
     store = bridge_state().settings
     level = _level(user, module)
     removed = store.unset(name, level=level, user_id=user, module=module)
+    if removed:
+        _audit("setting.unset", name, level, user, module, "")
     click.echo(f"{name}: {'removed' if removed else 'nothing was stored'} at the {level} level.")
 
 

@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from medshake_bridge.audit import audit
 from medshake_bridge.cli.config_cmds import clean_errors
 from medshake_bridge.cli.group import bridge_group
 from medshake_bridge.models.users import ROLES
@@ -27,12 +28,13 @@ def create_user_cmd(login: str, role: str, display_name: str, module: str,
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     user = create_user(login, password, role=role, display_name=display_name, module=module)
+    audit("user.create", target=user.login, actor=None, actor_login="cli", detail=f"role {role}")
     click.echo(f"User {user.login} created with id {user.id} and role {user.role}.")
 
 
 @bridge_group.group("users")
 def users_group() -> None:
-    """List users."""
+    """List and fix user accounts."""
 
 
 @users_group.command("list")

@@ -4,4 +4,9 @@ They use the same hooks as every other plugin; only their loading differs (they 
 host package, so they cannot be missing or disabled).
 """
 
-DEFAULT_PLUGINS = ("medshake_bridge.default_plugins.shared_settings",)
+DEFAULT_PLUGINS = (
+    "medshake_bridge.default_plugins.shared_settings",
+    "medshake_bridge.default_plugins.inbox_pages",
+    "medshake_bridge.default_plugins.standalone_patients",
+    "medshake_bridge.default_plugins.web_pages",
+)

@@ -1,6 +1,18 @@
 """Tables of the host. Importing this package registers every model on the shared metadata."""
 
+from medshake_bridge.models.audit import AuditEvent
+from medshake_bridge.models.mail import InboxDocument, Mailbox, ReceivedMessage
+from medshake_bridge.models.patients import FiledDocument, Patient
 from medshake_bridge.models.settings import SettingValue
 from medshake_bridge.models.users import User
 
-__all__ = ["SettingValue", "User"]
+__all__ = [
+    "AuditEvent",
+    "FiledDocument",
+    "InboxDocument",
+    "Mailbox",
+    "Patient",
+    "ReceivedMessage",
+    "SettingValue",
+    "User",
+]

@@ -143,8 +143,9 @@ class SettingsStore:
     # -- writing ---------------------------------------------------------------------------
 
     def set(self, name: str, raw: Any, *, level: str = "default", user_id: int | None = None,
-            module: str | None = None) -> Any:
-        """Validate and store a value; returns the typed value. Commits."""
+            module: str | None = None, commit: bool = True) -> Any:
+        """Validate and store a value; returns the typed value. Commits unless ``commit`` is
+        False (a page saving several values commits them together, or none)."""
         spec = self.registry.get(name)
         scope = self._scope(spec, level, user_id=user_id, module=module)
         value = self.validate(spec, raw, level=level)
@@ -156,19 +157,24 @@ class SettingsStore:
             db.session.add(row)
         else:
             row.value, row.encrypted = stored, encrypted
-        db.session.commit()
+        if commit:
+            db.session.commit()
+        else:
+            db.session.flush()
         return value
 
     def unset(self, name: str, *, level: str = "default", user_id: int | None = None,
-              module: str | None = None) -> bool:
-        """Remove the value stored at one level; True when something was removed. Commits."""
+              module: str | None = None, commit: bool = True) -> bool:
+        """Remove the value stored at one level; True when something was removed. Commits
+        unless ``commit`` is False."""
         spec = self.registry.get(name)
         scope = self._scope(spec, level, user_id=user_id, module=module)
         row = self._row(name, level, scope)
         if row is None:
             return False
         db.session.delete(row)
-        db.session.commit()
+        if commit:
+            db.session.commit()
         return True
 
     def validate(self, spec: SettingSpec, raw: Any, *, level: str) -> Any:

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from medshake_bridge import hookimpl
+from medshake_bridge.interfaces import CollectorSpec
 from medshake_bridge.settings import SettingSpec
+from medshake_maildir.collector import maildir_collector, maildir_identity
+
+
+@hookimpl
+def medshake_mail_collectors() -> list[CollectorSpec]:
+    return [CollectorSpec(key="maildir", label="Maildir", factory=maildir_collector,
+                          identity=maildir_identity)]
 
 
 @hookimpl

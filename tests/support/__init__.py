@@ -12,4 +12,11 @@ import pytest
 
 # The plugins import each other (e.g. support.dovecot imports support.tls before pytest loads
 # it as a plugin): have the whole package rewritten, so pytest does not warn about it.
-pytest.register_assert_rewrite("support")
+pytest.register_assert_rewrite(
+    "support.browser",
+    "support.components",
+    "support.dovecot",
+    "support.net",
+    "support.smtp",
+    "support.tls",
+)

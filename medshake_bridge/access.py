@@ -1,0 +1,215 @@
+"""Who may see and do what: the one module that decides.
+
+* Every page of the bridge (its own blueprints and those plugins add through
+  ``medshake_blueprints``) needs a logged-in bridge user, unless its view is marked
+  :func:`public`; admin pages are marked :func:`admin_only` (or their blueprint
+  ``protect(bp, ADMIN)``). :func:`guard_request` enforces this before any view runs, so a page
+  cannot forget it.
+* The mail of user X may be read by X, by admins, and by users whose effective
+  ``apicryptInboxMailForUserID`` lists X (a secretary): :func:`readable_mail_owner_ids` and
+  :func:`require_mail_access`. Inbox views call these for every action, not only the list.
+* Something not allowed answers 404 (the same as something that does not exist, so nothing is
+  revealed) and is written to the audit log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
+
+import flask_login
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    g,
+    has_request_context,
+    redirect,
+    request,
+    session,
+    url_for,
+)
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from medshake_bridge.audit import audit
+from medshake_bridge.db import db
+from medshake_bridge.models import User
+
+PUBLIC, USER, ADMIN = "public", "user", "admin"
+ACCESS_ATTR = "medshake_access"
+SESSION_USER_KEY = "medshake_bridge_user_id"
+LOGIN_ENDPOINT = "bridge_auth.login"
+_USER_CACHE = "medshake_bridge_user"
+
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+# -- marking pages -------------------------------------------------------------------------
+
+def public(view: View) -> View:
+    """Mark a view as reachable without logging in (login page, static files)."""
+    setattr(view, ACCESS_ATTR, PUBLIC)
+    return view
+
+
+def admin_only(view: View) -> View:
+    """Mark a view as reserved to admins (others get a 404, audited)."""
+    setattr(view, ACCESS_ATTR, ADMIN)
+    return view
+
+
+def protect(blueprint: Blueprint, level: str) -> Blueprint:
+    """Set the default access level of every view of ``blueprint`` (a view mark wins)."""
+    if level not in (PUBLIC, USER, ADMIN):
+        raise ValueError(f"access level must be public, user or admin, not {level!r}")
+    setattr(blueprint, ACCESS_ATTR, level)
+    return blueprint
+
+
+# -- rules ---------------------------------------------------------------------------------
+
+def can_admin(user: User | None) -> bool:
+    """Admin pages (users, settings, plugins, audit, keys, system): active admins only."""
+    return user is not None and bool(user.active) and user.role == "admin"
+
+
+def readable_mail_owner_ids(user: User | None) -> set[int]:
+    """Ids of the users whose collected mail ``user`` may see and act on."""
+    if user is None or not user.active:
+        return set()
+    if can_admin(user):
+        return set(db.session.scalars(select(User.id)))
+    from medshake_bridge.extension import bridge_state
+
+    shared = bridge_state().settings.get("apicryptInboxMailForUserID", user_id=user.id) or []
+    return {user.id, *(int(owner) for owner in shared)}
+
+
+def may_read_mail_of(user: User | None, owner_id: int) -> bool:
+    return int(owner_id) in readable_mail_owner_ids(user)
+
+
+def require_mail_access(user: User | None, owner_id: int, *, target: str = "") -> None:
+    """Answer 404 (audited) unless ``user`` may act on the mail of ``owner_id``."""
+    if not may_read_mail_of(user, owner_id):
+        deny(target or f"mail of user {owner_id}", detail="mail of another user")
+
+
+def require_admin(user: User | None, *, target: str = "") -> None:
+    """Answer 404 (audited) unless ``user`` is an admin."""
+    if not can_admin(user):
+        deny(target or _request_target(), detail="admin page")
+
+
+def deny(target: str, *, detail: str = "") -> NoReturn:
+    """Refuse as if the thing did not exist: audit the attempt, then 404."""
+    audit("access.denied", target=target, outcome="denied", detail=detail)
+    abort(404)
+
+
+# -- who is asking -------------------------------------------------------------------------
+
+def current_bridge_user() -> User | None:
+    """The bridge user of this request: the one logged in, else the host's user mapped by the
+    ``medshake_current_user`` hook (embedding), else ``None``. Inactive users count as nobody."""
+    if not has_request_context():
+        return None
+    if _USER_CACHE not in g:
+        setattr(g, _USER_CACHE, _logged_in_user() or _host_user())
+    return getattr(g, _USER_CACHE)
+
+
+def remember_user(user: User | None) -> None:
+    """Make ``user`` the request's bridge user (after logging in or out)."""
+    setattr(g, _USER_CACHE, user)
+
+
+def owns_login_manager() -> bool:
+    from medshake_bridge.web.state import web_state
+
+    return web_state().owns_login_manager
+
+
+def _logged_in_user() -> User | None:
+    if owns_login_manager():
+        user = flask_login.current_user._get_current_object()  # type: ignore[attr-defined]
+        return user if isinstance(user, User) and user.active else None
+    user_id = session.get(SESSION_USER_KEY)
+    return _active_user(user_id) if user_id is not None else None
+
+
+def _host_user() -> User | None:
+    from medshake_bridge.extension import bridge_state
+
+    answer = bridge_state().pm.hook.medshake_current_user(
+        app=current_app._get_current_object(), request=request  # type: ignore[attr-defined]
+    )
+    if answer is None:
+        return None
+    if isinstance(answer, User):
+        return answer if answer.active else None
+    return _active_user(answer)
+
+
+def _active_user(user_id: Any) -> User | None:
+    try:
+        user = db.session.get(User, int(user_id))
+    except (TypeError, ValueError):
+        return None
+    return user if user is not None and user.active else None
+
+
+# -- the guard -----------------------------------------------------------------------------
+
+def access_level(endpoint: str | None) -> str | None:
+    """The access level of a bridge endpoint, or ``None`` for an endpoint of the host app."""
+    if not endpoint:
+        return None
+    from medshake_bridge.web.state import web_state
+
+    blueprints = web_state().blueprints
+    names = endpoint.split(".")[:-1]
+    owners = [".".join(names[: i + 1]) for i in range(len(names))]
+    bridge = [name for name in owners if name in blueprints]
+    if not bridge:
+        return None
+    view = current_app.view_functions.get(endpoint)
+    marked = getattr(view, ACCESS_ATTR, None)
+    return marked or blueprints[bridge[-1]]
+
+
+def guard_request() -> Response | None:
+    """``before_request`` for the whole app; acts on the bridge's pages only.
+
+    Order: language domain, CSRF on unsafe methods, then login, then role.
+    """
+    level = access_level(request.endpoint if request.url_rule is not None else None)
+    if level is None:
+        return None
+    from medshake_bridge.i18n import BRIDGE_DOMAIN
+    from medshake_bridge.web.security import check_csrf
+
+    BRIDGE_DOMAIN.as_default()
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        check_csrf()
+    if level == PUBLIC:
+        return None
+    user = current_bridge_user()
+    if user is None:
+        return redirect(url_for(LOGIN_ENDPOINT, next=_request_target()))
+    if level == ADMIN:
+        require_admin(user)
+    return None
+
+
+def _request_target() -> str:
+    query = request.query_string.decode("utf-8", "replace")
+    return request.path + (f"?{query}" if query else "")
+
+
+def safe_next(target: str | None) -> str | None:
+    """A post-login destination only when it is a path on this site (no open redirect)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    return target

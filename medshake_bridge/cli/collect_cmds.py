@@ -1,0 +1,68 @@
+"""``medshake-bridge fetch``: collect mailboxes now, with a progress bar and a summary."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from medshake_bridge.cli.group import bridge_group
+from medshake_bridge.collect.pipeline import CollectReport, collect_all
+from medshake_bridge.extension import bridge_state
+
+
+class ProgressPrinter:
+    """Turns pipeline events into one progress bar per mailbox (fetching, then processing)."""
+
+    def __init__(self) -> None:
+        self.bar: Any = None
+
+    def __call__(self, event: str, info: dict[str, Any]) -> None:
+        if event == "plan":
+            click.echo(f"{info['mailboxes']} mailbox(es) to collect.")
+        elif event == "listed":
+            self._finish()
+            self.bar = click.progressbar(length=max(info["new"], 1),
+                                         label=f"{info['mailbox']}: {info['new']} new")
+            self.bar.__enter__()
+        elif event == "fetched" and self.bar is not None:
+            self.bar.update(1)
+        elif event == "mailbox-done":
+            self._finish()
+            report = info["report"]
+            line = (f"  {report.mailbox}: {report.outcome}; {report.fetched} fetched, "
+                    f"{report.processed} processed, {report.documents} document(s), "
+                    f"{report.failed} failed, {report.quarantined} quarantined, "
+                    f"{report.deleted} deleted on the server")
+            click.echo(line)
+            if report.error:
+                click.echo(f"    {report.error}")
+
+    def _finish(self) -> None:
+        if self.bar is not None:
+            self.bar.render_finish()
+            self.bar = None
+
+
+def summary(report: CollectReport) -> str:
+    names = ("fetched", "processed", "documents", "duplicates", "failed", "quarantined",
+             "deleted")
+    counts = ", ".join(f"{report.total(name)} {name}" for name in names)
+    return f"{len(report.mailboxes)} mailbox(es): {counts}."
+
+
+@bridge_group.command("fetch")
+@click.option("--user", "user_id", type=int, default=None, help="Only this user's mailbox.")
+@click.option("--dry-run", is_flag=True, help="Collect and process but never delete on the "
+              "server.")
+def fetch_cmd(user_id: int | None, dry_run: bool) -> None:
+    """Collect the Apicrypt mailboxes now."""
+    report = collect_all(bridge_state(), user_id=user_id, dry_run=dry_run,
+                         progress=ProgressPrinter())
+    for problem in report.problems:
+        click.echo(f"Not collected: {problem}")
+    click.echo(summary(report))
+    if dry_run:
+        click.echo("Dry run: nothing was deleted on the servers.")
+    if not report.ok:
+        raise SystemExit(1)

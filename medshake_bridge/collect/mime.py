@@ -1,0 +1,117 @@
+"""Taking a stored message apart: headers, body parts and attachments.
+
+Text parts without a file name are the body (text/plain preferred; text/html only when a message
+has nothing else). Every part with a file name (``filename`` or ``name``, RFC 2231 and RFC 2047
+decoded by the ``email`` package's default policy), an attachment disposition or a non-text type
+is an attachment, written to a work folder under a generated name. Single-part base64 or
+quoted-printable mail, nested multiparts and attachment-only mail all come out the same way.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import io
+import os
+import uuid
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from pathlib import Path
+from typing import BinaryIO
+
+from medshake_bridge.collect.filenames import safe_display_name
+from medshake_bridge.collect.mimestream import LeafPart, walk_file
+from medshake_bridge.paths import ensure_private_dir
+
+
+@dataclass(frozen=True)
+class AttachmentFile:
+    original_name: str
+    display_name: str
+    content_type: str
+    path: Path
+    size: int
+
+
+@dataclass
+class ParsedMessage:
+    subject: str = ""
+    from_address: str = ""
+    to_address: str = ""
+    date: str = ""
+    message_id: str = ""
+    body_parts: list[bytes] = field(default_factory=list)
+    attachments: list[AttachmentFile] = field(default_factory=list)
+    defects: list[str] = field(default_factory=list)
+
+
+def _header(message: EmailMessage, name: str) -> str:
+    try:
+        value = message.get(name, "")
+        return " ".join(str(value).split())
+    except Exception:  # noqa: BLE001 - a malformed header must not stop the message
+        raw = message.get_all(name, failobj=[""])
+        return " ".join(str(raw[0]).split()) if raw else ""
+
+
+def _filename(part: EmailMessage) -> str | None:
+    try:
+        name = part.get_filename() or part.get_param("name", header="content-type")
+    except Exception:  # noqa: BLE001
+        return None
+    if isinstance(name, tuple):  # undecodable RFC 2231 value: (charset, lang, text)
+        name = email.utils.collapse_rfc2231_value(name)
+    return str(name) if name else None
+
+
+class _PartRouter:
+    """Decides, from a part's headers, whether its body is text or an attachment file."""
+
+    def __init__(self, work_dir: Path) -> None:
+        self.work_dir = ensure_private_dir(work_dir)
+        self.plain: list[io.BytesIO] = []
+        self.html: list[io.BytesIO] = []
+        self.files: list[tuple[str | None, str, Path, BinaryIO]] = []
+
+    def __call__(self, leaf: LeafPart) -> io.BytesIO | BinaryIO:
+        part = leaf.headers
+        filename = _filename(part)
+        is_text = part.get_content_maintype() == "text"
+        if filename is None and part.get_content_disposition() != "attachment" and is_text:
+            buffer = io.BytesIO()
+            (self.html if part.get_content_type() == "text/html" else self.plain).append(buffer)
+            return buffer
+        path = self.work_dir / uuid.uuid4().hex
+        handle = os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
+        self.files.append((filename, part.get_content_type(), path, handle))
+        return handle
+
+    def close(self) -> None:
+        for _, _, _, handle in self.files:
+            handle.close()
+
+
+def parse_message_file(raw_path: Path, work_dir: Path) -> ParsedMessage:
+    """Parse ``raw_path`` part by part; attachment bodies stream into ``work_dir`` (private)."""
+    router = _PartRouter(work_dir)
+    try:
+        with open(raw_path, "rb") as handle:
+            top = walk_file(handle, router)
+    finally:
+        router.close()
+    parsed = ParsedMessage(
+        subject=_header(top, "Subject"),
+        from_address=_header(top, "From"),
+        to_address=_header(top, "To"),
+        date=_header(top, "Date"),
+        message_id=_header(top, "Message-ID")[:255],
+        defects=[type(defect).__name__ for defect in top.defects],
+    )
+    names: list[str] = []
+    for filename, content_type, path, _ in router.files:
+        display = safe_display_name(filename, taken=names)
+        names.append(display)
+        parsed.attachments.append(
+            AttachmentFile(filename or "", display, content_type, path, path.stat().st_size))
+    texts = [buffer.getvalue() for buffer in (router.plain or router.html)]
+    parsed.body_parts = [text for text in texts if text.strip()]
+    return parsed

@@ -1,0 +1,342 @@
+"""Collecting mailboxes: list → store raw → process → commit → hook → delete on the server.
+
+Each step moves a message forward and commits, so a crash at any instant loses nothing and
+duplicates nothing: a message is fetched again only if its raw file was not yet committed (at
+most one per crash), processing is redone until it commits, and deletion on the server happens
+only for messages whose documents are committed (and never in dry-run or keep-on-server mode).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import email.policy
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from medshake_bridge.backends import backend_for
+from medshake_bridge.collect.documents import build_documents
+from medshake_bridge.collect.locks import MailboxBusy, mailbox_lock
+from medshake_bridge.collect.mailboxes import MailboxPlan, plan_mailboxes
+from medshake_bridge.collect.process import attachments_json, process_stored_message
+from medshake_bridge.collect.rawstore import RawMessageFile
+from medshake_bridge.db import db
+from medshake_bridge.errors import BridgeError
+from medshake_bridge.extension import BridgeState
+from medshake_bridge.interfaces import MailCollector, ServerMessage
+from medshake_bridge.models.mail import (
+    DUPLICATE,
+    FAILED,
+    PROCESSED,
+    QUARANTINED,
+    STORED,
+    Mailbox,
+    ReceivedMessage,
+)
+from medshake_bridge.models.settings import utcnow
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 3
+HEADER_READ_LIMIT = 256 * 1024
+Progress = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass
+class MailboxReport:
+    mailbox: str
+    owners: list[int]
+    outcome: str = "ok"  # ok, error, busy
+    error: str = ""
+    listed: int = 0
+    fetched: int = 0
+    processed: int = 0
+    documents: int = 0
+    duplicates: int = 0
+    failed: int = 0
+    quarantined: int = 0
+    deleted: int = 0
+    skipped_too_large: int = 0
+
+
+@dataclass
+class CollectReport:
+    mailboxes: list[MailboxReport] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def total(self, name: str) -> int:
+        return sum(getattr(report, name) for report in self.mailboxes)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and all(r.outcome == "ok" for r in self.mailboxes)
+
+
+def _quiet(event: str, info: dict[str, Any]) -> None:
+    return None
+
+
+def collect_all(state: BridgeState, *, user_id: int | None = None, dry_run: bool = False,
+                progress: Progress = _quiet) -> CollectReport:
+    """Collect every configured mailbox (or only ``user_id``'s)."""
+    plans, problems = plan_mailboxes(state, user_id=user_id)
+    report = CollectReport(problems=[problem.message for problem in problems])
+    progress("plan", {"mailboxes": len(plans)})
+    for plan in plans:
+        report.mailboxes.append(collect_mailbox(state, plan, dry_run=dry_run, progress=progress))
+    return report
+
+
+def _mailbox_row(plan: MailboxPlan) -> Mailbox:
+    identity = plan.identity
+    row = db.session.scalars(select(Mailbox).where(Mailbox.key == identity.key)).first()
+    if row is None:
+        row = Mailbox(key=identity.key, collector=identity.collector, host=identity.host,
+                      port=identity.port, login=identity.login)
+        db.session.add(row)
+        try:
+            db.session.commit()
+        except IntegrityError:  # created meanwhile by another process
+            db.session.rollback()
+            row = db.session.scalars(select(Mailbox).where(Mailbox.key == identity.key)).one()
+    return row
+
+
+def _folders(state: BridgeState, plan: MailboxPlan) -> tuple[Path, Path, Path]:
+    inbox = Path(plan.settings["apicryptCheminInbox"])
+    work = Path(plan.settings["apicryptCheminFichierC"])
+    locks = Path(state.app.config["MEDSHAKE_BRIDGE_DATA_DIR"]) / "locks"
+    return inbox, work, locks
+
+
+def collect_mailbox(state: BridgeState, plan: MailboxPlan, *, dry_run: bool = False,
+                    progress: Progress = _quiet) -> MailboxReport:
+    report = MailboxReport(plan.identity.key, list(plan.owners))
+    mailbox = _mailbox_row(plan)
+    inbox, work, locks = _folders(state, plan)
+    mailbox.last_started_at = utcnow()
+    db.session.commit()
+    try:
+        with mailbox_lock(locks, plan.identity.key):
+            _collect_locked(state, plan, mailbox, inbox, work, report, dry_run, progress)
+    except MailboxBusy:
+        report.outcome = "busy"
+        report.error = "another collection of this mailbox is running; skipped"
+    except BridgeError as exc:
+        db.session.rollback()
+        report.outcome, report.error = "error", str(exc)
+        log.warning("mailbox %s: %s", plan.identity.key, exc)
+    mailbox = db.session.get(Mailbox, mailbox.id)
+    mailbox.last_finished_at = utcnow()
+    mailbox.last_outcome = report.outcome
+    mailbox.last_error = report.error
+    mailbox.last_counts = json.dumps(asdict(report))
+    db.session.commit()
+    progress("mailbox-done", {"report": report})
+    return report
+
+
+def _collect_locked(state: BridgeState, plan: MailboxPlan, mailbox: Mailbox, inbox: Path,
+                    work: Path, report: MailboxReport, dry_run: bool,
+                    progress: Progress) -> None:
+    collector = plan.spec.factory(plan.settings)
+    collector.open()
+    try:
+        listed = collector.list_messages()
+        report.listed = len(listed)
+        known = set(db.session.scalars(
+            select(ReceivedMessage.server_id).where(ReceivedMessage.mailbox_id == mailbox.id)))
+        new = [item for item in listed if item.server_id not in known]
+        progress("listed", {"mailbox": plan.identity.key, "new": len(new)})
+        max_bytes = int(plan.settings.get("apicryptMaxMessageMB") or 100) * 1024 * 1024
+        for item in new:
+            if item.size > max_bytes:
+                report.skipped_too_large += 1
+                log.warning("message %s is %d bytes, over the cap: left on the server",
+                            item.server_id, item.size)
+                continue
+            if _fetch_one(collector, mailbox, item, inbox / "raw" / str(mailbox.id)):
+                report.fetched += 1
+            progress("fetched", {"server_id": item.server_id})
+        _process_pending(state, plan, mailbox, inbox, work, report, progress)
+        deletable = [] if dry_run else _deletable(plan, mailbox, listed)
+        if deletable:
+            collector.delete(deletable)
+        collector.close()
+    except BaseException:
+        collector.abort()
+        raise
+    if deletable:
+        now = utcnow()
+        for row in db.session.scalars(select(ReceivedMessage).where(
+                ReceivedMessage.mailbox_id == mailbox.id,
+                ReceivedMessage.server_id.in_(deletable))):
+            row.deleted_on_server_at = now
+        db.session.commit()
+        report.deleted = len(deletable)
+
+
+def _read_headers(path: Path) -> email.message.EmailMessage:
+    """Only the header block, without reading a large body into memory."""
+    lines = []
+    size = 0
+    with open(path, "rb") as handle:
+        for line in handle:
+            if line in (b"\r\n", b"\n") or size > HEADER_READ_LIMIT:
+                break
+            lines.append(line)
+            size += len(line)
+    return email.message_from_bytes(b"".join(lines), policy=email.policy.default)
+
+
+def _fetch_one(collector: MailCollector, mailbox: Mailbox, item: ServerMessage,
+               raw_dir: Path) -> bool:
+    """Stream one message to a private file and commit its row; False if already there."""
+    raw = RawMessageFile(raw_dir)
+    try:
+        collector.fetch_to(item.server_id, raw.writer)
+        path, sha256, size = raw.keep()
+    except BaseException:
+        raw.discard()
+        raise
+    headers = _read_headers(path)
+    message_id = " ".join(str(headers.get("Message-ID", "")).split())[:255]
+    db.session.add(ReceivedMessage(
+        mailbox_id=mailbox.id, server_id=item.server_id, message_id_header=message_id,
+        sha256=sha256, size=size, raw_path=str(path), state=STORED,
+    ))
+    try:
+        db.session.commit()
+    except IntegrityError:  # another process stored it meanwhile
+        db.session.rollback()
+        path.unlink(missing_ok=True)
+        return False
+    return True
+
+
+def _process_pending(state: BridgeState, plan: MailboxPlan, mailbox: Mailbox, inbox: Path,
+                     work: Path, report: MailboxReport, progress: Progress) -> None:
+    pending = list(db.session.scalars(
+        select(ReceivedMessage).where(ReceivedMessage.mailbox_id == mailbox.id,
+                                      ReceivedMessage.state.in_((STORED, FAILED)))
+        .order_by(ReceivedMessage.id)))
+    for row in pending:
+        outcome = process_message_row(state, row, plan.owners, plan.settings, inbox, work)
+        if outcome == PROCESSED:
+            report.processed += 1
+            report.documents += row_document_count(row)
+        elif outcome == DUPLICATE:
+            report.duplicates += 1
+        elif outcome == QUARANTINED:
+            report.quarantined += 1
+        else:
+            report.failed += 1
+        progress("processed", {"message": row.id, "outcome": outcome})
+
+
+def row_document_count(row: ReceivedMessage) -> int:
+    from medshake_bridge.models.mail import InboxDocument
+
+    return db.session.query(InboxDocument).filter_by(message_id=row.id).count()
+
+
+def _is_duplicate(row: ReceivedMessage) -> bool:
+    if not row.message_id_header:
+        return False
+    earlier = db.session.scalars(select(ReceivedMessage.id).where(
+        ReceivedMessage.mailbox_id == row.mailbox_id,
+        ReceivedMessage.message_id_header == row.message_id_header,
+        ReceivedMessage.sha256 == row.sha256,
+        ReceivedMessage.id != row.id,
+        ReceivedMessage.state.in_((PROCESSED, STORED, FAILED, QUARANTINED)),
+        ReceivedMessage.id < row.id,
+    )).first()
+    return earlier is not None
+
+
+def process_message_row(state: BridgeState, row: ReceivedMessage, owners: list[int],
+                        settings: dict[str, Any], inbox: Path, work: Path) -> str:
+    """Process one stored message; returns its new state. Commits."""
+    if _is_duplicate(row):
+        row.state, row.processed_at = DUPLICATE, utcnow()
+        db.session.commit()
+        return DUPLICATE
+    try:
+        backend = backend_for(state, settings)
+        result = process_stored_message(Path(row.raw_path), inbox / "messages" / str(row.id),
+                                        work, backend)
+    except Exception as exc:  # noqa: BLE001 - recorded on the row; the raw file stays
+        db.session.rollback()
+        row.attempts += 1
+        row.last_error = f"{type(exc).__name__}: {exc}"[:4000]
+        row.state = QUARANTINED if row.attempts >= MAX_ATTEMPTS else FAILED
+        db.session.commit()
+        log.warning("message %s (server id %s) failed (try %d): %s", row.id, row.server_id,
+                    row.attempts, row.last_error)
+        return row.state
+    parsed = result.parsed
+    row.subject, row.from_address = parsed.subject, parsed.from_address[:500]
+    row.to_address, row.date_header = parsed.to_address[:500], parsed.date[:100]
+    row.attachments_json = attachments_json(result.attachments)
+    row.signature_status, row.signer = result.signature_status, result.signer[:255]
+    row.last_error = "; ".join(result.notes)
+    documents = build_documents(row, result.documents, owners)
+    db.session.add_all(documents)
+    row.state, row.processed_at = PROCESSED, utcnow()
+    db.session.commit()
+    _announce(state, row, documents)
+    return PROCESSED
+
+
+def _announce(state: BridgeState, row: ReceivedMessage, documents: list[Any]) -> None:
+    try:
+        state.pm.hook.medshake_message_stored(message=row, documents=documents)
+    except Exception:  # noqa: BLE001 - a plugin's failure must not undo the storage
+        log.exception("a medshake_message_stored implementation failed for message %s", row.id)
+
+
+def _deletable(plan: MailboxPlan, mailbox: Mailbox, listed: list[ServerMessage]) -> list[str]:
+    if plan.settings.get("apicryptKeepOnServer"):
+        return []
+    days = int(plan.settings.get("apicryptDeleteAfterDays") or 0)
+    cutoff = utcnow() - dt.timedelta(days=days)
+    on_server = {item.server_id for item in listed}
+    rows = db.session.scalars(select(ReceivedMessage).where(
+        ReceivedMessage.mailbox_id == mailbox.id,
+        ReceivedMessage.state.in_((PROCESSED, DUPLICATE)),
+        ReceivedMessage.deleted_on_server_at.is_(None)))
+    return [row.server_id for row in rows
+            if row.server_id in on_server and _aware(row.stored_at) <= cutoff]
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def retry_message(state: BridgeState, message_id: int) -> str:
+    """An admin's retry of a failed or quarantined message: three fresh tries, the first now.
+
+    Processing uses the raw file only; the server is not contacted (the message may be gone
+    from it already). Returns the message's new state.
+    """
+    row = db.session.get(ReceivedMessage, message_id)
+    if row is None or row.state not in (FAILED, QUARANTINED):
+        raise BridgeError(f"message {message_id} is not waiting for a retry",
+                          fix="refresh the quarantine page")
+    plans, _ = plan_mailboxes(state)
+    plan = next((p for p in plans if p.identity.key == row.mailbox.key), None)
+    if plan is None:
+        raise BridgeError(
+            f"no user owns the mailbox {row.mailbox.key} any more",
+            fix="set apicryptAdresse and the mailbox settings of its owner again, then retry")
+    inbox, work, _ = _folders(state, plan)
+    row.attempts = 0
+    db.session.commit()
+    return process_message_row(state, row, plan.owners, plan.settings, inbox, work)

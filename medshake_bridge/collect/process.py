@@ -1,0 +1,146 @@
+"""Turning one stored raw message into inbox documents.
+
+Runs on the raw file only (never on the server): decrypt the body and the ``.apz``
+attachments with the owner's back-end in a private work folder, decode the text, split and parse
+the HPRIM documents. Files are staged next to their final folder and renamed into place, so a
+crash leaves either nothing or a folder that the next attempt replaces.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from medshake_bridge.collect.filenames import safe_display_name
+from medshake_bridge.collect.mime import ParsedMessage, parse_message_file
+from medshake_bridge.errors import BridgeError, CryptoError, ProgramError
+from medshake_bridge.hprim import HprimDocument, has_end_markers, parse_message_text
+from medshake_bridge.interfaces import CryptoBackend
+from medshake_bridge.paths import ensure_private_dir
+from medshake_bridge.textdecode import decode_bytes
+
+log = logging.getLogger(__name__)
+
+ENCRYPTED_ATTACHMENT_SUFFIX = ".apz"
+
+
+class ProcessingError(BridgeError):
+    """A stored message could not be turned into documents (it stays stored and is retried)."""
+
+
+@dataclass
+class ProcessedMessage:
+    parsed: ParsedMessage
+    text: str
+    documents: list[HprimDocument]
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+    folder: Path | None = None
+    signature_status: str = ""
+    signer: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def _clear_bytes(result: Any) -> tuple[bytes, str, str]:
+    """Back-ends return bytes, or an object with ``data`` and an optional signature."""
+    if isinstance(result, bytes | bytearray):
+        return bytes(result), "", ""
+    data = getattr(result, "data", None)
+    if not isinstance(data, bytes | bytearray):
+        raise ProcessingError("the crypto back-end returned no data",
+                              fix="report this to the plugin's author")
+    return (bytes(data), str(getattr(result, "signature_status", "") or ""),
+            str(getattr(result, "signer", "") or ""))
+
+
+def _decrypt_body(body: bytes, backend: CryptoBackend, notes: list[str]
+                  ) -> tuple[bytes, str, str]:
+    if not body.strip():
+        return b"", "", ""
+    try:
+        return _clear_bytes(backend.decrypt_body(body))
+    except (CryptoError, ProgramError) as exc:
+        if has_end_markers(decode_bytes(body).text):
+            notes.append("body kept as clear text (it did not decrypt but holds HPRIM markers)")
+            return body, "", ""
+        raise ProcessingError(f"the message body could not be decrypted: {exc}",
+                              fix=getattr(exc, "fix", "") or "check the keys and programs "
+                              "on the system information page") from exc
+
+
+def process_stored_message(raw_path: Path, message_folder: Path, work_root: Path,
+                           backend: CryptoBackend) -> ProcessedMessage:
+    """Decrypt and parse ``raw_path``; attachments end in ``message_folder`` (replaced)."""
+    ensure_private_dir(work_root)
+    work = Path(tempfile.mkdtemp(prefix="collect-", dir=work_root))
+    staging = message_folder.with_name(message_folder.name + ".staging")
+    try:
+        parsed = parse_message_file(raw_path, work / "parts")
+        notes: list[str] = []
+        clear, signature, signer = _decrypt_body(b"\n".join(parsed.body_parts), backend, notes)
+        text = decode_bytes(clear).text if clear else ""
+        shutil.rmtree(staging, ignore_errors=True)
+        ensure_private_dir(staging)
+        attachments = _store_attachments(parsed, backend, work, staging)
+        shutil.rmtree(message_folder, ignore_errors=True)
+        staging.rename(message_folder)
+        for item in attachments:
+            item["file"] = str(message_folder / Path(item["file"]).name)
+        return ProcessedMessage(parsed, text, parse_message_text(text), attachments,
+                                message_folder, signature, signer, notes)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _store_attachments(parsed: ParsedMessage, backend: CryptoBackend, work: Path,
+                       staging: Path) -> list[dict[str, Any]]:
+    stored: list[dict[str, Any]] = []
+    names: list[str] = []
+
+    def keep(source: Path, name: str, content_type: str, origin: str) -> None:
+        display = safe_display_name(name, taken=names)
+        names.append(display)
+        target = staging / f"att-{uuid.uuid4().hex}"
+        shutil.move(str(source), target)
+        target.chmod(0o600)
+        stored.append({"name": display, "original": name, "file": str(target),
+                       "size": target.stat().st_size, "content_type": content_type,
+                       "from": origin})
+
+    for index, attachment in enumerate(parsed.attachments):
+        original = attachment.original_name or attachment.display_name
+        if not original.lower().endswith(ENCRYPTED_ATTACHMENT_SUFFIX):
+            keep(attachment.path, original, attachment.content_type, "")
+            continue
+        out = work / f"apz-{index}"
+        out.mkdir(mode=0o700)
+        try:
+            files = backend.decrypt_attachment(attachment.path, out)
+        except (CryptoError, ProgramError) as exc:
+            raise ProcessingError(
+                f"the attachment {attachment.display_name} could not be decrypted: {exc}",
+                fix=getattr(exc, "fix", "") or "check the keys and programs",
+            ) from exc
+        if not files:
+            raise ProcessingError(f"the attachment {attachment.display_name} decrypted to "
+                                  "nothing", fix="ask the sender to send it again")
+        for path in files:
+            keep(Path(path), Path(path).name, _guess_type(Path(path).name),
+                 attachment.display_name)
+    return stored
+
+
+def _guess_type(name: str) -> str:
+    import mimetypes
+
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+def attachments_json(items: list[dict[str, Any]]) -> str:
+    return json.dumps(items, ensure_ascii=False)

@@ -1,0 +1,59 @@
+"""Writing a fetched message to a private file while hashing it.
+
+The collector streams into :class:`HashingWriter`, so a large message never sits in memory; the
+file is fsynced and renamed into place before the database row that points at it is committed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from pathlib import Path
+from typing import BinaryIO
+
+from medshake_bridge.paths import PRIVATE_FILE_MODE, ensure_private_dir
+
+
+class HashingWriter:
+    """A write-only binary stream that hashes and counts what goes through it."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self._handle = handle
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self._handle.write(data)
+        self.sha256.update(data)
+        self.size += len(data)
+        return len(data)
+
+    def flush(self) -> None:
+        self._handle.flush()
+
+
+class RawMessageFile:
+    """A message being written: ``tmp`` while fetching, ``final`` once :meth:`keep` ran."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = ensure_private_dir(folder)
+        name = uuid.uuid4().hex
+        self.tmp = self.folder / f".{name}.part"
+        self.final = self.folder / f"{name}.eml"
+        fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+        self._handle = os.fdopen(fd, "wb")
+        self.writer = HashingWriter(self._handle)
+
+    def keep(self) -> tuple[Path, str, int]:
+        """fsync and move into place; returns (path, sha256 hex, size)."""
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+        self._handle.close()
+        os.replace(self.tmp, self.final)
+        return self.final, self.writer.sha256.hexdigest(), self.writer.size
+
+    def discard(self) -> None:
+        if not self._handle.closed:
+            self._handle.close()
+        self.tmp.unlink(missing_ok=True)

@@ -1,0 +1,104 @@
+"""French by default, English available: the bridge's translations.
+
+Messages are written in English in the code and templates; the French catalog
+(``translations/fr/LC_MESSAGES/messages.po``) is compiled in memory when first needed, so there is
+no binary ``.mo`` file to forget to rebuild. The bridge uses its own Flask-Babel ``Domain``, made
+the request's domain for the bridge's pages only: inside a host portal that has its own
+Flask-Babel set-up, the host's pages keep the host's catalogs.
+
+Language choice: the user's pick (a cookie set by the language switch), else the browser's
+preferred language among those offered, else French.
+"""
+
+from __future__ import annotations
+
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+from babel import support
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from flask import Flask, has_request_context, request
+from flask_babel import Babel, Domain, get_locale
+
+TRANSLATIONS = Path(__file__).parent / "translations"
+LANGUAGES: tuple[str, ...] = ("fr", "en")
+DEFAULT_LANGUAGE = "fr"
+LANGUAGE_COOKIE = "medshake_bridge_lang"
+LANGUAGE_NAMES = {"fr": "Français", "en": "English"}
+
+
+class CatalogDomain(Domain):
+    """A Flask-Babel domain that reads ``.po`` catalogs directly (compiled in memory, cached)."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(translation_directories=[str(folder)], domain="messages")
+        self.folder = folder
+
+    def get_translations(self) -> support.NullTranslations:
+        locale = get_locale()
+        if locale is None:
+            return support.NullTranslations()
+        key = (str(locale.language), "messages")
+        if key not in self.cache:
+            self.cache[key] = load_catalog(self.folder, locale.language)
+        return self.cache[key]
+
+
+def load_catalog(folder: Path, language: str) -> support.NullTranslations:
+    """Compile ``<folder>/<language>/LC_MESSAGES/messages.po``; a missing catalog translates
+    nothing (English is the source language)."""
+    path = folder / language / "LC_MESSAGES" / "messages.po"
+    if not path.is_file():
+        return support.NullTranslations()
+    with path.open("rb") as handle:
+        catalog = read_po(handle, locale=language)
+    buffer = BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return support.Translations(fp=buffer, domain="messages")
+
+
+BRIDGE_DOMAIN = CatalogDomain(TRANSLATIONS)
+
+
+def _(message: str, **variables: Any) -> str:
+    """Translate ``message`` with the bridge's catalog (``%(name)s`` placeholders)."""
+    return BRIDGE_DOMAIN.gettext(message, **variables)
+
+
+def ngettext(singular: str, plural: str, num: int, **variables: Any) -> str:
+    return BRIDGE_DOMAIN.ngettext(singular, plural, num, **variables)
+
+
+def select_language() -> str:
+    """The standalone app's locale selector: cookie, then browser, then French."""
+    if not has_request_context():
+        return DEFAULT_LANGUAGE
+    chosen = request.cookies.get(LANGUAGE_COOKIE, "")
+    if chosen in LANGUAGES:
+        return chosen
+    return request.accept_languages.best_match(LANGUAGES) or DEFAULT_LANGUAGE
+
+
+def current_language() -> str:
+    """``"en"`` or ``"fr"``: which of the declared labels (label_fr / label_en) to show."""
+    locale = get_locale()
+    return "en" if locale is not None and locale.language == "en" else "fr"
+
+
+def init_babel(app: Flask) -> bool:
+    """Set up Flask-Babel unless the host app did; returns True when the bridge set it up."""
+    app.jinja_env.add_extension("jinja2.ext.i18n")
+    if "babel" in app.extensions:
+        return False
+    Babel(app, locale_selector=select_language, default_locale=DEFAULT_LANGUAGE,
+          default_translation_directories=str(TRANSLATIONS))
+    return True
+
+
+def template_helpers() -> dict[str, Any]:
+    """Gettext callables bound to the bridge's catalog, for the bridge's templates."""
+    return {"_": _, "gettext": _, "ngettext": ngettext, "lang": current_language(),
+            "languages": [(code, LANGUAGE_NAMES[code]) for code in LANGUAGES]}

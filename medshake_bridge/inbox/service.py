@@ -1,0 +1,209 @@
+"""Listing, reading, filing and removing inbox documents, with access checks and audit."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from medshake_bridge.access import readable_mail_owner_ids, require_mail_access
+from medshake_bridge.audit import audit
+from medshake_bridge.db import db
+from medshake_bridge.errors import BridgeError
+from medshake_bridge.extension import bridge_state
+from medshake_bridge.interfaces import PatientCandidate
+from medshake_bridge.models import User
+from medshake_bridge.models.mail import FILED, NEW, REMOVED, InboxDocument, ReceivedMessage
+from medshake_bridge.models.settings import utcnow
+from medshake_bridge.paths import ensure_private_dir
+
+FILING = "filing"  # transient claim so a double click files once
+
+
+class InboxError(BridgeError):
+    """An inbox action could not be done."""
+
+
+@dataclass(frozen=True)
+class Attachment:
+    index: int
+    name: str
+    size: int
+    content_type: str
+    path: Path
+    origin: str
+
+    @property
+    def previewable(self) -> bool:
+        return self.content_type == "application/pdf" or self.content_type.startswith(
+            ("image/", "text/plain"))
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[InboxDocument]
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def list_documents(user: User, *, state: str = NEW, newest_first: bool = True, page: int = 1,
+                   per_page: int = 50) -> Page:
+    """The documents ``user`` may see in one state, a page at a time (indexed query)."""
+    owners = sorted(readable_mail_owner_ids(user))
+    if not owners:
+        return Page([], page, per_page, 0)
+    condition = (InboxDocument.owner_user_id.in_(owners)) & (InboxDocument.state == state)
+    total = db.session.scalar(select(func.count()).select_from(InboxDocument).where(condition))
+    order = InboxDocument.created_at.desc() if newest_first else InboxDocument.created_at.asc()
+    items = list(db.session.scalars(
+        select(InboxDocument).where(condition).order_by(order, InboxDocument.id.desc())
+        .limit(per_page).offset((max(page, 1) - 1) * per_page)))
+    return Page(items, page, per_page, int(total or 0))
+
+
+def unread_count(user: User) -> int:
+    owners = sorted(readable_mail_owner_ids(user))
+    if not owners:
+        return 0
+    return int(db.session.scalar(select(func.count()).select_from(InboxDocument).where(
+        InboxDocument.owner_user_id.in_(owners), InboxDocument.state == NEW,
+        InboxDocument.read_at.is_(None))) or 0)
+
+
+def get_document(user: User, document_id: int) -> InboxDocument:
+    """The document, or a 404 (audited) when it does not exist or is not ``user``'s to see."""
+    document = db.session.get(InboxDocument, document_id)
+    require_mail_access(user, document.owner_user_id if document else -1,
+                        target=f"inbox document {document_id}")
+    return document
+
+
+def mark_read(document: InboxDocument) -> None:
+    if document.read_at is None:
+        document.read_at = utcnow()
+        db.session.commit()
+
+
+def attachments(document: InboxDocument) -> list[Attachment]:
+    items = json.loads(document.message.attachments_json or "[]")
+    return [Attachment(index, item["name"], int(item.get("size", 0)),
+                       item.get("content_type", "application/octet-stream"),
+                       Path(item["file"]), item.get("from", ""))
+            for index, item in enumerate(items)]
+
+
+def attachment(document: InboxDocument, index: int) -> Attachment:
+    found = attachments(document)
+    if not 0 <= index < len(found) or not found[index].path.is_file():
+        from medshake_bridge.access import deny
+
+        deny(f"attachment {index} of inbox document {document.id}")
+    return found[index]
+
+
+def header(document: InboxDocument) -> dict[str, Any]:
+    return json.loads(document.header_json or "{}")
+
+
+def results(document: InboxDocument) -> list[dict[str, Any]]:
+    return json.loads(document.results_json or "[]")
+
+
+def candidates(document: InboxDocument, *, limit: int = 5) -> list[PatientCandidate]:
+    """Patients proposed by every plugin (the EHR, the standalone store), best first."""
+    from medshake_bridge.inbox.identity import header_from_document
+
+    identity = header_from_document(document)
+    if identity is None:
+        return []
+    merged: dict[tuple[str, str], PatientCandidate] = {}
+    for candidate in bridge_state().call_list_hook("medshake_patient_candidates",
+                                                   identity=identity, limit=limit):
+        key = (candidate.source, candidate.patient_id)
+        if key not in merged or merged[key].score < candidate.score:
+            merged[key] = candidate
+    return sorted(merged.values(), key=lambda c: (-c.score, c.display_name))[:limit]
+
+
+def file_document(user: User, document_id: int, patient_id: str) -> InboxDocument:
+    """File into a patient's record once, whatever the number of clicks or processes."""
+    document = get_document(user, document_id)
+    if document.state == FILED:
+        return document
+    claimed = db.session.execute(
+        update(InboxDocument).where(InboxDocument.id == document.id,
+                                    InboxDocument.state == NEW).values(state=FILING))
+    db.session.commit()
+    if claimed.rowcount != 1:
+        db.session.refresh(document)
+        if document.state in (FILED, FILING):
+            return document
+        raise InboxError("this document can no longer be filed (it was removed)",
+                         fix="look for it in the removed documents")
+    try:
+        record = bridge_state().pm.hook.medshake_file_to_patient(
+            document=document, patient_id=str(patient_id), user=user)
+        if record is None:
+            raise InboxError("no plugin filed the document",
+                             fix="enable the standalone patient store or the EHR plugin")
+        folder = archive_document(document)
+    except BaseException:
+        db.session.rollback()
+        db.session.execute(update(InboxDocument).where(InboxDocument.id == document.id)
+                           .values(state=NEW))
+        db.session.commit()
+        audit("inbox.file", target=f"document {document.id}", outcome="failed", actor=user)
+        raise
+    document.state, document.filed_at = FILED, utcnow()
+    document.filed_by_user_id, document.filed_patient_id = user.id, str(patient_id)
+    document.filed_record = str(getattr(record, "id", record))[:255]
+    document.archive_path = str(folder)
+    db.session.commit()
+    audit("inbox.file", target=f"document {document.id}", detail=f"patient {patient_id}",
+          actor=user)
+    return document
+
+
+def remove_document(user: User, document_id: int) -> InboxDocument:
+    """Take a document out of the inbox (archived, never destroyed); idempotent."""
+    document = get_document(user, document_id)
+    if document.state == REMOVED:
+        return document
+    folder = document.archive_path or str(archive_document(document))
+    document.state, document.removed_at, document.archive_path = REMOVED, utcnow(), folder
+    db.session.commit()
+    audit("inbox.remove", target=f"document {document.id}", actor=user)
+    return document
+
+
+def archive_document(document: InboxDocument, when: datetime | None = None) -> Path:
+    """Copy the document's text and attachments under ``<archive>/<user>/<YYYY>/<MM>/<DD>/``."""
+    when = when or utcnow()
+    owner = db.session.get(User, document.owner_user_id)
+    settings = bridge_state().settings.values_for_user(document.owner_user_id)
+    root = Path(settings["apicryptCheminArchivesInbox"])
+    folder = ensure_private_dir(root / (owner.login if owner else str(document.owner_user_id))
+                                / f"{when:%Y}" / f"{when:%m}" / f"{when:%d}"
+                                / f"document-{document.id}")
+    (folder / "document.txt").write_text(document.body, encoding="utf-8")
+    (folder / "document.txt").chmod(0o600)
+    for item in attachments(document):
+        if item.path.is_file():
+            target = folder / f"{item.index:02d}-{item.name}"
+            shutil.copyfile(item.path, target)
+            target.chmod(0o600)
+    return folder
+
+
+def message_of(document: InboxDocument) -> ReceivedMessage:
+    return document.message

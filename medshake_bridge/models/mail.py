@@ -1,0 +1,122 @@
+"""Received mail: mailboxes, raw messages (the durable copy) and inbox documents."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from medshake_bridge.db import db
+from medshake_bridge.models.settings import utcnow
+
+# States of a received message (a row exists only once its raw bytes are safely on disk).
+STORED = "stored"            # raw kept, not processed yet
+PROCESSED = "processed"      # documents committed
+DUPLICATE = "duplicate"      # same Message-ID and bytes as an earlier message: nothing new
+FAILED = "failed"            # processing failed; retried on the next run
+QUARANTINED = "quarantined"  # failed too often; an admin looks at it
+MESSAGE_STATES = (STORED, PROCESSED, DUPLICATE, FAILED, QUARANTINED)
+
+# States of an inbox document.
+NEW, FILED, REMOVED = "new", "filed", "removed"
+
+
+class Mailbox(db.Model):
+    """A mailbox as collected (one row however many users share it)."""
+
+    __tablename__ = "bridge_mailboxes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(400), nullable=False, unique=True)
+    collector: Mapped[str] = mapped_column(String(40), nullable=False)
+    host: Mapped[str] = mapped_column(String(255), nullable=False, default="")
+    port: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    login: Mapped[str] = mapped_column(String(255), nullable=False, default="")
+    last_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_outcome: Mapped[str] = mapped_column(String(20), nullable=False, default="")
+    last_error: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    last_counts: Mapped[str] = mapped_column(Text, nullable=False, default="{}")
+
+
+class ReceivedMessage(db.Model):
+    """One message fetched from a mailbox; its raw bytes are kept in a private file."""
+
+    __tablename__ = "bridge_received_messages"
+    __table_args__ = (
+        UniqueConstraint("mailbox_id", "server_id"),
+        Index("ix_bridge_received_messages_dedup", "message_id_header", "sha256"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    mailbox_id: Mapped[int] = mapped_column(ForeignKey("bridge_mailboxes.id"), nullable=False)
+    server_id: Mapped[str] = mapped_column(String(255), nullable=False)
+    message_id_header: Mapped[str] = mapped_column(String(255), nullable=False, default="")
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    size: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    raw_path: Mapped[str] = mapped_column(String(1000), nullable=False)
+    state: Mapped[str] = mapped_column(String(20), nullable=False, default=STORED, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    last_error: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    subject: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    from_address: Mapped[str] = mapped_column(String(500), nullable=False, default="")
+    to_address: Mapped[str] = mapped_column(String(500), nullable=False, default="")
+    date_header: Mapped[str] = mapped_column(String(100), nullable=False, default="")
+    attachments_json: Mapped[str] = mapped_column(Text, nullable=False, default="[]")
+    signature_status: Mapped[str] = mapped_column(String(20), nullable=False, default="")
+    signer: Mapped[str] = mapped_column(String(255), nullable=False, default="")
+    stored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False,
+                                                default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    deleted_on_server_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    mailbox: Mapped[Mailbox] = relationship()
+
+
+class InboxDocument(db.Model):
+    """One HPRIM document (or a message without HPRIM data) in one user's inbox."""
+
+    __tablename__ = "bridge_inbox_documents"
+    __table_args__ = (
+        UniqueConstraint("message_id", "owner_user_id", "position"),
+        Index("ix_bridge_inbox_documents_listing", "owner_user_id", "state", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("bridge_received_messages.id"),
+                                            nullable=False)
+    owner_user_id: Mapped[int] = mapped_column(ForeignKey("bridge_users.id"), nullable=False)
+    position: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    state: Mapped[str] = mapped_column(String(20), nullable=False, default=NEW)
+    has_header: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    patient_last_name: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    patient_first_name: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    patient_birth_date: Mapped[date | None] = mapped_column(Date)
+    sender_name: Mapped[str] = mapped_column(String(255), nullable=False, default="")
+    header_json: Mapped[str] = mapped_column(Text, nullable=False, default="{}")
+    results_json: Mapped[str] = mapped_column(Text, nullable=False, default="[]")
+    abnormal: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    body: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False,
+                                                 default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    filed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    filed_by_user_id: Mapped[int | None] = mapped_column(Integer)
+    filed_patient_id: Mapped[str] = mapped_column(String(100), nullable=False, default="")
+    filed_record: Mapped[str] = mapped_column(String(255), nullable=False, default="")
+    removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    archive_path: Mapped[str] = mapped_column(String(1000), nullable=False, default="")
+
+    message: Mapped[ReceivedMessage] = relationship()

@@ -1,0 +1,180 @@
+"""Inbox pages: list, view, attachments, file into a patient record, remove, collect now.
+
+Every view loads the document through :mod:`medshake_bridge.inbox.service`, which applies the
+access rule (own mail, admins, users listed in ``apicryptInboxMailForUserID``) and answers 404
+otherwise; POSTs are CSRF-protected like every form of the bridge.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from flask import (
+    Blueprint,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from sqlalchemy import func, select
+from werkzeug.wrappers import Response
+
+from medshake_bridge.access import USER, current_bridge_user, protect
+from medshake_bridge.db import db
+from medshake_bridge.default_plugins.standalone_patients import create_patient_from_identity
+from medshake_bridge.errors import BridgeError
+from medshake_bridge.i18n import _
+from medshake_bridge.inbox import service
+from medshake_bridge.inbox.identity import header_from_document
+from medshake_bridge.models.mail import FILED, NEW, REMOVED
+from medshake_bridge.models.patients import Patient
+
+inbox_pages = protect(Blueprint("bridge_inbox", __name__, url_prefix="/inbox"), USER)
+STATES = (NEW, FILED, REMOVED)
+PER_PAGE = 50
+
+
+def _int_arg(name: str, default: int) -> int:
+    value = request.args.get(name, "")
+    return int(value) if value.isdigit() and int(value) > 0 else default
+
+
+@inbox_pages.route("/")
+def index() -> str:
+    user = current_bridge_user()
+    state = request.args.get("state", NEW)
+    state = state if state in STATES else NEW
+    newest_first = request.args.get("order", "newest") != "oldest"
+    page = service.list_documents(user, state=state, newest_first=newest_first,
+                                  page=_int_arg("page", 1), per_page=PER_PAGE)
+    days = [(day, list(items)) for day, items in itertools.groupby(
+        page.items, key=lambda document: document.created_at.date())]
+    return render_template("bridge/inbox.html", page=page, days=days, state=state,
+                           newest_first=newest_first, states=STATES,
+                           unread=service.unread_count(user))
+
+
+@inbox_pages.route("/unread.json")
+def unread() -> Response:
+    return jsonify({"unread": service.unread_count(current_bridge_user())})
+
+
+@inbox_pages.route("/<int:document_id>")
+def view(document_id: int) -> str:
+    user = current_bridge_user()
+    document = service.get_document(user, document_id)
+    service.mark_read(document)
+    search = request.args.get("q", "").strip()
+    found: list[Patient] = []
+    if search:
+        found = list(db.session.scalars(
+            select(Patient).where(func.lower(Patient.last_name).startswith(
+                search.lower(), autoescape=True)).order_by(Patient.last_name).limit(20)))
+    return render_template(
+        "bridge/inbox_view.html", document=document, message=document.message,
+        header=service.header(document), results=service.results(document),
+        attachments=service.attachments(document), candidates=service.candidates(document),
+        search=search, found=found,
+    )
+
+
+@inbox_pages.route("/<int:document_id>/attachments/<int:index>")
+def attachment(document_id: int, index: int) -> Response:
+    document = service.get_document(current_bridge_user(), document_id)
+    item = service.attachment(document, index)
+    inline = request.args.get("inline") == "1" and item.previewable
+    response = send_file(item.path, mimetype=item.content_type if inline else
+                         "application/octet-stream", as_attachment=not inline,
+                         download_name=item.name, max_age=0)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    if inline:
+        response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'; " \
+            "img-src 'self'; style-src 'unsafe-inline'; object-src 'self'"
+    return response
+
+
+@inbox_pages.post("/<int:document_id>/file")
+def file(document_id: int) -> Response:
+    user = current_bridge_user()
+    patient_id = request.form.get("patient_id", "").strip()
+    if not patient_id:
+        flash(_("Choose a patient first, or create one from the received identity."), "error")
+        return redirect(url_for(".view", document_id=document_id))
+    return _file(user, document_id, patient_id)
+
+
+@inbox_pages.post("/<int:document_id>/new-patient")
+def new_patient(document_id: int) -> Response:
+    user = current_bridge_user()
+    document = service.get_document(user, document_id)
+    if document.state != NEW:
+        return redirect(url_for(".view", document_id=document_id))
+    identity = header_from_document(document)
+    if identity is None or not identity.last_name:
+        flash(_("This document carries no patient identity: search for the patient instead."),
+              "error")
+        return redirect(url_for(".view", document_id=document_id))
+    patient = create_patient_from_identity(identity)
+    return _file(user, document_id, str(patient.id))
+
+
+def _file(user: Any, document_id: int, patient_id: str) -> Response:
+    try:
+        document = service.file_document(user, document_id, patient_id)
+    except BridgeError as exc:
+        flash(_("The document could not be filed: %(reason)s", reason=str(exc)), "error")
+        return redirect(url_for(".view", document_id=document_id))
+    flash(_("Document filed into the patient's record (a copy is archived)."), "success")
+    return redirect(url_for(".index", state=NEW if document.state == FILED else document.state))
+
+
+@inbox_pages.post("/<int:document_id>/remove")
+def remove(document_id: int) -> Response:
+    service.remove_document(current_bridge_user(), document_id)
+    flash(_("Document removed from the inbox. It stays in the archive and in the removed "
+            "documents."), "success")
+    return redirect(url_for(".index"))
+
+
+@inbox_pages.post("/collect")
+def collect_now() -> Response:
+    from medshake_bridge.collect.pipeline import collect_all
+    from medshake_bridge.extension import bridge_state
+
+    user = current_bridge_user()
+    report = collect_all(bridge_state(), user_id=user.id)
+    if not report.mailboxes and not report.problems:
+        flash(_("You have no Apicrypt mailbox to collect (apicryptAdresse is not set)."),
+              "error")
+    for mailbox in report.mailboxes:
+        if mailbox.outcome == "ok":
+            flash(_("Mailbox collected: %(count)s new document(s).", count=mailbox.documents),
+                  "success")
+        else:
+            flash(_("The mailbox could not be collected: %(reason)s", reason=mailbox.error),
+                  "error")
+    for problem in report.problems:
+        flash(problem, "error")
+    return redirect(url_for(".index"))
+
+
+@inbox_pages.app_template_filter("attachment_count")
+def attachment_count(attachments_json: str) -> int:
+    import json
+
+    return len(json.loads(attachments_json or "[]"))
+
+
+@inbox_pages.app_template_filter("filesize")
+def filesize(size: int) -> str:
+    value = float(size)
+    for unit in ("o", "Ko", "Mo", "Go"):
+        if value < 1024 or unit == "Go":
+            return f"{value:.0f} {unit}" if unit == "o" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} o"

@@ -1,0 +1,147 @@
+"""The web layer: login, CSRF, languages, security headers, error pages, layout context.
+
+:func:`init_web` is called once by the extension after the plugins' blueprints are registered.
+It adapts to where the bridge runs: standalone it sets up Flask-Login and Flask-Babel itself;
+inside a host portal it reuses the host's ``LoginManager`` (only one may exist per app) and
+Babel set-up, maps the host's user through the ``medshake_current_user`` hook, and touches only
+the bridge's own pages (guard, CSRF, headers and error pages are scoped to its blueprints).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, has_request_context, render_template, request
+from flask_login import LoginManager
+from flask_wtf.csrf import generate_csrf
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from medshake_bridge.access import (
+    ACCESS_ATTR,
+    USER,
+    access_level,
+    can_admin,
+    current_bridge_user,
+    guard_request,
+)
+from medshake_bridge.db import db
+from medshake_bridge.i18n import init_babel, template_helpers
+from medshake_bridge.models import User
+from medshake_bridge.web.menu import build_menu
+from medshake_bridge.web.security import (
+    add_security_headers,
+    apply_csrf_defaults,
+    harden_session_cookie,
+)
+from medshake_bridge.web.state import WEB_KEY, WebState
+from medshake_bridge.web.throttle import init_throttle
+
+STATIC_ENDPOINT = "bridge_auth.static"
+
+
+def init_web(app: Flask, state: Any, plugin_blueprints: list[Blueprint]) -> WebState:
+    """Attach the web layer to ``app``; ``plugin_blueprints`` are already registered."""
+    from medshake_bridge.views.auth import auth_pages
+
+    apply_csrf_defaults(app)
+    harden_session_cookie(app)
+    owns_babel = init_babel(app)
+    owns_login_manager = _init_login_manager(app)
+    web = WebState(
+        owns_login_manager=owns_login_manager,
+        owns_babel=owns_babel,
+        throttle=init_throttle(app),
+    )
+    state.extras[WEB_KEY] = web
+    prefix = app.config["MEDSHAKE_BRIDGE_URL_PREFIX"].rstrip("/") or None
+    app.register_blueprint(auth_pages, url_prefix=prefix)
+    for blueprint in [auth_pages, *plugin_blueprints]:
+        web.blueprints[blueprint.name] = getattr(blueprint, ACCESS_ATTR, USER)
+        app.error_handler_spec[blueprint.name][None][HTTPException] = render_http_error
+    app.before_request(guard_request)
+    app.after_request(_after_request)
+    app.context_processor(_layout_context)
+    return web
+
+
+def _init_login_manager(app: Flask) -> bool:
+    """Create the bridge's LoginManager, or return False when the host app has one."""
+    if getattr(app, "login_manager", None) is not None:
+        return False
+    manager = LoginManager()
+    manager.session_protection = "strong"
+    manager.user_loader(_load_user)
+    manager.init_app(app)
+    return True
+
+
+def _load_user(user_id: str) -> User | None:
+    try:
+        user = db.session.get(User, int(user_id))
+    except ValueError:
+        return None
+    return user if user is not None and user.active else None
+
+
+def is_bridge_request() -> bool:
+    """True while serving one of the bridge's pages (not a page of the host portal)."""
+    if not has_request_context() or request.url_rule is None:
+        return False
+    return access_level(request.endpoint) is not None
+
+
+def _after_request(response: Response) -> Response:
+    if is_bridge_request():
+        add_security_headers(response, page=request.endpoint != STATIC_ENDPOINT)
+    return response
+
+
+def _layout_context() -> dict[str, Any]:
+    if not is_bridge_request():
+        return {}
+    user = current_bridge_user()
+    return {
+        **template_helpers(),
+        "bridge_user": user,
+        "is_admin": can_admin(user),
+        "menu": build_menu(user),
+        "csrf_token": generate_csrf,
+        "role_label": role_label,
+        "static_endpoint": STATIC_ENDPOINT,
+    }
+
+
+def role_label(role: str) -> str:
+    from medshake_bridge.i18n import _
+
+    labels = {"admin": _("Administrator"), "practitioner": _("Practitioner"),
+              "secretary": _("Secretary")}
+    return labels.get(role, role)
+
+
+def render_http_error(error: HTTPException) -> tuple[str, int] | Response:
+    """The bridge's error page: what happened and what to do, in the user's language."""
+    from medshake_bridge.i18n import _
+
+    code = error.code or 500
+    explanations = {
+        400: (_("The request was refused"),
+              _("The form has expired or did not come from this page. Go back, reload the page "
+                "and try again.")),
+        403: (_("Not allowed"), _("Ask an administrator if you need this page.")),
+        404: (_("Page not found"),
+              _("This page does not exist or you may not open it. Use the menu to go on.")),
+        405: (_("Not allowed"), _("Use the buttons of the page instead of typing the address.")),
+        429: (_("Too many attempts"), _("Wait a minute, then try again.")),
+    }
+    title, advice = explanations.get(
+        code, (_("Something went wrong"),
+               _("The error has been logged. Try again; if it keeps happening, tell your "
+                 "administrator the time it happened."))
+    )
+    try:
+        body = render_template("bridge/error.html", code=code, title=title, advice=advice)
+    except Exception:  # noqa: BLE001 - the layout itself failed (e.g. database down)
+        return error.get_response()
+    return body, code
