@@ -64,10 +64,12 @@ class MailboxIdentity:
     host: str
     port: int
     login: str
+    folder: str = ""
 
     @property
     def key(self) -> str:
-        return f"{self.collector}://{self.login}@{self.host}:{self.port}"
+        base = f"{self.collector}://{self.login}@{self.host}:{self.port}"
+        return f"{base}/{self.folder}" if self.folder else base
 
 
 @dataclass(frozen=True)

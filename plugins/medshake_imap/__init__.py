@@ -1,9 +1,21 @@
-"""IMAP mailbox collector plugin (login and password: apicryptPopUser / apicryptPopPassword)."""
+"""IMAP mailbox collector plugin (login and password: apicryptPopUser / apicryptPopPassword).
+
+Declares the IMAP settings and offers the ``imap`` collector (``medshake_mail_collectors``);
+the collector lives in :mod:`medshake_imap.collector`.
+"""
 
 from __future__ import annotations
 
 from medshake_bridge import hookimpl
+from medshake_bridge.interfaces import CollectorSpec
 from medshake_bridge.settings import SettingSpec
+from medshake_imap.collector import imap_collector, imap_identity
+
+
+@hookimpl
+def medshake_mail_collectors() -> list[CollectorSpec]:
+    return [CollectorSpec(key="imap", label="IMAP", factory=imap_collector,
+                          identity=imap_identity)]
 
 
 @hookimpl
@@ -31,5 +43,13 @@ def medshake_settings() -> list[SettingSpec]:
             name="apicryptImapFolder", type="text", default="INBOX", category="Apicrypt",
             label_fr="Dossier IMAP", label_en="IMAP folder",
             help_fr="Dossier relevé.", help_en="Folder collected.",
+        ),
+        SettingSpec(
+            name="apicryptImapMoveTo", type="text", default="", category="Apicrypt",
+            label_fr="Dossier des messages relevés", label_en="Folder for collected mail",
+            help_fr="Vide : les messages relevés sont effacés du serveur. Sinon ils sont "
+                    "déplacés dans ce dossier (qui doit exister).",
+            help_en="Empty: collected mail is deleted on the server. Otherwise it is moved to "
+                    "this folder (which must exist).",
         ),
     ]

@@ -1,14 +1,23 @@
 """POP3 mailbox collector plugin: the Apicrypt default (pop.intermedic.org:110).
 
-Declares the POP3 settings; the collector itself plugs into ``medshake_mail_collectors``.
+Declares the POP3 settings and offers the ``pop3`` collector (``medshake_mail_collectors``);
+the collector lives in :mod:`medshake_pop3.collector`.
 """
 
 from __future__ import annotations
 
 from medshake_bridge import hookimpl
+from medshake_bridge.interfaces import CollectorSpec
 from medshake_bridge.settings import SettingSpec
+from medshake_pop3.collector import pop3_collector, pop3_identity
 
 TLS_CHOICES = ("none", "starttls", "tls")
+
+
+@hookimpl
+def medshake_mail_collectors() -> list[CollectorSpec]:
+    return [CollectorSpec(key="pop3", label="POP3", factory=pop3_collector,
+                          identity=pop3_identity)]
 
 
 @hookimpl

@@ -1,0 +1,362 @@
+"""Collecting a POP3 mailbox (the Apicrypt default) with ``poplib``.
+
+Server ids are UIDL strings, stable across sessions. The listing costs one UIDL and one LIST
+(never a TOP per message). ``fetch_to`` streams the RETR response to the destination line by
+line, undoing dot-stuffing, because ``poplib.retr`` would hold a 50 MB message (and a list of
+its lines) in memory. DELE is only sent by :meth:`Pop3Collector.close`, right before QUIT, and
+POP3 applies deletions at QUIT only: a session that ends any other way deletes nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import poplib
+import ssl
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, BinaryIO
+
+from medshake_bridge.errors import (
+    MailAuthenticationError,
+    MailConnectionError,
+    MailError,
+    MailProtocolError,
+    MailTlsError,
+)
+from medshake_bridge.interfaces import MailboxIdentity, ServerMessage
+from medshake_bridge.mailtls import (
+    SOCKET_TIMEOUT,
+    MailEndpoint,
+    client_context,
+    endpoint_from_settings,
+    network_failure,
+)
+
+log = logging.getLogger(__name__)
+
+READ_LINE_LIMIT = 64 * 1024  # longer lines are read in pieces, never refused
+WRITE_BATCH = 256 * 1024  # bytes gathered before one write to the destination
+# RFC 3206 response codes that mean "try again later", not "wrong password".
+TRANSIENT_LOGIN_CODES = (b"[IN-USE]", b"[LOGIN-DELAY]", b"[SYS/TEMP]")
+
+
+class _StreamBroken(Exception):
+    """The server's stream ended or failed in the middle of a multi-line response."""
+
+    def __init__(self, cause: OSError | None) -> None:
+        super().__init__(str(cause) if cause else "end of stream")
+        self.cause = cause
+
+
+def copy_multiline(file: BinaryIO, dest: BinaryIO) -> int:
+    """Copy the body of a POP3 multi-line response from ``file`` to ``dest``.
+
+    Lines are written as received (CRLF kept) minus the dot-stuffing and the final ``.`` line.
+    Memory stays bounded by ``WRITE_BATCH`` plus one line piece whatever the message size.
+    Raises :class:`_StreamBroken` when the stream ends early; errors from ``dest`` propagate
+    unchanged (a full disk is not a network problem).
+    """
+    written = 0
+    batch: list[bytes] = []
+    batched = 0
+    at_line_start = True
+    while True:
+        try:
+            line = file.readline(READ_LINE_LIMIT)
+        except OSError as exc:
+            raise _StreamBroken(exc) from exc
+        if not line:
+            raise _StreamBroken(None)
+        if at_line_start and line[:1] == b".":
+            if line in (b".\r\n", b".\n"):
+                break
+            line = line[1:]
+        at_line_start = line[-1:] == b"\n"
+        batch.append(line)
+        batched += len(line)
+        if batched >= WRITE_BATCH:
+            dest.write(b"".join(batch))
+            written += batched
+            batch, batched = [], 0
+    if batch:
+        dest.write(b"".join(batch))
+        written += batched
+    return written
+
+
+def _server_text(exc: poplib.error_proto) -> bytes | None:
+    """The server's ``-ERR`` line, or None when poplib itself complained (EOF, long line)."""
+    answer = exc.args[0] if exc.args else None
+    return answer if isinstance(answer, bytes) else None
+
+
+class Pop3Collector:
+    """A :class:`~medshake_bridge.interfaces.MailCollector` over one POP3 mailbox."""
+
+    def __init__(self, endpoint: MailEndpoint) -> None:
+        self.endpoint = endpoint
+        self._pop: poplib.POP3 | None = None
+        self._numbers: dict[str, int] | None = None  # UIDL -> message number, this session
+        self._pending: dict[str, None] = {}  # ids to DELE at close, in order
+        self._broken = False  # the stream failed (e.g. mid-message): the session cannot go on
+
+    # --- session ----------------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Connect, secure (tls/starttls) and log in."""
+        if self._pop is not None:
+            raise RuntimeError("this POP3 session is already open")
+        ep = self.endpoint
+        context = client_context(ep.ca_file) if ep.tls != "none" else None
+        with self._errors("connecting", handshake=True):
+            if ep.tls == "tls":
+                self._pop = poplib.POP3_SSL(ep.host, ep.port, context=context,
+                                            timeout=ep.timeout)
+            else:
+                self._pop = poplib.POP3(ep.host, ep.port, timeout=ep.timeout)
+        self._numbers, self._pending, self._broken = None, {}, False
+        try:
+            if ep.tls == "starttls":
+                self._starttls(context)
+            self._login()
+        except BaseException:
+            self._drop()
+            raise
+
+    def _starttls(self, context: ssl.SSLContext | None) -> None:
+        pop = self._session()
+        with self._errors("starting TLS (STLS)", handshake=True):
+            try:
+                pop.stls(context=context)
+            except poplib.error_proto as exc:
+                if _server_text(exc) is None and "STLS" not in str(exc):
+                    raise
+                raise MailTlsError(
+                    f"the POP3 server {self.endpoint.where} does not offer STARTTLS (STLS)",
+                    fix="set apicryptPopTls to tls (usually port 995), or to none only on a "
+                        "trusted network",
+                ) from exc
+
+    def _login(self) -> None:
+        pop = self._session()
+        with self._errors("logging in"):
+            try:
+                pop.user(self.endpoint.login)
+                pop.pass_(self.endpoint.password)
+            except poplib.error_proto as exc:
+                answer = _server_text(exc)
+                if answer is None:
+                    raise
+                if any(code in answer for code in TRANSIENT_LOGIN_CODES):
+                    raise MailConnectionError(
+                        f"the POP3 server {self.endpoint.where} refused the session for now "
+                        f"({self.endpoint.scrub(answer)})",
+                        fix="another program may be reading this mailbox; the next "
+                            "collection tries again",
+                    ) from None
+                raise MailAuthenticationError(
+                    f"the POP3 server {self.endpoint.where} refused the login "
+                    f"{self.endpoint.login!r} ({self.endpoint.scrub(answer)})",
+                    fix="check apicryptPopUser and apicryptPopPassword",
+                ) from None
+
+    # --- listing and fetching ---------------------------------------------------------------
+
+    def list_messages(self) -> list[ServerMessage]:
+        """All messages with their UIDL and size: one UIDL and one LIST command."""
+        pop = self._session()
+        with self._errors("listing the messages"):
+            uidl = pop.uidl()[1]
+            sizes_listing = pop.list()[1]
+        numbers: dict[str, int] = {}
+        for line in uidl:
+            number, _, uid = line.partition(b" ")
+            server_id = uid.strip().decode("ascii", "replace")
+            if not number.isdigit() or not server_id:
+                raise MailProtocolError(
+                    f"the POP3 server {self.endpoint.where} sent a malformed UIDL line",
+                    fix="report it to the mail server's admin",
+                )
+            numbers.setdefault(server_id, int(number))
+        sizes: dict[int, int] = {}
+        for line in sizes_listing:
+            fields = line.split()
+            if len(fields) >= 2 and fields[0].isdigit() and fields[1].isdigit():
+                sizes[int(fields[0])] = int(fields[1])
+        self._numbers = numbers
+        return [ServerMessage(server_id, sizes.get(number, 0))
+                for server_id, number in sorted(numbers.items(), key=lambda item: item[1])]
+
+    def fetch_to(self, server_id: str, dest: BinaryIO) -> int:
+        """Stream message ``server_id`` to ``dest``; returns the number of bytes written."""
+        number = self._number(server_id)
+        if number is None:
+            raise MailProtocolError(
+                f"message {server_id} is no longer on the POP3 server {self.endpoint.where}",
+                fix="another program deleted it; nothing to do",
+            )
+        pop = self._session()
+        during = f"fetching message {server_id}"
+        with self._errors(during):
+            pop.sock.sendall(b"RETR %d\r\n" % number)
+            status = pop.file.readline(READ_LINE_LIMIT)
+            if not status:
+                raise EOFError
+        if not status.startswith(b"+OK"):
+            raise MailProtocolError(
+                f"the POP3 server {self.endpoint.where} refused to send message {server_id} "
+                f"({self.endpoint.scrub(status)})",
+                fix="it may have been deleted by another program; the next collection "
+                    "lists the mailbox again",
+            )
+        try:
+            return copy_multiline(pop.file, dest)
+        except _StreamBroken as exc:
+            self._broken = True
+            raise self._failure(exc.cause or EOFError(), during) from exc
+        except BaseException:
+            self._broken = True  # the rest of the message is still on the wire
+            raise
+
+    def _number(self, server_id: str) -> int | None:
+        if self._numbers is None:
+            self.list_messages()
+        assert self._numbers is not None
+        return self._numbers.get(server_id)
+
+    # --- ending -----------------------------------------------------------------------------
+
+    def delete(self, server_ids: Sequence[str]) -> None:
+        """Remember ids to delete; they are deleted at :meth:`close` (DELE, then QUIT)."""
+        for server_id in server_ids:
+            self._pending[server_id] = None
+
+    def close(self) -> None:
+        """DELE the pending ids and QUIT, which applies the deletions.
+
+        Raises if any step fails; the connection is then dropped without QUIT, so nothing was
+        deleted (except if QUIT itself reached the server and only its answer was lost).
+        """
+        if self._pop is None:
+            return
+        try:
+            if self._broken:
+                raise MailConnectionError(
+                    f"the session with {self.endpoint.where} was interrupted; no message "
+                    "was deleted",
+                    fix="the next collection tries again",
+                )
+            if self._pending:
+                self._dele_pending()
+            pop = self._session()
+            with self._errors("closing the session (QUIT, which applies the deletions)"):
+                try:
+                    pop.quit()
+                except poplib.error_proto as exc:
+                    answer = _server_text(exc)
+                    if answer is None:
+                        raise
+                    raise MailProtocolError(
+                        f"the POP3 server {self.endpoint.where} could not apply the "
+                        f"deletions ({self.endpoint.scrub(answer)})",
+                        fix="the next collection tries again",
+                    ) from None
+        except BaseException:
+            self._drop()
+            raise
+        self._pop = None
+        self._pending = {}
+
+    def _dele_pending(self) -> None:
+        pop = self._session()
+        for server_id in self._pending:
+            number = self._number(server_id)
+            if number is None:
+                continue  # not (or no longer) on the server: the goal is reached
+            with self._errors(f"deleting message {server_id}"):
+                try:
+                    pop.dele(number)
+                except poplib.error_proto as exc:
+                    answer = _server_text(exc)
+                    if answer is None:
+                        raise
+                    raise MailProtocolError(
+                        f"the POP3 server {self.endpoint.where} refused to delete message "
+                        f"{server_id} ({self.endpoint.scrub(answer)})",
+                        fix="nothing was deleted; the next collection tries again",
+                    ) from None
+
+    def abort(self) -> None:
+        """Drop the connection without QUIT: the server deletes nothing."""
+        self._drop()
+
+    def _drop(self) -> None:
+        pop, self._pop = self._pop, None
+        self._pending = {}
+        if pop is not None:
+            with contextlib.suppress(OSError):
+                pop.close()
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def _session(self) -> poplib.POP3:
+        if self._pop is None:
+            raise RuntimeError("the POP3 session is not open")
+        if self._broken:
+            raise MailConnectionError(
+                f"the session with {self.endpoint.where} was interrupted",
+                fix="start a new collection",
+            )
+        return self._pop
+
+    def _failure(self, exc: BaseException, during: str, *, handshake: bool = False
+                 ) -> MailError:
+        if isinstance(exc, OSError):
+            return network_failure(exc, self.endpoint, during, handshake=handshake)
+        if isinstance(exc, poplib.error_proto) and _server_text(exc) is not None:
+            return MailProtocolError(
+                f"the POP3 server {self.endpoint.where} answered an error while {during} "
+                f"({self.endpoint.scrub(_server_text(exc))})",
+                fix="the next collection tries again; if it persists, check the server",
+            )
+        detail = "the server closed the connection" if (
+            isinstance(exc, EOFError) or "EOF" in str(exc)) else str(exc)
+        return MailConnectionError(
+            f"the connection to {self.endpoint.where} broke while {during} ({detail})",
+            fix="check the network; the next collection tries again",
+        )
+
+    @contextlib.contextmanager
+    def _errors(self, during: str, *, handshake: bool = False) -> Iterator[None]:
+        """Translate poplib and socket errors raised while ``during`` into MailErrors."""
+        try:
+            yield
+        except MailError:
+            raise
+        except (OSError, EOFError, poplib.error_proto) as exc:
+            if not isinstance(exc, poplib.error_proto) or _server_text(exc) is None:
+                self._broken = self._broken or self._pop is not None
+            raise self._failure(exc, during, handshake=handshake) from exc
+
+
+def pop3_endpoint(settings: Mapping[str, Any], timeout: float = SOCKET_TIMEOUT) -> MailEndpoint:
+    return endpoint_from_settings(settings, protocol="POP3", prefix="apicryptPop",
+                                  timeout=timeout)
+
+
+def pop3_identity(settings: Mapping[str, Any]) -> MailboxIdentity | None:
+    """The POP3 mailbox a user's settings point at; None when host or login is missing."""
+    host = str(settings.get("apicryptPopHost") or "").strip().lower()
+    login = str(settings.get("apicryptPopUser") or "").strip()
+    if not host or not login:
+        return None
+    try:
+        port = int(settings.get("apicryptPopPort") or 110)
+    except (TypeError, ValueError):
+        port = 110
+    return MailboxIdentity("pop3", host, port, login)
+
+
+def pop3_collector(settings: Mapping[str, Any]) -> Pop3Collector:
+    """A collector for the user's POP3 mailbox; connects only at ``open()``."""
+    return Pop3Collector(pop3_endpoint(settings))
