@@ -92,12 +92,18 @@ KINDS = {"body": "body", "attachment": "apz"}
 class CompanionRequestError(Exception):
     """A request the sandbox companion refuses; becomes an HTTP error answer."""
 
-    def __init__(self, status: int, code: str, message: str, fix: str = "") -> None:
+    def __init__(
+        self, status: int, code: str, message: str, fix: str = "", **extra: Any
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.fix = fix
+        self.extra = extra
+
+    def payload(self) -> dict[str, Any]:
+        return {"error": self.code, "message": self.message, "fix": self.fix, **self.extra}
 
 
 def _error_for(exc: SandboxError) -> CompanionRequestError:
@@ -113,7 +119,10 @@ def _error_for(exc: SandboxError) -> CompanionRequestError:
     ]
     for kind, status, code in table:
         if isinstance(exc, kind):
-            return CompanionRequestError(status, code, exc.message, exc.fix)
+            extra: dict[str, Any] = {}
+            if isinstance(exc, SandboxCertificateExpiredError) and exc.not_after:
+                extra["not_after"] = exc.not_after.isoformat()
+            return CompanionRequestError(status, code, exc.message, exc.fix, **extra)
     return CompanionRequestError(HTTPStatus.INTERNAL_SERVER_ERROR, "sandbox", exc.message, exc.fix)
 
 
@@ -198,12 +207,10 @@ class _Handler(BaseHTTPRequestHandler):
                 reply["sandbox_deliver_twice"] = True
             self._answer(HTTPStatus.OK, reply)
         except CompanionRequestError as exc:
-            self._answer(exc.status, {"error": exc.code, "message": exc.message, "fix": exc.fix})
+            self._answer(exc.status, exc.payload())
         except SandboxError as exc:
             mapped = _error_for(exc)
-            self._answer(
-                mapped.status, {"error": mapped.code, "message": mapped.message, "fix": mapped.fix}
-            )
+            self._answer(mapped.status, mapped.payload())
         except OSError:
             # The client went away (a timeout on its side): nothing to answer.
             self.close_connection = True
@@ -500,7 +507,10 @@ class SandboxCompanion:
     def start(self) -> SandboxCompanion:
         """Serve in a daemon thread; returns self."""
         self._thread = threading.Thread(
-            target=self.server.serve_forever, name="sandbox-companion", daemon=True
+            target=self.server.serve_forever,
+            kwargs={"poll_interval": 0.05},  # a prompt stop() keeps the tests fast
+            name="sandbox-companion",
+            daemon=True,
         )
         self._thread.start()
         return self
