@@ -630,3 +630,18 @@ def test_companion_command_serves_over_tcp(net: SandboxNetwork, spool: Path) -> 
         proc.terminate()
         out, _ = proc.communicate(timeout=10)
     assert b"FAKE Apicrypt v2 companion" in out and b"mode wrong-password" in out
+
+
+@pytest.mark.parametrize("source", ["../outside.txt", "/etc/hostname", "", "link/body.txt"])
+def test_companion_refuses_paths_outside_the_spool(
+    companion: SandboxCompanion, spool: Path, tmp_path: Path, source: str
+) -> None:
+    (tmp_path / "outside.txt").write_text("clear text outside the spool")
+    (spool / "link").symlink_to(tmp_path)
+    (tmp_path / "body.txt").write_text("clear text behind a symlink")
+    client = CompanionClient(companion.url, TOKEN, timeout=3)
+    with pytest.raises(CompanionRefusedError) as caught:
+        client.encrypt(kind="body", source=source, destination="out.apicrypt",
+                       certificate=ALICE, password=password(ALICE), recipients=[BOB])
+    assert caught.value.code == "bad-path"
+    assert sorted(p.name for p in spool.iterdir()) == ["link"]

@@ -33,6 +33,7 @@ sandbox network.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 import logging
@@ -172,7 +173,8 @@ class _Handler(BaseHTTPRequestHandler):
         if self.state.mode == "down" and url.path != "/_sandbox/mode":
             # Play a dead service: the connection closes without a byte of answer.
             self.close_connection = True
-            self.connection.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
             return
         try:
             body = self._read_body() if method == "POST" else {}
@@ -214,6 +216,13 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             # The client went away (a timeout on its side): nothing to answer.
             self.close_connection = True
+        except Exception as exc:  # a sandbox bug must read as one, not as "does not answer"
+            logger.exception("sandbox companion: internal error")
+            self._answer(
+                HTTPStatus.INTERNAL_SERVER_ERROR,
+                {"error": "internal", "message": f"Sandbox companion bug: {type(exc).__name__}.",
+                 "fix": "Report it with the companion's log."},
+            )
 
     def _authorised(self) -> bool:
         given = self.headers.get("Authorization", "")
