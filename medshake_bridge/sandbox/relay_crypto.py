@@ -4,6 +4,11 @@ On the real network the sender encrypts with its own yearly key and APICEM's ser
 for each recipient. The sandbox relay (and ``medshake-bridge sandbox reencrypt``) does the same
 with the fake keys of every sandbox user, kept as ``NETWORK/<user>/Clefs/<user>.<yy>``. It works
 on body armour and on ``.apz`` content alike, since both are armour.
+
+v1 and v2 users share the network, as on the real one: a v2 sender's content is signed
+(:mod:`~medshake_bridge.sandbox.v2`); v2 recipients (those with a sandbox certificate) get it
+with its signature, v1 recipients get the bare content their programs understand, and a v1
+sender's unsigned content reaches v2 recipients unsigned.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from pathlib import Path
 from medshake_bridge.sandbox.armour import decrypt_with, parse, seal
 from medshake_bridge.sandbox.errors import SandboxKeyMissingError, SandboxUsageError
 from medshake_bridge.sandbox.keys import SandboxKey, load_key
+from medshake_bridge.sandbox.v2 import is_v2_user, strip_signature
 
 
 def _network_key(network_dir: Path, user: str, yy: int, role: str) -> SandboxKey:
@@ -30,9 +36,10 @@ def _network_key(network_dir: Path, user: str, yy: int, role: str) -> SandboxKey
 def reencrypt(network_dir: str | os.PathLike[str], armour: bytes) -> dict[str, bytes]:
     """Return one armour per recipient, each encrypted with that recipient's key.
 
-    The year is the one the sender used (``Key-Year``). Raises a sandbox error when the armour
-    is tampered, was already re-encrypted, or a sender's or recipient's key is missing; nothing
-    is returned partially, so a relay either delivers to everyone or to no one.
+    The year is the one the sender used (``Key-Year``). A signed (v2) content keeps its
+    signature for v2 recipients and loses it for v1 recipients. Raises a sandbox error when
+    the armour is tampered, was already re-encrypted, or a sender's or recipient's key is
+    missing; nothing is returned partially, so a relay either delivers to everyone or to no one.
     """
     network = Path(network_dir)
     header, ciphertext = parse(armour)
@@ -46,9 +53,10 @@ def reencrypt(network_dir: str | os.PathLike[str], armour: bytes) -> dict[str, b
     copies: dict[str, bytes] = {}
     for recipient in header.recipients:
         key = _network_key(network, recipient, header.key_yy, "recipient")
+        v2 = is_v2_user(network / recipient, recipient)
         copies[recipient] = seal(
             header.kind,
-            plaintext,
+            plaintext if v2 else strip_signature(plaintext),
             sender=header.sender,
             recipients=header.recipients,
             key=key,

@@ -1,0 +1,1 @@
+"""Apicrypt v2 back-end: APICEM's companion service, reached through one client module."""
