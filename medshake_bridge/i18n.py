@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from babel import support
+from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, has_request_context, request
@@ -46,14 +47,38 @@ class CatalogDomain(Domain):
         return self.cache[key]
 
 
+def read_catalogs(folder: Path, language: str) -> Catalog | None:
+    """Every ``<folder>/<language>/LC_MESSAGES/*.po`` merged into one catalog.
+
+    ``messages.po`` comes first; a feature may ship its own ``<feature>.po`` beside it (so
+    features built in parallel do not edit one file). A translated entry wins over an empty one.
+    """
+    files = sorted((folder / language / "LC_MESSAGES").glob("*.po"),
+                   key=lambda path: (path.name != "messages.po", path.name))
+    if not files:
+        return None
+    merged: Catalog | None = None
+    for path in files:
+        with path.open("rb") as handle:
+            catalog = read_po(handle, locale=language)
+        if merged is None:
+            merged = catalog
+            continue
+        for message in catalog:
+            if not message.id:
+                continue
+            existing = merged.get(message.id)
+            if existing is None or not existing.string:
+                merged[message.id] = message
+    return merged
+
+
 def load_catalog(folder: Path, language: str) -> support.NullTranslations:
-    """Compile ``<folder>/<language>/LC_MESSAGES/messages.po``; a missing catalog translates
-    nothing (English is the source language)."""
-    path = folder / language / "LC_MESSAGES" / "messages.po"
-    if not path.is_file():
+    """Compile the merged catalogs of ``language``; none translates nothing (English is the
+    source language)."""
+    catalog = read_catalogs(folder, language)
+    if catalog is None:
         return support.NullTranslations()
-    with path.open("rb") as handle:
-        catalog = read_po(handle, locale=language)
     buffer = BytesIO()
     write_mo(buffer, catalog)
     buffer.seek(0)

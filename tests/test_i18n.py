@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
-from babel.messages.pofile import read_po
 from web_helpers import login, make_people, post
 
-from medshake_bridge.i18n import LANGUAGE_COOKIE, TRANSLATIONS
+from medshake_bridge.i18n import LANGUAGE_COOKIE, TRANSLATIONS, read_catalogs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -18,6 +17,8 @@ def _source_messages() -> set[str | tuple[str, ...]]:
     found: set[str | tuple[str, ...]] = set()
     sources = [
         (ROOT / "medshake_bridge", [("**.py", "python")], {}),
+        (ROOT / "plugins", [("**.py", "python"), ("**.html", "jinja2")], {"**.html": {
+            "extensions": "jinja2.ext.i18n"}}),
         (ROOT / "templates", [("**.html", "jinja2")], {"**.html": {
             "extensions": "jinja2.ext.i18n"}}),
     ]
@@ -29,8 +30,7 @@ def _source_messages() -> set[str | tuple[str, ...]]:
 
 
 def test_every_message_has_a_french_translation():
-    with (TRANSLATIONS / "fr" / "LC_MESSAGES" / "messages.po").open("rb") as handle:
-        catalog = read_po(handle, locale="fr")
+    catalog = read_catalogs(TRANSLATIONS, "fr")
     messages = _source_messages()
     assert len(messages) > 150
     missing = []
