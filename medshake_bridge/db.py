@@ -8,8 +8,11 @@ SQLite, PostgreSQL and MariaDB.
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, event
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 
 NAMING_CONVENTION = {
@@ -28,3 +31,28 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    """SQLite settings for a web process, a scheduler and the CLI sharing one file.
+
+    WAL lets readers and one writer work at the same time; ``synchronous=NORMAL`` in WAL mode
+    keeps every commit safe from a process crash (a power cut may lose the last commits but
+    never corrupts the file), and removes an fsync per commit; the busy timeout makes a second
+    writer wait instead of failing at once; foreign keys are checked as on the other databases.
+    """
+    module = type(dbapi_connection).__module__
+    if not module.startswith(("sqlite3", "pysqlite2")):
+        return
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+    finally:
+        cursor.close()

@@ -12,9 +12,11 @@ from pathlib import Path
 
 from mailbuild import HPRIM_LAB
 from mailworld import ALICE, BOB, PDF_1, PDF_2
+from sqlalchemy import select
 
 from medshake_bridge import bridge_state
 from medshake_bridge.collect.locks import mailbox_lock
+from medshake_bridge.db import db
 
 
 def test_lab_mail_reaches_the_inbox_with_identity_results_and_attachments(world):
@@ -259,3 +261,24 @@ def test_admin_retry_of_a_quarantined_message_processes_it(world, monkeypatch):
         assert retry_message(bridge_state(), message.id) == "processed"
     assert len(world.documents()) == 1
     assert world.collect().total("deleted") == 1 and world.on_server() == []
+
+
+def test_a_raw_file_left_by_a_crash_is_adopted_not_fetched_again(world):
+    from medshake_bridge.collect.rawstore import raw_file_name
+
+    path = world.deliver(world.mail())
+    world.collect(dry_run=True)  # creates the mailbox row (id 1) and stores the message
+    with world.app.app_context():
+        from medshake_bridge.models.mail import InboxDocument, ReceivedMessage
+
+        message = db.session.scalars(select(ReceivedMessage)).one()
+        raw_path = Path(message.raw_path)
+        db.session.query(InboxDocument).delete()
+        db.session.delete(message)  # as if the run had died before committing its row
+        db.session.commit()
+    assert raw_path.name == raw_file_name(path.name.split(":")[0])
+    assert raw_path.is_file()
+    report = world.collect()
+    (mailbox,) = report.mailboxes
+    assert (mailbox.adopted, mailbox.fetched, mailbox.processed) == (1, 1, 1)
+    assert len(world.documents()) == 1 and world.on_server() == []

@@ -14,7 +14,8 @@ import io
 import os
 import uuid
 from dataclasses import dataclass, field
-from email.message import EmailMessage
+from email.header import HeaderParseError, decode_header, make_header
+from email.message import Message
 from pathlib import Path
 from typing import BinaryIO
 
@@ -44,30 +45,38 @@ class ParsedMessage:
     defects: list[str] = field(default_factory=list)
 
 
-def _header(message: EmailMessage, name: str) -> str:
+def decode_words(value: str) -> str:
+    """A header value with RFC 2047 encoded words decoded and whitespace folded."""
     try:
-        value = message.get(name, "")
-        return " ".join(str(value).split())
-    except Exception:  # noqa: BLE001 - a malformed header must not stop the message
-        raw = message.get_all(name, failobj=[""])
-        return " ".join(str(raw[0]).split()) if raw else ""
+        text = str(make_header(decode_header(value)))
+    except (HeaderParseError, LookupError, UnicodeError, ValueError):
+        text = value
+    return " ".join(text.split())
 
 
-def _filename(part: EmailMessage) -> str | None:
+def _header(message: Message, name: str) -> str:
+    value = message.get(name)
+    return decode_words(str(value)) if value is not None else ""
+
+
+def _filename(part: Message) -> str | None:
+    """``filename`` (Content-Disposition) or ``name`` (Content-Type), RFC 2231 and 2047."""
     try:
-        name = part.get_filename() or part.get_param("name", header="content-type")
-    except Exception:  # noqa: BLE001
+        name = part.get_filename() or part.get_param("name")
+    except Exception:  # noqa: BLE001 - a malformed parameter: no name
         return None
-    if isinstance(name, tuple):  # undecodable RFC 2231 value: (charset, lang, text)
+    if isinstance(name, tuple):  # RFC 2231 value: (charset, language, text)
         name = email.utils.collapse_rfc2231_value(name)
-    return str(name) if name else None
+    if not name:
+        return None
+    return decode_words(str(name)) if "=?" in str(name) else str(name)
 
 
 class _PartRouter:
     """Decides, from a part's headers, whether its body is text or an attachment file."""
 
     def __init__(self, work_dir: Path) -> None:
-        self.work_dir = ensure_private_dir(work_dir)
+        self.work_dir = work_dir  # made on the first attachment only
         self.plain: list[io.BytesIO] = []
         self.html: list[io.BytesIO] = []
         self.files: list[tuple[str | None, str, Path, BinaryIO]] = []
@@ -80,7 +89,7 @@ class _PartRouter:
             buffer = io.BytesIO()
             (self.html if part.get_content_type() == "text/html" else self.plain).append(buffer)
             return buffer
-        path = self.work_dir / uuid.uuid4().hex
+        path = ensure_private_dir(self.work_dir) / uuid.uuid4().hex
         handle = os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
         self.files.append((filename, part.get_content_type(), path, handle))
         return handle

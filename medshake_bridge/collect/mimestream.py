@@ -14,11 +14,13 @@ import contextlib
 import email.policy
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from email.message import EmailMessage
+from email.message import Message
 from email.parser import BytesHeaderParser
 from typing import BinaryIO, Protocol
 
-_HEADER_PARSER = BytesHeaderParser(policy=email.policy.default)
+# compat32 parses headers lazily and ~10x faster than the default policy; the few values
+# that need RFC 2047 / RFC 2231 decoding are decoded by their readers (see mime.py).
+_HEADER_PARSER = BytesHeaderParser(policy=email.policy.compat32)
 _BASE64_SPACE = b" \t\r\n"
 MAX_HEADER_BYTES = 1024 * 1024
 
@@ -29,9 +31,9 @@ class Sink(Protocol):
 
 @dataclass
 class LeafPart:
-    """A non-multipart entity: its parsed headers (``EmailMessage`` without payload)."""
+    """A non-multipart entity: its parsed headers (``Message`` without payload)."""
 
-    headers: EmailMessage
+    headers: Message
     depth: int
 
 
@@ -54,7 +56,7 @@ class _Lines:
         self._pushed.append(line)
 
 
-def _read_headers(lines: _Lines) -> EmailMessage:
+def _read_headers(lines: _Lines) -> Message:
     collected: list[bytes] = []
     size = 0
     while True:
@@ -133,7 +135,7 @@ class _Decoder:
         self._held = b""
 
 
-def walk_file(handle: BinaryIO, choose_sink: ChooseSink) -> EmailMessage:
+def walk_file(handle: BinaryIO, choose_sink: ChooseSink) -> Message:
     """Read a message; call ``choose_sink`` for each leaf part and stream its decoded body.
 
     Returns the top-level headers. Never raises on malformed structure: a missing closing
@@ -145,7 +147,7 @@ def walk_file(handle: BinaryIO, choose_sink: ChooseSink) -> EmailMessage:
     return top
 
 
-def _entity(lines: _Lines, headers: EmailMessage, boundaries: list[bytes],
+def _entity(lines: _Lines, headers: Message, boundaries: list[bytes],
             choose_sink: ChooseSink, depth: int) -> None:
     boundary = headers.get_boundary() if headers.get_content_maintype() == "multipart" else None
     if boundary:
@@ -158,7 +160,7 @@ def _entity(lines: _Lines, headers: EmailMessage, boundaries: list[bytes],
     _leaf(lines, headers, boundaries, choose_sink, depth)
 
 
-def _leaf(lines: _Lines, headers: EmailMessage, boundaries: list[bytes],
+def _leaf(lines: _Lines, headers: Message, boundaries: list[bytes],
           choose_sink: ChooseSink, depth: int) -> None:
     sink = choose_sink(LeafPart(headers, depth))
     encoding = str(headers.get("Content-Transfer-Encoding", "7bit")).strip().lower()

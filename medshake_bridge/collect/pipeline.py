@@ -13,6 +13,7 @@ import email
 import email.policy
 import json
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,7 +27,7 @@ from medshake_bridge.collect.documents import build_documents
 from medshake_bridge.collect.locks import MailboxBusy, mailbox_lock
 from medshake_bridge.collect.mailboxes import MailboxPlan, plan_mailboxes
 from medshake_bridge.collect.process import attachments_json, process_stored_message
-from medshake_bridge.collect.rawstore import RawMessageFile
+from medshake_bridge.collect.rawstore import RawMessageFile, hash_file, raw_file_name
 from medshake_bridge.db import db
 from medshake_bridge.errors import BridgeError
 from medshake_bridge.extension import BridgeState
@@ -45,6 +46,7 @@ from medshake_bridge.models.settings import utcnow
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
+FETCH_BATCH = 50
 HEADER_READ_LIMIT = 256 * 1024
 Progress = Callable[[str, dict[str, Any]], None]
 
@@ -64,6 +66,7 @@ class MailboxReport:
     quarantined: int = 0
     deleted: int = 0
     skipped_too_large: int = 0
+    adopted: int = 0
 
 
 @dataclass
@@ -123,6 +126,8 @@ def collect_mailbox(state: BridgeState, plan: MailboxPlan, *, dry_run: bool = Fa
     inbox, work, locks = _folders(state, plan)
     mailbox.last_started_at = utcnow()
     db.session.commit()
+    session = db.session()
+    expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
     try:
         with mailbox_lock(locks, plan.identity.key):
             _collect_locked(state, plan, mailbox, inbox, work, report, dry_run, progress)
@@ -133,6 +138,8 @@ def collect_mailbox(state: BridgeState, plan: MailboxPlan, *, dry_run: bool = Fa
         db.session.rollback()
         report.outcome, report.error = "error", str(exc)
         log.warning("mailbox %s: %s", plan.identity.key, exc)
+    finally:
+        session.expire_on_commit = expire_on_commit
     mailbox = db.session.get(Mailbox, mailbox.id)
     mailbox.last_finished_at = utcnow()
     mailbox.last_outcome = report.outcome
@@ -156,18 +163,24 @@ def _collect_locked(state: BridgeState, plan: MailboxPlan, mailbox: Mailbox, inb
         new = [item for item in listed if item.server_id not in known]
         progress("listed", {"mailbox": plan.identity.key, "new": len(new)})
         max_bytes = int(plan.settings.get("apicryptMaxMessageMB") or 100) * 1024 * 1024
+        batch: list[ReceivedMessage] = []
         for item in new:
             if item.size > max_bytes:
                 report.skipped_too_large += 1
                 log.warning("message %s is %d bytes, over the cap: left on the server",
                             item.server_id, item.size)
                 continue
-            if _fetch_one(collector, mailbox, item, inbox / "raw" / str(mailbox.id)):
-                report.fetched += 1
+            batch.append(_store_raw(collector, mailbox, item, inbox / "raw" / str(mailbox.id),
+                                    report))
+            if len(batch) >= FETCH_BATCH:
+                report.fetched += _commit_rows(batch)
+                batch = []
             progress("fetched", {"server_id": item.server_id})
+        report.fetched += _commit_rows(batch)
         _process_pending(state, plan, mailbox, inbox, work, report, progress)
         deletable = [] if dry_run else _deletable(plan, mailbox, listed)
         if deletable:
+            os.sync()  # raw copies and database on disk before the server copies go
             collector.delete(deletable)
         collector.close()
     except BaseException:
@@ -183,7 +196,7 @@ def _collect_locked(state: BridgeState, plan: MailboxPlan, mailbox: Mailbox, inb
         report.deleted = len(deletable)
 
 
-def _read_headers(path: Path) -> email.message.EmailMessage:
+def _read_headers(path: Path) -> email.message.Message:
     """Only the header block, without reading a large body into memory."""
     lines = []
     size = 0
@@ -193,32 +206,58 @@ def _read_headers(path: Path) -> email.message.EmailMessage:
                 break
             lines.append(line)
             size += len(line)
-    return email.message_from_bytes(b"".join(lines), policy=email.policy.default)
+    return email.message_from_bytes(b"".join(lines), policy=email.policy.compat32)
 
 
-def _fetch_one(collector: MailCollector, mailbox: Mailbox, item: ServerMessage,
-               raw_dir: Path) -> bool:
-    """Stream one message to a private file and commit its row; False if already there."""
-    raw = RawMessageFile(raw_dir)
-    try:
-        collector.fetch_to(item.server_id, raw.writer)
-        path, sha256, size = raw.keep()
-    except BaseException:
-        raw.discard()
-        raise
-    headers = _read_headers(path)
+def _store_raw(collector: MailCollector, mailbox: Mailbox, item: ServerMessage, raw_dir: Path,
+               report: MailboxReport) -> ReceivedMessage:
+    """Stream one message to its private file (or adopt the file a crashed run left)."""
+    final = raw_dir / raw_file_name(item.server_id)
+    if final.is_file():
+        sha256, size = hash_file(final)
+        report.adopted += 1
+    else:
+        raw = RawMessageFile(raw_dir, final.name)
+        try:
+            collector.fetch_to(item.server_id, raw.writer)
+            final, sha256, size = raw.keep()
+        except BaseException:
+            raw.discard()
+            raise
+    headers = _read_headers(final)
     message_id = " ".join(str(headers.get("Message-ID", "")).split())[:255]
-    db.session.add(ReceivedMessage(
-        mailbox_id=mailbox.id, server_id=item.server_id, message_id_header=message_id,
-        sha256=sha256, size=size, raw_path=str(path), state=STORED,
-    ))
+    return ReceivedMessage(mailbox_id=mailbox.id, server_id=item.server_id,
+                           message_id_header=message_id, sha256=sha256, size=size,
+                           raw_path=str(final), state=STORED)
+
+
+def _commit_rows(rows: list[ReceivedMessage]) -> int:
+    """Commit a batch of stored messages; returns how many are new rows.
+
+    A batch saves a commit per message; a crash before it loses nothing, since the next run
+    adopts the files already on disk. If another process stored one of them meanwhile (the
+    unique constraint), the batch is retried row by row.
+    """
+    if not rows:
+        return 0
+    db.session.add_all(rows)
     try:
         db.session.commit()
-    except IntegrityError:  # another process stored it meanwhile
+        return len(rows)
+    except IntegrityError:
         db.session.rollback()
-        path.unlink(missing_ok=True)
-        return False
-    return True
+    added = 0
+    for row in rows:
+        db.session.add(ReceivedMessage(**{
+            column: getattr(row, column) for column in (
+                "mailbox_id", "server_id", "message_id_header", "sha256", "size", "raw_path",
+                "state")}))
+        try:
+            db.session.commit()
+            added += 1
+        except IntegrityError:
+            db.session.rollback()
+    return added
 
 
 def _process_pending(state: BridgeState, plan: MailboxPlan, mailbox: Mailbox, inbox: Path,
@@ -231,7 +270,7 @@ def _process_pending(state: BridgeState, plan: MailboxPlan, mailbox: Mailbox, in
         outcome = process_message_row(state, row, plan.owners, plan.settings, inbox, work)
         if outcome == PROCESSED:
             report.processed += 1
-            report.documents += row_document_count(row)
+            report.documents += int(getattr(row, "document_count", 0))
         elif outcome == DUPLICATE:
             report.duplicates += 1
         elif outcome == QUARANTINED:
@@ -241,23 +280,17 @@ def _process_pending(state: BridgeState, plan: MailboxPlan, mailbox: Mailbox, in
         progress("processed", {"message": row.id, "outcome": outcome})
 
 
-def row_document_count(row: ReceivedMessage) -> int:
-    from medshake_bridge.models.mail import InboxDocument
-
-    return db.session.query(InboxDocument).filter_by(message_id=row.id).count()
-
-
 def _is_duplicate(row: ReceivedMessage) -> bool:
+    """The same Message-ID and bytes as an earlier message of the same mailbox."""
     if not row.message_id_header:
         return False
     earlier = db.session.scalars(select(ReceivedMessage.id).where(
         ReceivedMessage.mailbox_id == row.mailbox_id,
         ReceivedMessage.message_id_header == row.message_id_header,
         ReceivedMessage.sha256 == row.sha256,
-        ReceivedMessage.id != row.id,
-        ReceivedMessage.state.in_((PROCESSED, STORED, FAILED, QUARANTINED)),
         ReceivedMessage.id < row.id,
-    )).first()
+        ReceivedMessage.state != DUPLICATE,
+    ).limit(1)).first()
     return earlier is not None
 
 
@@ -291,6 +324,7 @@ def process_message_row(state: BridgeState, row: ReceivedMessage, owners: list[i
     db.session.add_all(documents)
     row.state, row.processed_at = PROCESSED, utcnow()
     db.session.commit()
+    row.document_count = len(documents)  # for the run's report (not a column)
     _announce(state, row, documents)
     return PROCESSED
 

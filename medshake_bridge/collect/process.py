@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import tempfile
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,27 +74,37 @@ def _decrypt_body(body: bytes, backend: CryptoBackend, notes: list[str]
 
 def process_stored_message(raw_path: Path, message_folder: Path, work_root: Path,
                            backend: CryptoBackend) -> ProcessedMessage:
-    """Decrypt and parse ``raw_path``; attachments end in ``message_folder`` (replaced)."""
+    """Decrypt and parse ``raw_path``; attachments end in ``message_folder`` (replaced).
+
+    Folders are made only when a message has attachments: most lab results have none, and
+    creating and removing empty folders costs more than parsing them.
+    """
     ensure_private_dir(work_root)
-    work = Path(tempfile.mkdtemp(prefix="collect-", dir=work_root))
+    work = work_root / f"collect-{uuid.uuid4().hex}"
     staging = message_folder.with_name(message_folder.name + ".staging")
     try:
         parsed = parse_message_file(raw_path, work / "parts")
         notes: list[str] = []
         clear, signature, signer = _decrypt_body(b"\n".join(parsed.body_parts), backend, notes)
         text = decode_bytes(clear).text if clear else ""
-        shutil.rmtree(staging, ignore_errors=True)
-        ensure_private_dir(staging)
-        attachments = _store_attachments(parsed, backend, work, staging)
-        shutil.rmtree(message_folder, ignore_errors=True)
-        staging.rename(message_folder)
-        for item in attachments:
-            item["file"] = str(message_folder / Path(item["file"]).name)
+        attachments: list[dict[str, Any]] = []
+        folder: Path | None = None
+        if parsed.attachments:
+            shutil.rmtree(staging, ignore_errors=True)
+            ensure_private_dir(staging)
+            attachments = _store_attachments(parsed, backend, work, staging)
+            shutil.rmtree(message_folder, ignore_errors=True)
+            staging.rename(message_folder)
+            folder = message_folder
+            for item in attachments:
+                item["file"] = str(message_folder / Path(item["file"]).name)
         return ProcessedMessage(parsed, text, parse_message_text(text), attachments,
-                                message_folder, signature, signer, notes)
+                                folder, signature, signer, notes)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
-        shutil.rmtree(staging, ignore_errors=True)
+        if work.exists():
+            shutil.rmtree(work, ignore_errors=True)
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def _store_attachments(parsed: ParsedMessage, backend: CryptoBackend, work: Path,
@@ -118,8 +127,7 @@ def _store_attachments(parsed: ParsedMessage, backend: CryptoBackend, work: Path
         if not original.lower().endswith(ENCRYPTED_ATTACHMENT_SUFFIX):
             keep(attachment.path, original, attachment.content_type, "")
             continue
-        out = work / f"apz-{index}"
-        out.mkdir(mode=0o700)
+        out = ensure_private_dir(work / f"apz-{index}")
         try:
             files = backend.decrypt_attachment(attachment.path, out)
         except (CryptoError, ProgramError) as exc:

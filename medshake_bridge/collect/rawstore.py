@@ -33,22 +33,41 @@ class HashingWriter:
         self._handle.flush()
 
 
-class RawMessageFile:
-    """A message being written: ``tmp`` while fetching, ``final`` once :meth:`keep` ran."""
+def raw_file_name(server_id: str) -> str:
+    """The stored name of a server's message: the same on every run, so a file written by a
+    run that crashed before committing its row is found and adopted, not fetched again."""
+    return hashlib.sha256(server_id.encode("utf-8")).hexdigest()[:40] + ".eml"
 
-    def __init__(self, folder: Path) -> None:
+
+def hash_file(path: Path) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+class RawMessageFile:
+    """A message being written: ``tmp`` while fetching, ``final`` once :meth:`keep` ran.
+
+    The rename makes a complete file appear atomically; durability against a power cut comes
+    from one ``os.sync()`` before anything is deleted on the server (see the pipeline), not
+    from an fsync per message.
+    """
+
+    def __init__(self, folder: Path, name: str | None = None) -> None:
         self.folder = ensure_private_dir(folder)
-        name = uuid.uuid4().hex
-        self.tmp = self.folder / f".{name}.part"
-        self.final = self.folder / f"{name}.eml"
-        fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+        name = name or uuid.uuid4().hex + ".eml"
+        self.tmp = self.folder / f".{name}.{os.getpid()}.part"
+        self.final = self.folder / name
+        fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE_MODE)
         self._handle = os.fdopen(fd, "wb")
         self.writer = HashingWriter(self._handle)
 
     def keep(self) -> tuple[Path, str, int]:
-        """fsync and move into place; returns (path, sha256 hex, size)."""
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
+        """Close and move into place; returns (path, sha256 hex, size)."""
         self._handle.close()
         os.replace(self.tmp, self.final)
         return self.final, self.writer.sha256.hexdigest(), self.writer.size
