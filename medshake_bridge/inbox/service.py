@@ -9,7 +9,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from flask import g, has_request_context
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import joinedload
 
 from medshake_bridge.access import readable_mail_owner_ids, require_mail_access
 from medshake_bridge.audit import audit
@@ -44,16 +46,31 @@ class Attachment:
             ("image/", "text/plain"))
 
 
+LIST_COUNT_CAP = 10_000
+UNREAD_COUNT_CAP = 999
+
+
 @dataclass(frozen=True)
 class Page:
+    """One page of a list. ``total`` stops counting at a cap (``capped``): counting 100,000
+    rows on every page view costs more than the page itself, and nobody pages that far."""
+
     items: list[InboxDocument]
     page: int
     per_page: int
     total: int
+    capped: bool = False
 
     @property
     def pages(self) -> int:
         return max(1, -(-self.total // self.per_page))
+
+
+def count_capped(condition: Any, cap: int) -> tuple[int, bool]:
+    """``count(*)`` of the matching documents, stopping at ``cap`` (True when it did)."""
+    inner = select(InboxDocument.id).where(condition).limit(cap + 1).subquery()
+    found = int(db.session.scalar(select(func.count()).select_from(inner)) or 0)
+    return min(found, cap), found > cap
 
 
 def list_documents(user: User, *, state: str = NEW, newest_first: bool = True, page: int = 1,
@@ -63,21 +80,30 @@ def list_documents(user: User, *, state: str = NEW, newest_first: bool = True, p
     if not owners:
         return Page([], page, per_page, 0)
     condition = (InboxDocument.owner_user_id.in_(owners)) & (InboxDocument.state == state)
-    total = db.session.scalar(select(func.count()).select_from(InboxDocument).where(condition))
+    total, capped = count_capped(condition, LIST_COUNT_CAP)
     order = InboxDocument.created_at.desc() if newest_first else InboxDocument.created_at.asc()
     items = list(db.session.scalars(
         select(InboxDocument).where(condition).order_by(order, InboxDocument.id.desc())
+        .options(joinedload(InboxDocument.message))
         .limit(per_page).offset((max(page, 1) - 1) * per_page)))
-    return Page(items, page, per_page, int(total or 0))
+    return Page(items, page, per_page, total, capped)
 
 
 def unread_count(user: User) -> int:
+    """Unread new documents the user may see, counted up to 999 (shown as "999+" past it);
+    computed once per request (the menu and the page both show it)."""
+    cache_key = f"_bridge_unread_{user.id}"
+    if has_request_context() and cache_key in g:
+        return g.get(cache_key)
     owners = sorted(readable_mail_owner_ids(user))
-    if not owners:
-        return 0
-    return int(db.session.scalar(select(func.count()).select_from(InboxDocument).where(
-        InboxDocument.owner_user_id.in_(owners), InboxDocument.state == NEW,
-        InboxDocument.read_at.is_(None))) or 0)
+    count = 0
+    if owners:
+        count, _ = count_capped(
+            InboxDocument.owner_user_id.in_(owners) & (InboxDocument.state == NEW)
+            & InboxDocument.read_at.is_(None), UNREAD_COUNT_CAP)
+    if has_request_context():
+        setattr(g, cache_key, count)
+    return count
 
 
 def get_document(user: User, document_id: int) -> InboxDocument:
@@ -92,6 +118,9 @@ def mark_read(document: InboxDocument) -> None:
     if document.read_at is None:
         document.read_at = utcnow()
         db.session.commit()
+        if has_request_context():
+            for key in [key for key in g if key.startswith("_bridge_unread_")]:
+                g.pop(key)
 
 
 def attachments(document: InboxDocument) -> list[Attachment]:

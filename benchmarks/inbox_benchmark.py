@@ -1,0 +1,118 @@
+"""Inbox list page with many documents: server-side time of GET /inbox/ (p50/p95).
+
+Fills one user's inbox with N documents (default 100,000) on SQLite and on PostgreSQL, then
+times the page through Flask's test client (no network, no browser: the server's own work).
+Run: ``.venv/bin/python benchmarks/inbox_benchmark.py --documents 100000``
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from sqlalchemy import create_engine, insert, text  # noqa: E402
+from web_helpers import login  # noqa: E402
+
+from medshake_bridge import create_app, migrate  # noqa: E402
+from medshake_bridge.db import db  # noqa: E402
+from medshake_bridge.models.mail import InboxDocument, Mailbox, ReceivedMessage  # noqa: E402
+from medshake_bridge.users import create_user  # noqa: E402
+
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def fill(app, count: int) -> None:
+    with app.app_context():
+        user = create_user("bob", "correct horse battery", role="practitioner")
+        mailbox = Mailbox(key="bench", collector="pop3", host="h", port=110, login="l")
+        db.session.add(mailbox)
+        db.session.commit()
+        start = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+        batch = 5000
+        for offset in range(0, count, batch):
+            size = min(batch, count - offset)
+            messages = [{"id": offset + i + 1, "mailbox_id": mailbox.id,
+                         "server_id": f"s{offset + i}", "message_id_header": f"<m{offset + i}>",
+                         "sha256": "0" * 64, "size": 1000, "raw_path": "/dev/null",
+                         "state": "processed", "attempts": 0, "last_error": "",
+                         "subject": "Résultats", "from_address": "labo@x.org",
+                         "to_address": "bob@x.org", "date_header": "", "attachments_json": "[]",
+                         "signature_status": "", "signer": "",
+                         "stored_at": start + dt.timedelta(minutes=offset + i)}
+                        for i in range(size)]
+            db.session.execute(insert(ReceivedMessage), messages)
+            documents = [{"message_id": offset + i + 1, "owner_user_id": user.id,
+                          "position": 0, "state": "new", "has_header": True,
+                          "patient_last_name": f"PATIENT{offset + i}",
+                          "patient_first_name": "Jeanne", "sender_name": "LABO",
+                          "header_json": "{}", "results_json": "[]", "abnormal": False,
+                          "body": "texte", "created_at": start + dt.timedelta(minutes=offset + i)}
+                         for i in range(size)]
+            db.session.execute(insert(InboxDocument), documents)
+            db.session.commit()
+
+
+def measure(app, rounds: int) -> dict:
+    client = app.test_client()
+    login(client, "bob", "correct horse battery")
+    timings = []
+    for index in range(rounds):
+        page = 1 + index % 20
+        started = time.perf_counter()
+        response = client.get(f"/inbox/?page={page}")
+        timings.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200
+    timings.sort()
+    return {"rounds": rounds, "p50_ms": statistics.median(timings),
+            "p95_ms": timings[int(len(timings) * 0.95) - 1], "max_ms": timings[-1]}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--documents", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=200)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/inbox.json")
+    args = parser.parse_args()
+    results = {"documents": args.documents}
+    work = Path(tempfile.mkdtemp(prefix="msb-inbox-"))
+    app = create_app({"INSTANCE_PATH": str(work / "sqlite")})
+    migrate.upgrade(app)
+    fill(app, args.documents)
+    results["sqlite"] = measure(app, args.rounds)
+    name = f"msb_bench_{int(time.time())}"
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+        app = create_app({"INSTANCE_PATH": str(work / "pg"),
+                          "MEDSHAKE_BRIDGE_DATABASE_URL": url})
+        migrate.upgrade(app)
+        fill(app, args.documents)
+        with app.app_context():
+            db.session.execute(text("ANALYZE"))
+            db.session.commit()
+        results["postgresql"] = measure(app, args.rounds)
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
