@@ -16,12 +16,10 @@ from medshake_apicrypt_v1.backend import (
     ApicryptV1Backend,
     ApicryptV1Config,
     ApicryptV1ConfigError,
-    EncryptedBody,
-    InvalidRecipientError,
     build_backend,
-    validate_recipients,
 )
 
+from medshake_bridge.crypto_common import EncryptedBody, InvalidRecipientError, validate_recipients
 from medshake_bridge.interfaces import CheckResult, CryptoBackend
 from medshake_bridge.runner import (
     ProgramFailedError,

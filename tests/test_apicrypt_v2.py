@@ -24,8 +24,6 @@ from medshake_apicrypt_v2.backend import (
     ApicryptV2Backend,
     DecryptedBody,
     DecryptedFiles,
-    EncryptedBody,
-    InvalidRecipientError,
     build_backend,
 )
 from medshake_apicrypt_v2.checks import (
@@ -54,6 +52,7 @@ from medshake_apicrypt_v2.service import (
 )
 
 from medshake_bridge import bridge_state
+from medshake_bridge.crypto_common import EncryptedBody, InvalidRecipientError
 from medshake_bridge.errors import ConfigurationError, CryptoError
 from medshake_bridge.interfaces import CryptoBackend
 from medshake_bridge.runner import ProgramFailedError, Runner

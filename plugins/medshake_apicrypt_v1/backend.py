@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -29,10 +28,23 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from medshake_bridge.crypto_common import (
+    LOCAL_PART,
+    attachment_source,
+    destination_folder,
+    free_name,
+    safe_work_name,
+    write_new_private,
+)
+
+# Re-exported: part of this back-end's public API since before they were shared.
+from medshake_bridge.crypto_common import EncryptedBody as EncryptedBody
+from medshake_bridge.crypto_common import InvalidRecipientError as InvalidRecipientError
+from medshake_bridge.crypto_common import validate_recipients as validate_recipients
 from medshake_bridge.errors import ConfigurationError, CryptoError
 from medshake_bridge.interfaces import CheckResult
 from medshake_bridge.runner import Runner
-from medshake_bridge.textdecode import Replacement, encode_outgoing_latin1
+from medshake_bridge.textdecode import encode_outgoing_latin1
 
 logger = logging.getLogger(__name__)
 
@@ -40,11 +52,8 @@ PROGRAMS = ("apicrypt", "apicryptpj", "apiuncrypt", "apiuncryptpj")
 CATEGORY = "apicrypt_v1"
 # A local part such as prenom.NOM or jean-pierre.DUPONT2: no leading or trailing punctuation
 # (a leading '-' would read as an option), nothing a shell or the -d list could interpret.
-LOCAL_PART = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,62}[A-Za-z0-9])?\Z")
 
 
-class InvalidRecipientError(CryptoError):
-    """A recipient is not a plain Apicrypt local part; nothing was run."""
 
 
 class ApicryptV1ConfigError(ConfigurationError):
@@ -71,72 +80,12 @@ class ApicryptV1Config:
     today: Callable[[], date] = field(default=date.today)
 
 
-@dataclass(frozen=True)
-class EncryptedBody:
-    """The armour to put in a plain-text mail body, and what transliteration changed.
-
-    ``replacements`` lists each character ISO-8859-1 could not hold, what it was sent as and how
-    often (e.g. ``œ`` -> ``oe``), so the sending page can tell the user.
-    """
-
-    armour: bytes
-    replacements: tuple[Replacement, ...] = ()
-
-    @property
-    def transliterated(self) -> bool:
-        return bool(self.replacements)
 
 
-def validate_recipients(recipients: Sequence[str]) -> list[str]:
-    """Check every recipient against :data:`LOCAL_PART`; return them without duplicates.
-
-    Refuses a bare string (it would be iterated character by character), an empty list, full
-    addresses and anything else that is not a plain local part, naming the offending value.
-    """
-    if isinstance(recipients, str | bytes):
-        raise InvalidRecipientError(
-            "Recipients must be a list of local parts, not one string.",
-            fix="Pass e.g. ['jean.dupont', 'marie.curie'].",
-        )
-    checked: list[str] = []
-    for recipient in recipients:
-        if not isinstance(recipient, str) or not LOCAL_PART.match(recipient):
-            hint = (
-                " Give only the part before '@'."
-                if isinstance(recipient, str) and "@" in recipient
-                else ""
-            )
-            raise InvalidRecipientError(
-                f"The recipient {recipient!r} is not a valid Apicrypt local part.{hint}",
-                fix="Use the address's local part, like prenom.NOM: letters, digits, '.', '-' "
-                "and '_' only, starting and ending with a letter or digit.",
-            )
-        if recipient not in checked:
-            checked.append(recipient)
-    if not checked:
-        raise InvalidRecipientError(
-            "No recipient given.", fix="Give at least one recipient's Apicrypt local part."
-        )
-    return checked
 
 
-def _free_name(folder: Path, name: str) -> Path:
-    """``folder/name``, or ``stem (2).ext`` ... when taken: never overwrite a caller's file."""
-    candidate = folder / name
-    stem, dot, suffix = name.rpartition(".")
-    if not dot or not stem:
-        stem, dot, suffix = name, "", ""
-    number = 2
-    while candidate.exists() or candidate.is_symlink():
-        candidate = folder / f"{stem} ({number}){dot}{suffix}"
-        number += 1
-    return candidate
 
 
-def _safe_name(name: str, fallback: str) -> str:
-    """A plain file name for our work folder (no folder part, no control characters)."""
-    cleaned = "".join(ch for ch in name if ch.isprintable() and ch not in "/\\")
-    return cleaned if cleaned not in {"", ".", ".."} else fallback
 
 
 def _remove_tree(folder: Path) -> None:
@@ -170,7 +119,7 @@ class ApicryptV1Backend:
         clear_bytes, replacements = encode_outgoing_latin1(text)
         with self._workspace() as (clear, encrypted):
             source = clear / "body.txt"
-            self._write_private(source, clear_bytes)
+            write_new_private(source, clear_bytes)
             output = encrypted / "body.apicrypt"
             args = [*self._source_and_output(source, output), *self._sender(checked)]
             self._run("apicrypt", args, cwd=encrypted, expect_output=output)
@@ -186,13 +135,7 @@ class ApicryptV1Backend:
         """Encrypt one file with ``apicryptpj`` into ``dest_dir/<name>.apz`` (never overwriting)."""
         checked = validate_recipients(recipients)
         self._require_config()
-        original = Path(path)
-        if not original.is_file():
-            raise CryptoError(
-                f"The attachment {original} does not exist or is not a file.",
-                fix="Check the document's path; it may have been moved or deleted.",
-            )
-        name = _safe_name(original.name, "document")
+        original, name = attachment_source(path)
         with self._workspace() as (clear, encrypted):
             source = clear / name
             shutil.copyfile(original, source)
@@ -203,8 +146,8 @@ class ApicryptV1Backend:
                 cwd=encrypted,
                 expect_output=output,
             )
-            target_dir = self._destination(dest_dir)
-            target = _free_name(target_dir, f"{name}.apz")
+            target_dir = destination_folder(dest_dir)
+            target = free_name(target_dir, f"{name}.apz")
             shutil.move(output, target)
         return target
 
@@ -213,7 +156,7 @@ class ApicryptV1Backend:
         self._require_config(need_user=False)
         with self._workspace() as (clear, encrypted):
             source = encrypted / "body.apicrypt"
-            self._write_private(source, armour)
+            write_new_private(source, armour)
             output = clear / "body.txt"
             self._run(
                 "apiuncrypt",
@@ -239,7 +182,7 @@ class ApicryptV1Backend:
                 fix="Check the stored message's attachment path.",
             )
         with self._workspace() as (clear, encrypted):
-            source = encrypted / _safe_name(original.name, "attachment.apz")
+            source = encrypted / safe_work_name(original.name, "attachment.apz")
             shutil.copyfile(original, source)
             out_dir = clear / "out"
             out_dir.mkdir(mode=0o700)
@@ -250,10 +193,10 @@ class ApicryptV1Backend:
                 expect_output=out_dir,
             )
             produced = sorted(p for p in out_dir.rglob("*") if p.is_file() and not p.is_symlink())
-            target_dir = self._destination(dest_dir)
+            target_dir = destination_folder(dest_dir)
             results = []
             for item in produced:
-                target = _free_name(target_dir, _safe_name(item.name, "attachment"))
+                target = free_name(target_dir, safe_work_name(item.name, "attachment"))
                 shutil.move(item, target)
                 results.append(target)
         return results
@@ -427,17 +370,7 @@ class ApicryptV1Backend:
             expect_output=expect_output,
         )
 
-    @staticmethod
-    def _write_private(path: Path, data: bytes) -> None:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
 
-    @staticmethod
-    def _destination(dest_dir: str | os.PathLike[str]) -> Path:
-        target = Path(dest_dir)
-        target.mkdir(parents=True, exist_ok=True, mode=0o700)
-        return target
 
     @contextmanager
     def _workspace(self) -> Iterator[tuple[Path, Path]]:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
@@ -29,18 +28,27 @@ from typing import Any
 
 from medshake_apicrypt_v2.client import DEFAULT_TIMEOUT, DEFAULT_URL, CompanionClient
 from medshake_apicrypt_v2.errors import ApicryptV2ConfigError, CompanionProtocolError
+from medshake_bridge.crypto_common import (
+    LOCAL_PART,
+    attachment_source,
+    destination_folder,
+    free_name,
+    safe_work_name,
+    write_new_private,
+)
+
+# Re-exported: part of this back-end's public API since before they were shared.
+from medshake_bridge.crypto_common import EncryptedBody as EncryptedBody
+from medshake_bridge.crypto_common import InvalidRecipientError as InvalidRecipientError
+from medshake_bridge.crypto_common import validate_recipients as validate_recipients
 from medshake_bridge.errors import CryptoError
 from medshake_bridge.interfaces import CheckResult
-from medshake_bridge.textdecode import Replacement
 
 logger = logging.getLogger(__name__)
 
 CATEGORY = "apicrypt_v2"
-LOCAL_PART = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,62}[A-Za-z0-9])?\Z")
 
 
-class InvalidRecipientError(CryptoError):
-    """A recipient is not a plain Apicrypt local part; nothing was sent to the companion."""
 
 
 @dataclass(frozen=True)
@@ -61,18 +69,6 @@ class ApicryptV2Config:
         )
 
 
-@dataclass(frozen=True)
-class EncryptedBody:
-    """The armour to put in a plain-text mail body. v2 is UTF-8, so nothing is transliterated;
-    ``replacements`` exists so callers treat v1 and v2 results alike."""
-
-    armour: bytes
-    replacements: tuple[Replacement, ...] = ()
-    signed: bool = True
-
-    @property
-    def transliterated(self) -> bool:
-        return bool(self.replacements)
 
 
 @dataclass(frozen=True)
@@ -109,52 +105,12 @@ class DecryptedFiles(list[Path]):
         self.sender = sender
 
 
-def validate_recipients(recipients: Sequence[str]) -> list[str]:
-    """Check every recipient is a plain local part; return them without duplicates."""
-    if isinstance(recipients, str | bytes):
-        raise InvalidRecipientError(
-            "Recipients must be a list of local parts, not one string.",
-            fix="Pass e.g. ['jean.dupont', 'marie.curie'].",
-        )
-    checked: list[str] = []
-    for recipient in recipients:
-        if not isinstance(recipient, str) or not LOCAL_PART.match(recipient):
-            raise InvalidRecipientError(
-                f"The recipient {recipient!r} is not a valid Apicrypt local part.",
-                fix="Use the address's local part, like prenom.NOM: letters, digits, '.', '-' "
-                "and '_' only, starting and ending with a letter or digit.",
-            )
-        if recipient not in checked:
-            checked.append(recipient)
-    if not checked:
-        raise InvalidRecipientError(
-            "No recipient given.", fix="Give at least one recipient's Apicrypt local part."
-        )
-    return checked
 
 
-def _safe_name(name: str, fallback: str) -> str:
-    cleaned = "".join(ch for ch in name if ch.isprintable() and ch not in "/\\")
-    return cleaned if cleaned not in {"", ".", ".."} else fallback
 
 
-def _free_name(folder: Path, name: str) -> Path:
-    """``folder/name``, or ``stem (2).ext`` ... when taken: never overwrite a caller's file."""
-    candidate = folder / name
-    stem, dot, suffix = name.rpartition(".")
-    if not dot or not stem:
-        stem, dot, suffix = name, "", ""
-    number = 2
-    while candidate.exists() or candidate.is_symlink():
-        candidate = folder / f"{stem} ({number}){dot}{suffix}"
-        number += 1
-    return candidate
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
 
 
 class ApicryptV2Backend:
@@ -183,7 +139,7 @@ class ApicryptV2Backend:
         self._require_config()
         with self._call() as call:
             source = call / "body.txt"
-            _write_private(source, text.encode("utf-8"))
+            write_new_private(source, text.encode("utf-8"))
             output = call / "body.apicrypt"
             reply = self.client.encrypt(
                 kind="body", source=self._rel(source), destination=self._rel(output),
@@ -191,7 +147,7 @@ class ApicryptV2Backend:
                 recipients=checked,
             )
             produced = self._produced(reply.outputs, call, expect=output)
-            return EncryptedBody(armour=produced[0].read_bytes())
+            return EncryptedBody(armour=produced[0].read_bytes(), signed=True)
 
     def encrypt_attachment(
         self,
@@ -202,13 +158,7 @@ class ApicryptV2Backend:
         """Encrypt one file into ``dest_dir/<name>.apz`` (never overwriting); returns it."""
         checked = validate_recipients(recipients)
         self._require_config()
-        original = Path(path)
-        if not original.is_file():
-            raise CryptoError(
-                f"The attachment {original} does not exist or is not a file.",
-                fix="Check the document's path; it may have been moved or deleted.",
-            )
-        name = _safe_name(original.name, "document")
+        original, name = attachment_source(path)
         with self._call() as call:
             source = call / name
             shutil.copyfile(original, source)
@@ -219,8 +169,8 @@ class ApicryptV2Backend:
                 recipients=checked,
             )
             produced = self._produced(reply.outputs, call, expect=output)
-            target_dir = self._destination(dest_dir)
-            target = _free_name(target_dir, f"{name}.apz")
+            target_dir = destination_folder(dest_dir)
+            target = free_name(target_dir, f"{name}.apz")
             shutil.move(produced[0], target)
         return target
 
@@ -229,7 +179,7 @@ class ApicryptV2Backend:
         self._require_config()
         with self._call() as call:
             source = call / "body.apicrypt"
-            _write_private(source, armour)
+            write_new_private(source, armour)
             output = call / "body.txt"
             reply = self.client.decrypt(
                 kind="body", source=self._rel(source), destination=self._rel(output),
@@ -260,7 +210,7 @@ class ApicryptV2Backend:
                 fix="Check the stored message's attachment path.",
             )
         with self._call() as call:
-            source = call / _safe_name(original.name, "attachment.apz")
+            source = call / safe_work_name(original.name, "attachment.apz")
             shutil.copyfile(original, source)
             out_dir = call / "out"
             out_dir.mkdir(mode=0o700)
@@ -269,10 +219,10 @@ class ApicryptV2Backend:
                 certificate=self.config.cert_name, password=self.config.cert_password,
             )
             produced = self._produced(reply.outputs, out_dir)
-            target_dir = self._destination(dest_dir)
+            target_dir = destination_folder(dest_dir)
             results = []
             for item in produced:
-                target = _free_name(target_dir, _safe_name(item.name, "attachment"))
+                target = free_name(target_dir, safe_work_name(item.name, "attachment"))
                 shutil.move(item, target)
                 results.append(target)
         return DecryptedFiles(results, reply.signature, reply.signer, reply.sender)
@@ -336,11 +286,6 @@ class ApicryptV2Backend:
             )
         return paths
 
-    @staticmethod
-    def _destination(dest_dir: str | os.PathLike[str]) -> Path:
-        target = Path(dest_dir)
-        target.mkdir(parents=True, exist_ok=True, mode=0o700)
-        return target
 
     @contextmanager
     def _call(self) -> Iterator[Path]:
