@@ -212,7 +212,7 @@ def _before_send(message: OutgoingMessage, user: User) -> None:
     reasons = [reason for reason in bridge_state().pm.hook.medshake_before_send(
         message=message, user=user) if reason]
     if reasons:
-        audit("mail.send", target=", ".join(message.recipients), outcome="refused",
+        audit("mail.send", target=", ".join(message.recipients), outcome="denied",
               detail="; ".join(str(reason) for reason in reasons), actor=user)
         raise SendRefused({"form": _("Sending was refused: %(reason)s",
                                      reason="; ".join(str(reason) for reason in reasons))})
