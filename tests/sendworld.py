@@ -1,7 +1,7 @@
 """A sending world: Alice (v1 sandbox keys) sends through the FAKE sandbox relay (STARTTLS +
 AUTH, verified against the throwaway CA) to Bob, whose mailbox is a Maildir (or a dovecot's).
 
-Import the ``send_world`` fixture into a test module: ``from sendworld import send_world``.
+Pytest plugin (listed in ``tests/conftest.py``): the ``send_world`` fixture.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ class SendWorld:
         values.update(overrides)
         return Draft(**values)
 
-    def send(self, draft: Draft | None = None, *, token: str = "token-1"):
+    def send(self, draft: Draft | None = None, *, token: str = "token-1"):  # noqa: S107 - a form token
         with self.app.app_context():
             user = db.session.get(User, self.alice)
             outcome = send_message(user, draft or self.draft(), token=token)

@@ -7,7 +7,7 @@ Screenshots go to ``test-artifacts/screenshots/send-*.png``.
 from __future__ import annotations
 
 from mailworld import BOB, PDF_1
-from sendworld import DOMAIN, send_world  # noqa: F401
+from sendworld import DOMAIN
 from support.browser import screenshot
 
 from medshake_bridge.i18n import LANGUAGE_COOKIE

@@ -7,7 +7,7 @@ import io
 import re
 
 from mailworld import BOB, PDF_1
-from sendworld import DOMAIN, send_world  # noqa: F401
+from sendworld import DOMAIN
 from sqlalchemy import select
 from web_helpers import csrf_token, events
 

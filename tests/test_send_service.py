@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from mailworld import BOB, PDF_1, PDF_2
-from sendworld import ALICE_SMTP_PASSWORD, DOMAIN, send_world  # noqa: F401
+from sendworld import ALICE_SMTP_PASSWORD, DOMAIN
 from sqlalchemy import select
 
 from medshake_bridge import bridge_state, hookimpl
@@ -56,7 +56,7 @@ def test_letter_with_accents_and_two_attachments_reaches_bob_identical(send_worl
                                         ("ECG 12 dérivations.pdf", 0)]]
     assert len(sw.delivered()) == 1 and sw.work_files() == []
     raw = sw.delivered()[0].read_bytes()
-    assert "DUPONT".encode() not in raw and b"FAKE" in raw  # identity only inside the armour
+    assert b"DUPONT" not in raw and b"FAKE" in raw  # identity only inside the armour
 
     report = sw.world.collect()
     assert report.ok, report
@@ -85,11 +85,11 @@ def test_characters_outside_latin1_are_transliterated_and_the_user_is_told(send_
 
 
 @pytest.mark.parametrize(("recipient", "expected"), [
-    ("bob.DURAND@gmail.com", "not an Apicrypt address"),
-    ("bob.DURAND@apicrypt.org.evil.com", "not an Apicrypt address"),
-    ("bob DURAND", "not an e-mail address"),
-    ("-d@medical69.apicrypt.org", "not an Apicrypt user name"),
-    ("", "No recipient"),
+    ("bob.DURAND@gmail.com", "n'est pas une adresse Apicrypt"),
+    ("bob.DURAND@apicrypt.org.evil.com", "n'est pas une adresse Apicrypt"),
+    ("bob DURAND", "n'est pas une adresse électronique"),
+    ("-d@medical69.apicrypt.org", "n'est pas un nom d'utilisateur Apicrypt"),
+    ("", "Aucun destinataire"),
 ])
 def test_invalid_or_non_apicrypt_recipient_is_refused_before_anything(send_world, recipient,
                                                                       expected):
@@ -105,7 +105,7 @@ def test_invalid_or_non_apicrypt_recipient_is_refused_before_anything(send_world
 def test_subject_with_identity_data_is_refused(send_world, subject):
     with pytest.raises(SendRefused) as refused:
         send_world.send(send_world.draft(subject=subject))
-    assert "travels unencrypted" in refused.value.errors["subject"]
+    assert "circule en clair" in refused.value.errors["subject"]
     assert _rows(send_world.app) == []
     _nothing_sent(send_world)
 
@@ -116,7 +116,7 @@ def test_attachment_over_the_size_limit_is_refused(send_world):
     with pytest.raises(SendRefused) as refused:
         send_world.send(send_world.draft(attachments=big))
     assert "scanner.dcm" in refused.value.errors["attachments"]
-    assert "1 MB" in refused.value.errors["attachments"]
+    assert "1 Mo" in refused.value.errors["attachments"]
     _nothing_sent(send_world)
 
 
