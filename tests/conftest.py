@@ -20,6 +20,7 @@ pytest_plugins = [
     "support.browser",
     "databases",
     "mailworld",
+    "sendworld",
 ]
 
 TEST_SECRET_KEY = Fernet.generate_key().decode()

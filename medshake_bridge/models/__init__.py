@@ -3,16 +3,19 @@
 from medshake_bridge.models.audit import AuditEvent
 from medshake_bridge.models.mail import InboxDocument, Mailbox, ReceivedMessage
 from medshake_bridge.models.patients import FiledDocument, Patient
+from medshake_bridge.models.sending import Correspondent, SentMessage
 from medshake_bridge.models.settings import SettingValue
 from medshake_bridge.models.users import User
 
 __all__ = [
     "AuditEvent",
+    "Correspondent",
     "FiledDocument",
     "InboxDocument",
     "Mailbox",
     "Patient",
     "ReceivedMessage",
+    "SentMessage",
     "SettingValue",
     "User",
 ]

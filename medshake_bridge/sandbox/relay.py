@@ -1,0 +1,250 @@
+"""The FAKE sandbox relay: an SMTP server that plays APICEM's server (not Apicrypt).
+
+On the real network the sender encrypts with its own key and APICEM's server re-encrypts the
+content for each recipient before delivering it (DOMAIN §1). This relay does the same with the
+sandbox keys, so sending can be tried and tested end to end:
+
+* SMTP with STARTTLS (when given a certificate) and AUTH (logins and passwords from a users
+  file or mapping), AUTH only after STARTTLS; the envelope sender must be the logged-in user;
+* recipients are accepted only when the sandbox network knows them (``NETWORK/<user>/``) and
+  a mailbox exists for them; others are refused at ``RCPT`` with a 550 that says why;
+* the body armour and every ``.apz`` attachment are re-encrypted for each recipient with
+  :func:`~medshake_bridge.sandbox.relay_crypto.reencrypt` (v1/v2 aware): all or nothing;
+* each copy is delivered into the recipient's Maildir the Maildir way (``tmp/`` then ``new/``),
+  owned by the Maildir's owner, labelled ``X-Sandbox-Relay: FAKE``.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import logging
+import os
+import secrets
+import socket
+import ssl
+import time
+from collections.abc import Callable, Mapping
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from medshake_bridge.sandbox.errors import SandboxError
+from medshake_bridge.sandbox.relay_crypto import reencrypt
+
+log = logging.getLogger(__name__)
+
+LABEL = "FAKE medshake-bridge sandbox relay (not Apicrypt)"
+MailboxLookup = Callable[[str], Path | None]
+
+
+def maildirs_under(root: str | os.PathLike[str]) -> MailboxLookup:
+    """Recipient ``prenom.NOM`` -> ``ROOT/prenom.NOM`` (a Maildir), created on first use when
+    ROOT exists: what the demo's Maildir collectors read."""
+    base = Path(root)
+
+    def lookup(local: str) -> Path | None:
+        if "/" in local or local.startswith("."):
+            return None
+        folder = base / local
+        for sub in ("cur", "new", "tmp"):
+            (folder / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
+        return folder
+
+    return lookup
+
+
+def read_users_file(path: str | os.PathLike[str]) -> dict[str, str]:
+    """``login:password`` lines (``#`` comments allowed) -> mapping."""
+    users: dict[str, str] = {}
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            login, sep, password = line.partition(":")
+            if sep and login:
+                users[login.strip()] = password
+    return users
+
+
+def deliver(maildir: Path, data: bytes) -> Path:
+    """Write ``data`` into ``maildir/tmp`` then rename it into ``new`` (atomic for readers);
+    the file belongs to the Maildir's owner, as a delivery agent's would."""
+    owner = maildir.stat()
+    name = (f"{time.time():.6f}.R{secrets.token_hex(6)}P{os.getpid()}."
+            f"{socket.gethostname() or 'sandbox-relay'}")
+    tmp = maildir / "tmp" / name
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    if os.geteuid() == 0 and owner.st_uid != 0:
+        os.chown(tmp, owner.st_uid, owner.st_gid)
+    target = maildir / "new" / name
+    os.rename(tmp, target)
+    return target
+
+
+def _leaf_parts(message: EmailMessage) -> list[EmailMessage]:
+    return [part for part in message.walk() if not part.is_multipart()]
+
+
+def copies_for(raw: bytes, network_dir: Path, recipients: list[str]) -> dict[str, bytes]:
+    """The message as each recipient receives it: body and attachments re-encrypted for them.
+
+    Raises :class:`SandboxError` when any part cannot be re-encrypted or is not encrypted for a
+    recipient: then nobody gets anything.
+    """
+    original = email.message_from_bytes(raw, policy=email.policy.default)
+    per_part: list[dict[str, bytes] | None] = []
+    for part in _leaf_parts(original):  # type: ignore[arg-type]
+        if part.is_attachment() or part.get_content_type() == "text/plain":
+            payload = part.get_payload(decode=True) or b""
+            per_part.append(reencrypt(network_dir, payload))
+        else:
+            per_part.append(None)
+    copies: dict[str, bytes] = {}
+    for recipient in recipients:
+        copy = email.message_from_bytes(raw, policy=email.policy.default)
+        for part, reencrypted in zip(_leaf_parts(copy), per_part, strict=True):  # type: ignore[arg-type]
+            if reencrypted is None:
+                continue
+            if recipient not in reencrypted:
+                raise SandboxError(f"the content is not encrypted for {recipient}",
+                                   fix="encrypt for every recipient of the envelope")
+            content = reencrypted[recipient]
+            if part.is_attachment():
+                name = part.get_filename() or "document.apz"
+                part.set_content(content, maintype="application", subtype="octet-stream",
+                                 filename=name)
+            else:
+                part.set_content(content.decode("ascii"), subtype="plain",
+                                 charset="us-ascii", cte="7bit")
+        copy["X-Sandbox-Relay"] = LABEL
+        copies[recipient] = copy.as_bytes(policy=email.policy.SMTP.clone(linesep="\n"))
+    return copies
+
+
+class RelayHandler:
+    """aiosmtpd handler of the relay (see the module docstring)."""
+
+    def __init__(self, network_dir: Path, mailbox_for: MailboxLookup) -> None:
+        self.network_dir = Path(network_dir)
+        self.mailbox_for = mailbox_for
+        self.delivered: list[tuple[str, Path]] = []
+
+    async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,
+                          address: str, mail_options: list[str]) -> str:
+        login = _login(session)
+        local = address.rpartition("@")[0]
+        if login is not None and local != login:
+            return (f"553 5.7.1 <{address}>: you are logged in as {login}; "
+                    "send from your own address (FAKE sandbox relay)")
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
+                          address: str, rcpt_options: list[str]) -> str:
+        local = address.rpartition("@")[0]
+        if not local or not (self.network_dir / local).is_dir():
+            return (f"550 5.1.1 <{address}>: unknown recipient: the FAKE sandbox relay has no "
+                    f"user {local or address!r} (create its keys with 'medshake-bridge sandbox "
+                    "make-keys')")
+        if self.mailbox_for(local) is None:
+            return f"550 5.1.1 <{address}>: the FAKE sandbox relay has no mailbox for {local}"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        raw = envelope.original_content or b""
+        locals_ = [address.rpartition("@")[0] for address in envelope.rcpt_tos]
+        try:
+            copies = copies_for(raw, self.network_dir, locals_)
+        except (SandboxError, ValueError, UnicodeDecodeError) as exc:
+            log.warning("sandbox relay refused a message: %s", exc)
+            return f"554 5.6.0 the FAKE sandbox relay could not re-encrypt the message: {exc}"
+        for local in locals_:
+            maildir = self.mailbox_for(local)
+            assert maildir is not None
+            path = deliver(maildir, copies[local])
+            self.delivered.append((local, path))
+        return f"250 2.0.0 delivered to {len(locals_)} mailbox(es) by the FAKE sandbox relay"
+
+
+def _login(session: Session) -> str | None:
+    auth = session.auth_data
+    if isinstance(auth, LoginPassword):
+        return auth.login.decode("utf-8", "replace")
+    return None
+
+
+class _Authenticator:
+    def __init__(self, users: Mapping[str, str]) -> None:
+        self.users = dict(users)
+
+    def __call__(self, server: SMTP, session: Session, envelope: Envelope, mechanism: str,
+                 auth_data: Any) -> AuthResult:
+        if not isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        login = auth_data.login.decode("utf-8", "replace")
+        password = auth_data.password.decode("utf-8", "replace")
+        expected = self.users.get(login)
+        if expected is not None and secrets.compare_digest(expected, password):
+            return AuthResult(success=True, auth_data=auth_data)
+        return AuthResult(success=False, handled=False)
+
+
+class _Controller(Controller):
+    """``Controller`` that may bind port 0 and then knows the port it got."""
+
+    def _create_server(self) -> Any:
+        async def create() -> Any:
+            server = await self.loop.create_server(self._factory_invoker, host=self.hostname,
+                                                   port=self.port, ssl=self.ssl_context)
+            self.port = server.sockets[0].getsockname()[1]
+            return server
+
+        return create()
+
+
+class SandboxRelay:
+    """The relay, running in a thread: ``start()``, ``port``, ``stop()``."""
+
+    def __init__(self, network_dir: str | os.PathLike[str], mailbox_for: MailboxLookup,
+                 users: Mapping[str, str], *, host: str = "127.0.0.1", port: int = 0,
+                 tls_cert: str | os.PathLike[str] | None = None,
+                 tls_key: str | os.PathLike[str] | None = None) -> None:
+        self.handler = RelayHandler(Path(network_dir), mailbox_for)
+        options: dict[str, Any] = {
+            "authenticator": _Authenticator(users),
+            "auth_required": True,
+            "server_hostname": "localhost",
+            "ident": LABEL,
+        }
+        if tls_cert:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(str(tls_cert), str(tls_key) if tls_key else None)
+            options.update(tls_context=context, require_starttls=True, auth_require_tls=True)
+        else:
+            options.update(auth_require_tls=False)
+        self.tls = bool(tls_cert)
+        self.controller = _Controller(self.handler, hostname=host, port=port, **options)
+
+    @property
+    def port(self) -> int:
+        return int(self.controller.port)
+
+    @property
+    def host(self) -> str:
+        return str(self.controller.hostname)
+
+    def start(self) -> SandboxRelay:
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        self.controller.stop()

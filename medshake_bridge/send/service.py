@@ -1,0 +1,328 @@
+"""Sending one message: check, build, ask the plugins, claim, encrypt, submit, record.
+
+The order is what makes a send safe:
+
+1. everything the user typed is checked first (recipients, subject without identity, patient,
+   attachments, the HPRIM text builds) and all problems come back at once, per field;
+2. ``medshake_before_send`` may refuse with a reason;
+3. the form's one-time token is claimed in ``bridge_sent_messages`` (unique): a second click,
+   a retry or another process finds the row and sends nothing again;
+4. body and attachments are encrypted by the user's back-end in a private work folder that is
+   removed afterwards, failure included;
+5. the message goes out over SMTP to every recipient or to none;
+6. only then is the row marked ``sent`` (with the Message-ID), the action audited, and
+   ``medshake_message_sent`` called. A failure marks it ``failed`` with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from medshake_bridge.audit import audit
+from medshake_bridge.backends import backend_for
+from medshake_bridge.db import db
+from medshake_bridge.errors import BridgeError, HprimError
+from medshake_bridge.extension import bridge_state
+from medshake_bridge.hprim import PatientIdentity, build_document, identity_in_subject
+from medshake_bridge.i18n import _
+from medshake_bridge.models import User
+from medshake_bridge.models.sending import FAILED, SENDING, SENT, SentMessage
+from medshake_bridge.models.settings import utcnow
+from medshake_bridge.paths import ensure_private_dir
+from medshake_bridge.send.addresses import RecipientError, parse_recipients
+from medshake_bridge.send.mime import build_message, new_message_id
+from medshake_bridge.send.smtp import smtp_endpoint, submit
+
+log = logging.getLogger(__name__)
+
+MAX_ATTACHMENTS = 10
+MAX_SUBJECT = 200
+
+
+def _identity_item(item: str) -> str:
+    return {"last_name": _("last name"), "birth_name": _("birth name"),
+            "first_name": _("first name"), "birth_date": _("birth date"),
+            "nir": _("social-security number")}.get(item, item)
+
+
+@dataclass(frozen=True)
+class AttachmentFile:
+    """A file to send: its name as the recipient will see it, and where it is now."""
+
+    name: str
+    path: Path
+
+
+@dataclass
+class Draft:
+    """What the user asks to send (from the compose page or the CLI)."""
+
+    recipients: str | Sequence[str]
+    subject: str
+    body: str
+    identity: PatientIdentity | None
+    patient_id: str = ""
+    patient_label: str = ""
+    attachments: Sequence[AttachmentFile] = ()
+    source_document_id: int | None = None
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """The checked message, as ``medshake_before_send`` sees it (clear text included)."""
+
+    user_id: int
+    sender: str
+    recipients: tuple[str, ...]
+    subject: str
+    text: str
+    identity: PatientIdentity
+    patient_id: str
+    patient_label: str
+    attachment_names: tuple[str, ...]
+    source_document_id: int | None = None
+
+
+@dataclass
+class SendOutcome:
+    """The sent record; ``already`` is true when this token had been sent before (a double
+    click); ``notice`` tells the user about transliterated characters."""
+
+    record: SentMessage
+    already: bool = False
+    notice: str = ""
+
+
+class SendRefused(BridgeError):
+    """The message was refused before anything was claimed or sent; ``errors`` maps a form
+    field (``recipients``, ``subject``, ``patient``, ``body``, ``attachments``, ``form``) to
+    what is wrong with it."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(errors.values()),
+                         fix=_("Correct the fields shown and send again."))
+        self.errors = errors
+
+
+class SendInProgress(BridgeError):
+    """Another request is sending this very form right now."""
+
+
+class SendFailed(BridgeError):
+    """Encryption or submission failed; nothing was sent and the record says ``failed``."""
+
+    def __init__(self, record: SentMessage, cause: BaseException) -> None:
+        message = getattr(cause, "message", str(cause))
+        super().__init__(message, fix=getattr(cause, "fix", ""))
+        self.record = record
+        self.cause = cause
+
+
+def _allowed_domains(settings: dict[str, Any]) -> list[str]:
+    value = settings.get("apicryptSendAllowedDomains") or ["apicrypt.org"]
+    return [str(item) for item in value]
+
+
+def max_attachment_bytes(settings: dict[str, Any]) -> int:
+    return int(settings.get("apicryptSendMaxAttachmentMo") or 10) * 1024 * 1024
+
+
+def prepare(user: User, draft: Draft, settings: dict[str, Any]) -> OutgoingMessage:
+    """Check the draft and build the HPRIM clear text; raises :class:`SendRefused`."""
+    errors: dict[str, str] = {}
+    domains = _allowed_domains(settings)
+    recipients: list[str] = []
+    try:
+        recipients = [str(address) for address in parse_recipients(draft.recipients, domains)]
+    except RecipientError as exc:
+        errors["recipients"] = str(exc)
+    sender = str(settings.get("apicryptAdresse") or "").strip()
+    if not sender or not settings.get("apicryptUtilisateur"):
+        errors["form"] = _("Your Apicrypt address or user name is not set, so you cannot "
+                           "send. Ask an administrator to set apicryptAdresse and "
+                           "apicryptUtilisateur for you.")
+    subject = draft.subject.strip()
+    if not subject:
+        errors["subject"] = _("Write a subject (without the patient's identity).")
+    elif len(subject) > MAX_SUBJECT or any(ord(char) < 32 for char in subject):
+        errors["subject"] = _("The subject must be one line of at most %(max)s characters.",
+                              max=MAX_SUBJECT)
+    if draft.identity is None:
+        errors["patient"] = _("Choose the patient this message is about.")
+    else:
+        found = identity_in_subject(subject, draft.identity)
+        if found:
+            items = ", ".join(_identity_item(item) for item in found)
+            errors["subject"] = _("The subject contains the patient's %(items)s. The subject "
+                                  "travels unencrypted: remove it (the identity goes in the "
+                                  "encrypted text automatically).", items=items)
+    if not draft.body.strip() and not draft.attachments:
+        errors["body"] = _("Write a text or attach a document.")
+    errors.update(_check_attachments(draft.attachments, settings))
+    text = ""
+    if draft.identity is not None and recipients and sender and "body" not in errors:
+        try:
+            text = build_document(draft.identity, sender=sender, recipient=recipients[0],
+                                  body=draft.body)
+        except HprimError as exc:
+            field_name = "body" if "marker" in exc.message else "patient"
+            errors[field_name] = f"{exc.message} {exc.fix}".strip()
+    if errors:
+        raise SendRefused(errors)
+    assert draft.identity is not None
+    return OutgoingMessage(
+        user_id=user.id, sender=sender, recipients=tuple(recipients), subject=subject,
+        text=text, identity=draft.identity, patient_id=draft.patient_id,
+        patient_label=draft.patient_label[:255],
+        attachment_names=tuple(item.name for item in draft.attachments),
+        source_document_id=draft.source_document_id)
+
+
+def _check_attachments(attachments: Sequence[AttachmentFile],
+                       settings: dict[str, Any]) -> dict[str, str]:
+    limit = max_attachment_bytes(settings)
+    if len(attachments) > MAX_ATTACHMENTS:
+        return {"attachments": _("Too many attachments (%(count)s); send at most %(max)s at "
+                                 "once.", count=len(attachments), max=MAX_ATTACHMENTS)}
+    names = [item.name.lower() for item in attachments]
+    if len(set(names)) != len(names):
+        return {"attachments": _("Two attachments have the same name; rename one.")}
+    for item in attachments:
+        if not item.path.is_file():
+            return {"attachments": _("The attachment %(name)s is no longer available; add it "
+                                     "again.", name=item.name)}
+        if item.path.stat().st_size > limit:
+            return {"attachments": _("The attachment %(name)s is larger than the limit of "
+                                     "%(limit)s MB.", name=item.name,
+                                     limit=limit // (1024 * 1024))}
+    return {}
+
+
+def _before_send(message: OutgoingMessage, user: User) -> None:
+    reasons = [reason for reason in bridge_state().pm.hook.medshake_before_send(
+        message=message, user=user) if reason]
+    if reasons:
+        audit("mail.send", target=", ".join(message.recipients), outcome="denied",
+              detail="; ".join(str(reason) for reason in reasons), actor=user)
+        raise SendRefused({"form": _("Sending was refused: %(reason)s",
+                                     reason="; ".join(str(reason) for reason in reasons))})
+
+
+def _claim(user: User, token: str, message: OutgoingMessage) -> tuple[SentMessage, bool]:
+    """Take the token for this send; ``(row, True)`` when it was already sent."""
+    values = {
+        "user_id": user.id, "sender_address": message.sender,
+        "recipients": ",".join(message.recipients), "patient_id": message.patient_id,
+        "patient_label": message.patient_label, "subject": message.subject,
+        "attachments_json": json.dumps(list(message.attachment_names), ensure_ascii=False),
+        "source_document_id": message.source_document_id,
+    }
+    row = SentMessage(token=token, state=SENDING, attempts=1, **values)
+    db.session.add(row)
+    try:
+        db.session.commit()
+        return row, False
+    except IntegrityError:
+        db.session.rollback()
+    existing = db.session.scalars(select(SentMessage).where(SentMessage.token == token)).one()
+    if existing.user_id != user.id:
+        raise SendRefused({"form": _("This form was already used. Open a new message.")})
+    if existing.state == SENT:
+        return existing, True
+    claimed = db.session.execute(
+        update(SentMessage).where(SentMessage.id == existing.id, SentMessage.state == FAILED)
+        .values(state=SENDING, error="", attempts=SentMessage.attempts + 1, **values))
+    db.session.commit()
+    db.session.refresh(existing)
+    if claimed.rowcount != 1:
+        if existing.state == SENT:
+            return existing, True
+        raise SendInProgress(_("This message is being sent right now."),
+                             fix=_("Wait a moment and look at the sent messages."))
+    return existing, False
+
+
+def _notice(replacements: Sequence[Any]) -> str:
+    if not replacements:
+        return ""
+    changed = ", ".join(f"{item.character} → {item.replacement}" for item in replacements)
+    return _("Some characters do not exist in Apicrypt v1's ISO-8859-1 and were replaced: "
+             "%(changes)s.", changes=changed)
+
+
+def send_message(user: User, draft: Draft, *, token: str) -> SendOutcome:
+    """Send ``draft`` for ``user`` once per ``token``; see the module docstring for the steps.
+
+    Raises :class:`SendRefused` (nothing claimed), :class:`SendInProgress`, or
+    :class:`SendFailed` (recorded as failed; nothing went out).
+    """
+    state = bridge_state()
+    settings = state.settings.values_for_user(user.id)
+    message = prepare(user, draft, settings)
+    _before_send(message, user)
+    if not token or len(token) > 64:
+        raise SendRefused({"form": _("This form has expired. Open a new message.")})
+    record, already = _claim(user, token, message)
+    if already:
+        return SendOutcome(record, already=True, notice=record.notice)
+    try:
+        message_id, notice = _encrypt_and_submit(state, settings, message, draft.attachments)
+    except BaseException as exc:
+        db.session.rollback()
+        record.state, record.error = FAILED, str(exc)[:4000]
+        db.session.commit()
+        audit("mail.send", target=record.recipients, outcome="failed",
+              detail=f"sent message {record.id}: {exc}", actor=user)
+        if isinstance(exc, BridgeError | OSError):
+            raise SendFailed(record, exc) from exc
+        raise
+    record.state, record.message_id_header, record.sent_at = SENT, message_id, utcnow()
+    record.notice = notice
+    db.session.commit()
+    audit("mail.send", target=record.recipients,
+          detail=f"sent message {record.id}, {message_id}, patient {record.patient_id or '-'}, "
+                 f"{len(message.attachment_names)} attachment(s)", actor=user)
+    try:
+        state.pm.hook.medshake_message_sent(message=record, user=user)
+    except Exception:  # noqa: BLE001 - the message is sent; a plugin's failure must not hide it
+        log.exception("a medshake_message_sent implementation failed for sent message %s",
+                      record.id)
+    return SendOutcome(record, notice=notice)
+
+
+def _encrypt_and_submit(state: Any, settings: dict[str, Any], message: OutgoingMessage,
+                        attachments: Sequence[AttachmentFile]) -> tuple[str, str]:
+    """Encrypt in a private work folder (always removed) and submit; returns the Message-ID
+    and the transliteration notice."""
+    endpoint = smtp_endpoint(settings)  # settings problems show before any encryption
+    backend = backend_for(state, settings)
+    locals_ = [address.rpartition("@")[0] for address in message.recipients]
+    root = ensure_private_dir(settings["apicryptCheminFichierC"])
+    work = Path(tempfile.mkdtemp(prefix="send-", dir=root))
+    try:
+        encrypted = backend.encrypt_body(message.text, locals_)
+        apz_dir = ensure_private_dir(work / "apz")
+        apz_files: list[Path] = []
+        for item in attachments:
+            clear_dir = ensure_private_dir(work / f"clear-{len(apz_files)}")
+            named = clear_dir / item.name
+            shutil.copyfile(item.path, named)
+            apz_files.append(backend.encrypt_attachment(named, locals_, apz_dir))
+        message_id = new_message_id(message.sender)
+        mime = build_message(sender=message.sender, recipients=message.recipients,
+                             subject=message.subject, armour=encrypted.armour,
+                             attachments=apz_files, message_id=message_id)
+        submit(endpoint, mime, sender=message.sender, recipients=message.recipients)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return message_id, _notice(getattr(encrypted, "replacements", ()))

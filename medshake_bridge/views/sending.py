@@ -1,0 +1,268 @@
+"""Sending pages: compose (from a patient or an inbox document), sent messages, address book.
+
+Every page needs a logged-in user (``protect(..., USER)``); attachments taken from received
+documents go through the inbox access rule; the sent history shows the messages of the users
+whose mail the viewer may read (own, admins all, a secretary those she is given). Uploads are
+staged in a private folder (0700) that is removed after the send, failure included.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from sqlalchemy import func, or_, select
+from werkzeug.datastructures import FileStorage
+from werkzeug.wrappers import Response
+
+from medshake_bridge.access import USER, current_bridge_user, deny, protect, readable_mail_owner_ids
+from medshake_bridge.audit import audit
+from medshake_bridge.db import db
+from medshake_bridge.extension import bridge_state
+from medshake_bridge.i18n import _
+from medshake_bridge.inbox import service as inbox
+from medshake_bridge.models import User
+from medshake_bridge.models.patients import Patient
+from medshake_bridge.models.sending import Correspondent, SentMessage
+from medshake_bridge.paths import ensure_private_dir
+from medshake_bridge.send.addresses import RecipientError, parse_address
+from medshake_bridge.send.service import (
+    AttachmentFile,
+    Draft,
+    SendFailed,
+    SendInProgress,
+    SendRefused,
+    max_attachment_bytes,
+    send_message,
+)
+from medshake_bridge.send.sources import (
+    attachments_of_documents,
+    identity_from_document,
+    identity_from_patient,
+    patient_documents,
+    stored_attachment,
+)
+
+sending_pages = protect(Blueprint("bridge_send", __name__, url_prefix="/send"), USER)
+CHUNK = 64 * 1024
+MAX_NAME = 150
+PER_PAGE = 50
+
+
+class UploadTooLarge(Exception):
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+def clean_upload_name(raw: str | None) -> str:
+    """A file name safe to use in our folders and to show: no folder part, no control
+    characters, not empty, at most :data:`MAX_NAME` characters (extension kept)."""
+    name = (raw or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(char for char in name if char.isprintable()).strip().lstrip(".")
+    if len(name) > MAX_NAME:
+        stem, dot, suffix = name.rpartition(".")
+        name = (stem[: MAX_NAME - len(suffix) - 1] + dot + suffix) if dot and len(suffix) < 10 \
+            else name[:MAX_NAME]
+    return name or "document"
+
+
+@contextmanager
+def staged_uploads(files: list[FileStorage], settings: dict[str, Any]
+                   ) -> Iterator[list[AttachmentFile]]:
+    """Copy the uploads into a private folder, refusing one over the size limit while
+    reading it; the folder is removed on the way out, whatever happened."""
+    limit = max_attachment_bytes(settings)
+    root = ensure_private_dir(settings["apicryptCheminFichierNC"])
+    folder = Path(tempfile.mkdtemp(prefix="upload-", dir=root))
+    try:
+        staged: list[AttachmentFile] = []
+        for number, upload in enumerate(files):
+            name = clean_upload_name(upload.filename)
+            slot = ensure_private_dir(folder / str(number))
+            target = slot / name
+            written = 0
+            with target.open("wb") as handle:
+                while chunk := upload.stream.read(CHUNK):
+                    written += len(chunk)
+                    if written > limit:
+                        raise UploadTooLarge(name)
+                    handle.write(chunk)
+            target.chmod(0o600)
+            staged.append(AttachmentFile(name, target))
+        yield staged
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _address_book(user: User) -> list[Correspondent]:
+    return list(db.session.scalars(
+        select(Correspondent).where(or_(Correspondent.owner_user_id == user.id,
+                                        Correspondent.owner_user_id.is_(None)))
+        .order_by(func.lower(Correspondent.name))))
+
+
+def _context(user: User) -> dict[str, Any]:
+    """What the compose page shows: patient or source document, stored attachments."""
+    settings = bridge_state().settings.values_for_user(user.id)
+    source = request.values.get("document", "").strip()
+    patient_arg = request.values.get("patient", "").strip()
+    document = patient = identity = None
+    stored: list[Any] = []
+    if source.isdigit():
+        document = inbox.get_document(user, int(source))
+        identity = identity_from_document(document)
+        if document.filed_patient_id.isdigit():
+            patient = db.session.get(Patient, int(document.filed_patient_id))
+        forward = request.values.get("mode") == "forward"
+        stored = attachments_of_documents(user, [document]) if forward else []
+    elif patient_arg.isdigit():
+        patient = db.session.get(Patient, int(patient_arg))
+        if patient is None:
+            deny(f"patient {patient_arg}", detail="no such patient")
+    if patient is not None:
+        identity = identity_from_patient(patient)
+        stored += attachments_of_documents(user, patient_documents(patient.id))
+    patients = [] if patient or identity else list(db.session.scalars(
+        select(Patient).order_by(func.lower(Patient.last_name), Patient.first_name).limit(500)))
+    return {"settings": settings, "document": document, "patient": patient,
+            "identity": identity, "stored": stored, "patients": patients,
+            "correspondents": _address_book(user),
+            "limit_mb": max_attachment_bytes(settings) // (1024 * 1024)}
+
+
+def _default_recipients(document: Any) -> str:
+    if document is None or request.values.get("mode") == "forward":
+        return ""
+    return document.message.from_address or ""
+
+
+@sending_pages.route("/compose", methods=["GET", "POST"])
+def compose() -> Any:
+    user = current_bridge_user()
+    context = _context(user)
+    if request.method == "GET":
+        form = {"recipients": _default_recipients(context["document"]),
+                "subject": context["settings"].get("apicryptDefautSujet") or "",
+                "body": "", "token": secrets.token_hex(16), "chosen": []}
+        return render_template("bridge/send_compose.html", form=form, errors={}, **context)
+    form = {"recipients": request.form.get("recipients", ""),
+            "subject": request.form.get("subject", ""), "body": request.form.get("body", ""),
+            "token": request.form.get("token", ""),
+            "chosen": request.form.getlist("correspondent"),
+            "stored_chosen": request.form.getlist("stored")}
+    recipients = [*form["chosen"], form["recipients"]]
+    identity = context["identity"]
+    patient, document = context["patient"], context["document"]
+    uploads = [item for item in request.files.getlist("upload") if item and item.filename]
+    errors: dict[str, str] = {}
+    status = 400
+    try:
+        with staged_uploads(uploads, context["settings"]) as staged:
+            picked = [stored_attachment(user, key) for key in form["stored_chosen"]]
+            label = patient.display_name if patient else (
+                f"{identity.last_name} {identity.first_name}".strip() if identity else "")
+            draft = Draft(recipients=recipients, subject=form["subject"], body=form["body"],
+                          identity=identity, patient_id=str(patient.id) if patient else "",
+                          patient_label=label, attachments=[*staged, *picked],
+                          source_document_id=document.id if document else None)
+            outcome = send_message(user, draft, token=form["token"])
+    except UploadTooLarge as exc:
+        errors["attachments"] = _("The attachment %(name)s is larger than the limit of "
+                                  "%(limit)s MB; nothing was sent.", name=exc.name,
+                                  limit=context["limit_mb"])
+    except SendRefused as exc:
+        errors = exc.errors
+    except SendInProgress as exc:
+        errors["form"] = f"{exc.message} {exc.fix}"
+        status = 409
+    except SendFailed as exc:
+        errors["form"] = _("Nothing was sent: %(reason)s. %(fix)s", reason=exc.message,
+                           fix=exc.fix)
+        status = 502
+    else:
+        if outcome.already:
+            flash(_("This message had already been sent (sent once only)."), "success")
+        else:
+            flash(_("Message sent to %(recipients)s.",
+                    recipients=", ".join(outcome.record.recipient_list)), "success")
+        if outcome.notice:
+            flash(outcome.notice, "warning")
+        return redirect(url_for(".sent"))
+    return render_template("bridge/send_compose.html", form=form, errors=errors,
+                           **context), status
+
+
+@sending_pages.route("/sent")
+def sent() -> str:
+    user = current_bridge_user()
+    owners = sorted(readable_mail_owner_ids(user))
+    query = select(SentMessage).where(SentMessage.user_id.in_(owners))
+    patient = None
+    patient_arg = request.args.get("patient", "")
+    if patient_arg.isdigit():
+        patient = db.session.get(Patient, int(patient_arg))
+        query = query.where(SentMessage.patient_id == patient_arg)
+    page = max(int(request.args.get("page", "1")) if request.args.get("page", "").isdigit()
+               else 1, 1)
+    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = list(db.session.scalars(query.order_by(SentMessage.created_at.desc(),
+                                                  SentMessage.id.desc())
+                                   .limit(PER_PAGE).offset((page - 1) * PER_PAGE)))
+    senders = {row.id: row for row in db.session.scalars(
+        select(User).where(User.id.in_({item.user_id for item in rows})))}
+    return render_template("bridge/send_history.html", rows=rows, senders=senders,
+                           patient=patient, page=page,
+                           pages=max(1, -(-int(total) // PER_PAGE)))
+
+
+@sending_pages.route("/correspondents", methods=["GET", "POST"])
+def correspondents() -> Any:
+    user = current_bridge_user()
+    errors: dict[str, str] = {}
+    form = {"name": "", "address": "", "shared": False}
+    if request.method == "POST":
+        settings = bridge_state().settings.values_for_user(user.id)
+        form = {"name": request.form.get("name", "").strip(),
+                "address": request.form.get("address", "").strip(),
+                "shared": request.form.get("shared") == "1" and user.role == "admin"}
+        if not form["name"] or len(form["name"]) > 200:
+            errors["name"] = _("Give the correspondent's name (at most 200 characters).")
+        try:
+            address = str(parse_address(form["address"], list(
+                settings.get("apicryptSendAllowedDomains") or ["apicrypt.org"])))
+        except RecipientError as exc:
+            errors["address"] = str(exc)
+        if not errors:
+            entry = Correspondent(name=form["name"], address=address,
+                                  owner_user_id=None if form["shared"] else user.id)
+            db.session.add(entry)
+            db.session.commit()
+            audit("correspondent.add", target=address,
+                  detail="shared" if form["shared"] else "private")
+            flash(_("Correspondent added."), "success")
+            return redirect(url_for(".correspondents"))
+    return render_template("bridge/send_correspondents.html", entries=_address_book(user),
+                           errors=errors, form=form), 400 if errors else 200
+
+
+@sending_pages.post("/correspondents/<int:entry_id>/delete")
+def delete_correspondent(entry_id: int) -> Response:
+    user = current_bridge_user()
+    entry = db.session.get(Correspondent, entry_id)
+    allowed = entry is not None and (entry.owner_user_id == user.id or (
+        entry.owner_user_id is None and user.role == "admin"))
+    if not allowed:
+        deny(f"correspondent {entry_id}", detail="not the owner")
+    address = entry.address
+    db.session.delete(entry)
+    db.session.commit()
+    audit("correspondent.delete", target=address)
+    flash(_("Correspondent removed."), "success")
+    return redirect(url_for(".correspondents"))
