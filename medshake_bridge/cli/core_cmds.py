@@ -10,6 +10,7 @@ from flask import current_app
 from medshake_bridge import migrate
 from medshake_bridge.cli.group import bridge_group
 from medshake_bridge.extension import bridge_state
+from medshake_bridge.scheduler.service import embedded_scheduler
 from medshake_bridge.secrets import (
     KEY_FILE_NAME,
     SecretBox,
@@ -96,4 +97,5 @@ def rotate_keys(generate: bool) -> None:
 def run_cmd(host: str, port: int) -> None:
     """Serve the bridge (single process; put a TLS reverse proxy in front)."""
     click.echo(f"medshake-bridge on http://{host}:{port}/")
-    current_app.run(host=host, port=port, use_reloader=False, threaded=True)
+    with embedded_scheduler(current_app._get_current_object()):  # type: ignore[attr-defined]
+        current_app.run(host=host, port=port, use_reloader=False, threaded=True)

@@ -7,6 +7,7 @@ from flask import current_app
 
 from medshake_bridge import migrate
 from medshake_bridge.cli.group import bridge_group
+from medshake_bridge.scheduler.service import embedded_scheduler
 from medshake_bridge.users import create_user, find_user
 
 DEMO_PASSWORD = "demo-medshake"  # noqa: S105 - printed to the person running the demo
@@ -44,4 +45,5 @@ def demo_cmd(host: str, port: int, no_serve: bool) -> None:
     if no_serve:
         return
     click.echo(f"Open http://{host}:{port}/  (Ctrl+C to stop)")
-    current_app.run(host=host, port=port, use_reloader=False, threaded=True)
+    with embedded_scheduler(current_app._get_current_object()):  # type: ignore[attr-defined]
+        current_app.run(host=host, port=port, use_reloader=False, threaded=True)

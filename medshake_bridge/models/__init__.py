@@ -4,6 +4,7 @@ from medshake_bridge.models.audit import AuditEvent
 from medshake_bridge.models.mail import InboxDocument, Mailbox, ReceivedMessage
 from medshake_bridge.models.patients import FiledDocument, Patient
 from medshake_bridge.models.settings import SettingValue
+from medshake_bridge.models.tasks import ScheduledTask, TaskRun
 from medshake_bridge.models.users import User
 
 __all__ = [
@@ -13,6 +14,8 @@ __all__ = [
     "Mailbox",
     "Patient",
     "ReceivedMessage",
+    "ScheduledTask",
     "SettingValue",
+    "TaskRun",
     "User",
 ]
