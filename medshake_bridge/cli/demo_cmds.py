@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 from flask import current_app
+from werkzeug.serving import run_simple
 
 from medshake_bridge import migrate
 from medshake_bridge.cli.group import bridge_group
@@ -45,5 +46,6 @@ def demo_cmd(host: str, port: int, no_serve: bool) -> None:
     if no_serve:
         return
     click.echo(f"Open http://{host}:{port}/  (Ctrl+C to stop)")
-    with embedded_scheduler(current_app._get_current_object()):  # type: ignore[attr-defined]
-        current_app.run(host=host, port=port, use_reloader=False, threaded=True)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    with embedded_scheduler(app):  # app.run() is a no-op under the flask CLI: serve directly
+        run_simple(host, port, app, use_reloader=False, threaded=True)
