@@ -36,6 +36,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_pyfile("config.py", silent=True)
     app.config.update(environment_overrides())
     app.config.update(config)
+    app.config.setdefault("MEDSHAKE_BRIDGE_SCHEDULER", "embedded")  # run/demo start it
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _session_key(Path(app.instance_path))
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)

@@ -31,8 +31,11 @@ DEFAULTS: dict[str, Any] = {
     "MEDSHAKE_BRIDGE_LOAD_ENTRY_POINTS": True,
     # Extra plugins registered explicitly: module names, modules or objects.
     "MEDSHAKE_BRIDGE_PLUGINS": [],
-    # Scheduler mode: embedded, external or off. create_app never starts a thread by itself.
+    # Scheduler mode: embedded, external or off. create_app never starts a thread by itself;
+    # a standalone app (create_app) defaults to embedded: `run` and `demo` start it.
     "MEDSHAKE_BRIDGE_SCHEDULER": "off",
+    # Seconds between a scheduler's checks (take the lead, reload changed tasks).
+    "MEDSHAKE_BRIDGE_SCHEDULER_POLL_SECONDS": 10,
     # URL prefix of the bridge's pages when embedded in a host app.
     "MEDSHAKE_BRIDGE_URL_PREFIX": "",
     # Environment variables passed through to external programs (sandbox fault switches...).

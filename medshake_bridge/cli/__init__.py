@@ -16,6 +16,7 @@ from medshake_bridge.cli import (  # noqa: F401 - registers the commands
     core_cmds,
     demo_cmds,
     send_cmds,
+    task_cmds,
     user_cmds,
 )
 from medshake_bridge.cli.group import bridge_group

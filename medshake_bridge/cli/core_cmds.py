@@ -6,10 +6,12 @@ from pathlib import Path
 
 import click
 from flask import current_app
+from werkzeug.serving import run_simple
 
 from medshake_bridge import migrate
 from medshake_bridge.cli.group import bridge_group
 from medshake_bridge.extension import bridge_state
+from medshake_bridge.scheduler.service import embedded_scheduler
 from medshake_bridge.secrets import (
     KEY_FILE_NAME,
     SecretBox,
@@ -96,4 +98,6 @@ def rotate_keys(generate: bool) -> None:
 def run_cmd(host: str, port: int) -> None:
     """Serve the bridge (single process; put a TLS reverse proxy in front)."""
     click.echo(f"medshake-bridge on http://{host}:{port}/")
-    current_app.run(host=host, port=port, use_reloader=False, threaded=True)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    with embedded_scheduler(app):  # app.run() is a no-op under the flask CLI: serve directly
+        run_simple(host, port, app, use_reloader=False, threaded=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import click
 from flask import current_app
+from werkzeug.serving import run_simple
 
 from medshake_bridge import migrate
 from medshake_bridge.cli.demo_sandbox import (
@@ -17,6 +18,7 @@ from medshake_bridge.cli.demo_sandbox import (
     prepare_sandbox,
 )
 from medshake_bridge.cli.group import bridge_group
+from medshake_bridge.scheduler.service import embedded_scheduler
 from medshake_bridge.users import create_user, find_user
 
 DEMO_PASSWORD = "demo-medshake"  # noqa: S105 - printed to the person running the demo
@@ -76,10 +78,10 @@ def demo_cmd(host: str, port: int, relay_port: int, no_serve: bool) -> None:
         return
     click.echo(f"Open http://{host}:{port}/  (Ctrl+C to stop)")
     try:
-        # app.run() refuses to run under the 'flask' CLI machinery; serve with Werkzeug
-        from werkzeug.serving import run_simple
-
-        run_simple(host, port, app, threaded=True, use_reloader=False)
+        # app.run() is a no-op under the flask CLI: serve with Werkzeug directly; the embedded
+        # scheduler collects the demo mailboxes on schedule while the demo runs.
+        with embedded_scheduler(app):
+            run_simple(host, port, app, threaded=True, use_reloader=False)
     finally:
         if relay is not None:
             relay.stop()

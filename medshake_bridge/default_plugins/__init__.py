@@ -10,4 +10,5 @@ DEFAULT_PLUGINS = (
     "medshake_bridge.default_plugins.standalone_patients",
     "medshake_bridge.default_plugins.web_pages",
     "medshake_bridge.default_plugins.sending",
+    "medshake_bridge.default_plugins.scheduled_jobs",
 )

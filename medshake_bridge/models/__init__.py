@@ -5,6 +5,7 @@ from medshake_bridge.models.mail import InboxDocument, Mailbox, ReceivedMessage
 from medshake_bridge.models.patients import FiledDocument, Patient
 from medshake_bridge.models.sending import Correspondent, SentMessage
 from medshake_bridge.models.settings import SettingValue
+from medshake_bridge.models.tasks import ScheduledTask, TaskRun
 from medshake_bridge.models.users import User
 
 __all__ = [
@@ -16,6 +17,8 @@ __all__ = [
     "Patient",
     "ReceivedMessage",
     "SentMessage",
+    "ScheduledTask",
     "SettingValue",
+    "TaskRun",
     "User",
 ]
