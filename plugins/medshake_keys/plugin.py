@@ -70,5 +70,5 @@ def medshake_blueprints(app: Any) -> list[Any]:
 def medshake_menu_items(user: Any) -> list[MenuItem]:
     if user is None:
         return []
-    return [MenuItem("Clefs Apicrypt", "Apicrypt keys", "bridge_keys.index", admin_only=True,
+    return [MenuItem("Clefs Apicrypt", "Apicrypt keys", "bridge_keys.start", admin_only=True,
                      order=85)]

@@ -93,7 +93,12 @@ def _error(exc: KeyManagementError) -> None:
     flash(f"{exc.message} {exc.fix}".strip(), "error")
 
 
-@keys_pages.route("/", defaults={"scope": GENERAL})
+@keys_pages.route("/")
+def start() -> Response:
+    """The menu's entry: the general folder's tab."""
+    return redirect(url_for(".index", scope=GENERAL))
+
+
 @keys_pages.route("/<scope>/")
 def index(scope: str) -> str:
     state = bridge_state()
