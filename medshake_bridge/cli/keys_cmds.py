@@ -9,6 +9,7 @@ command line (other accounts can read a command line).
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +105,6 @@ def delete_cmd(name: str, user_id: int | None, yes: bool, confirm_current_year: 
 def decrypt_cmd(name: str, user_id: int | None, code_stdin: bool) -> None:
     """Open the .aes key NAME with the long code (read from standard input)."""
     manager = _manager(user_id)
-    code = click.get_text_stream("stdin").readline().strip()
+    code = sys.stdin.readline().strip()
     opened = manager.decrypt_aes(name, code)
     click.echo(f"{name} opened into {opened.name}; the .aes file was removed.")
