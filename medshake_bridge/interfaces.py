@@ -114,9 +114,24 @@ class CollectorSpec:
     identity: Callable[[Mapping[str, Any]], MailboxIdentity | None]
 
 
+@runtime_checkable
+class KeyManager(Protocol):
+    """One key folder: list its files, import, delete (this year's key only when confirmed
+    twice), open a ``.aes`` key with the long code. Failures raise ``BridgeError``s."""
+
+    def list_keys(self) -> list[Any]: ...
+
+    def import_key(self, name: str, stream: BinaryIO) -> Any: ...
+
+    def delete_key(self, name: str, *, confirm_current_year: bool = False) -> None: ...
+
+    def decrypt_aes(self, name: str, code: str) -> Any: ...
+
+
 @dataclass(frozen=True)
 class KeyManagerSpec:
-    """A key manager (e.g. the ``Clefs/`` folder)."""
+    """A key manager (e.g. the ``Clefs/`` folder); ``factory(settings, runner)`` returns a
+    :class:`KeyManager` for the folder those effective settings name."""
 
     key: str
     label: str

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 from flask import Flask
+from hypothesis import HealthCheck, settings
 
 from medshake_bridge import create_app, migrate
 from medshake_bridge.db import db
@@ -24,6 +25,11 @@ pytest_plugins = [
 ]
 
 TEST_SECRET_KEY = Fernet.generate_key().decode()
+
+# Property tests check correctness, not speed: on a loaded CI machine a slow example is not a
+# failure (speed is measured in benchmarks/).
+settings.register_profile("bridge", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("bridge")
 
 
 @pytest.fixture
