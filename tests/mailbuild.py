@@ -43,11 +43,12 @@ def sender_backend(net: SandboxNetwork, work: Path, user: str) -> ApicryptV1Back
 def sandbox_mail(net: SandboxNetwork, work: Path, *, sender: str, recipient: str, text: str,
                  attachments: list[tuple[str, bytes]] = (),
                  clear_attachments: list[tuple[str, bytes]] = (), subject: str = "Résultats",
-                 message_id: str | None = None) -> bytes:
+                 message_id: str | None = None, with_body: bool = True) -> bytes:
     """A MIME message encrypted by ``sender`` and re-encrypted for ``recipient``.
 
     ``attachments`` go through ``apicryptpj`` (``<name>.apz``); ``clear_attachments`` are added
-    as they are, with their names as given (a hostile sender's names included).
+    as they are, with their names as given (a hostile sender's names included). Without
+    ``with_body`` the message has no text part at all (attachment-only mail).
     """
     backend = sender_backend(net, work / sender, sender)
     armour = reencrypt(net.network_dir, backend.encrypt_body(text, [recipient]).armour)
@@ -57,7 +58,8 @@ def sandbox_mail(net: SandboxNetwork, work: Path, *, sender: str, recipient: str
     message["Subject"] = subject
     message["Date"] = email.utils.formatdate(localtime=True)
     message["Message-ID"] = message_id or email.utils.make_msgid(domain=DOMAIN)
-    message.set_content(armour[recipient].decode("ascii"))
+    if with_body:
+        message.set_content(armour[recipient].decode("ascii"))
     source_dir = work / "attachments"
     source_dir.mkdir(parents=True, exist_ok=True)
     for name, data in attachments:

@@ -10,6 +10,7 @@ import json
 import stat
 from pathlib import Path
 
+import pytest
 from mailbuild import HPRIM_LAB
 from mailworld import ALICE, BOB, PDF_1, PDF_2
 from sqlalchemy import select
@@ -282,3 +283,78 @@ def test_a_raw_file_left_by_a_crash_is_adopted_not_fetched_again(world):
     (mailbox,) = report.mailboxes
     assert (mailbox.adopted, mailbox.fetched, mailbox.processed) == (1, 1, 1)
     assert len(world.documents()) == 1 and world.on_server() == []
+
+
+CONCURRENT_COLLECTION = """
+import json, sys
+from medshake_bridge import bridge_state, create_app
+from medshake_bridge.collect.pipeline import collect_all
+app = create_app({"INSTANCE_PATH": sys.argv[1], "MEDSHAKE_BRIDGE_SECRET_KEYS": [sys.argv[2]]})
+with app.app_context():
+    report = collect_all(bridge_state())
+print(json.dumps([m.outcome for m in report.mailboxes]))
+"""
+
+
+def test_several_processes_collecting_at_once_store_each_message_once(world):
+    """What two web workers ("collect now") and a scheduler do at the same moment."""
+    import subprocess
+    import sys
+
+    from conftest import TEST_SECRET_KEY
+
+    for index in range(12):
+        world.deliver(world.mail(subject=f"Résultats {index}"))
+    processes = [subprocess.Popen(
+        [sys.executable, "-c", CONCURRENT_COLLECTION, world.app.instance_path, TEST_SECRET_KEY],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    outcomes = []
+    for process in processes:
+        out, err = process.communicate(timeout=180)
+        assert process.returncode == 0, err
+        outcomes.append(out.strip())
+    assert any('"ok"' in outcome for outcome in outcomes)
+    messages = world.messages()
+    assert len(messages) == 12 and len({m.server_id for m in messages}) == 12
+    assert len(world.documents()) == 12
+    world.collect()  # whatever a busy process left: deleted now, nothing duplicated
+    assert world.on_server() == [] and len(world.documents()) == 12
+
+
+def _clear_mail(body_part: bytes, headers: str) -> bytes:
+    head = ("From: labo@medical69.apicrypt.org\r\nTo: bob.DURAND@medical69.apicrypt.org\r\n"
+            f"Subject: clair\r\nMessage-ID: <clear-{abs(hash(body_part))}@test>\r\n"
+            f"{headers}\r\n\r\n")
+    return head.encode("ascii") + body_part
+
+
+@pytest.mark.parametrize(("encoding", "line_end"), [
+    ("utf-16", "\r\n"), ("mac_roman", "\r"), ("cp1252", "\n\r"), ("utf-8", "\n")])
+def test_clear_hprim_bodies_in_every_encoding_seen_in_the_field(world, encoding, line_end):
+    import base64
+
+    text = HPRIM_LAB.replace("Jeanne", "Jeanne-Hélène").replace("\n", line_end)
+    raw_body = text.encode(encoding)
+    world.deliver(_clear_mail(
+        base64.encodebytes(raw_body),
+        "Content-Type: text/plain\r\nContent-Transfer-Encoding: base64"))
+    assert world.collect().total("processed") == 1
+    (document,) = world.documents()
+    assert (document.patient_last_name, document.patient_first_name) == (
+        "DUPONT", "Jeanne-Hélène")
+    assert "hémoglobine à surveiller" in document.body and document.abnormal
+
+
+def test_attachment_only_mail_and_malformed_mime_reach_the_inbox(world):
+    world.deliver(world.mail(with_body=False, attachments=[("seul.pdf", PDF_1)]))
+    world.deliver(_clear_mail(HPRIM_LAB.encode("cp1252") + b"\r\n--dangling\r\n",
+                              "Content-Type: multipart/mixed; boundary=\"never-closed\""))
+    report = world.collect()
+    assert report.total("processed") == 2, [m.last_error for m in world.messages()]
+    documents = world.documents()
+    assert [d.message_id for d in documents][:2] == [1, 2]
+    attachments = [json.loads(m.attachments_json) for m in world.messages()]
+    assert [a["name"] for a in attachments[0]] == ["seul.pdf"]
+    assert Path(attachments[0][0]["file"]).read_bytes() == PDF_1
+    # the text of the never-closed multipart is kept, not dropped
+    assert [d.patient_last_name for d in documents if d.message_id == 2][0] == "DUPONT"

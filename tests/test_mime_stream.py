@@ -112,6 +112,8 @@ def test_missing_closing_boundary_and_missing_boundary_parameter():
     assert [kind for kind, _, _ in parts] == ["text/plain", "application/octet-stream"]
     broken = b"Content-Type: multipart/mixed\r\n\r\njust text\r\n"
     assert _stream_parts(broken) == [("multipart/mixed", None, b"just text")]
+    never_opened = b"Content-Type: multipart/mixed; boundary=b\r\n\r\nkept text\r\n"
+    assert _stream_parts(never_opened) == [("text/plain", None, b"kept text\r\n")]
 
 
 @settings(max_examples=60, deadline=None)

@@ -23,6 +23,7 @@ from typing import BinaryIO, Protocol
 _HEADER_PARSER = BytesHeaderParser(policy=email.policy.compat32)
 _BASE64_SPACE = b" \t\r\n"
 MAX_HEADER_BYTES = 1024 * 1024
+MAX_ORPHAN_TEXT = 4 * 1024 * 1024
 
 
 class Sink(Protocol):
@@ -176,14 +177,27 @@ def _leaf(lines: _Lines, headers: Message, boundaries: list[bytes],
     decoder.close()
 
 
+def _orphan_text(lines: list[bytes], choose_sink: ChooseSink, depth: int) -> None:
+    """A multipart whose boundary never appears (malformed mail): its text is not dropped."""
+    if not any(line.strip() for line in lines):
+        return
+    headers = _HEADER_PARSER.parsebytes(b"Content-Type: text/plain\r\n\r\n")
+    sink = choose_sink(LeafPart(headers, depth + 1))
+    for line in lines:
+        sink.write(line)
+
+
 def _multipart(lines: _Lines, boundary: bytes, outer: list[bytes], choose_sink: ChooseSink,
                depth: int) -> None:
     boundaries = [*outer, boundary]
     opening = b"--" + boundary
     closing = opening + b"--"
+    preamble: list[bytes] = []
+    kept = 0
     while True:  # preamble
         line = lines.next()
-        if line is None:
+        if line is None:  # the boundary never came: read the whole body as text
+            _orphan_text(preamble, choose_sink, depth)
             return
         found = _delimiter(line, boundaries)
         if found == opening:
@@ -191,6 +205,9 @@ def _multipart(lines: _Lines, boundary: bytes, outer: list[bytes], choose_sink: 
         if found is not None:  # an outer boundary: this multipart is empty
             lines.push(line)
             return
+        if kept < MAX_ORPHAN_TEXT:
+            preamble.append(line)
+            kept += len(line)
     while True:
         part_headers = _read_headers(lines)
         _entity(lines, part_headers, boundaries, choose_sink, depth + 1)

@@ -57,6 +57,11 @@ def _clear_bytes(result: Any) -> tuple[bytes, str, str]:
             str(getattr(result, "signer", "") or ""))
 
 
+def _reason(exc: BaseException) -> str:
+    """What failed, without the fix (the ProcessingError carries the fix once)."""
+    return str(getattr(exc, "message", "") or exc)
+
+
 def _decrypt_body(body: bytes, backend: CryptoBackend, notes: list[str]
                   ) -> tuple[bytes, str, str]:
     if not body.strip():
@@ -67,7 +72,7 @@ def _decrypt_body(body: bytes, backend: CryptoBackend, notes: list[str]
         if has_end_markers(decode_bytes(body).text):
             notes.append("body kept as clear text (it did not decrypt but holds HPRIM markers)")
             return body, "", ""
-        raise ProcessingError(f"the message body could not be decrypted: {exc}",
+        raise ProcessingError(f"the message body could not be decrypted: {_reason(exc)}",
                               fix=getattr(exc, "fix", "") or "check the keys and programs "
                               "on the system information page") from exc
 
@@ -132,7 +137,8 @@ def _store_attachments(parsed: ParsedMessage, backend: CryptoBackend, work: Path
             files = backend.decrypt_attachment(attachment.path, out)
         except (CryptoError, ProgramError) as exc:
             raise ProcessingError(
-                f"the attachment {attachment.display_name} could not be decrypted: {exc}",
+                f"the attachment {attachment.display_name} could not be decrypted: "
+                f"{_reason(exc)}",
                 fix=getattr(exc, "fix", "") or "check the keys and programs",
             ) from exc
         if not files:
