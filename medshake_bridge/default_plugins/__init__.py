@@ -9,4 +9,5 @@ DEFAULT_PLUGINS = (
     "medshake_bridge.default_plugins.inbox_pages",
     "medshake_bridge.default_plugins.standalone_patients",
     "medshake_bridge.default_plugins.web_pages",
+    "medshake_bridge.default_plugins.system_checks",
 )
