@@ -8,6 +8,8 @@ the *test login* button (a POST, audited), because each login may count against 
 
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
@@ -21,6 +23,7 @@ from medshake_bridge.sysinfo import run_system_checks
 from medshake_bridge.sysinfo.mail_checks import mailboxes, smtp_target
 from medshake_bridge.sysinfo.reachability import try_smtp_login
 
+SUFFIXED = re.compile(r"^(.*?) \((.*)\)$")
 system_pages = protect(Blueprint("bridge_system", __name__, url_prefix="/admin/system"), ADMIN)
 
 #: Pages offered next to a category's checks, when the plugin that owns them is loaded:
@@ -41,6 +44,20 @@ def category_label(category: str) -> str:
     return labels.get(category, category)
 
 
+def check_label(name: str) -> str:
+    """A check's name in the page's language when the catalog knows it; a name with a
+    suffix in parentheses (``Inbox folder (bob)``) is translated without the suffix."""
+    translated = _(name)
+    if translated != name:
+        return translated
+    match = SUFFIXED.match(name)
+    if match:
+        base = _(match.group(1))
+        if base != match.group(1):
+            return f"{base} ({match.group(2)})"
+    return name
+
+
 def _actions(category: str) -> list[tuple[str, str]]:
     return [(_(label), url_for(endpoint)) for label, endpoint in CATEGORY_ACTIONS.get(category, [])
             if endpoint in current_app.view_functions]
@@ -53,6 +70,7 @@ def index() -> str:
     views, _problems = mailboxes(bridge_state())
     return render_template("bridge/system_info.html", report=report,
                            category_label=category_label, actions=_actions,
+                           check_label=check_label,
                            mailboxes=[view for view, _plan in views])
 
 
@@ -79,7 +97,8 @@ def test_login() -> Response:
         smtp = try_smtp_login(smtp_target(plan.settings), login,
                               str(plan.settings.get("apicryptPopPassword") or ""))
         if smtp.ok is False:
-            problems.append(_("SMTP: %(reason)s", reason=f"{smtp.detail} ({smtp.fix})"))
+            reason = smtp.detail + (" (" + smtp.fix + ")" if smtp.fix else "")
+            problems.append(_("SMTP: %(reason)s", reason=reason))
     db.session.rollback()
     audit("system.test_login", target=key, outcome="failed" if problems else "ok",
           detail="; ".join(problems), actor=current_bridge_user())
