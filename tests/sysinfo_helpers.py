@@ -103,3 +103,29 @@ def logged(script: Path) -> list[list[str]]:
     if not log.exists():
         return []
     return [json.loads(line) for line in log.read_text("utf-8").splitlines()]
+
+
+RESTARTING_SERVICE = """#!{python}
+import json, sys, urllib.request
+from pathlib import Path
+here = Path(__file__)
+with open(here.with_suffix(".log"), "a", encoding="utf-8") as log:
+    log.write(json.dumps(sys.argv) + "\\n")
+target = json.loads(here.with_suffix(".json").read_text("utf-8"))
+request = urllib.request.Request(
+    target["url"] + "/_sandbox/mode", data=json.dumps({{"mode": "normal"}}).encode(),
+    headers={{"Authorization": "Bearer " + target["token"], "Content-Type": "application/json"}})
+with urllib.request.urlopen(request, timeout=5) as answer:
+    print("compagnonApicrypt restarted (fake): mode", json.load(answer)["mode"])
+"""
+
+
+def restarting_service(folder: Path, companion: SandboxCompanion) -> Path:
+    """A fake restart program that really brings the sandbox companion back (mode normal)."""
+    script = folder / "fake-restart"
+    folder.mkdir(parents=True, exist_ok=True)
+    script.write_text(RESTARTING_SERVICE.format(python=sys.executable), "utf-8")
+    script.chmod(0o755)
+    script.with_suffix(".json").write_text(
+        json.dumps({"url": companion.url, "token": companion.token}), "utf-8")
+    return script

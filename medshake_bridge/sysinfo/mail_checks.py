@@ -9,7 +9,7 @@ short timeout, so ten unreachable servers cost one timeout, not ten.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,7 +134,11 @@ def mail_targets(state: BridgeState) -> tuple[list[ServerTarget], list[CheckResu
 
 def probe_all(targets: list[ServerTarget], *, timeout: float = PROBE_TIMEOUT
               ) -> list[CheckResult]:
-    """Probe every target concurrently; results in the order of ``targets``."""
+    """Probe every target concurrently; results in the order of ``targets``.
+
+    Socket timeouts do not cover host name resolution, so the whole batch also has a deadline:
+    a probe still running after it is reported as broken instead of holding the page.
+    """
     results: list[CheckResult | None] = []
     pending: list[tuple[int, ServerTarget]] = []
     for target in targets:
@@ -143,12 +147,20 @@ def probe_all(targets: list[ServerTarget], *, timeout: float = PROBE_TIMEOUT
         if invalid is None:
             pending.append((len(results) - 1, target))
     if pending:
-        with ThreadPoolExecutor(max_workers=min(16, len(pending)),
-                                thread_name_prefix="mail-probe") as pool:
-            futures = [(index, pool.submit(probe_server, target, timeout=timeout))
+        pool = ThreadPoolExecutor(max_workers=min(16, len(pending)),
+                                  thread_name_prefix="mail-probe")
+        try:
+            futures = [(index, target, pool.submit(probe_server, target, timeout=timeout))
                        for index, target in pending]
-            for index, future in futures:
-                results[index] = future.result()
+            deadline = timeout * 3 + 2  # connect, TLS, protocol greeting
+            wait([future for _i, _t, future in futures], timeout=deadline)
+            for index, target, future in futures:
+                results[index] = future.result() if future.done() else CheckResult(
+                    target.check_name, False,
+                    f"no answer within {deadline:g} s (name resolution or connection hung)",
+                    f"check {target.setting_prefix}Host, the DNS and the network", CATEGORY)
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
     return [result for result in results if result is not None]
 
 
