@@ -23,6 +23,8 @@ from medshake_bridge.sandbox import create_network
 from medshake_bridge.sandbox.companion import SandboxCompanion
 
 ALICE, BOB = "alice.MARTIN", "bob.DURAND"
+#: Keep the tests off the internet: nothing listens on port 1 of the loopback.
+LOCAL_SMTP = {"apicryptSmtpHost": "localhost", "apicryptSmtpPort": "1"}
 
 
 @pytest.fixture
@@ -43,7 +45,8 @@ def broken_site(make_app, live_server, tmp_path: Path, monkeypatch: pytest.Monke
     maildir = tmp_path / "maildirs" / "alice"
     maildir.mkdir(parents=True)
     store_settings(app, {"apicryptAdresse": f"{ALICE}@medical69.apicrypt.org",
-                         "apicryptCollector": "maildir", "apicryptMaildir": str(maildir)},
+                         "apicryptCollector": "maildir", "apicryptMaildir": str(maildir),
+                         **LOCAL_SMTP},
                    user_id=people.alice)
     maildir.rmdir()  # the folder went away after it was configured
     companion.set_mode("down")

@@ -33,6 +33,8 @@ from medshake_bridge.sysinfo.folders import data_folder_check
 from medshake_bridge.sysinfo.scheduler import scheduler_check
 
 ALICE, BOB = "alice.MARTIN", "bob.DURAND"
+#: Keep the tests off the internet: nothing listens on port 1 of the loopback.
+LOCAL_SMTP = {"apicryptSmtpHost": "localhost", "apicryptSmtpPort": "1"}
 
 
 @dataclass
@@ -79,7 +81,8 @@ def _break(site: Site) -> Path:
     missing.mkdir(parents=True)
     store_settings(site.app, {"apicryptAdresse": f"{ALICE}@medical69.apicrypt.org",
                               "apicryptCollector": "maildir",
-                              "apicryptMaildir": str(missing)}, user_id=site.people.alice)
+                              "apicryptMaildir": str(missing),
+                              **LOCAL_SMTP}, user_id=site.people.alice)
     missing.rmdir()
     return missing
 
