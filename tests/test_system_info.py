@@ -331,3 +331,41 @@ def test_apicrypt2_mailbox_page_up_then_down(site: Site) -> None:
     down = client.get("/admin/apicrypt2/").get_data(as_text=True)
     assert 'id="companion-down"' in down and "does not answer" in down
     assert "/admin/apicrypt2/restart" in down
+
+
+# -- Apicrypt v1: per collected user, sudoers lines ------------------------------------------
+
+
+def test_v1_checks_per_collected_user_and_sudoers_lines_with_a_sudo_prefix(world) -> None:
+    from datetime import date
+
+    from mailworld import CAROL
+
+    carol_maildir = world.tmp / "maildirs" / "carol"
+    for sub in ("cur", "new", "tmp"):
+        (carol_maildir / sub).mkdir(parents=True)
+    with world.app.app_context():
+        world.add_user("carol", CAROL, carol_maildir)
+    year = date.today().year
+    (world.net.keys_dir(CAROL) / "Clefs" / f"{CAROL}.{year - 1900}").unlink()
+
+    report = run_system_checks(world.app)
+    v1 = {c.name: c for c in report.checks if c.category == "apicrypt_v1"}
+    assert v1["Keys folder (bob)"].ok is True and v1["Keys folder (carol)"].ok is True
+    assert v1[f"Key for {year} (bob)"].ok is True
+    assert v1[f"Key for {year} (carol)"].ok is False
+    assert f"{CAROL}.{year - 1900}" in v1[f"Key for {year} (carol)"].fix
+    assert v1["Program apicrypt (bob, carol)"].ok is True  # shared folder: one line
+    assert "Apicrypt v1 user name" not in v1  # the unused site-level value is not checked
+    assert report.advice == ()  # no sudo prefix: no sudoers lines
+
+    store_settings(world.app, {"apicryptCommandPrefix": "sudo -n"})
+    report = run_system_checks(world.app, account="medshake")
+    (advice,) = [a for a in report.advice if "v1 programs" in a.title]
+    assert advice.lines == tuple(f"medshake ALL=(root) NOPASSWD: {world.net.bin_dir / name}"
+                                 for name in ("apicrypt", "apicryptpj", "apiuncrypt",
+                                              "apiuncryptpj"))
+    output = world.app.test_cli_runner().invoke(args=["bridge", "doctor", "--account",
+                                                      "medshake"]).output
+    assert f"medshake ALL=(root) NOPASSWD: {world.net.bin_dir / 'apiuncryptpj'}" in output
+    assert f"BROKEN  Key for {year} (carol)" in output

@@ -74,14 +74,21 @@ def _everyone(state: BridgeState) -> list[tuple[str, dict[str, Any]]]:
 
 def v1_sudoers(state: BridgeState, account: str,
                everyone: list[tuple[str, dict[str, Any]]]) -> list[Advice]:
-    """Lines for each distinct (programs folder, prefix) of v1 users whose prefix uses sudo."""
+    """Lines for each distinct (programs folder, prefix) of v1 users whose prefix uses sudo.
+
+    The collected users (those with an address) are the ones whose programs run; the site's
+    own values count only while nobody is collected, as in the v1 plugin's checks.
+    """
     seen: dict[tuple[str, str], list[str]] = {}
     values: dict[tuple[str, str], Mapping[str, Any]] = {}
-    for who, settings in everyone:
+    collected = [(who, s) for who, s in everyone[1:] if s.get("apicryptAdresse")]
+    for who, settings in collected or everyone[:1]:
         prefix = str(settings.get("apicryptCommandPrefix") or "")
-        if str(settings.get("apicryptVersion") or "1") != "1" or not _uses_sudo(prefix):
+        binaries = str(settings.get("apicryptCheminVersBinaires") or "").strip()
+        if (str(settings.get("apicryptVersion") or "1") != "1" or not _uses_sudo(prefix)
+                or not binaries):
             continue
-        key = (str(settings.get("apicryptCheminVersBinaires") or ""), prefix)
+        key = (binaries, prefix)
         seen.setdefault(key, []).append(who)
         values.setdefault(key, settings)
     advice = []
