@@ -15,6 +15,7 @@ from medshake_bridge.cli import (  # noqa: F401 - registers the commands
     config_cmds,
     core_cmds,
     demo_cmds,
+    doctor_cmds,
     keys_cmds,
     send_cmds,
     task_cmds,

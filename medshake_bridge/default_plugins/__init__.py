@@ -11,4 +11,5 @@ DEFAULT_PLUGINS = (
     "medshake_bridge.default_plugins.web_pages",
     "medshake_bridge.default_plugins.sending",
     "medshake_bridge.default_plugins.scheduled_jobs",
+    "medshake_bridge.default_plugins.system_checks",
 )

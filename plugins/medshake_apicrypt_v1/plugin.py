@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from flask import Flask
 
 from medshake_apicrypt_v1.backend import build_backend
@@ -18,12 +20,34 @@ def medshake_crypto_backends() -> list[BackendSpec]:
 
 @hookimpl
 def medshake_system_checks(app: Flask) -> list[CheckResult]:
-    """Programs, key folder and this year's key, for the site-wide (default-level) settings."""
+    """Programs, key folder and this year's key, working folders: for every collected v1 user
+    (a line shared by several users is shown once, naming them), or for the site-wide settings
+    when no v1 user is collected yet. Key folders are usually per user, so checking only the
+    site's value would miss them (and flag an empty site-level user name that nobody uses)."""
+    from sqlalchemy import select
+
     from medshake_bridge.backends import make_runner
+    from medshake_bridge.db import db
     from medshake_bridge.extension import bridge_state
+    from medshake_bridge.models import User
 
     state = bridge_state(app)
-    settings = state.settings.values_for_user(None)
-    if str(settings.get("apicryptVersion")) != "1":
-        return []
-    return build_backend(settings, make_runner(state, settings)).checks()
+    store = state.settings
+    scopes: list[tuple[str, dict]] = []
+    for user in db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.id)):
+        values = store.values_for_user(user.id)
+        if (str(values.get("apicryptVersion")) == "1" and values.get("apicryptAdresse")
+                and values.get("optionGeActiverInboxApicrypt")):
+            scopes.append((user.login, values))
+    if not scopes:
+        site = store.values_for_user(None)
+        if str(site.get("apicryptVersion")) != "1":
+            return []
+        return build_backend(site, make_runner(state, site)).checks()
+    lines: dict[tuple[str, str, bool | None], tuple[CheckResult, list[str]]] = {}
+    for login, values in scopes:
+        for check in build_backend(values, make_runner(state, values)).checks():
+            key = (check.name, check.detail, check.ok)
+            lines.setdefault(key, (check, []))[1].append(login)
+    return [replace(check, name=f"{check.name} ({', '.join(logins)})")
+            for check, logins in lines.values()]

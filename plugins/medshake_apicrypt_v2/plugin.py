@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask
 
 from medshake_apicrypt_v2.backend import build_backend, config_from_settings
@@ -13,7 +15,7 @@ from medshake_apicrypt_v2.checks import (
 )
 from medshake_apicrypt_v2.settings import SETTINGS
 from medshake_bridge import hookimpl
-from medshake_bridge.interfaces import BackendSpec, CheckResult
+from medshake_bridge.interfaces import BackendSpec, CheckResult, MenuItem
 from medshake_bridge.settings import SettingSpec
 
 
@@ -61,3 +63,23 @@ def _for_cert(check: CheckResult, name: str) -> CheckResult:
     """Say whose certificate a line is about when several users use v2."""
     return CheckResult(name=f"{check.name} ({name or 'unnamed'})", ok=check.ok,
                        detail=check.detail, fix=check.fix, category=check.category)
+
+
+@hookimpl
+def medshake_blueprints(app: Flask) -> list[Any]:
+    """The *Apicrypt 2 mailboxes* page and the companion's restart (admins)."""
+    from medshake_apicrypt_v2.pages import apicrypt2_pages
+
+    return [apicrypt2_pages]
+
+
+@hookimpl
+def medshake_menu_items(user: Any) -> list[MenuItem]:
+    """*Boîtes Apicrypt 2* for admins, once the site or a user uses v2."""
+    from medshake_apicrypt_v2.pages import uses_v2
+    from medshake_bridge.access import can_admin
+
+    if not can_admin(user) or not uses_v2():
+        return []
+    return [MenuItem("Boîtes Apicrypt 2", "Apicrypt 2 mailboxes", "bridge_apicrypt2.mailboxes",
+                     admin_only=True, order=91)]
