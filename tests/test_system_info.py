@@ -369,3 +369,30 @@ def test_v1_checks_per_collected_user_and_sudoers_lines_with_a_sudo_prefix(world
                                                       "medshake"]).output
     assert f"medshake ALL=(root) NOPASSWD: {world.net.bin_dir / 'apiuncryptpj'}" in output
     assert f"BROKEN  Key for {year} (carol)" in output
+
+
+def test_the_scheduler_reports_itself_to_the_system_information(make_app):
+    import time
+
+    from medshake_bridge import migrate
+    from medshake_bridge.scheduler.service import SchedulerService
+    from medshake_bridge.sysinfo.scheduler import scheduler_status
+
+    app = make_app(MEDSHAKE_BRIDGE_SCHEDULER="embedded",
+                   MEDSHAKE_BRIDGE_SCHEDULER_POLL_SECONDS=0.1)
+    migrate.upgrade(app)
+    assert scheduler_status(app) is None
+    service = SchedulerService(app).start()
+    try:
+        deadline = time.monotonic() + 10
+        while not service.is_leader and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with app.app_context():
+            check = scheduler_status(app)
+        assert check is not None and check.ok is not False
+        assert "mode embedded" in check.detail and "running" in check.detail
+        assert {"apicrypt-collect", "work-folders-cleanup"} <= set(service.status()["jobs"])
+        assert "leader" in check.detail
+    finally:
+        service.stop()
+    assert scheduler_status(app) is None

@@ -118,6 +118,19 @@ class SchedulerService:
     def is_leader(self) -> bool:
         return self.election.leading and self._scheduler is not None
 
+    def status(self) -> dict[str, Any]:
+        """What the system information page and ``doctor`` show about this scheduler."""
+        scheduler = self._scheduler
+        jobs = scheduler.get_jobs() if scheduler is not None else []
+        upcoming = [job.next_run_time for job in jobs if job.next_run_time is not None]
+        return {
+            "mode": scheduler_mode(self.app),
+            "running": self.started,
+            "leader": self.is_leader,
+            "jobs": [job.id for job in jobs],
+            "next_run": min(upcoming).isoformat(timespec="minutes") if upcoming else "",
+        }
+
     def reload_soon(self) -> None:
         """The tasks table changed in this process: rebuild the jobs now, not at the poll."""
         self._fingerprint = None
