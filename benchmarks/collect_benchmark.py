@@ -83,7 +83,8 @@ with app.app_context():
     report = collect_all(bridge_state())
     elapsed = time.perf_counter() - started
 print(json.dumps({"elapsed": elapsed, "idle_hwm": idle, "peak_hwm": hwm(),
-                  "fetched": report.total("fetched"), "processed": report.total("processed"),
+                  "fetched": report.total("fetched"), "adopted": report.total("adopted"),
+                  "processed": report.total("processed"),
                   "documents": report.total("documents"), "deleted": report.total("deleted"),
                   "errors": [m.error for m in report.mailboxes if m.error]}))
 '''
@@ -278,17 +279,23 @@ def crash_trial(work: Path, sandbox: Path, dovecot: DovecotServer, user, plain: 
         known = {row[0] for row in connection.execute(
             "select raw_path from bridge_received_messages")}
     raw_files = [p for p in (instance / "data" / "inbox" / "raw").rglob("*") if p.is_file()]
-    in_flight = [p for p in raw_files if str(p) not in known]
+    partial = [p for p in raw_files if p.name.endswith(".part")]
+    complete_without_row = [p for p in raw_files
+                            if p.suffix == ".eml" and str(p) not in known]
     run = bridge_run(instance, config, plugin_dir)
     with sqlite3.connect(database) as connection:
         rows, distinct = connection.execute(
             "select count(*), count(distinct message_id_header) from bridge_received_messages"
         ).fetchone()
     return {"messages": count, "committed_before_kill": stored_before,
-            "in_flight_files_after_kill": len(in_flight),
-            "fetched_by_next_run": run["fetched"],
-            "committed_fetched_again": run["fetched"] - (count - stored_before),
-            "redone_messages": len(in_flight) + run["fetched"] - (count - stored_before),
+            "complete_files_without_row_after_kill": len(complete_without_row),
+            "partial_files_after_kill": len(partial),
+            "stored_by_next_run": run["fetched"],
+            "adopted_by_next_run": run["adopted"],
+            "downloaded_by_next_run": run["fetched"] - run["adopted"],
+            # messages whose bytes came over the network in both runs: the partial one(s)
+            "downloaded_twice": (run["fetched"] - run["adopted"])
+            - (count - stored_before - len(complete_without_row)) + len(partial),
             "rows_after": rows, "distinct_message_ids_after": distinct,
             "left_on_server_after": len(list((dovecot.maildir(user.login) / "new").iterdir()))
             + len(list((dovecot.maildir(user.login) / "cur").iterdir()))}

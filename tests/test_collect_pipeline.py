@@ -279,10 +279,15 @@ def test_a_raw_file_left_by_a_crash_is_adopted_not_fetched_again(world):
         db.session.commit()
     assert raw_path.name == raw_file_name(path.name.split(":")[0])
     assert raw_path.is_file()
+    world.deliver(world.mail(subject="second"))
+    second_name = raw_file_name(sorted(world.on_server())[-1].name.split(":")[0])
+    partial = raw_path.parent / f".{second_name}.99999.part"  # a download cut by a crash
+    partial.write_bytes(b"From: half a message")
     report = world.collect()
     (mailbox,) = report.mailboxes
-    assert (mailbox.adopted, mailbox.fetched, mailbox.processed) == (1, 1, 1)
-    assert len(world.documents()) == 1 and world.on_server() == []
+    assert (mailbox.adopted, mailbox.fetched, mailbox.processed) == (1, 2, 2)
+    assert len(world.documents()) == 2 and world.on_server() == []
+    assert not partial.exists()  # replaced by the complete download
 
 
 CONCURRENT_COLLECTION = """

@@ -60,6 +60,8 @@ class RawMessageFile:
     def __init__(self, folder: Path, name: str | None = None) -> None:
         self.folder = ensure_private_dir(folder)
         name = name or uuid.uuid4().hex + ".eml"
+        for stale in self.folder.glob(f".{name}.*.part"):  # a crashed run's partial copy
+            stale.unlink(missing_ok=True)
         self.tmp = self.folder / f".{name}.{os.getpid()}.part"
         self.final = self.folder / name
         fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE_MODE)
