@@ -58,6 +58,15 @@ class MailEndpoint:
         return cleaned[:300]
 
 
+def setting_port(settings: Mapping[str, Any], name: str) -> int | None:
+    """The port stored in setting ``name``, or ``None`` when it is not a TCP port."""
+    try:
+        port = int(settings.get(name) or 0)
+    except (TypeError, ValueError):
+        return None
+    return port if 0 < port < 65536 else None
+
+
 def endpoint_from_settings(settings: Mapping[str, Any], *, protocol: str, prefix: str,
                            timeout: float = SOCKET_TIMEOUT) -> MailEndpoint:
     """Read ``<prefix>Host/Port/Tls`` plus the shared login, password and CA file.
@@ -77,11 +86,8 @@ def endpoint_from_settings(settings: Mapping[str, Any], *, protocol: str, prefix
     if tls not in TLS_MODES:
         raise MailTlsError(f"unknown TLS mode {tls!r} for {protocol}",
                            fix=f"set {prefix}Tls to none, starttls or tls")
-    try:
-        port = int(settings.get(f"{prefix}Port") or 0)
-    except (TypeError, ValueError):
-        port = 0
-    if not 0 < port < 65536:
+    port = setting_port(settings, f"{prefix}Port")
+    if port is None:
         raise MailConnectionError(f"the {protocol} port of {host} is not a valid port number",
                                   fix=f"set {prefix}Port (e.g. 995/993 for tls, 110/143 "
                                       "for starttls)")

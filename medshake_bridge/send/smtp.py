@@ -30,6 +30,7 @@ from medshake_bridge.mailtls import (
     MailEndpoint,
     client_context,
     network_failure,
+    setting_port,
 )
 
 PREFIX = "apicryptSmtp"
@@ -62,11 +63,8 @@ def smtp_endpoint(settings: Mapping[str, Any], *, timeout: float = SOCKET_TIMEOU
     if tls not in TLS_MODES:
         raise MailTlsError(f"unknown TLS mode {tls!r} for SMTP",
                            fix=f"set {PREFIX}Tls to none, starttls or tls")
-    try:
-        port = int(settings.get(f"{PREFIX}Port") or 0)
-    except (TypeError, ValueError):
-        port = 0
-    if not 0 < port < 65536:
+    port = setting_port(settings, f"{PREFIX}Port")
+    if port is None:
         raise MailError(f"the SMTP port of {host} is not a valid port number",
                         fix=f"set {PREFIX}Port (587 for starttls, 465 for tls)")
     if any(char in value for value in (login, password) for char in "\r\n\0"):
