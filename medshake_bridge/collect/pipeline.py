@@ -267,10 +267,11 @@ def _process_pending(state: BridgeState, plan: MailboxPlan, mailbox: Mailbox, in
                                       ReceivedMessage.state.in_((STORED, FAILED)))
         .order_by(ReceivedMessage.id)))
     for row in pending:
-        outcome = process_message_row(state, row, plan.owners, plan.settings, inbox, work)
+        outcome, documents = process_message_row(state, row, plan.owners, plan.settings, inbox,
+                                                 work)
         if outcome == PROCESSED:
             report.processed += 1
-            report.documents += int(getattr(row, "document_count", 0))
+            report.documents += documents
         elif outcome == DUPLICATE:
             report.duplicates += 1
         elif outcome == QUARANTINED:
@@ -295,12 +296,13 @@ def _is_duplicate(row: ReceivedMessage) -> bool:
 
 
 def process_message_row(state: BridgeState, row: ReceivedMessage, owners: list[int],
-                        settings: dict[str, Any], inbox: Path, work: Path) -> str:
-    """Process one stored message; returns its new state. Commits."""
+                        settings: dict[str, Any], inbox: Path, work: Path) -> tuple[str, int]:
+    """Process one stored message; returns its new state and its number of inbox documents.
+    Commits."""
     if _is_duplicate(row):
         row.state, row.processed_at = DUPLICATE, utcnow()
         db.session.commit()
-        return DUPLICATE
+        return DUPLICATE, 0
     try:
         backend = backend_for(state, settings)
         result = process_stored_message(Path(row.raw_path), inbox / "messages" / str(row.id),
@@ -313,7 +315,7 @@ def process_message_row(state: BridgeState, row: ReceivedMessage, owners: list[i
         db.session.commit()
         log.warning("message %s (server id %s) failed (try %d): %s", row.id, row.server_id,
                     row.attempts, row.last_error)
-        return row.state
+        return row.state, 0
     parsed = result.parsed
     row.subject, row.from_address = parsed.subject, parsed.from_address[:500]
     row.to_address, row.date_header = parsed.to_address[:500], parsed.date[:100]
@@ -324,9 +326,8 @@ def process_message_row(state: BridgeState, row: ReceivedMessage, owners: list[i
     db.session.add_all(documents)
     row.state, row.processed_at = PROCESSED, utcnow()
     db.session.commit()
-    row.document_count = len(documents)  # for the run's report (not a column)
     _announce(state, row, documents)
-    return PROCESSED
+    return PROCESSED, len(documents)
 
 
 def _announce(state: BridgeState, row: ReceivedMessage, documents: list[Any]) -> None:
@@ -373,4 +374,4 @@ def retry_message(state: BridgeState, message_id: int) -> str:
     inbox, work, _ = _folders(state, plan)
     row.attempts = 0
     db.session.commit()
-    return process_message_row(state, row, plan.owners, plan.settings, inbox, work)
+    return process_message_row(state, row, plan.owners, plan.settings, inbox, work)[0]
