@@ -110,3 +110,8 @@ def test_console_script_runs_commands_on_create_app(tmp_path, monkeypatch):
     result = runner.invoke(main, ["config", "get", "apicryptVersion"])
     assert result.output.strip() == "apicryptVersion = 1    [declared default]"
     assert (tmp_path / "inst" / "medshake_bridge.db").stat().st_mode & 0o777 == 0o600
+    from medshake_bridge import __version__
+
+    assert runner.invoke(main, ["--version"]).output == f"medshake-bridge {__version__}\n"
+    listing = runner.invoke(main, ["--help"]).output
+    assert "  fetch " in listing and "  bridge " not in listing

@@ -7,6 +7,7 @@ Every command lives in :data:`bridge_group`. Inside a host app the same group is
 
 from __future__ import annotations
 
+import click
 from flask.cli import FlaskGroup
 
 from medshake_bridge.cli import (  # noqa: F401 - registers the commands
@@ -39,12 +40,28 @@ class BridgeCLI(FlaskGroup):
             name="medshake-bridge",
             create_app=_create_app,
             add_default_commands=False,
-            add_version_option=True,
+            add_version_option=False,
             load_dotenv=False,
             help="medshake-bridge: Apicrypt secure medical mail for EHRs.",
         )
+        self.params.append(click.Option(
+            ["--version"], is_flag=True, expose_value=False, is_eager=True,
+            callback=_print_version, help="Show the medshake-bridge version and exit."))
         for name, command in bridge_group.commands.items():
             self.add_command(command, name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Only the bridge's commands (not the app's ``bridge`` alias of the same group)."""
+        return sorted(bridge_group.commands)
+
+
+def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from medshake_bridge import __version__
+
+    click.echo(f"medshake-bridge {__version__}")
+    ctx.exit()
 
 
 bridge_group.add_command(sandbox, "sandbox")
