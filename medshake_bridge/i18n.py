@@ -127,3 +127,10 @@ def template_helpers() -> dict[str, Any]:
     """Gettext callables bound to the bridge's catalog, for the bridge's templates."""
     return {"_": _, "gettext": _, "ngettext": ngettext, "lang": current_language(),
             "languages": [(code, LANGUAGE_NAMES[code]) for code in LANGUAGES]}
+
+
+def human_size(size: int) -> str:
+    """A file size for people, in the page's language (kB below a megabyte)."""
+    if size >= 1024 * 1024:
+        return _("%(count)s MB", count=size // (1024 * 1024))
+    return _("%(count)s kB", count=max(size // 1024, 1))

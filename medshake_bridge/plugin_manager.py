@@ -156,12 +156,3 @@ def _host_version() -> str:
     from medshake_bridge import __version__
 
     return __version__
-
-
-def collect_list(results: Iterable[Iterable[Any] | None]) -> list[Any]:
-    """Flatten the per-plugin lists that list-returning hooks give back."""
-    merged: list[Any] = []
-    for result in results:
-        if result:
-            merged.extend(result)
-    return merged

@@ -50,6 +50,8 @@ from medshake_apicrypt_v2.service import (
     restart_companion,
     sudoers_lines,
 )
+from sysinfo_helpers import fake_service as make_fake_service
+from sysinfo_helpers import logged
 
 from medshake_bridge import bridge_state
 from medshake_bridge.crypto_common import EncryptedBody, InvalidRecipientError
@@ -441,30 +443,9 @@ def test_missing_certificate_settings_are_configuration_errors(spool: Path) -> N
 # -- restart and .aes -----------------------------------------------------------------------------
 
 
-FAKE_SERVICE = """#!{python}
-import json, sys
-from pathlib import Path
-with open(Path(__file__).with_suffix(".log"), "a", encoding="utf-8") as log:
-    log.write(json.dumps(sys.argv) + "\\n")
-print("compagnonApicrypt restarted (fake)")
-sys.exit(int(sys.argv[-1]) if sys.argv[-1].isdigit() else 0)
-"""
-
-
 @pytest.fixture
 def fake_service(tmp_path: Path) -> Path:
-    script = tmp_path / "bin" / "fake-service"
-    script.parent.mkdir()
-    script.write_text(FAKE_SERVICE.format(python=sys.executable), "utf-8")
-    script.chmod(0o755)
-    return script
-
-
-def logged(script: Path) -> list[list[str]]:
-    log = script.with_suffix(".log")
-    if not log.exists():
-        return []
-    return [json.loads(line) for line in log.read_text("utf-8").splitlines()]
+    return make_fake_service(tmp_path / "bin")
 
 
 def test_restart_runs_the_configured_command_as_an_argument_list(fake_service: Path) -> None:

@@ -20,7 +20,7 @@ from medshake_bridge.errors import BridgeError
 from medshake_bridge.extension import bridge_state
 from medshake_bridge.interfaces import PatientCandidate
 from medshake_bridge.models import User
-from medshake_bridge.models.mail import FILED, NEW, REMOVED, InboxDocument, ReceivedMessage
+from medshake_bridge.models.mail import FILED, NEW, REMOVED, InboxDocument
 from medshake_bridge.models.settings import utcnow
 from medshake_bridge.paths import ensure_private_dir
 
@@ -232,7 +232,3 @@ def archive_document(document: InboxDocument, when: datetime | None = None) -> P
             shutil.copyfile(item.path, target)
             target.chmod(0o600)
     return folder
-
-
-def message_of(document: InboxDocument) -> ReceivedMessage:
-    return document.message

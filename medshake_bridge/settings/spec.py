@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -220,7 +220,3 @@ def render_value(spec: SettingSpec, value: Any) -> str:
     if isinstance(value, list):
         return ",".join(str(item) for item in value)
     return "" if value is None else str(value)
-
-
-def specs_by_name(specs: Sequence[SettingSpec]) -> dict[str, SettingSpec]:
-    return {spec.name: spec for spec in specs}

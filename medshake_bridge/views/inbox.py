@@ -27,7 +27,7 @@ from medshake_bridge.access import USER, current_bridge_user, protect
 from medshake_bridge.db import db
 from medshake_bridge.default_plugins.standalone_patients import create_patient_from_identity
 from medshake_bridge.errors import BridgeError
-from medshake_bridge.i18n import _
+from medshake_bridge.i18n import _, human_size
 from medshake_bridge.inbox import service
 from medshake_bridge.inbox.identity import header_from_document
 from medshake_bridge.models.mail import FILED, NEW, REMOVED
@@ -172,9 +172,4 @@ def attachment_count(attachments_json: str) -> int:
 
 @inbox_pages.app_template_filter("filesize")
 def filesize(size: int) -> str:
-    value = float(size)
-    for unit in ("o", "Ko", "Mo", "Go"):
-        if value < 1024 or unit == "Go":
-            return f"{value:.0f} {unit}" if unit == "o" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} o"
+    return human_size(int(size))

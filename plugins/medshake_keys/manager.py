@@ -27,7 +27,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from medshake_bridge.i18n import _
+from medshake_bridge.i18n import _, human_size
 from medshake_bridge.runner import Runner
 from medshake_keys.aes import aes_available, run_aes_utility, validate_code
 from medshake_keys.errors import (
@@ -274,7 +274,7 @@ class ClefsManager:
             if total > self.max_bytes:
                 raise KeyFileSizeError(
                     _("%(name)s is larger than %(size)s: it cannot be a key file and was not "
-                      "stored.", name=name, size=_human(self.max_bytes)),
+                      "stored.", name=name, size=human_size(self.max_bytes)),
                     fix=_("Check that you chose the key file itself (a few kilobytes)."))
             out.write(chunk)
 
@@ -334,8 +334,3 @@ class ClefsManager:
         raise KeyNotFoundError(_("There is no key file %(name)s in %(path)s.", name=path.name,
                                  path=str(path.parent)), fix="")
 
-
-def _human(size: int) -> str:
-    if size >= 1024 * 1024:
-        return _("%(count)s MB", count=size // (1024 * 1024))
-    return _("%(count)s kB", count=max(size // 1024, 1))
