@@ -78,3 +78,7 @@ class MailTlsError(MailError):
 
 class MailProtocolError(MailError):
     """The server answered something the protocol does not allow (or a message vanished)."""
+
+
+class PatientError(BridgeError):
+    """A patient reference, a patient provider or a filing request was refused."""

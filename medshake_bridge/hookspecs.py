@@ -105,6 +105,19 @@ def medshake_message_stored(message: Any, documents: list[Any]) -> None:
 
 
 @hookspec
+def medshake_patient_providers(app: Any) -> list[Any]:
+    """Offer patient sources (the bridge's own store, an EHR, a portal).
+
+    Called once when the app is created, with the Flask ``app``. Return a list of objects
+    following :class:`medshake_bridge.api.PatientProvider`, each owning one ``source`` name
+    (two providers may not claim the same source). Patients are then referenced everywhere as
+    :class:`medshake_bridge.api.PatientRef` (``source:id``) and the host asks only the provider
+    of that source to fetch, create or file. Providers read their settings when they are used,
+    not when they are offered.
+    """
+
+
+@hookspec
 def medshake_patient_candidates(identity: Any, limit: int) -> list[Any]:
     """Propose patients for a received HPRIM identity.
 

@@ -1,0 +1,77 @@
+"""The public API: everything a plugin may import, and nothing else.
+
+Plugins (the built-in ones included) import from here only; what is not exported here is the
+host's internals and may change without notice. Names are grouped by what they are for.
+"""
+
+from __future__ import annotations
+
+from medshake_bridge.errors import (
+    BridgeError,
+    ConfigurationError,
+    CryptoError,
+    MailError,
+    PatientError,
+    ProgramError,
+)
+from medshake_bridge.hookspecs import hookimpl
+from medshake_bridge.interfaces import (
+    BackendSpec,
+    CheckResult,
+    CollectorSpec,
+    CryptoBackend,
+    JobSpec,
+    KeyManager,
+    KeyManagerSpec,
+    MailboxIdentity,
+    MailCollector,
+    MenuItem,
+    PatientCandidate,
+    ServerMessage,
+)
+from medshake_bridge.patient_ref import (
+    ActingUser,
+    DocumentToFile,
+    FiledRecord,
+    FilingAttachment,
+    NewPatient,
+    PatientProvider,
+    PatientRef,
+    PatientSummary,
+)
+from medshake_bridge.settings import SettingSpec
+
+__all__ = [
+    # declaring a plugin
+    "hookimpl",
+    "SettingSpec",
+    # crypto back-ends, collectors, keys, jobs, pages, checks
+    "BackendSpec",
+    "CryptoBackend",
+    "CollectorSpec",
+    "MailCollector",
+    "MailboxIdentity",
+    "ServerMessage",
+    "KeyManager",
+    "KeyManagerSpec",
+    "JobSpec",
+    "MenuItem",
+    "CheckResult",
+    # patients
+    "PatientRef",
+    "PatientSummary",
+    "PatientProvider",
+    "PatientCandidate",
+    "NewPatient",
+    "DocumentToFile",
+    "FilingAttachment",
+    "FiledRecord",
+    "ActingUser",
+    # errors
+    "BridgeError",
+    "ConfigurationError",
+    "CryptoError",
+    "MailError",
+    "PatientError",
+    "ProgramError",
+]
