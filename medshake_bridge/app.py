@@ -37,26 +37,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(environment_overrides())
     app.config.update(config)
     app.config.setdefault("MEDSHAKE_BRIDGE_SCHEDULER", "embedded")  # run/demo start it
+    if not app.config.get("MEDSHAKE_BRIDGE_HOME"):
+        app.config["MEDSHAKE_BRIDGE_HOME"] = app.instance_path  # the instance folder is ours
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _session_key(Path(app.instance_path))
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
     app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     app.config.setdefault("SESSION_COOKIE_NAME", "medshake_bridge_session")
-    _private_sqlite_file(app)
     MedshakeBridge(app)
     return app
-
-
-def _private_sqlite_file(app: Flask) -> None:
-    """Create the default SQLite file with mode 0600 before SQLAlchemy creates it 0644."""
-    from medshake_bridge.config import apply_defaults, sqlite_url
-
-    apply_defaults(app)
-    url = sqlite_url(app)
-    if app.config["SQLALCHEMY_DATABASE_URI"] == url:
-        path = Path(url.removeprefix("sqlite:///"))
-        if not path.exists():
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
 
 
 def _session_key(instance: Path) -> str:

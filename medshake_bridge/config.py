@@ -17,11 +17,16 @@ from flask import Flask
 PREFIX = "MEDSHAKE_BRIDGE_"
 
 DEFAULTS: dict[str, Any] = {
-    # Database URL; empty means SQLite in the instance folder.
+    # Database URL; empty means the host's Flask-SQLAlchemy database when embedded in an app
+    # that has one, else SQLite in the instance folder.
     "MEDSHAKE_BRIDGE_DATABASE_URL": "",
     # Fernet keys for secrets at rest, newest first (list or comma-separated text).
     "MEDSHAKE_BRIDGE_SECRET_KEYS": [],
-    # Private data (inbox, archives, working folders); empty means <instance>/data.
+    # The bridge's own private folder (SQLite file, key files, data, locks). create_app uses
+    # its instance folder; embedded in a host app, empty means <host instance>/medshake_bridge,
+    # so the host's own instance folder is never changed.
+    "MEDSHAKE_BRIDGE_HOME": "",
+    # Private data (inbox, archives, working folders); empty means <home>/data.
     "MEDSHAKE_BRIDGE_DATA_DIR": "",
     # A plugin that fails to load stops the app instead of being recorded.
     "MEDSHAKE_BRIDGE_STRICT_PLUGINS": False,
@@ -46,6 +51,8 @@ DEFAULTS: dict[str, Any] = {
     # Failed logins allowed per (address, login) and per address before logins are refused.
     "MEDSHAKE_BRIDGE_LOGIN_LIMIT_PER_ACCOUNT": "5 per minute",
     "MEDSHAKE_BRIDGE_LOGIN_LIMIT_PER_ADDRESS": "20 per minute",
+    # Extra keyword arguments for the bridge's own engine (sqlalchemy.create_engine).
+    "MEDSHAKE_BRIDGE_ENGINE_OPTIONS": {},
     # Content-Security-Policy of the bridge's pages; empty means the built-in strict policy.
     "MEDSHAKE_BRIDGE_CONTENT_SECURITY_POLICY": "",
 }
@@ -88,12 +95,12 @@ def apply_defaults(app: Flask) -> None:
         value = app.config[key]
         if isinstance(value, str):
             app.config[key] = parse_env_value(key, value)
+    if not app.config["MEDSHAKE_BRIDGE_HOME"]:
+        app.config["MEDSHAKE_BRIDGE_HOME"] = str(Path(app.instance_path) / "medshake_bridge")
     if not app.config["MEDSHAKE_BRIDGE_DATA_DIR"]:
-        app.config["MEDSHAKE_BRIDGE_DATA_DIR"] = str(Path(app.instance_path) / "data")
-    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
-        url = app.config["MEDSHAKE_BRIDGE_DATABASE_URL"] or sqlite_url(app)
-        app.config["SQLALCHEMY_DATABASE_URI"] = url
+        app.config["MEDSHAKE_BRIDGE_DATA_DIR"] = str(bridge_home(app) / "data")
 
 
-def sqlite_url(app: Flask) -> str:
-    return "sqlite:///" + str(Path(app.instance_path) / "medshake_bridge.db")
+def bridge_home(app: Flask) -> Path:
+    """The bridge's own private folder (see ``MEDSHAKE_BRIDGE_HOME``); not created here."""
+    return Path(app.config["MEDSHAKE_BRIDGE_HOME"])

@@ -18,8 +18,8 @@ from flask import Blueprint, Flask, current_app
 from sqlalchemy.exc import SQLAlchemyError
 
 from medshake_bridge import redaction
-from medshake_bridge.config import apply_defaults
-from medshake_bridge.db import db
+from medshake_bridge.config import apply_defaults, bridge_home
+from medshake_bridge.db import db as bridge_db
 from medshake_bridge.errors import ConfigurationError
 from medshake_bridge.plugin_manager import PluginLoader, PluginRecord, new_plugin_manager
 from medshake_bridge.secrets import KEY_FILE_NAME, SecretBox, parse_keys, read_key_file
@@ -61,11 +61,18 @@ class BridgeState:
 class MedshakeBridge:
     """Flask extension object (one may serve several apps)."""
 
-    def __init__(self, app: Flask | None = None) -> None:
+    def __init__(self, app: Flask | None = None, *, db: Any = None) -> None:
+        self.host_db = db
         if app is not None:
             self.init_app(app)
 
-    def init_app(self, app: Flask) -> BridgeState:
+    def init_app(self, app: Flask, *, db: Any = None) -> BridgeState:
+        """Attach the bridge to ``app``.
+
+        ``db`` is the host's Flask-SQLAlchemy instance whose database the bridge's tables should
+        live in (found by itself when the host registered one before this call); the bridge
+        still uses its own session, so it never commits or rolls back the host's work.
+        """
         if EXTENSION_KEY in app.extensions:
             raise ConfigurationError(
                 "medshake-bridge is already initialised on this app",
@@ -73,7 +80,7 @@ class MedshakeBridge:
             )
         apply_defaults(app)
         redaction.install()
-        db.init_app(app)
+        bridge_db.init_app(app, db if db is not None else self.host_db)
         import medshake_bridge.models  # noqa: F401 - registers the tables
 
         secrets = SecretBox(self._secret_keys(app))
@@ -112,7 +119,7 @@ class MedshakeBridge:
     def _secret_keys(app: Flask) -> list[str]:
         keys = parse_keys(app.config["MEDSHAKE_BRIDGE_SECRET_KEYS"])
         if not keys:
-            keys = read_key_file(Path(app.instance_path) / KEY_FILE_NAME)
+            keys = read_key_file(bridge_home(app) / KEY_FILE_NAME)
         return keys
 
 
@@ -147,13 +154,13 @@ def _disabled_in_database(app: Flask) -> list[str]:
 
     try:
         with app.app_context():
-            row = db.session.scalars(
-                db.select(SettingValue).where(
+            row = bridge_db.session.scalars(
+                bridge_db.select(SettingValue).where(
                     SettingValue.name == "bridgeDisabledPlugins",
                     SettingValue.level == "default",
                 )
             ).first()
-            db.session.remove()
+            bridge_db.session.remove()
     except SQLAlchemyError:
         return []  # no database yet: init-db has not run
     if row is None:

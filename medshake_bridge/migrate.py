@@ -51,3 +51,15 @@ def current_revision(app: Flask) -> str | None:
 
 def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def include_object(obj: object, name: str | None, type_: str, reflected: bool,
+                   compare_to: object) -> bool:
+    """For a host's Alembic/Flask-Migrate ``include_object``: leave the bridge's tables alone.
+
+    The bridge migrates its own ``bridge_*`` tables (with its own version table); without this
+    filter the host's autogenerate would see them in the database, not in the host's models, and
+    write a migration that drops them.
+    """
+    table = name if type_ == "table" else getattr(getattr(obj, "table", None), "name", "")
+    return not str(table or "").startswith("bridge_")

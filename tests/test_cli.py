@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from medshake_bridge import bridge_state, migrate
+from medshake_bridge.db import engine_url
 from medshake_bridge.secrets import KEY_FILE_NAME, read_key_file
 
 
@@ -94,7 +95,7 @@ def test_rotate_keys_generate_keeps_secrets_readable(make_app):
     after = read_key_file(key_file)
     assert len(after) == 2 and after[1:] == before
     fresh = make_app(MEDSHAKE_BRIDGE_SECRET_KEYS=[after[0]],
-                     MEDSHAKE_BRIDGE_DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"])
+                     MEDSHAKE_BRIDGE_DATABASE_URL=engine_url(app))
     with fresh.app_context():
         assert bridge_state().settings.get("apicryptPopPassword") == "kept-across"
 

@@ -7,6 +7,7 @@ from flask import Blueprint, Flask
 
 from medshake_bridge import MedshakeBridge, bridge_state, create_app, hookimpl, migrate
 from medshake_bridge.access import public
+from medshake_bridge.db import database_url
 from medshake_bridge.errors import ConfigurationError
 
 
@@ -27,7 +28,8 @@ def test_init_app_in_a_host_app_keeps_state_in_extensions(tmp_path):
     state = ext.init_app(app)
     assert app.extensions["medshake_bridge"] is state
     assert app.config["MEDSHAKE_BRIDGE_SCHEDULER"] == "off"
-    assert app.config["MEDSHAKE_BRIDGE_DATA_DIR"].endswith("host-instance/data")
+    # embedded, the bridge keeps its files in a folder of its own inside the host's instance
+    assert app.config["MEDSHAKE_BRIDGE_DATA_DIR"].endswith("host-instance/medshake_bridge/data")
     migrate.upgrade(app)
     result = app.test_cli_runner().invoke(args=["bridge", "config", "get", "apicryptVersion"])
     assert "apicryptVersion = 1" in result.output
@@ -101,5 +103,5 @@ def test_configuration_order_defaults_instance_file_env_mapping(tmp_path, monkey
     assert app.config["MEDSHAKE_BRIDGE_URL_PREFIX"] == "/env"
     assert app.config["MEDSHAKE_BRIDGE_DATA_DIR"] == "/srv/from-mapping"
     assert app.config["MEDSHAKE_BRIDGE_DISABLED_PLUGINS"] == ["imap", "maildir"]
-    assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{instance}/medshake_bridge.db"
+    assert database_url(app) == f"sqlite:///{instance}/medshake_bridge.db"
     assert (instance / "session_key").stat().st_mode & 0o777 == 0o600

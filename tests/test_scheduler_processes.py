@@ -19,6 +19,8 @@ import pytest
 from conftest import TEST_SECRET_KEY
 from scheduler_helpers import JOBS_PLUGIN_DIR, runs, wait_for
 
+from medshake_bridge.db import engine_url
+
 BRIDGE = str(Path(sys.executable).parent / "medshake-bridge")
 STOP_WITHIN = 8.0  # seconds: "a few seconds", generous for a loaded CI machine
 
@@ -47,9 +49,9 @@ def _tick_pids(app, since_id: int = 0) -> list[int]:
 
 
 def test_three_schedulers_run_each_tick_once_and_a_follower_takes_over(db_app, tmp_path):
-    backend = db_app.config["SQLALCHEMY_DATABASE_URI"].split(":", 1)[0]
+    backend = engine_url(db_app).split(":", 1)[0]
     sqlite = backend.startswith("sqlite")
-    url = "" if sqlite else db_app.config["SQLALCHEMY_DATABASE_URI"]
+    url = "" if sqlite else engine_url(db_app)
     instances = ([Path(db_app.instance_path)] * 3 if sqlite
                  else [tmp_path / f"host{n}" for n in range(3)])
     processes = [_start(instance, url, tmp_path, n) for n, instance in enumerate(instances)]

@@ -9,7 +9,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from medshake_bridge import bridge_state, migrate
-from medshake_bridge.db import db
+from medshake_bridge.db import db, engine_url
 from medshake_bridge.errors import SecretKeyMissingError
 from medshake_bridge.models import SettingValue
 
@@ -17,7 +17,7 @@ PASSWORD = "Tr0ub4dor&3-unique-marker"
 
 
 def _database_file(app) -> Path:
-    return Path(app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///"))
+    return Path(engine_url(app).removeprefix("sqlite:///"))
 
 
 def test_known_password_leaves_no_trace_in_the_database_file(app, caplog):
@@ -54,7 +54,7 @@ def test_rotation_reencrypts_with_the_new_key_and_old_key_can_go(make_app):
         bridge_state().settings.set("apicryptPopPassword", PASSWORD)
         token_before = db.session.scalars(db.select(SettingValue.value)).one()
         db.session.remove()
-    url = first.config["SQLALCHEMY_DATABASE_URI"]
+    url = engine_url(first)
 
     both = make_app(MEDSHAKE_BRIDGE_SECRET_KEYS=[new, old], MEDSHAKE_BRIDGE_DATABASE_URL=url)
     with both.app_context():

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 from flask import current_app
 from werkzeug.serving import run_simple
 
 from medshake_bridge import migrate
 from medshake_bridge.cli.group import bridge_group
+from medshake_bridge.config import bridge_home
 from medshake_bridge.extension import bridge_state
 from medshake_bridge.scheduler.service import embedded_scheduler
 from medshake_bridge.secrets import (
@@ -33,7 +32,7 @@ def init_db() -> None:
         click.echo(f"Database upgraded from {before or 'empty'} to {after}.")
     state = bridge_state()
     if not state.secrets.configured:
-        path = Path(current_app.instance_path) / KEY_FILE_NAME
+        path = bridge_home(current_app) / KEY_FILE_NAME
         write_key_file(path, [new_key()])
         state.secrets = state.settings.secrets = SecretBox(read_key_file(path))
         click.echo(f"No secret key was configured: created {path} (mode 0600). Back it up.")
@@ -65,7 +64,7 @@ def generate_secret_key(write: bool) -> None:
     if not write:
         click.echo(key)
         return
-    path = Path(current_app.instance_path) / KEY_FILE_NAME
+    path = bridge_home(current_app) / KEY_FILE_NAME
     write_key_file(path, [key, *read_key_file(path)])
     click.echo(f"New key written first in {path}. Run `medshake-bridge rotate-keys` next.")
 
@@ -77,7 +76,7 @@ def rotate_keys(generate: bool) -> None:
     """Re-encrypt every stored secret with the newest key."""
     state = bridge_state()
     if generate:
-        path = Path(current_app.instance_path) / KEY_FILE_NAME
+        path = bridge_home(current_app) / KEY_FILE_NAME
         if parse_keys(current_app.config["MEDSHAKE_BRIDGE_SECRET_KEYS"]):
             raise click.ClickException(
                 "keys come from MEDSHAKE_BRIDGE_SECRET_KEYS: put the new key first there "

@@ -17,6 +17,7 @@ from cryptography.fernet import Fernet
 from flask import Flask
 from sqlalchemy import select
 
+from medshake_bridge.config import bridge_home
 from medshake_bridge.db import db
 from medshake_bridge.extension import bridge_state
 from medshake_bridge.models import Correspondent, Patient
@@ -52,7 +53,7 @@ def ensure_secret_key(app: Flask) -> None:
     state = bridge_state(app)
     if state.secrets.configured:
         return
-    path = Path(app.instance_path) / KEY_FILE_NAME
+    path = bridge_home(app) / KEY_FILE_NAME
     keys = read_key_file(path) or [Fernet.generate_key().decode("ascii")]
     write_key_file(path, keys)
     box = SecretBox(keys)
@@ -62,7 +63,7 @@ def ensure_secret_key(app: Flask) -> None:
 
 def prepare_sandbox(app: Flask) -> DemoSandbox:
     """Keys, programs, relay certificate and relay passwords (made once, then reused)."""
-    root = ensure_private_dir(Path(app.instance_path) / "sandbox")
+    root = ensure_private_dir(bridge_home(app) / "sandbox")
     network = create_network(root, [])
     for apicrypt_user, _name in PRACTITIONERS.values():
         if not (network.keys_dir(apicrypt_user) / "Clefs").is_dir():

@@ -26,7 +26,8 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 
-from medshake_bridge.db import db
+from medshake_bridge.config import bridge_home
+from medshake_bridge.db import db, engine_url
 from medshake_bridge.extension import bridge_state
 from medshake_bridge.scheduler.cron import CronFieldError
 from medshake_bridge.scheduler.leader import LeaderElection
@@ -79,8 +80,7 @@ class SchedulerService:
 
     def __init__(self, app: Flask) -> None:
         self.app = app
-        self.election = LeaderElection(app.instance_path,
-                                       app.config["SQLALCHEMY_DATABASE_URI"])
+        self.election = LeaderElection(bridge_home(app), engine_url(app))
         self._scheduler: BackgroundScheduler | None = None
         self._stop = threading.Event()
         self._wake = threading.Event()

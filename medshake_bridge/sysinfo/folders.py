@@ -19,6 +19,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import select
 
+from medshake_bridge.config import bridge_home
 from medshake_bridge.db import db
 from medshake_bridge.extension import BridgeState
 from medshake_bridge.interfaces import CheckResult
@@ -191,11 +192,12 @@ def _private(name: str, path: Path, wanted: int, *, kind: str) -> CheckResult:
 def instance_checks(app: Flask, state: BridgeState) -> list[CheckResult]:
     """The instance folder is 0700; the SQLite file and key files in it are 0600."""
     from medshake_bridge.app import SESSION_KEY_FILE
+    from medshake_bridge.db import database_url
     from medshake_bridge.secrets import KEY_FILE_NAME
 
-    instance = Path(app.instance_path)
+    instance = bridge_home(app)
     results = [_private("Instance folder permissions", instance, 0o700, kind="folder")]
-    url = str(app.config.get("SQLALCHEMY_DATABASE_URI") or "")
+    url = database_url(app)
     if url.startswith("sqlite:///"):
         results.append(_private("SQLite database file", Path(url.removeprefix("sqlite:///")),
                                 0o600, kind="SQLite database"))
