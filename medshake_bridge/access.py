@@ -27,7 +27,6 @@ from flask import (
     redirect,
     request,
     session,
-    url_for,
 )
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -35,6 +34,7 @@ from werkzeug.wrappers import Response
 from medshake_bridge.audit import audit
 from medshake_bridge.db import db
 from medshake_bridge.models import User
+from medshake_bridge.urls import current_target, login_url
 
 PUBLIC, USER, ADMIN = "public", "user", "admin"
 ACCESS_ATTR = "medshake_access"
@@ -99,7 +99,7 @@ def require_mail_access(user: User | None, owner_id: int, *, target: str = "") -
 def require_admin(user: User | None, *, target: str = "") -> None:
     """Answer 404 (audited) unless ``user`` is an admin."""
     if not can_admin(user):
-        deny(target or _request_target(), detail="admin page")
+        deny(target or current_target(), detail="admin page")
 
 
 def deny(target: str, *, detail: str = "") -> NoReturn:
@@ -197,19 +197,9 @@ def guard_request() -> Response | None:
         return None
     user = current_bridge_user()
     if user is None:
-        return redirect(url_for(LOGIN_ENDPOINT, next=_request_target()))
+        return redirect(login_url(current_target()))
     if level == ADMIN:
         require_admin(user)
     return None
 
 
-def _request_target() -> str:
-    query = request.query_string.decode("utf-8", "replace")
-    return request.path + (f"?{query}" if query else "")
-
-
-def safe_next(target: str | None) -> str | None:
-    """A post-login destination only when it is a path on this site (no open redirect)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return None
-    return target

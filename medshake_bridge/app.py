@@ -41,9 +41,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config["MEDSHAKE_BRIDGE_HOME"] = app.instance_path  # the instance folder is ours
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _session_key(Path(app.instance_path))
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("SESSION_COOKIE_NAME", "medshake_bridge_session")
+    app.config["MEDSHAKE_BRIDGE_STANDALONE"] = True  # the app is the bridge's own (cookies, login)
     MedshakeBridge(app)
     return app
 

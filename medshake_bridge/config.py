@@ -43,6 +43,17 @@ DEFAULTS: dict[str, Any] = {
     "MEDSHAKE_BRIDGE_SCHEDULER_POLL_SECONDS": 10,
     # URL prefix of the bridge's pages when embedded in a host app.
     "MEDSHAKE_BRIDGE_URL_PREFIX": "",
+    # Set by create_app: the app is the bridge's own (it sets up its login and session cookie).
+    "MEDSHAKE_BRIDGE_STANDALONE": False,
+    # Where a visitor without a bridge identity is sent (a URL or an endpoint of the host app,
+    # given ?next=); empty means the bridge's own login page.
+    "MEDSHAKE_BRIDGE_LOGIN_URL": "",
+    # The Jinja layout the bridge's pages extend; a host's layout places the blocks
+    # bridge_title, bridge_head and bridge_content.
+    "MEDSHAKE_BRIDGE_BASE_TEMPLATE": "bridge/layout.html",
+    # Name of the attribute of flask.g holding the host's per-request CSP nonce, added to the
+    # bridge's script-src and style-src when present.
+    "MEDSHAKE_BRIDGE_CSP_NONCE_ATTRIBUTE": "csp_nonce",
     # Environment variables passed through to external programs (sandbox fault switches...).
     "MEDSHAKE_BRIDGE_RUNNER_ENV_PASSTHROUGH": [],
     # Where failed logins are counted (Flask-Limiter storage URI; shared store for several
@@ -57,7 +68,8 @@ DEFAULTS: dict[str, Any] = {
     "MEDSHAKE_BRIDGE_CONTENT_SECURITY_POLICY": "",
 }
 
-_BOOL_KEYS = {"MEDSHAKE_BRIDGE_STRICT_PLUGINS", "MEDSHAKE_BRIDGE_LOAD_ENTRY_POINTS"}
+_BOOL_KEYS = {"MEDSHAKE_BRIDGE_STRICT_PLUGINS", "MEDSHAKE_BRIDGE_LOAD_ENTRY_POINTS",
+              "MEDSHAKE_BRIDGE_STANDALONE"}
 _LIST_KEYS = {
     "MEDSHAKE_BRIDGE_SECRET_KEYS",
     "MEDSHAKE_BRIDGE_DISABLED_PLUGINS",

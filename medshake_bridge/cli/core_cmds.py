@@ -94,9 +94,23 @@ def rotate_keys(generate: bool) -> None:
 @bridge_group.command("run")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-def run_cmd(host: str, port: int) -> None:
-    """Serve the bridge (single process; put a TLS reverse proxy in front)."""
-    click.echo(f"medshake-bridge on http://{host}:{port}/")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
+              help="Worker processes (gunicorn).")
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 256),
+              help="Threads per worker.")
+@click.option("--debug", is_flag=True,
+              help="Werkzeug's development server, one process, tracebacks in the log; never "
+                   "in production.")
+def run_cmd(host: str, port: int, workers: int, threads: int, debug: bool) -> None:
+    """Serve the bridge with gunicorn (put a TLS reverse proxy in front)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    with embedded_scheduler(app):  # app.run() is a no-op under the flask CLI: serve directly
-        run_simple(host, port, app, use_reloader=False, threaded=True)
+    if debug:
+        click.echo(f"medshake-bridge (development server) on http://{host}:{port}/")
+        with embedded_scheduler(app):  # app.run() is a no-op under the flask CLI
+            run_simple(host, port, app, use_reloader=False, threaded=True)
+        return
+    from medshake_bridge.cli.serving import serve_with_gunicorn
+
+    click.echo(f"medshake-bridge on http://{host}:{port}/ (gunicorn, {workers} worker(s) x "
+               f"{threads} thread(s))")
+    serve_with_gunicorn(app, host=host, port=port, workers=workers, threads=threads)

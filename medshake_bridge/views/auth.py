@@ -25,11 +25,11 @@ from medshake_bridge.access import (
     protect,
     public,
     remember_user,
-    safe_next,
 )
 from medshake_bridge.audit import audit
 from medshake_bridge.i18n import LANGUAGE_COOKIE, LANGUAGES, _
 from medshake_bridge.models import User
+from medshake_bridge.urls import cookie_path, login_url, safe_next
 from medshake_bridge.users import find_user, hash_password, verify_password
 from medshake_bridge.web.state import web_state
 
@@ -107,13 +107,25 @@ def _failed(login_name: str, next_url: str | None, detail: str) -> Response:
 
 
 def _start_session(user: User) -> None:
-    """A fresh session for the new user (no session fixation)."""
-    session.clear()
+    """The bridge's user for this browser session.
+
+    Only the bridge's own session keys change: inside a portal the session also holds the
+    portal's login, which a bridge login or logout must never end. (Flask's session is a signed
+    cookie rewritten on every change, so there is no server-side session id to fixate.)
+    """
+    session.pop(SESSION_USER_KEY, None)
     if owns_login_manager():
         flask_login.login_user(user)
     else:
         session[SESSION_USER_KEY] = user.id
     remember_user(user)
+
+
+def _end_session() -> None:
+    if owns_login_manager():
+        flask_login.logout_user()
+    session.pop(SESSION_USER_KEY, None)
+    remember_user(None)
 
 
 @auth_pages.route("/logout", methods=["POST"])
@@ -122,13 +134,9 @@ def logout() -> Response:
     user = current_bridge_user()
     if user is not None:
         audit("logout", target=user.login)
-    if owns_login_manager():
-        flask_login.logout_user()
-    session.pop(SESSION_USER_KEY, None)
-    session.clear()
-    remember_user(None)
+    _end_session()
     flash(_("You are logged out."), "success")
-    return redirect(url_for("bridge_auth.login"))
+    return redirect(login_url())
 
 
 @auth_pages.route("/language", methods=["POST"])
@@ -140,5 +148,5 @@ def language() -> Response:
     response = redirect(back)
     if chosen in LANGUAGES:
         response.set_cookie(LANGUAGE_COOKIE, chosen, max_age=ONE_YEAR, httponly=True,
-                            samesite="Lax", secure=request.is_secure)
+                            samesite="Lax", secure=request.is_secure, path=cookie_path())
     return response

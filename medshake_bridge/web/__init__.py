@@ -1,17 +1,27 @@
 """The web layer: login, CSRF, languages, security headers, error pages, layout context.
 
 :func:`init_web` is called once by the extension after the plugins' blueprints are registered.
-It adapts to where the bridge runs: standalone it sets up Flask-Login and Flask-Babel itself;
-inside a host portal it reuses the host's ``LoginManager`` (only one may exist per app) and
-Babel set-up, maps the host's user through the ``medshake_current_user`` hook, and touches only
-the bridge's own pages (guard, CSRF, headers and error pages are scoped to its blueprints).
+It adapts to where the bridge runs. In its own app (``create_app``) it sets up Flask-Login and
+the session cookie. Inside a host app it never registers a ``LoginManager`` (the bridge keeps
+its user under its own session key, so the host's login is never confused with a bridge
+login), never changes the host's session interface or cookie settings, maps the host's user
+through the ``medshake_current_user`` hook, and touches only the bridge's own pages (guard,
+CSRF, headers and error pages are scoped to its blueprints). Flask-Babel is set up only when
+the host has not.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, has_request_context, render_template, request
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    has_request_context,
+    render_template,
+    request,
+)
 from flask_login import LoginManager
 from flask_wtf.csrf import generate_csrf
 from werkzeug.exceptions import HTTPException
@@ -28,16 +38,18 @@ from medshake_bridge.access import (
 from medshake_bridge.db import db
 from medshake_bridge.i18n import init_babel, template_helpers
 from medshake_bridge.models import User
+from medshake_bridge.urls import current_target
 from medshake_bridge.web.menu import build_menu
 from medshake_bridge.web.security import (
     add_security_headers,
     apply_csrf_defaults,
-    harden_session_cookie,
+    harden_standalone_cookies,
 )
 from medshake_bridge.web.state import WEB_KEY, WebState
 from medshake_bridge.web.throttle import init_throttle
 
 STATIC_ENDPOINT = "bridge_auth.static"
+OWN_LAYOUT = "bridge/layout.html"
 
 
 def init_web(app: Flask, state: Any, plugin_blueprints: list[Blueprint]) -> WebState:
@@ -45,9 +57,11 @@ def init_web(app: Flask, state: Any, plugin_blueprints: list[Blueprint]) -> WebS
     from medshake_bridge.views.auth import auth_pages
 
     apply_csrf_defaults(app)
-    harden_session_cookie(app)
+    standalone = bool(app.config.get("MEDSHAKE_BRIDGE_STANDALONE"))
+    if standalone:
+        harden_standalone_cookies(app)
     owns_babel = init_babel(app)
-    owns_login_manager = _init_login_manager(app)
+    owns_login_manager = standalone and _init_login_manager(app)
     web = WebState(
         owns_login_manager=owns_login_manager,
         owns_babel=owns_babel,
@@ -101,6 +115,7 @@ def _layout_context() -> dict[str, Any]:
     if not is_bridge_request():
         return {}
     user = current_bridge_user()
+    base_template = current_app.config.get("MEDSHAKE_BRIDGE_BASE_TEMPLATE") or OWN_LAYOUT
     return {
         **template_helpers(),
         "bridge_user": user,
@@ -109,6 +124,9 @@ def _layout_context() -> dict[str, Any]:
         "csrf_token": generate_csrf,
         "role_label": role_label,
         "static_endpoint": STATIC_ENDPOINT,
+        "bridge_current_target": current_target,
+        "bridge_base_template": base_template,
+        "bridge_own_layout": base_template == OWN_LAYOUT,
     }
 
 

@@ -1,0 +1,59 @@
+"""`medshake-bridge run` serves with gunicorn; Werkzeug's development server only with --debug."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from conftest import TEST_SECRET_KEY
+from support.net import free_ports
+
+BRIDGE = str(Path(sys.executable).parent / "medshake-bridge")
+
+
+def _environment(instance: Path) -> dict[str, str]:
+    return {**os.environ, "MEDSHAKE_BRIDGE_INSTANCE": str(instance),
+            "MEDSHAKE_BRIDGE_SECRET_KEYS": TEST_SECRET_KEY,
+            "MEDSHAKE_BRIDGE_SCHEDULER": "off"}
+
+
+def _get(url: str, deadline: float) -> tuple[int, dict[str, str], bytes]:
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback
+                return response.status, dict(response.headers), response.read()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+@pytest.mark.parametrize("extra, server", [
+    (["--workers", "2", "--threads", "2"], "gunicorn"),
+    (["--debug"], "Werkzeug"),
+])
+def test_run_serves_the_login_page_with_the_chosen_server(tmp_path, extra, server):
+    instance = tmp_path / "instance"
+    env = _environment(instance)
+    subprocess.run([BRIDGE, "init-db"], env=env, check=True, capture_output=True, timeout=120)
+    (port,) = free_ports(1)
+    process = subprocess.Popen([BRIDGE, "run", "--port", str(port), *extra], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    try:
+        status, headers, body = _get(f"http://127.0.0.1:{port}/login", time.monotonic() + 60)
+        assert status == 200
+        assert headers["Server"].startswith(server)
+        assert b'name="password"' in body
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        output = process.communicate(timeout=60)[0].decode("utf-8", "replace")
+    assert process.returncode in (0, -signal.SIGTERM), output
+    if server == "gunicorn":
+        assert "Booting worker" in output and output.count("Booting worker") >= 2, output
