@@ -116,7 +116,7 @@ def current_bridge_user() -> User | None:
     if not has_request_context():
         return None
     if _USER_CACHE not in g:
-        setattr(g, _USER_CACHE, _logged_in_user() or _host_user())
+        setattr(g, _USER_CACHE, _logged_in_user() or host_user())
     return getattr(g, _USER_CACHE)
 
 
@@ -139,14 +139,18 @@ def _logged_in_user() -> User | None:
     return _active_user(user_id) if user_id is not None else None
 
 
-def _host_user() -> User | None:
+def host_user() -> User | None:
+    """The bridge user the host application vouches for (``medshake_current_user``)."""
     from medshake_bridge.extension import bridge_state
+    from medshake_bridge.host_identity import HostIdentity, user_for_host_identity
 
     answer = bridge_state().pm.hook.medshake_current_user(
         app=current_app._get_current_object(), request=request  # type: ignore[attr-defined]
     )
     if answer is None:
         return None
+    if isinstance(answer, HostIdentity):
+        return user_for_host_identity(answer)
     if isinstance(answer, User):
         return answer if answer.active else None
     return _active_user(answer)

@@ -20,6 +20,7 @@ from medshake_bridge.interfaces import (
     CheckResult,
     CollectorSpec,
     CryptoBackend,
+    HostIdentity,
     JobSpec,
     KeyManager,
     KeyManagerSpec,
@@ -67,6 +68,8 @@ __all__ = [
     "FilingAttachment",
     "FiledRecord",
     "ActingUser",
+    # embedding
+    "HostIdentity",
     # errors
     "BridgeError",
     "ConfigurationError",

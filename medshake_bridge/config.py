@@ -48,6 +48,9 @@ DEFAULTS: dict[str, Any] = {
     # Where a visitor without a bridge identity is sent (a URL or an endpoint of the host app,
     # given ?next=); empty means the bridge's own login page.
     "MEDSHAKE_BRIDGE_LOGIN_URL": "",
+    # Create a bridge user for a host identity seen for the first time (medshake_current_user
+    # returning a HostIdentity); off: such identities need an admin to link them.
+    "MEDSHAKE_BRIDGE_AUTO_PROVISION": False,
     # The Jinja layout the bridge's pages extend; a host's layout places the blocks
     # bridge_title, bridge_head and bridge_content.
     "MEDSHAKE_BRIDGE_BASE_TEMPLATE": "bridge/layout.html",
@@ -69,7 +72,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 _BOOL_KEYS = {"MEDSHAKE_BRIDGE_STRICT_PLUGINS", "MEDSHAKE_BRIDGE_LOAD_ENTRY_POINTS",
-              "MEDSHAKE_BRIDGE_STANDALONE"}
+              "MEDSHAKE_BRIDGE_STANDALONE", "MEDSHAKE_BRIDGE_AUTO_PROVISION"}
 _LIST_KEYS = {
     "MEDSHAKE_BRIDGE_SECRET_KEYS",
     "MEDSHAKE_BRIDGE_DISABLED_PLUGINS",

@@ -158,6 +158,20 @@ def medshake_message_sent(message: Any, user: Any) -> None:
 def medshake_current_user(app: Any, request: Any) -> Any:
     """Map the host's identity to a bridge user when the bridge is embedded.
 
-    Called on each request when no bridge user is logged in. Return a bridge ``User`` (or its
-    id) or ``None``. The first non-``None`` answer wins.
+    Called on each request to a bridge page when no bridge user is logged in. Return a bridge
+    ``User``, its id, a :class:`medshake_bridge.api.HostIdentity` (the bridge user linked to it,
+    provisioned on first visit when ``MEDSHAKE_BRIDGE_AUTO_PROVISION`` is on), or ``None``. The
+    first non-``None`` answer wins.
+    """
+
+
+@hookspec(firstresult=True)
+def medshake_host_user_role(identity: Any) -> str | None:
+    """Choose the role of a bridge user provisioned from the host's identity.
+
+    Called once, when ``MEDSHAKE_BRIDGE_AUTO_PROVISION`` creates a bridge user for a
+    :class:`medshake_bridge.api.HostIdentity` seen for the first time. Return ``"admin"``,
+    ``"practitioner"``, ``"secretary"``, or ``None`` to let the next implementation (then the
+    identity's own ``role``, then ``practitioner``) decide. Any other answer refuses the
+    provisioning (logged).
     """

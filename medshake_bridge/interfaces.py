@@ -180,3 +180,20 @@ class PatientCandidate:
     score: int
     matched: tuple[str, ...] = ()
     source: str = ""
+
+
+@dataclass(frozen=True)
+class HostIdentity:
+    """Who the host application says is signed in, for ``medshake_current_user``.
+
+    ``key`` is stable and unique in the host (e.g. ``"portal:17"``); a bridge user linked to it
+    is the same person on every visit, whatever its login becomes. With
+    ``MEDSHAKE_BRIDGE_AUTO_PROVISION`` on, an unknown key creates a bridge user (login from
+    ``login``, role from ``medshake_host_user_role``, else ``role``, else ``practitioner``)
+    that cannot log in with a password: only through the host.
+    """
+
+    key: str
+    login: str
+    display_name: str = ""
+    role: str = ""

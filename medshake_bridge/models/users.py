@@ -28,6 +28,8 @@ class User(UserMixin, db.Model):
     role: Mapped[str] = mapped_column(String(20), nullable=False, default="practitioner")
     module: Mapped[str] = mapped_column(String(100), nullable=False, default="base")
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    # The host application's identity this user was provisioned from (embedding), if any.
+    host_identity: Mapped[str | None] = mapped_column(String(255), unique=True)
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, default=utcnow
     )

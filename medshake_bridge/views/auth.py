@@ -21,6 +21,7 @@ from medshake_bridge.access import (
     PUBLIC,
     SESSION_USER_KEY,
     current_bridge_user,
+    host_user,
     owns_login_manager,
     protect,
     public,
@@ -135,6 +136,8 @@ def logout() -> Response:
     if user is not None:
         audit("logout", target=user.login)
     _end_session()
+    if host_user() is not None:  # signed in through the host: back to the host's pages
+        return redirect(request.script_root.rstrip("/") + "/")
     flash(_("You are logged out."), "success")
     return redirect(login_url())
 

@@ -1,0 +1,132 @@
+"""examples/portal: a clinic portal with its own users, database, login and layout embeds the
+bridge under /mail with single sign-on; the portal's login, session and tables are untouched."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import TEST_SECRET_KEY
+from sqlalchemy import select
+
+from medshake_bridge import migrate
+from medshake_bridge.db import db as bridge_db
+from medshake_bridge.models import User
+from medshake_bridge.models.audit import AuditEvent
+
+PORTAL_ROOT = Path(__file__).resolve().parents[1] / "examples" / "portal"
+PORTAL_PASSWORD = "portal-password"
+
+
+@pytest.fixture
+def portal(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(PORTAL_ROOT))
+    for name in [n for n in sys.modules if n.startswith("clinic_portal")]:
+        monkeypatch.delitem(sys.modules, name)
+    from clinic_portal import create_portal
+
+    app = create_portal({
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/portal.db",
+        "MEDSHAKE_BRIDGE_SECRET_KEYS": [TEST_SECRET_KEY],
+        "MEDSHAKE_BRIDGE_HOME": str(tmp_path / "bridge-home"),
+        "MEDSHAKE_BRIDGE_STRICT_PLUGINS": True,
+    })
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["init-portal"]).exit_code == 0
+    migrate.upgrade(app)
+    return app
+
+
+def _portal_login(client, username="dr.martin"):
+    response = client.post("/login", data={"username": username, "password": PORTAL_PASSWORD})
+    assert response.status_code == 302
+
+
+def _csrf(client, path="/mail/"):
+    import re
+
+    page = client.get(path).get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def test_the_bridge_shares_the_portals_database_but_not_its_tables(portal):
+    from clinic_portal.models import db as portal_db
+
+    assert portal.extensions["sqlalchemy"] is portal_db
+    with portal.app_context():
+        names = set(portal_db.inspect(portal_db.engine).get_table_names()) if hasattr(
+            portal_db, "inspect") else set()
+        from sqlalchemy import inspect
+
+        names = set(inspect(portal_db.engine).get_table_names())
+    assert {"staff", "patients", "patient_documents", "bridge_users"} <= names
+    assert not [t for t in portal_db.metadata.tables if t.startswith("bridge_")]
+
+
+def test_a_visitor_without_portal_login_goes_to_the_portals_login_page(portal):
+    response = portal.test_client().get("/mail/inbox/")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/login?next=/mail/inbox/"
+
+
+def test_single_sign_on_provisions_the_bridge_user_once(portal):
+    client = portal.test_client()
+    _portal_login(client)
+    for _ in range(2):
+        page = client.get("/mail/inbox/")
+        assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "Clinique du Parc" in html and 'id="portal-user">Dr Alice Martin' in html
+    assert "Boîte de réception" in html  # the bridge's page inside the portal's layout
+    with portal.app_context():
+        users = bridge_db.session.scalars(select(User)).all()
+        assert [(u.login, u.role, u.host_identity, u.password_hash) for u in users] == [
+            ("dr.martin", "practitioner", "portal:1", "")]
+        provisioned = bridge_db.session.scalars(select(AuditEvent).where(
+            AuditEvent.action == "user.provisioned")).all()
+        assert len(provisioned) == 1
+    # the provisioned user has no password: the bridge's own login page refuses it
+    other = portal.test_client()
+    response = other.post("/mail/login", data={"login": "dr.martin", "password": "",
+                                               "csrf_token": _csrf(other, "/mail/login")})
+    assert response.status_code == 401
+
+
+def test_roles_come_from_the_portal(portal):
+    client = portal.test_client()
+    _portal_login(client, "s.leroy")
+    assert client.get("/mail/inbox/").status_code == 200
+    assert client.get("/mail/admin/users/").status_code == 404  # a secretary is no admin
+    with portal.app_context():
+        assert bridge_db.session.scalar(select(User.role)) == "secretary"
+
+
+def test_bridge_logout_and_language_leave_the_portal_session_alone(portal):
+    client = portal.test_client()
+    _portal_login(client)
+    client.get("/mail/")
+    response = client.post("/mail/language", data={
+        "lang": "en", "next": "/mail/inbox/", "csrf_token": _csrf(client)})
+    assert response.headers["Location"] == "/mail/inbox/"
+    response = client.post("/mail/logout", data={"csrf_token": _csrf(client)})
+    assert response.status_code == 302
+    home = client.get("/")
+    assert home.status_code == 200 and 'id="portal-home"' in home.get_data(as_text=True)
+    with client.session_transaction() as session:
+        assert session.get("_user_id") == "1"  # the portal's own login key, untouched
+
+
+def test_headers_and_cookies_of_portal_pages_are_the_portals(portal):
+    client = portal.test_client()
+    _portal_login(client)
+    bridge_page = client.get("/mail/inbox/")
+    policy = bridge_page.headers["Content-Security-Policy"]
+    assert "script-src 'self' 'nonce-" in policy and "style-src 'self' 'nonce-" in policy
+    nonce = policy.split("'nonce-")[1].split("'")[0]
+    assert f'nonce="{nonce}"' in bridge_page.get_data(as_text=True)
+    portal_page = client.get("/")
+    assert "Content-Security-Policy" not in portal_page.headers
+    assert portal.config["SESSION_COOKIE_NAME"] == "session"  # the portal's cookie name
+    assert type(portal.session_interface).__name__ == "SecureCookieSessionInterface"
