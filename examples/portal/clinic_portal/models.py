@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from flask_login import UserMixin
 from flask_sqlalchemy import SQLAlchemy
@@ -45,4 +45,4 @@ class PatientDocument(db.Model):
     text: Mapped[str] = mapped_column(Text)
     filed_by: Mapped[str] = mapped_column(String(80))
     filed_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=lambda: datetime.now(timezone.utc))
+        DateTime(timezone=True), default=lambda: datetime.now(UTC))

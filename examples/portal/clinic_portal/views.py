@@ -8,7 +8,7 @@ from datetime import date
 import click
 from flask import Blueprint, Flask, g, redirect, render_template, request, url_for
 from flask.cli import with_appcontext
-from flask_login import LoginManager, current_user, login_required, login_user, logout_user
+from flask_login import LoginManager, login_required, login_user, logout_user
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
