@@ -66,9 +66,9 @@ def _uses_sudo(command: str) -> bool:
 def _everyone(state: BridgeState) -> list[tuple[str, dict[str, Any]]]:
     """The site's settings and each active user's (labelled)."""
     store = state.settings
-    people = [("site", store.values_for_user(None))]
+    people = [("site", store.values_for_user(None, skip_damaged=True))]
     for user in db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.id)):
-        people.append((user.login, store.values_for_user(user.id)))
+        people.append((user.login, store.values_for_user(user.id, skip_damaged=True)))
     return people
 
 

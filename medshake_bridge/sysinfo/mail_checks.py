@@ -127,7 +127,7 @@ def mail_targets(state: BridgeState) -> tuple[list[ServerTarget], list[CheckResu
             targets.append(view.target)
         for owner_id, login in zip(plan.owners, view.owners, strict=True):
             settings = plan.settings if owner_id == plan.owners[0] else (
-                state.settings.values_for_user(owner_id))
+                state.settings.values_for_user(owner_id, skip_damaged=True))
             target = smtp_target(settings)
             smtp.setdefault((target.host, target.port, target.tls, target.ca_file),
                             []).append(login)

@@ -95,7 +95,7 @@ def attachment(document_id: int, index: int) -> Response:
         if request.args.get("confirm") != "1":
             return Response(render_template(
                 "bridge/inbox_confirm_attachment.html", document=document, item=item,
-                inline=inline))
+                inline=inline), mimetype="text/html")
         audit("inbox.open-invalid-signature", target=f"document {document.id} attachment "
               f"{index}", detail=item.name, actor=user)
     response = send_file(item.path, mimetype=item.content_type if inline else

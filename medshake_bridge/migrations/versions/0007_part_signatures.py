@@ -14,13 +14,23 @@ down_revision = "0005"
 branch_labels = None
 depends_on = None
 
-# Messages quarantined before failures were classified: these error types were outages or
-# settings, never the message's fault, so they go back to waiting (retried automatically).
+# Messages quarantined before failures were classified, whose error was an outage or a setting
+# (never the message's fault): they go back to waiting and are retried automatically. The old
+# versions stored "<ErrorType>: <message>", so the messages' own words are matched.
 _NOT_THE_MESSAGE = (
-    "CompanionUnavailableError", "CompanionTimeoutError", "CompanionAuthError",
-    "CertificatePasswordError", "CertificateExpiredError", "CertificateUnknownError",
-    "ApicryptV2ConfigError", "ConfigurationError", "ProgramMissingError",
-    "ProgramNotExecutableError", "ProgramTimeoutError", "ValueError",
+    ("transient", "%does not answer%"),
+    ("transient", "%did not answer the%"),
+    ("transient", "%ProgramTimeoutError%"),
+    ("configuration", "%refused its password%"),
+    ("configuration", "%certificate expired%"),
+    ("configuration", "%does not know the certificate%"),
+    ("configuration", "%refused the bridge's token%"),
+    ("configuration", "%shell syntax%"),
+    ("configuration", "%cannot be split into arguments%"),
+    ("configuration", "%ValueError:%"),
+    ("configuration", "%ApicryptV2ConfigError%"),
+    ("configuration", "%ProgramMissingError%"),
+    ("configuration", "%ProgramNotExecutableError%"),
 )
 
 
@@ -42,11 +52,10 @@ def upgrade() -> None:
                         sa.column("last_error", sa.Text), sa.column("error_cause", sa.String),
                         sa.column("signature_status", sa.String),
                         sa.column("signature_invalid", sa.Boolean))
-    for name in _NOT_THE_MESSAGE:
+    for cause, pattern in _NOT_THE_MESSAGE:
         op.execute(messages.update().where(
-            messages.c.state == "quarantined",
-            messages.c.last_error.like(f"%{name}:%"),
-        ).values(state="failed", error_cause="configuration"))
+            messages.c.state == "quarantined", messages.c.last_error.like(pattern),
+        ).values(state="failed", error_cause=cause))
     op.execute(messages.update().where(messages.c.signature_status == "invalid")
                .values(signature_invalid=True))
 
