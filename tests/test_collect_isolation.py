@@ -14,7 +14,7 @@ from web_helpers import login, post
 from medshake_bridge import bridge_state
 from medshake_bridge.db import db
 from medshake_bridge.errors import SettingValueError
-from medshake_bridge.models.mail import FAILED, PROCESSED, QUARANTINED, ReceivedMessage
+from medshake_bridge.models.mail import PROCESSED, QUARANTINED, ReceivedMessage
 from medshake_bridge.models.settings import SettingValue
 from medshake_bridge.sysinfo import run_system_checks
 
