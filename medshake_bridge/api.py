@@ -7,12 +7,16 @@ host's internals and may change without notice. Names are grouped by what they a
 from __future__ import annotations
 
 from medshake_bridge.errors import (
+    CONFIGURATION,
+    CONTENT,
+    TRANSIENT,
     BridgeError,
     ConfigurationError,
     CryptoError,
     MailError,
     PatientError,
     ProgramError,
+    error_cause,
 )
 from medshake_bridge.hookspecs import hookimpl
 from medshake_bridge.interfaces import (
@@ -41,11 +45,20 @@ from medshake_bridge.patient_ref import (
     PatientSummary,
 )
 from medshake_bridge.settings import SettingSpec
+from medshake_bridge.settings.checks import check_command, command_validator, resolve_program
 
 __all__ = [
     # declaring a plugin
     "hookimpl",
     "SettingSpec",
+    "command_validator",
+    "check_command",
+    "resolve_program",
+    # why something failed (issue 20): only CONTENT counts toward quarantine
+    "TRANSIENT",
+    "CONFIGURATION",
+    "CONTENT",
+    "error_cause",
     # crypto back-ends, collectors, keys, jobs, pages, checks
     "BackendSpec",
     "CryptoBackend",

@@ -19,9 +19,16 @@ from medshake_bridge.runner import Runner
 def make_runner(state: BridgeState, settings: Mapping[str, Any]) -> Runner:
     """The program runner configured by ``apicryptCommandPrefix`` / ``apicryptCommandTimeout``."""
     secrets = [settings.get("apicryptPopPassword"), settings.get("apicrypt2CertPassword")]
+    try:
+        timeout = float(settings.get("apicryptCommandTimeout") or 60)
+    except (TypeError, ValueError):
+        raise ConfigurationError(
+            f"The setting apicryptCommandTimeout is not a number "
+            f"({settings.get('apicryptCommandTimeout')!r}).",
+            fix="Set apicryptCommandTimeout to a number of seconds such as 60.") from None
     return Runner.from_prefix_text(
         settings.get("apicryptCommandPrefix") or "",
-        timeout=float(settings.get("apicryptCommandTimeout") or 60),
+        timeout=timeout,
         passthrough_env=state.app.config["MEDSHAKE_BRIDGE_RUNNER_ENV_PASSTHROUGH"],
         redact=[str(value) for value in secrets if value],
     )

@@ -7,14 +7,28 @@ clinician or an admin never meets a bare traceback for a condition we foresaw.
 
 from __future__ import annotations
 
+# Why something failed, so the pipeline knows whether trying again can help (issue 20):
+TRANSIENT = "transient"          # an outage (a service or server not answering, too slow)
+CONFIGURATION = "configuration"  # a setting, a certificate or a program of this site
+CONTENT = "content"              # the message itself (not a recipient, tampered, malformed)
+CAUSES = (TRANSIENT, CONFIGURATION, CONTENT)
+
 
 class BridgeError(Exception):
-    """Base of every foreseen failure: a message saying what happened and a ``fix``."""
+    """Base of every foreseen failure: a message saying what happened and a ``fix``.
 
-    def __init__(self, message: str, *, fix: str = "") -> None:
+    ``cause`` says whose fault it is (:data:`TRANSIENT`, :data:`CONFIGURATION` or
+    :data:`CONTENT`); subclasses set it, and one raise may override it.
+    """
+
+    cause: str = CONTENT
+
+    def __init__(self, message: str, *, fix: str = "", cause: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.fix = fix
+        if cause is not None:
+            self.cause = cause
 
     def __str__(self) -> str:
         return f"{self.message} ({self.fix})" if self.fix else self.message
@@ -23,9 +37,13 @@ class BridgeError(Exception):
 class ConfigurationError(BridgeError):
     """The site's configuration (instance config, environment) is missing or wrong."""
 
+    cause = CONFIGURATION
+
 
 class SettingError(BridgeError):
     """A setting name, value or level was refused."""
+
+    cause = CONFIGURATION
 
 
 class UnknownSettingError(SettingError):
@@ -67,13 +85,19 @@ class HprimError(BridgeError):
 class MailConnectionError(MailError):
     """The mail server could not be reached (DNS, refused, timeout, dropped connection)."""
 
+    cause = TRANSIENT
+
 
 class MailAuthenticationError(MailError):
     """The mail server refused the login or password."""
 
+    cause = CONFIGURATION
+
 
 class MailTlsError(MailError):
     """TLS failed: certificate not trusted, wrong host name, or STARTTLS not offered."""
+
+    cause = CONFIGURATION
 
 
 class MailProtocolError(MailError):
@@ -82,3 +106,22 @@ class MailProtocolError(MailError):
 
 class PatientError(BridgeError):
     """A patient reference, a patient provider or a filing request was refused."""
+
+
+def error_cause(exc: BaseException) -> str:
+    """:data:`TRANSIENT`, :data:`CONFIGURATION` or :data:`CONTENT` for any exception.
+
+    A :class:`BridgeError` says it itself (following ``raise … from`` when the outer error has
+    no opinion of its own); anything unforeseen is treated as the message's fault, so it keeps
+    the bounded retry-then-quarantine path instead of retrying forever.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        cause = getattr(current, "cause", None)
+        if isinstance(current, BridgeError) and cause in CAUSES and (
+                cause != CONTENT or current.__cause__ is None):
+            return str(cause)
+        current = current.__cause__
+    return CONTENT

@@ -112,6 +112,8 @@ class CollectorSpec:
     label: str
     factory: Callable[[Mapping[str, Any]], MailCollector]
     identity: Callable[[Mapping[str, Any]], MailboxIdentity | None]
+    #: The settings ``identity`` needs: named in the error when some are empty.
+    required: tuple[str, ...] = ()
 
 
 @runtime_checkable

@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from medshake_bridge import redaction
-from medshake_bridge.errors import ConfigurationError, ProgramError
+from medshake_bridge.errors import CONFIGURATION, TRANSIENT, ConfigurationError, ProgramError
 
 logger = logging.getLogger(__name__)
 
@@ -69,13 +69,19 @@ class ProgramRunError(ProgramError):
 class ProgramMissingError(ProgramRunError):
     """The program (or the command prefix, or a script's interpreter) does not exist."""
 
+    cause = CONFIGURATION
+
 
 class ProgramNotExecutableError(ProgramRunError):
     """The program exists but this account may not execute it, or it is not a program."""
 
+    cause = CONFIGURATION
+
 
 class ProgramTimeoutError(ProgramRunError):
     """The program ran past its timeout; its whole process group was killed."""
+
+    cause = TRANSIENT
 
 
 class ProgramFailedError(ProgramRunError):

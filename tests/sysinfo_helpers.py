@@ -73,11 +73,14 @@ def store_settings(app, values: dict[str, Any], *, user_id: int | None = None) -
 
 
 def v2_mail(net: SandboxNetwork, companion: SandboxCompanion, spool: Path, *, sender: str,
-            recipient: str, text: str, subject: str = "Résultats") -> bytes:
+            recipient: str, text: str, subject: str = "Résultats",
+            attachments: list[tuple[str, bytes]] = (), with_body: bool = True) -> bytes:
     """A message signed and encrypted by a v2 ``sender`` through the companion, relayed by
-    the sandbox server step for ``recipient``, as it sits in the recipient's mailbox."""
-    armour = build_backend(v2_settings(sender, companion, spool)).encrypt_body(
-        text, [recipient]).armour
+    the sandbox server step for ``recipient``, as it sits in the recipient's mailbox.
+    ``attachments`` are encrypted (and signed) one by one into ``<name>.apz``; without
+    ``with_body`` the message has no text part (attachment-only mail)."""
+    backend = build_backend(v2_settings(sender, companion, spool))
+    armour = backend.encrypt_body(text, [recipient]).armour
     relayed = reencrypt(net.network_dir, armour)[recipient]
     message = EmailMessage(policy=email.policy.SMTP)
     message["From"] = f"{sender}@{DOMAIN}"
@@ -85,7 +88,18 @@ def v2_mail(net: SandboxNetwork, companion: SandboxCompanion, spool: Path, *, se
     message["Subject"] = subject
     message["Date"] = email.utils.formatdate(localtime=True)
     message["Message-ID"] = email.utils.make_msgid(domain=DOMAIN)
-    message.set_content(relayed.decode("ascii"))
+    if with_body:
+        message.set_content(relayed.decode("ascii"))
+    work = spool.parent / f"v2-attachments-{sender}"
+    work.mkdir(exist_ok=True)
+    for name, data in attachments:
+        source = work / name
+        source.write_bytes(data)
+        apz = backend.encrypt_attachment(source, [recipient], work / "apz")
+        for_recipient = reencrypt(net.network_dir, apz.read_bytes())[recipient]
+        apz.unlink()
+        message.add_attachment(for_recipient, maintype="application", subtype="octet-stream",
+                               filename=f"{name}.apz")
     return message.as_bytes()
 
 

@@ -6,6 +6,7 @@ program written by the test for the restart, ``medshake-bridge doctor`` run as a
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 from sysinfo_helpers import (
     TOKEN,
     certify,
@@ -24,7 +26,10 @@ from sysinfo_helpers import (
 from web_helpers import People, events, login, make_people, post
 
 from medshake_bridge import bridge_state, hookimpl, migrate
+from medshake_bridge.db import db
+from medshake_bridge.errors import SettingValueError
 from medshake_bridge.interfaces import CheckResult
+from medshake_bridge.models.settings import SettingValue
 from medshake_bridge.sandbox import create_network
 from medshake_bridge.sandbox.companion import SandboxCompanion
 from medshake_bridge.sandbox.network import SandboxNetwork
@@ -312,7 +317,13 @@ def test_restart_button_runs_the_command_as_an_argument_list_and_is_audited(
     assert events(site.app, "apicrypt2.restart")[-1].outcome == "failed"
     assert logged(script)[-1] == [str(script), "restart", "3"]
 
-    store_settings(site.app, {"apicrypt2RestartCommand": f"{script} restart; reboot"})
+    with pytest.raises(SettingValueError, match="shell syntax"):  # refused when saved...
+        store_settings(site.app, {"apicrypt2RestartCommand": f"{script} restart; reboot"})
+    with site.app.app_context():  # ...and at run time, for a row saved by an older version
+        db.session.execute(update(SettingValue).where(
+            SettingValue.name == "apicrypt2RestartCommand").values(
+            value=json.dumps(f"{script} restart; reboot")))
+        db.session.commit()
     refused = post(client, "/admin/apicrypt2/restart", page="/admin/apicrypt2/restart")
     assert "shell syntax" in refused.get_data(as_text=True)
     assert len(logged(script)) == 2 and events(site.app, "apicrypt2.restart")[-1].outcome \
@@ -359,7 +370,11 @@ def test_v1_checks_per_collected_user_and_sudoers_lines_with_a_sudo_prefix(world
     assert "Apicrypt v1 user name" not in v1  # the unused site-level value is not checked
     assert report.advice == ()  # no sudo prefix: no sudoers lines
 
-    store_settings(world.app, {"apicryptCommandPrefix": "sudo -n"})
+    sudo = world.tmp / "fakebin" / "sudo"  # this machine may have no sudo; saving checks it
+    sudo.parent.mkdir()
+    sudo.write_text('#!/bin/sh\nshift\nexec "$@"\n')
+    sudo.chmod(0o755)
+    store_settings(world.app, {"apicryptCommandPrefix": f"{sudo} -n"})
     report = run_system_checks(world.app, account="medshake")
     (advice,) = [a for a in report.advice if "v1 programs" in a.title]
     assert advice.lines == tuple(f"medshake ALL=(root) NOPASSWD: {world.net.bin_dir / name}"

@@ -1,4 +1,9 @@
-"""``medshake-bridge fetch``: collect mailboxes now, with a progress bar and a summary."""
+"""``medshake-bridge fetch``: collect mailboxes now, with a progress bar and a summary.
+
+Exit codes (documented in the README, relied on by cron jobs and monitoring): 0 everything was
+collected and processed, 1 some mailbox or message failed or waits for an outage, 2 a
+configuration error (a user's settings, a certificate, a program) stops some mail.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,10 @@ import click
 
 from medshake_bridge.cli.group import bridge_group
 from medshake_bridge.collect.pipeline import CollectReport, collect_all
+from medshake_bridge.errors import ConfigurationError
 from medshake_bridge.extension import bridge_state
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIGURATION = 0, 1, 2
 
 
 class ProgressPrinter:
@@ -30,13 +38,21 @@ class ProgressPrinter:
         elif event == "mailbox-done":
             self._finish()
             report = info["report"]
-            line = (f"  {report.mailbox}: {report.outcome}; {report.fetched} fetched, "
+            status = "ok" if report.clean else (
+                report.outcome.upper() if report.outcome != "ok" else "PROBLEMS")
+            line = (f"  {report.mailbox}: {status}; {report.fetched} fetched, "
                     f"{report.processed} processed, {report.documents} document(s), "
-                    f"{report.failed} failed, {report.quarantined} quarantined, "
-                    f"{report.deleted} deleted on the server")
+                    f"{report.failed} failed, {report.waiting} waiting, "
+                    f"{report.quarantined} quarantined, {report.deleted} deleted on the server")
             click.echo(line)
             if report.error:
-                click.echo(f"    {report.error}")
+                click.echo(f"    error: {report.error}")
+                if report.fix:
+                    click.echo(f"    fix: {report.fix}")
+            if report.waiting:
+                click.echo(f"    waiting ({report.waiting_cause}): {report.waiting_reason}")
+                if report.waiting_fix:
+                    click.echo(f"    fix: {report.waiting_fix}")
 
     def _finish(self) -> None:
         if self.bar is not None:
@@ -45,8 +61,8 @@ class ProgressPrinter:
 
 
 def summary(report: CollectReport) -> str:
-    names = ("fetched", "processed", "documents", "duplicates", "failed", "quarantined",
-             "deleted")
+    names = ("fetched", "processed", "documents", "duplicates", "failed", "waiting",
+             "quarantined", "deleted")
     counts = ", ".join(f"{report.total(name)} {name}" for name in names)
     return f"{len(report.mailboxes)} mailbox(es): {counts}."
 
@@ -56,13 +72,24 @@ def summary(report: CollectReport) -> str:
 @click.option("--dry-run", is_flag=True, help="Collect and process but never delete on the "
               "server.")
 def fetch_cmd(user_id: int | None, dry_run: bool) -> None:
-    """Collect the Apicrypt mailboxes now."""
-    report = collect_all(bridge_state(), user_id=user_id, dry_run=dry_run,
-                         progress=ProgressPrinter())
+    """Collect the Apicrypt mailboxes now.
+
+    Exit status: 0 all collected, 1 some mailbox or message failed (or waits for an outage),
+    2 a configuration error stops some mail (see the lines starting with "fix:").
+    """
+    try:
+        report = collect_all(bridge_state(), user_id=user_id, dry_run=dry_run,
+                             progress=ProgressPrinter(), retry_now=True)
+    except ConfigurationError as exc:
+        click.echo(f"Nothing collected: {exc.message}", err=True)
+        click.echo(f"fix: {exc.fix}", err=True)
+        raise SystemExit(EXIT_CONFIGURATION) from None
     for problem in report.problems:
         click.echo(f"Not collected: {problem}")
     click.echo(summary(report))
     if dry_run:
         click.echo("Dry run: nothing was deleted on the servers.")
+    if report.configuration_error:
+        raise SystemExit(EXIT_CONFIGURATION)
     if not report.ok:
-        raise SystemExit(1)
+        raise SystemExit(EXIT_FAILED)

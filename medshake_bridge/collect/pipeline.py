@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from medshake_bridge.backends import backend_for
@@ -29,7 +29,7 @@ from medshake_bridge.collect.mailboxes import MailboxPlan, plan_mailboxes
 from medshake_bridge.collect.process import attachments_json, process_stored_message
 from medshake_bridge.collect.rawstore import RawMessageFile, hash_file, raw_file_name
 from medshake_bridge.db import db
-from medshake_bridge.errors import BridgeError
+from medshake_bridge.errors import CONFIGURATION, CONTENT, TRANSIENT, BridgeError, error_cause
 from medshake_bridge.extension import BridgeState
 from medshake_bridge.interfaces import MailCollector, ServerMessage
 from medshake_bridge.models.mail import (
@@ -41,11 +41,16 @@ from medshake_bridge.models.mail import (
     Mailbox,
     ReceivedMessage,
 )
-from medshake_bridge.models.settings import utcnow
+from medshake_bridge.models.settings import SettingValue, utcnow
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 3
+MAX_ATTEMPTS = 3  # tries of a message whose own content fails, before quarantine
+# A message waiting for an outage or a setting is tried again after a delay that grows with
+# the time it has waited (at least BACKOFF_MIN, at most BACKOFF_MAX seconds), and at once when
+# a setting changed since its last try (configuration causes) or when a person asks.
+BACKOFF_MIN = 60
+BACKOFF_MAX = 30 * 60
 FETCH_BATCH = 50
 HEADER_READ_LIMIT = 256 * 1024
 Progress = Callable[[str, dict[str, Any]], None]
@@ -67,6 +72,17 @@ class MailboxReport:
     deleted: int = 0
     skipped_too_large: int = 0
     adopted: int = 0
+    waiting: int = 0  # messages kept for a retry because of an outage or a setting
+    waiting_reason: str = ""
+    waiting_fix: str = ""
+    waiting_cause: str = ""
+    fix: str = ""  # for outcome "error": what to do
+    cause: str = ""  # for outcome "error": transient, configuration or content
+
+    @property
+    def clean(self) -> bool:
+        """Collected, and no message failed, waits or went to quarantine."""
+        return self.outcome == "ok" and not (self.failed or self.quarantined or self.waiting)
 
 
 @dataclass
@@ -79,7 +95,16 @@ class CollectReport:
 
     @property
     def ok(self) -> bool:
-        return not self.problems and all(r.outcome == "ok" for r in self.mailboxes)
+        """True only when every mailbox was collected and no message failed or waits."""
+        return not self.problems and all(r.clean for r in self.mailboxes)
+
+    @property
+    def configuration_error(self) -> bool:
+        """A setting, a certificate or a program of this site stops some mail: an admin must
+        act (``fetch`` exits 2)."""
+        return bool(self.problems) or any(
+            (r.outcome == "error" and r.cause == CONFIGURATION)
+            or (r.waiting and r.waiting_cause == CONFIGURATION) for r in self.mailboxes)
 
 
 def _quiet(event: str, info: dict[str, Any]) -> None:
@@ -87,13 +112,22 @@ def _quiet(event: str, info: dict[str, Any]) -> None:
 
 
 def collect_all(state: BridgeState, *, user_id: int | None = None, dry_run: bool = False,
-                progress: Progress = _quiet) -> CollectReport:
-    """Collect every configured mailbox (or only ``user_id``'s)."""
-    plans, problems = plan_mailboxes(state, user_id=user_id)
-    report = CollectReport(problems=[problem.message for problem in problems])
+                progress: Progress = _quiet, retry_now: bool = False) -> CollectReport:
+    """Collect every configured mailbox (or only the mailbox(es) ``user_id`` is on).
+
+    A mailbox is always collected whole, for every user configured on it, whoever asked:
+    collecting it for one user and deleting at the source would lose the others' mail.
+    ``retry_now`` tries waiting messages without waiting for their backoff (a person asked).
+    """
+    plans, problems = plan_mailboxes(state)
+    if user_id is not None:
+        plans = [plan for plan in plans if user_id in plan.owners]
+        problems = [problem for problem in problems if problem.user_id == user_id]
+    report = CollectReport(problems=[str(problem) for problem in problems])
     progress("plan", {"mailboxes": len(plans)})
     for plan in plans:
-        report.mailboxes.append(collect_mailbox(state, plan, dry_run=dry_run, progress=progress))
+        report.mailboxes.append(collect_mailbox(state, plan, dry_run=dry_run, progress=progress,
+                                                retry_now=retry_now))
     return report
 
 
@@ -120,7 +154,7 @@ def _folders(state: BridgeState, plan: MailboxPlan) -> tuple[Path, Path, Path]:
 
 
 def collect_mailbox(state: BridgeState, plan: MailboxPlan, *, dry_run: bool = False,
-                    progress: Progress = _quiet) -> MailboxReport:
+                    progress: Progress = _quiet, retry_now: bool = False) -> MailboxReport:
     report = MailboxReport(plan.identity.key, list(plan.owners))
     mailbox = _mailbox_row(plan)
     inbox, work, locks = _folders(state, plan)
@@ -130,13 +164,15 @@ def collect_mailbox(state: BridgeState, plan: MailboxPlan, *, dry_run: bool = Fa
     expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
     try:
         with mailbox_lock(locks, plan.identity.key):
-            _collect_locked(state, plan, mailbox, inbox, work, report, dry_run, progress)
+            _collect_locked(state, plan, mailbox, inbox, work, report, dry_run, progress,
+                            retry_now)
     except MailboxBusy:
         report.outcome = "busy"
         report.error = "another collection of this mailbox is running; skipped"
     except BridgeError as exc:
         db.session.rollback()
-        report.outcome, report.error = "error", str(exc)
+        report.outcome, report.error, report.fix = "error", exc.message, exc.fix
+        report.cause = error_cause(exc)
         log.warning("mailbox %s: %s", plan.identity.key, exc)
     finally:
         session.expire_on_commit = expire_on_commit
@@ -152,7 +188,7 @@ def collect_mailbox(state: BridgeState, plan: MailboxPlan, *, dry_run: bool = Fa
 
 def _collect_locked(state: BridgeState, plan: MailboxPlan, mailbox: Mailbox, inbox: Path,
                     work: Path, report: MailboxReport, dry_run: bool,
-                    progress: Progress) -> None:
+                    progress: Progress, retry_now: bool = False) -> None:
     collector = plan.spec.factory(plan.settings)
     collector.open()
     try:
@@ -177,7 +213,7 @@ def _collect_locked(state: BridgeState, plan: MailboxPlan, mailbox: Mailbox, inb
                 batch = []
             progress("fetched", {"server_id": item.server_id})
         report.fetched += _commit_rows(batch)
-        _process_pending(state, plan, mailbox, inbox, work, report, progress)
+        _process_pending(state, plan, mailbox, inbox, work, report, progress, retry_now)
         deletable = [] if dry_run else _deletable(plan, mailbox, listed)
         if deletable:
             os.sync()  # raw copies and database on disk before the server copies go
@@ -260,15 +296,40 @@ def _commit_rows(rows: list[ReceivedMessage]) -> int:
     return added
 
 
+def _due(row: ReceivedMessage, now: dt.datetime, settings_changed: dt.datetime | None,
+         retry_now: bool) -> bool:
+    """Whether a stored or failed message is tried in this run."""
+    if row.state == STORED or not row.error_cause or row.error_cause == CONTENT or retry_now:
+        return True
+    if row.next_attempt_at is None or _aware(row.next_attempt_at) <= now:
+        return True
+    return (row.error_cause != TRANSIENT and settings_changed is not None
+            and row.last_attempt_at is not None
+            and _aware(settings_changed) > _aware(row.last_attempt_at))
+
+
 def _process_pending(state: BridgeState, plan: MailboxPlan, mailbox: Mailbox, inbox: Path,
-                     work: Path, report: MailboxReport, progress: Progress) -> None:
+                     work: Path, report: MailboxReport, progress: Progress,
+                     retry_now: bool = False) -> None:
     pending = list(db.session.scalars(
         select(ReceivedMessage).where(ReceivedMessage.mailbox_id == mailbox.id,
                                       ReceivedMessage.state.in_((STORED, FAILED)))
         .order_by(ReceivedMessage.id)))
+    now = utcnow()
+    settings_changed = db.session.scalar(select(func.max(SettingValue.updated_at)))
+    outage: ReceivedMessage | None = None
     for row in pending:
-        outcome, documents = process_message_row(state, row, plan.owners, plan.settings, inbox,
-                                                 work)
+        if not _due(row, now, settings_changed, retry_now):
+            report.waiting += 1
+            _note_waiting(report, row)
+            continue
+        if outage is not None:
+            # The service is down: asking again for each message would only add timeouts.
+            _defer(row, outage)
+            outcome = FAILED
+        else:
+            outcome, documents = process_message_row(state, row, plan.owners, plan.settings,
+                                                     inbox, work)
         if outcome == PROCESSED:
             report.processed += 1
             report.documents += documents
@@ -276,9 +337,37 @@ def _process_pending(state: BridgeState, plan: MailboxPlan, mailbox: Mailbox, in
             report.duplicates += 1
         elif outcome == QUARANTINED:
             report.quarantined += 1
-        else:
+        elif row.error_cause in ("", CONTENT):
             report.failed += 1
+        else:
+            report.waiting += 1
+            _note_waiting(report, row)
+            if row.error_cause == TRANSIENT and outage is None:
+                outage = row
         progress("processed", {"message": row.id, "outcome": outcome})
+
+
+def _note_waiting(report: MailboxReport, row: ReceivedMessage) -> None:
+    if not report.waiting_reason or row.error_cause == CONFIGURATION:
+        report.waiting_reason = row.last_error.partition(": ")[2] or row.last_error
+        report.waiting_fix, report.waiting_cause = row.error_fix, row.error_cause
+
+
+def _defer(row: ReceivedMessage, like: ReceivedMessage) -> None:
+    """Mark ``row`` as waiting for the same outage as ``like``, without trying it."""
+    now = utcnow()
+    row.state, row.error_cause, row.error_fix = FAILED, like.error_cause, like.error_fix
+    row.last_error = like.last_error
+    row.waiting_since = row.waiting_since or now
+    row.next_attempt_at = like.next_attempt_at
+    db.session.commit()
+
+
+def backoff(waiting_since: dt.datetime, now: dt.datetime) -> dt.timedelta:
+    """The delay before the next try of a waiting message: about as long as it has waited
+    (so a short outage clears quickly and a long one costs few tries), within bounds."""
+    waited = (now - _aware(waiting_since)).total_seconds()
+    return dt.timedelta(seconds=min(BACKOFF_MAX, max(BACKOFF_MIN, waited)))
 
 
 def _is_duplicate(row: ReceivedMessage) -> bool:
@@ -309,25 +398,56 @@ def process_message_row(state: BridgeState, row: ReceivedMessage, owners: list[i
                                         work, backend)
     except Exception as exc:  # noqa: BLE001 - recorded on the row; the raw file stays
         db.session.rollback()
-        row.attempts += 1
-        row.last_error = f"{type(exc).__name__}: {exc}"[:4000]
-        row.state = QUARANTINED if row.attempts >= MAX_ATTEMPTS else FAILED
-        db.session.commit()
-        log.warning("message %s (server id %s) failed (try %d): %s", row.id, row.server_id,
-                    row.attempts, row.last_error)
+        _record_failure(row, exc)
         return row.state, 0
     parsed = result.parsed
     row.subject, row.from_address = parsed.subject, parsed.from_address[:500]
     row.to_address, row.date_header = parsed.to_address[:500], parsed.date[:100]
     row.attachments_json = attachments_json(result.attachments)
     row.signature_status, row.signer = result.signature_status, result.signer[:255]
+    row.signature_invalid = result.signature_invalid
     row.last_error = "; ".join(result.notes)
+    row.error_cause, row.error_fix = "", ""
+    row.waiting_since = row.next_attempt_at = None
+    row.last_attempt_at = utcnow()
     documents = build_documents(row, result.documents, owners)
     db.session.add_all(documents)
     row.state, row.processed_at = PROCESSED, utcnow()
     db.session.commit()
     _announce(state, row, documents)
     return PROCESSED, len(documents)
+
+
+def _record_failure(row: ReceivedMessage, exc: Exception) -> None:
+    """Record a failed try. Only the message's own fault counts toward quarantine; an outage
+    or a setting leaves it waiting (stored, on the server) with a growing delay."""
+    now = utcnow()
+    cause = error_cause(exc)
+    row.last_error = f"{type(exc).__name__}: {getattr(exc, 'message', '') or exc}"[:4000]
+    row.error_cause, row.error_fix = cause, str(getattr(exc, "fix", "") or "")[:2000]
+    row.last_attempt_at = now
+    if cause == CONTENT:
+        row.attempts += 1
+        row.state = QUARANTINED if row.attempts >= MAX_ATTEMPTS else FAILED
+        row.waiting_since = row.next_attempt_at = None
+    else:
+        row.state = FAILED
+        row.waiting_since = row.waiting_since or now
+        row.next_attempt_at = now + backoff(row.waiting_since, now)
+    db.session.commit()
+    log.warning("message %s (server id %s) failed (%s, try %d): %s", row.id, row.server_id,
+                cause, row.attempts, row.last_error)
+
+
+def waiting_messages(mailbox_ids: list[int] | None = None) -> list[ReceivedMessage]:
+    """Messages kept for a retry because of an outage or a setting (the banners' source)."""
+    query = select(ReceivedMessage).where(
+        ReceivedMessage.state == FAILED,
+        or_(ReceivedMessage.error_cause == TRANSIENT,
+            ReceivedMessage.error_cause == CONFIGURATION))
+    if mailbox_ids is not None:
+        query = query.where(ReceivedMessage.mailbox_id.in_(mailbox_ids))
+    return list(db.session.scalars(query.order_by(ReceivedMessage.id)))
 
 
 def _announce(state: BridgeState, row: ReceivedMessage, documents: list[Any]) -> None:
@@ -375,3 +495,21 @@ def retry_message(state: BridgeState, message_id: int) -> str:
     row.attempts = 0
     db.session.commit()
     return process_message_row(state, row, plan.owners, plan.settings, inbox, work)[0]
+
+
+def retry_all(state: BridgeState) -> dict[str, int]:
+    """An admin's "retry all": every quarantined or failed message, once each, now.
+
+    Returns how many ended in each state. Messages of a mailbox nobody owns any more are
+    counted under ``"unowned"`` and left as they are.
+    """
+    ids = list(db.session.scalars(select(ReceivedMessage.id).where(
+        ReceivedMessage.state.in_((FAILED, QUARANTINED))).order_by(ReceivedMessage.id)))
+    counts: dict[str, int] = {}
+    for message_id in ids:
+        try:
+            outcome = retry_message(state, message_id)
+        except BridgeError:
+            outcome = "unowned"
+        counts[outcome] = counts.get(outcome, 0) + 1
+    return counts

@@ -18,7 +18,7 @@ from typing import Any
 
 from medshake_bridge.collect.filenames import safe_display_name
 from medshake_bridge.collect.mime import ParsedMessage, parse_message_file
-from medshake_bridge.errors import BridgeError, CryptoError, ProgramError
+from medshake_bridge.errors import CONTENT, BridgeError, CryptoError, ProgramError, error_cause
 from medshake_bridge.hprim import HprimDocument, has_end_markers, parse_message_text
 from medshake_bridge.interfaces import CryptoBackend
 from medshake_bridge.paths import ensure_private_dir
@@ -43,6 +43,15 @@ class ProcessedMessage:
     signature_status: str = ""
     signer: str = ""
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def signature_invalid(self) -> bool:
+        """True when the text or any attachment has an invalid signature."""
+        return self.signature_status == INVALID or any(
+            item.get("signature") == INVALID for item in self.attachments)
+
+
+INVALID = "invalid"
 
 
 def _clear_bytes(result: Any) -> tuple[bytes, str, str]:
@@ -69,12 +78,15 @@ def _decrypt_body(body: bytes, backend: CryptoBackend, notes: list[str]
     try:
         return _clear_bytes(backend.decrypt_body(body))
     except (CryptoError, ProgramError) as exc:
-        if has_end_markers(decode_bytes(body).text):
+        cause = error_cause(exc)
+        # Only a body the back-end could judge is kept as clear text: during an outage the
+        # message waits, so an encrypted one is never mistaken for clear text.
+        if cause == CONTENT and has_end_markers(decode_bytes(body).text):
             notes.append("body kept as clear text (it did not decrypt but holds HPRIM markers)")
             return body, "", ""
         raise ProcessingError(f"the message body could not be decrypted: {_reason(exc)}",
                               fix=getattr(exc, "fix", "") or "check the keys and programs "
-                              "on the system information page") from exc
+                              "on the system information page", cause=cause) from exc
 
 
 def process_stored_message(raw_path: Path, message_folder: Path, work_root: Path,
@@ -117,7 +129,8 @@ def _store_attachments(parsed: ParsedMessage, backend: CryptoBackend, work: Path
     stored: list[dict[str, Any]] = []
     names: list[str] = []
 
-    def keep(source: Path, name: str, content_type: str, origin: str) -> None:
+    def keep(source: Path, name: str, content_type: str, origin: str, signature: str = "",
+             signer: str = "") -> None:
         display = safe_display_name(name, taken=names)
         names.append(display)
         target = staging / f"att-{uuid.uuid4().hex}"
@@ -125,7 +138,7 @@ def _store_attachments(parsed: ParsedMessage, backend: CryptoBackend, work: Path
         target.chmod(0o600)
         stored.append({"name": display, "original": name, "file": str(target),
                        "size": target.stat().st_size, "content_type": content_type,
-                       "from": origin})
+                       "from": origin, "signature": signature, "signer": signer})
 
     for index, attachment in enumerate(parsed.attachments):
         original = attachment.original_name or attachment.display_name
@@ -140,13 +153,17 @@ def _store_attachments(parsed: ParsedMessage, backend: CryptoBackend, work: Path
                 f"the attachment {attachment.display_name} could not be decrypted: "
                 f"{_reason(exc)}",
                 fix=getattr(exc, "fix", "") or "check the keys and programs",
+                cause=error_cause(exc),
             ) from exc
         if not files:
             raise ProcessingError(f"the attachment {attachment.display_name} decrypted to "
                                   "nothing", fix="ask the sender to send it again")
+        # v2 signs each attachment: its status travels with the files (v1: none).
+        signature = str(getattr(files, "signature_status", "") or "")
+        signer = str(getattr(files, "signer", "") or "")
         for path in files:
             keep(Path(path), Path(path).name, _guess_type(Path(path).name),
-                 attachment.display_name)
+                 attachment.display_name, signature, signer)
     return stored
 
 

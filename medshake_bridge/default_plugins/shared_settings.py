@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from medshake_bridge.api import command_validator
 from medshake_bridge.hookspecs import hookimpl
 from medshake_bridge.settings import SettingSpec
 
@@ -114,7 +115,16 @@ SHARED_SETTINGS = [
               "comma-separated."),
     _apicrypt("apicryptCommandPrefix", "text", "", "Préfixe des commandes", "Command prefix",
               "Préfixe des programmes, par ex. « sudo -n » (jamais interprété par un shell).",
-              "Prefix for the programs, e.g. “sudo -n” (never run through a shell)."),
+              "Prefix for the programs, e.g. “sudo -n” (never run through a shell).",
+              validator=command_validator),
+    _apicrypt("apicryptSudoAccount", "text", "", "Compte autorisé par sudo",
+              "Account allowed by sudo",
+              "Compte nommé dans les lignes sudoers proposées (celui du serveur web, par ex. "
+              "www-data, quand le pont tourne dans le serveur web) ; vide : le compte qui "
+              "exécute le pont.",
+              "Account named in the suggested sudoers lines (the web server's, e.g. www-data, "
+              "when the bridge runs inside the web server); empty: the account running the "
+              "bridge.", levels=("default",)),
     _apicrypt("apicryptCommandTimeout", "int", 60, "Délai maximal d'un programme (s)",
               "Program timeout (s)", "Au-delà, le programme est arrêté et l'erreur signalée.",
               "Past this, the program is stopped and the error reported."),

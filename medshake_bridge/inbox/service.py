@@ -20,7 +20,15 @@ from medshake_bridge.errors import BridgeError
 from medshake_bridge.extension import bridge_state
 from medshake_bridge.interfaces import PatientCandidate
 from medshake_bridge.models import User
-from medshake_bridge.models.mail import FILED, NEW, REMOVED, InboxDocument
+from medshake_bridge.models.mail import (
+    FAILED,
+    FILED,
+    NEW,
+    REMOVED,
+    InboxDocument,
+    Mailbox,
+    ReceivedMessage,
+)
 from medshake_bridge.models.settings import utcnow
 from medshake_bridge.paths import ensure_private_dir
 
@@ -39,6 +47,12 @@ class Attachment:
     content_type: str
     path: Path
     origin: str
+    signature: str = ""  # valid / invalid / unsigned (v2), "" when the back-end says nothing
+    signer: str = ""
+
+    @property
+    def signature_invalid(self) -> bool:
+        return self.signature == "invalid"
 
     @property
     def previewable(self) -> bool:
@@ -106,6 +120,42 @@ def unread_count(user: User) -> int:
     return count
 
 
+@dataclass(frozen=True)
+class WaitingMail:
+    """Mail of one mailbox kept for a retry because of an outage or a setting (a banner)."""
+
+    mailbox: str
+    count: int
+    reason: str
+    fix: str
+    since: datetime | None
+
+
+def waiting_mail(owner_ids: set[int] | None = None) -> list[WaitingMail]:
+    """Mailboxes (of ``owner_ids``, or all) with messages waiting for an outage or a setting.
+
+    A waiting message has no document yet, so its readers are found through the mailbox's
+    last collection report, which lists the users it was collected for.
+    """
+    rows = list(db.session.execute(
+        select(ReceivedMessage.mailbox_id, func.count(), func.min(ReceivedMessage.waiting_since),
+               func.max(ReceivedMessage.id))
+        .where(ReceivedMessage.state == FAILED,
+               ReceivedMessage.error_cause.in_(("transient", "configuration")))
+        .group_by(ReceivedMessage.mailbox_id)))
+    found = []
+    for mailbox_id, count, since, last_id in rows:
+        mailbox = db.session.get(Mailbox, mailbox_id)
+        if owner_ids is not None:
+            owners = set(json.loads(mailbox.last_counts or "{}").get("owners") or [])
+            if not owners & owner_ids:
+                continue
+        last = db.session.get(ReceivedMessage, last_id)
+        reason = last.last_error.partition(": ")[2] or last.last_error
+        found.append(WaitingMail(mailbox.key, int(count), reason, last.error_fix, since))
+    return found
+
+
 def get_document(user: User, document_id: int) -> InboxDocument:
     """The document, or a 404 (audited) when it does not exist or is not ``user``'s to see."""
     document = db.session.get(InboxDocument, document_id)
@@ -127,8 +177,18 @@ def attachments(document: InboxDocument) -> list[Attachment]:
     items = json.loads(document.message.attachments_json or "[]")
     return [Attachment(index, item["name"], int(item.get("size", 0)),
                        item.get("content_type", "application/octet-stream"),
-                       Path(item["file"]), item.get("from", ""))
+                       Path(item["file"]), item.get("from", ""),
+                       str(item.get("signature") or ""), str(item.get("signer") or ""))
             for index, item in enumerate(items)]
+
+
+def invalid_parts(document: InboxDocument) -> list[str | None]:
+    """Names of the parts with an invalid signature (``None`` for the text), for the banner."""
+    names: list[str | None] = [item.name for item in attachments(document)
+                               if item.signature_invalid]
+    if document.message.signature_status == "invalid":
+        names.insert(0, None)
+    return names
 
 
 def attachment(document: InboxDocument, index: int) -> Attachment:

@@ -25,8 +25,8 @@ from medshake_bridge.models.settings import utcnow
 STORED = "stored"            # raw kept, not processed yet
 PROCESSED = "processed"      # documents committed
 DUPLICATE = "duplicate"      # same Message-ID and bytes as an earlier message: nothing new
-FAILED = "failed"            # processing failed; retried on the next run
-QUARANTINED = "quarantined"  # failed too often; an admin looks at it
+FAILED = "failed"            # processing failed; retried on a later run (see error_cause)
+QUARANTINED = "quarantined"  # the message itself failed too often; an admin looks at it
 MESSAGE_STATES = (STORED, PROCESSED, DUPLICATE, FAILED, QUARANTINED)
 
 # States of an inbox document.
@@ -77,6 +77,16 @@ class ReceivedMessage(db.Model):
     attachments_json: Mapped[str] = mapped_column(Text, nullable=False, default="[]")
     signature_status: Mapped[str] = mapped_column(String(20), nullable=False, default="")
     signer: Mapped[str] = mapped_column(String(255), nullable=False, default="")
+    # True when any decrypted part (the text or an attachment) has an invalid signature.
+    signature_invalid: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # Why the last try failed: "transient" (an outage), "configuration" (a setting, a
+    # certificate) or "content" (the message itself); only "content" counts toward quarantine.
+    error_cause: Mapped[str] = mapped_column(String(20), nullable=False, default="")
+    error_fix: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    # A message waiting for an outage or a setting: since when, last try, next try (backoff).
+    waiting_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     stored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False,
                                                 default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

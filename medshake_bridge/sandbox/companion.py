@@ -60,6 +60,7 @@ from medshake_bridge.sandbox.errors import (
 )
 from medshake_bridge.sandbox.keys import check_user, key_owners, load_key, to_yy
 from medshake_bridge.sandbox.v2 import (
+    DELIVER_TWICE_MARKER,
     SandboxCertificateError,
     SandboxCertificateExpiredError,
     SandboxCertificateMissingError,
@@ -83,7 +84,8 @@ MODES: dict[str, str] = {
     "wrong-password": "refuse every certificate password",
     "expired-certificate": "report every certificate as expired",
     "invalid-signature": "report every received signature as invalid",
-    "duplicate": "work normally but mark each answer 'deliver twice' for the sandbox relay",
+    "duplicate": "work normally, and mark what it encrypts so the sandbox relay delivers it "
+    "twice",
     "swapped-line-endings": "write decrypted text with \\n\\r line endings",
 }
 _MAX_REQUEST = 64 * 1024
@@ -415,6 +417,8 @@ class _Handler(BaseHTTPRequestHandler):
             data = apz.pack([(source.name, data)])
         key = load_key(self.state.keys / name, name, to_yy(sandbox_today().year))
         armour = seal_v2(KINDS[kind], data, recipients=list(recipients), key=key)
+        if self.state.mode == "duplicate":  # read by the sandbox relay, outside the armour
+            armour += DELIVER_TWICE_MARKER + b"\n"
         self._write_new(destination, armour)
         return {"outputs": [self._relative(destination)]}
 

@@ -34,6 +34,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from medshake_bridge.sandbox.errors import SandboxError
 from medshake_bridge.sandbox.relay_crypto import reencrypt
+from medshake_bridge.sandbox.v2 import DELIVER_TWICE_MARKER
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +163,7 @@ class RelayHandler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or b""
         locals_ = [address.rpartition("@")[0] for address in envelope.rcpt_tos]
+        times = 2 if DELIVER_TWICE_MARKER in raw else 1  # the companion's "duplicate" mode
         try:
             copies = copies_for(raw, self.network_dir, locals_)
         except (SandboxError, ValueError, UnicodeDecodeError) as exc:
@@ -170,8 +172,9 @@ class RelayHandler:
         for local in locals_:
             maildir = self.mailbox_for(local)
             assert maildir is not None
-            path = deliver(maildir, copies[local])
-            self.delivered.append((local, path))
+            for _ in range(times):
+                path = deliver(maildir, copies[local])
+                self.delivered.append((local, path))
         return f"250 2.0.0 delivered to {len(locals_)} mailbox(es) by the FAKE sandbox relay"
 
 
@@ -183,8 +186,25 @@ def _login(session: Session) -> str | None:
 
 
 class _Authenticator:
-    def __init__(self, users: Mapping[str, str]) -> None:
-        self.users = dict(users)
+    """Logins and passwords: a fixed mapping, or a users file read again whenever it changes
+    (so adding a sandbox user needs no relay restart)."""
+
+    def __init__(self, users: Mapping[str, str] | str | os.PathLike[str]) -> None:
+        self.path = None if isinstance(users, Mapping) else Path(users)
+        self._stamp: tuple[int, int] | None = None
+        self._users = dict(users) if isinstance(users, Mapping) else {}
+
+    @property
+    def users(self) -> dict[str, str]:
+        if self.path is not None:
+            try:
+                info = self.path.stat()
+                stamp = (info.st_mtime_ns, info.st_size)
+                if stamp != self._stamp:
+                    self._users, self._stamp = read_users_file(self.path), stamp
+            except OSError as exc:  # keep the last users known; say why
+                log.warning("sandbox relay: cannot read the users file %s: %s", self.path, exc)
+        return self._users
 
     def __call__(self, server: SMTP, session: Session, envelope: Envelope, mechanism: str,
                  auth_data: Any) -> AuthResult:
@@ -215,7 +235,8 @@ class SandboxRelay:
     """The relay, running in a thread: ``start()``, ``port``, ``stop()``."""
 
     def __init__(self, network_dir: str | os.PathLike[str], mailbox_for: MailboxLookup,
-                 users: Mapping[str, str], *, host: str = "127.0.0.1", port: int = 0,
+                 users: Mapping[str, str] | str | os.PathLike[str], *,
+                 host: str = "127.0.0.1", port: int = 0,
                  tls_cert: str | os.PathLike[str] | None = None,
                  tls_key: str | os.PathLike[str] | None = None) -> None:
         self.handler = RelayHandler(Path(network_dir), mailbox_for)

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from medshake_bridge.sandbox.cli import sandbox
-from medshake_bridge.sandbox.relay import LABEL, SandboxRelay, maildirs_under, read_users_file
+from medshake_bridge.sandbox.relay import LABEL, SandboxRelay, maildirs_under
 
 USERS_FILE = "relay-users"
 
@@ -39,7 +39,7 @@ def relay_command(host: str, port: int, network_dir: Path, maildirs: Path,
             "users' apicryptUtilisateur and apicryptPopPassword), or pass --users.")
     maildirs.mkdir(parents=True, exist_ok=True)
     try:
-        relay = SandboxRelay(network_dir, maildirs_under(maildirs), read_users_file(users_path),
+        relay = SandboxRelay(network_dir, maildirs_under(maildirs), users_path,
                              host=host, port=port, tls_cert=tls_cert, tls_key=tls_key).start()
     except OSError as exc:
         raise click.ClickException(

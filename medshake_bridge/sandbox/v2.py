@@ -57,6 +57,11 @@ SIGNATURE_UNSIGNED = "unsigned"
 SIGNATURE_STATUSES = (SIGNATURE_VALID, SIGNATURE_INVALID, SIGNATURE_UNSIGNED)
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
+# Written after the armour by the sandbox companion in its "duplicate" mode: the sandbox relay
+# then delivers the message twice, as a real network sometimes does. It sits outside the
+# armour's authenticated data, so nothing else reads it.
+DELIVER_TWICE_MARKER = b"X-Sandbox-Deliver-Twice: FAKE sandbox duplicate mode"
+
 
 class SandboxCertificateError(SandboxError):
     """A sandbox certificate is missing, unreadable, or refuses the request."""

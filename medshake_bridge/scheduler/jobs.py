@@ -29,14 +29,22 @@ def collect_job(app: Flask) -> dict[str, int]:
     from medshake_bridge.collect.pipeline import collect_all
 
     report = collect_all(bridge_state(app))
-    names = ("fetched", "processed", "documents", "duplicates", "failed", "quarantined",
-             "deleted")
+    names = ("fetched", "processed", "documents", "duplicates", "failed", "waiting",
+             "quarantined", "deleted")
     counts = {"mailboxes": len(report.mailboxes), **{name: report.total(name) for name in names},
               "not_collected": len(report.problems)}
     if not report.ok:
-        problems = [f"{mailbox.mailbox}: {mailbox.outcome} {mailbox.error}".strip()
-                    for mailbox in report.mailboxes if mailbox.outcome != "ok"]
-        problems += report.problems
+        problems = []
+        for mailbox in report.mailboxes:
+            if mailbox.outcome != "ok":
+                problems.append(f"{mailbox.mailbox}: {mailbox.outcome} {mailbox.error}".strip())
+            elif mailbox.waiting:
+                problems.append(f"{mailbox.mailbox}: {mailbox.waiting} message(s) waiting "
+                                f"({mailbox.waiting_reason})")
+            elif mailbox.failed or mailbox.quarantined:
+                problems.append(f"{mailbox.mailbox}: {mailbox.failed} failed, "
+                                f"{mailbox.quarantined} quarantined")
+        problems += [str(problem) for problem in report.problems]
         raise JobFailed("; ".join(problems), counts=counts,
                         fix="see the quarantine and the settings of the users named here")
     return counts

@@ -104,19 +104,36 @@ class SettingsStore:
         return self._resolve(spec, rows.get(name, {}), user_id=user_id, module=module)
 
     def effective_all(
-        self, *, user_id: int | None = None, module: str | None = None
+        self, *, user_id: int | None = None, module: str | None = None,
+        skip_damaged: bool = False,
     ) -> dict[str, EffectiveValue]:
-        """Every declared setting resolved at once (one query), e.g. to build a back-end."""
+        """Every declared setting resolved at once (one query), e.g. to build a back-end.
+
+        A stored value that cannot be read (not JSON, not decryptable) raises, unless
+        ``skip_damaged``: then it is ignored as if absent (for checks that report it anyway).
+        """
         names = [spec.name for spec in self.registry]
         rows = self._rows_for(names, user_id=user_id, module=module)
+        if skip_damaged:
+            rows = {name: {level: row for level, row in found.items() if self._readable(row)}
+                    for name, found in rows.items()}
         return {
             spec.name: self._resolve(spec, rows.get(spec.name, {}), user_id=user_id, module=module)
             for spec in self.registry
         }
 
-    def values_for_user(self, user_id: int | None) -> dict[str, Any]:
+    def values_for_user(self, user_id: int | None, *, skip_damaged: bool = False
+                        ) -> dict[str, Any]:
         """A plain name → value mapping for a user (what back-ends and collectors receive)."""
-        return {name: eff.value for name, eff in self.effective_all(user_id=user_id).items()}
+        return {name: eff.value for name, eff in self.effective_all(
+            user_id=user_id, skip_damaged=skip_damaged).items()}
+
+    def _readable(self, row: SettingValue) -> bool:
+        try:
+            self._decode(row)
+        except Exception:  # noqa: BLE001 - damaged: reported by the collection's checks
+            return False
+        return True
 
     def stored(self, name: str, level: str, *, user_id: int | None = None,
                module: str | None = None) -> Any:

@@ -47,8 +47,15 @@ class Advice:
     lines: tuple[str, ...]
 
 
-def default_account() -> str:
-    """The account the sudoers lines name: the one running this process."""
+SUDOERS_FILE = "/etc/sudoers.d/medshake-apicrypt"  # one file for v1 and v2 rules
+
+
+def default_account(settings: Mapping[str, Any] | None = None) -> str:
+    """The account the sudoers lines name: ``apicryptSudoAccount`` when set (the web server's
+    account in the setup guide, ``www-data``), else the one running this process."""
+    configured = str((settings or {}).get("apicryptSudoAccount") or "").strip()
+    if configured:
+        return configured
     try:
         return getpass.getuser()
     except (KeyError, OSError):
@@ -66,9 +73,9 @@ def _uses_sudo(command: str) -> bool:
 def _everyone(state: BridgeState) -> list[tuple[str, dict[str, Any]]]:
     """The site's settings and each active user's (labelled)."""
     store = state.settings
-    people = [("site", store.values_for_user(None))]
+    people = [("site", store.values_for_user(None, skip_damaged=True))]
     for user in db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.id)):
-        people.append((user.login, store.values_for_user(user.id)))
+        people.append((user.login, store.values_for_user(user.id, skip_damaged=True)))
     return people
 
 
@@ -103,7 +110,7 @@ def v1_sudoers(state: BridgeState, account: str,
         advice.append(Advice(
             "Sudoers lines for the Apicrypt v1 programs",
             f"apicryptCommandPrefix is '{key[1]}' ({', '.join(whos)}): add these lines with "
-            "'visudo -f /etc/sudoers.d/medshake-apicrypt'",
+            f"'visudo -f {SUDOERS_FILE}'",
             tuple(lines(account))))
     return advice
 
@@ -143,7 +150,7 @@ def v2_advice(state: BridgeState, account: str,
             advice.append(Advice(
                 "Sudoers lines for restarting the Apicrypt v2 companion",
                 f"apicrypt2RestartCommand is '{command}': add these lines with "
-                "'visudo -f /etc/sudoers.d/medshake-apicrypt'", tuple(lines)))
+                f"'visudo -f {SUDOERS_FILE}'", tuple(lines)))
     private = checks.private_tmp_status()
     spools = {str(s.get("apicrypt2Spool") or "") for _who, s in everyone
               if str(s.get("apicryptVersion") or "1") == "2"}
@@ -161,6 +168,6 @@ def v2_advice(state: BridgeState, account: str,
 
 def collect_advice(state: BridgeState, account: str | None = None) -> list[Advice]:
     """Every snippet that applies to this site now."""
-    account = account or default_account()
     everyone = _everyone(state)
+    account = account or default_account(everyone[0][1])
     return v1_sudoers(state, account, everyone) + v2_advice(state, account, everyone)

@@ -126,7 +126,7 @@ def folder_uses(state: BridgeState, settings_names: Iterable[str]) -> list[Folde
     """
     names = [name for name in settings_names if name in state.registry]
     store = state.settings
-    site = store.values_for_user(None)
+    site = store.values_for_user(None, skip_damaged=True)
     version_site = str(site.get("apicryptVersion") or "1")
     uses: dict[tuple[str, str], FolderUse] = {}
     for name in names:
@@ -135,7 +135,7 @@ def folder_uses(state: BridgeState, settings_names: Iterable[str]) -> list[Folde
         value = str(site.get(name) or "")
         uses[(name, value)] = FolderUse(name, value, ["site"])
     for user in db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.id)):
-        values = store.values_for_user(user.id)
+        values = store.values_for_user(user.id, skip_damaged=True)
         for name in names:
             if not _applies(name, values, str(values.get("apicryptVersion") or "1")):
                 continue

@@ -8,6 +8,7 @@ short timeout, so ten unreachable servers cost one timeout, not ten.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -15,11 +16,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from medshake_bridge.collect.mailboxes import MailboxPlan, plan_mailboxes
+from medshake_bridge.collect.mailboxes import MailboxPlan, PlanProblem, plan_mailboxes
 from medshake_bridge.db import db
 from medshake_bridge.extension import BridgeState
 from medshake_bridge.interfaces import CheckResult
 from medshake_bridge.models import User
+from medshake_bridge.models.mail import Mailbox
 from medshake_bridge.sysinfo.reachability import (
     CATEGORY,
     PROBE_TIMEOUT,
@@ -77,8 +79,10 @@ def _logins(ids: list[int]) -> tuple[str, ...]:
     return tuple(by_id.get(i, str(i)) for i in ids)
 
 
-def mailboxes(state: BridgeState) -> tuple[list[tuple[MailboxView, MailboxPlan]], list[str]]:
-    """Every configured mailbox with its owners, and the problems of incomplete settings."""
+def mailboxes(state: BridgeState
+              ) -> tuple[list[tuple[MailboxView, MailboxPlan]], list[PlanProblem]]:
+    """Every configured mailbox with its owners, and the users whose settings are incomplete
+    or unusable (each problem names the user, the setting and the fix)."""
     plans, problems = plan_mailboxes(state)
     views = []
     for plan in plans:
@@ -86,7 +90,7 @@ def mailboxes(state: BridgeState) -> tuple[list[tuple[MailboxView, MailboxPlan]]
         views.append((MailboxView(plan.identity.key, plan.identity.collector, owners,
                                   mailbox_target(plan.settings, plan.identity.collector,
                                                  ", ".join(owners))), plan))
-    return views, [problem.message for problem in problems]
+    return views, problems
 
 
 def _invalid(target: ServerTarget) -> CheckResult | None:
@@ -107,9 +111,10 @@ def mail_targets(state: BridgeState) -> tuple[list[ServerTarget], list[CheckResu
     """Servers to probe (mailboxes, then SMTP servers, each once) and the checks already known
     without the network (incomplete settings, no mailbox at all)."""
     views, problems = mailboxes(state)
-    known = [CheckResult("Mailbox settings", False, message,
-                         "Complete the user's mailbox settings (Per-user settings page).",
-                         CATEGORY) for message in problems]
+    known = [CheckResult("Mailbox settings", False, problem.message,
+                         problem.fix or "Complete the user's mailbox settings (Per-user "
+                         "settings page).", CATEGORY) for problem in problems]
+    known.extend(collection_checks())
     if not views and not problems:
         known.append(CheckResult(
             "Mailboxes", None, "no user has an Apicrypt address: nothing is collected",
@@ -122,7 +127,7 @@ def mail_targets(state: BridgeState) -> tuple[list[ServerTarget], list[CheckResu
             targets.append(view.target)
         for owner_id, login in zip(plan.owners, view.owners, strict=True):
             settings = plan.settings if owner_id == plan.owners[0] else (
-                state.settings.values_for_user(owner_id))
+                state.settings.values_for_user(owner_id, skip_damaged=True))
             target = smtp_target(settings)
             smtp.setdefault((target.host, target.port, target.tls, target.ca_file),
                             []).append(login)
@@ -162,6 +167,32 @@ def probe_all(targets: list[ServerTarget], *, timeout: float = PROBE_TIMEOUT
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
     return [result for result in results if result is not None]
+
+
+def collection_checks() -> list[CheckResult]:
+    """The last collection of each mailbox that failed, and mail waiting for an outage or a
+    setting: what the scheduler saw, so the admin learns it without running ``fetch``."""
+    from medshake_bridge.inbox.service import waiting_mail
+
+    results = []
+    for row in db.session.scalars(select(Mailbox).where(Mailbox.last_outcome == "error")
+                                  .order_by(Mailbox.key)):
+        results.append(CheckResult(f"Last collection ({row.key})", False, row.last_error,
+                                   _last_fix(row), CATEGORY))
+    for item in waiting_mail():
+        results.append(CheckResult(
+            f"Mail waiting ({item.mailbox})", False,
+            f"{item.count} message(s) kept for a retry: {item.reason}",
+            item.fix or "Mail is retried automatically once the cause is fixed.", CATEGORY))
+    return results
+
+
+def _last_fix(row: Mailbox) -> str:
+    try:
+        return str(json.loads(row.last_counts or "{}").get("fix") or "") or (
+            "See the error; the next collection tries again.")
+    except ValueError:
+        return "See the error; the next collection tries again."
 
 
 def mail_checks(state: BridgeState, *, timeout: float = PROBE_TIMEOUT) -> list[CheckResult]:

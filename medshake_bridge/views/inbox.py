@@ -23,7 +23,8 @@ from flask import (
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
-from medshake_bridge.access import USER, current_bridge_user, protect
+from medshake_bridge.access import USER, current_bridge_user, protect, readable_mail_owner_ids
+from medshake_bridge.audit import audit
 from medshake_bridge.db import db
 from medshake_bridge.default_plugins.standalone_patients import create_patient_from_identity
 from medshake_bridge.errors import BridgeError
@@ -55,7 +56,8 @@ def index() -> str:
         page.items, key=lambda document: document.created_at.date())]
     return render_template("bridge/inbox.html", page=page, days=days, state=state,
                            newest_first=newest_first, states=STATES,
-                           unread=service.unread_count(user))
+                           unread=service.unread_count(user),
+                           waiting=service.waiting_mail(readable_mail_owner_ids(user)))
 
 
 @inbox_pages.route("/unread.json")
@@ -78,15 +80,24 @@ def view(document_id: int) -> str:
         "bridge/inbox_view.html", document=document, message=document.message,
         header=service.header(document), results=service.results(document),
         attachments=service.attachments(document), candidates=service.candidates(document),
-        search=search, found=found,
+        search=search, found=found, invalid_parts=service.invalid_parts(document),
     )
 
 
 @inbox_pages.route("/<int:document_id>/attachments/<int:index>")
 def attachment(document_id: int, index: int) -> Response:
-    document = service.get_document(current_bridge_user(), document_id)
+    user = current_bridge_user()
+    document = service.get_document(user, document_id)
     item = service.attachment(document, index)
     inline = request.args.get("inline") == "1" and item.previewable
+    if item.signature_invalid:
+        # Its content may have been altered: the reader confirms, and that is audited.
+        if request.args.get("confirm") != "1":
+            return Response(render_template(
+                "bridge/inbox_confirm_attachment.html", document=document, item=item,
+                inline=inline), mimetype="text/html")
+        audit("inbox.open-invalid-signature", target=f"document {document.id} attachment "
+              f"{index}", detail=item.name, actor=user)
     response = send_file(item.path, mimetype=item.content_type if inline else
                          "application/octet-stream", as_attachment=not inline,
                          download_name=item.name, max_age=0)
@@ -147,20 +158,43 @@ def collect_now() -> Response:
     from medshake_bridge.extension import bridge_state
 
     user = current_bridge_user()
-    report = collect_all(bridge_state(), user_id=user.id)
+    report = collect_all(bridge_state(), user_id=user.id, retry_now=True)
     if not report.mailboxes and not report.problems:
         flash(_("You have no Apicrypt mailbox to collect (apicryptAdresse is not set)."),
               "error")
     for mailbox in report.mailboxes:
-        if mailbox.outcome == "ok":
-            flash(_("Mailbox collected: %(count)s new document(s).", count=mailbox.documents),
-                  "success")
-        else:
-            flash(_("The mailbox could not be collected: %(reason)s", reason=mailbox.error),
-                  "error")
+        for category, message in collect_messages(mailbox):
+            flash(message, category)
     for problem in report.problems:
-        flash(problem, "error")
+        flash(_("Your mailbox was not collected: %(reason)s", reason=str(problem)), "error")
     return redirect(url_for(".index"))
+
+
+def collect_messages(mailbox: Any) -> list[tuple[str, str]]:
+    """What a person who pressed "collect now" is told about one mailbox: green only when
+    everything worked, red with the reason and the fix otherwise."""
+    if mailbox.outcome == "busy":
+        return [("error", _("The mailbox is being collected by another process right now: "
+                            "try again in a minute."))]
+    if mailbox.outcome != "ok":
+        return [("error", _("The mailbox could not be collected: %(reason)s. What to do: "
+                            "%(fix)s", reason=mailbox.error.rstrip("."),
+                            fix=mailbox.fix or _("see the system information page")))]
+    messages = []
+    if mailbox.waiting:
+        messages.append(("error", _(
+            "%(count)s message(s) could not be decrypted and are waiting (kept safely, retried "
+            "automatically): %(reason)s What to do: %(fix)s", count=mailbox.waiting,
+            reason=mailbox.waiting_reason, fix=mailbox.waiting_fix or "-")))
+    if mailbox.failed or mailbox.quarantined:
+        messages.append(("error", _(
+            "%(failed)s message(s) failed and will be retried, %(quarantined)s put in "
+            "quarantine for the administrator.", failed=mailbox.failed,
+            quarantined=mailbox.quarantined)))
+    category = "error" if messages else "success"
+    messages.insert(0, (category, _("Mailbox collected: %(count)s new document(s).",
+                                    count=mailbox.documents)))
+    return messages
 
 
 @inbox_pages.app_template_filter("attachment_count")

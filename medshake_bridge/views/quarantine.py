@@ -8,7 +8,7 @@ from werkzeug.wrappers import Response
 
 from medshake_bridge.access import ADMIN, current_bridge_user, deny, protect
 from medshake_bridge.audit import audit
-from medshake_bridge.collect.pipeline import retry_message
+from medshake_bridge.collect.pipeline import retry_all, retry_message
 from medshake_bridge.db import db
 from medshake_bridge.errors import BridgeError
 from medshake_bridge.extension import bridge_state
@@ -60,4 +60,17 @@ def retry(message_id: int) -> Response:
         flash(_("The message was processed and is now in the inbox."), "success")
     else:
         flash(_("The message failed again: see the error below."), "error")
+    return redirect(url_for(".index"))
+
+
+@quarantine_pages.post("/retry-all")
+def retry_everything() -> Response:
+    counts = retry_all(bridge_state())
+    audit("quarantine.retry-all", target="all quarantined and failed messages",
+          detail=", ".join(f"{state}: {count}" for state, count in sorted(counts.items())),
+          actor=current_bridge_user())
+    processed = counts.get("processed", 0) + counts.get("duplicate", 0)
+    left = sum(counts.values()) - processed
+    flash(_("Retry all: %(processed)s message(s) processed, %(left)s still failing.",
+            processed=processed, left=left), "success" if not left else "error")
     return redirect(url_for(".index"))

@@ -19,6 +19,7 @@ from medshake_bridge.db import db
 from medshake_bridge.errors import BridgeError
 from medshake_bridge.extension import bridge_state
 from medshake_bridge.i18n import _
+from medshake_bridge.inbox.service import waiting_mail
 from medshake_bridge.sysinfo import run_system_checks
 from medshake_bridge.sysinfo.mail_checks import mailboxes, smtp_target
 from medshake_bridge.sysinfo.reachability import try_smtp_login
@@ -71,7 +72,8 @@ def index() -> str:
     return render_template("bridge/system_info.html", report=report,
                            category_label=category_label, actions=_actions,
                            check_label=check_label,
-                           mailboxes=[view for view, _plan in views])
+                           mailboxes=[view for view, _plan in views],
+                           waiting=waiting_mail())
 
 
 @system_pages.post("/test-login")

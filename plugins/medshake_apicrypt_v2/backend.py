@@ -311,13 +311,19 @@ class ApicryptV2Backend:
 def config_from_settings(settings: Mapping[str, Any]) -> ApicryptV2Config:
     """The v2 part of one user's effective settings (DOMAIN §4 names)."""
     timeout = settings.get("apicrypt2CompanionTimeout")
+    try:
+        timeout = float(timeout) if timeout else DEFAULT_TIMEOUT
+    except (TypeError, ValueError):
+        raise ApicryptV2ConfigError(
+            f"The setting apicrypt2CompanionTimeout is not a number ({timeout!r}).",
+            fix="Set apicrypt2CompanionTimeout to a number of seconds such as 10.") from None
     return ApicryptV2Config(
         cert_name=str(settings.get("apicrypt2CertName") or ""),
         cert_password=str(settings.get("apicrypt2CertPassword") or ""),
         companion_url=str(settings.get("apicrypt2CompanionUrl") or DEFAULT_URL),
         companion_token=str(settings.get("apicrypt2CompanionToken") or ""),
         spool=Path(str(settings.get("apicrypt2Spool") or "")),
-        timeout=float(timeout) if timeout else DEFAULT_TIMEOUT,
+        timeout=timeout,
     )
 
 

@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from datetime import date
 
-from medshake_bridge.errors import ConfigurationError, CryptoError
+from medshake_bridge.errors import (
+    CONFIGURATION,
+    CONTENT,
+    TRANSIENT,
+    ConfigurationError,
+    CryptoError,
+)
 
 RESTART_FIX = "start it or use the restart button on the system information page"
 
@@ -26,6 +32,8 @@ class CompanionError(CryptoError):
 class CompanionUnavailableError(CompanionError):
     """Nothing answers at the companion's URL (not running, refused, connection dropped)."""
 
+    cause = TRANSIENT
+
 
 class CompanionTimeoutError(CompanionUnavailableError):
     """The companion accepted the connection but did not answer in time."""
@@ -34,9 +42,13 @@ class CompanionTimeoutError(CompanionUnavailableError):
 class CompanionAuthError(CompanionError):
     """The companion refused the bridge's token (HTTP 401)."""
 
+    cause = CONFIGURATION
+
 
 class CompanionProtocolError(CompanionError):
     """The companion answered something outside the contract (not JSON, missing fields)."""
+
+    cause = CONFIGURATION
 
 
 class CompanionRefusedError(CompanionError):
@@ -45,10 +57,22 @@ class CompanionRefusedError(CompanionError):
     def __init__(self, message: str, *, fix: str = "", code: str = "") -> None:
         super().__init__(message, fix=fix)
         self.code = code
+        self.cause = _REFUSAL_CAUSES.get(code, CONTENT)
+
+
+# A refusal is the message's fault (not a recipient, tampered, not UTF-8, bad request) unless
+# the code says the site's side is wrong or the companion broke.
+_REFUSAL_CAUSES = {
+    "key-missing": CONFIGURATION, "bad-path": CONFIGURATION, "unauthorized": CONFIGURATION,
+    "internal": TRANSIENT,
+}
 
 
 class CertificateError(CompanionError):
-    """The v2 certificate cannot be used."""
+    """The v2 certificate cannot be used (a matter of this site's settings, never of a
+    message: mail waits instead of being quarantined)."""
+
+    cause = CONFIGURATION
 
 
 class CertificatePasswordError(CertificateError):

@@ -82,10 +82,12 @@ def _command(site: dict[str, Any]) -> tuple[list[str], ApicryptV2ConfigError | N
 
 
 def account() -> str:
-    """The account the sudoers lines name (the one running the web process)."""
+    """The account the sudoers lines name (``apicryptSudoAccount``, else the one running the
+    web process)."""
+    from medshake_bridge.extension import bridge_state
     from medshake_bridge.sysinfo.advice import default_account
 
-    return default_account()
+    return default_account(bridge_state().settings.values_for_user(None, skip_damaged=True))
 
 
 @apicrypt2_pages.get("/restart")

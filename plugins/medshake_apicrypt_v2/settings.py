@@ -11,6 +11,7 @@ from typing import Any
 
 from medshake_apicrypt_v2.client import DEFAULT_TIMEOUT, DEFAULT_URL
 from medshake_apicrypt_v2.service import DEFAULT_AES_COMMAND, DEFAULT_RESTART_COMMAND
+from medshake_bridge.api import command_validator
 from medshake_bridge.default_plugins.shared_settings import data_folder
 from medshake_bridge.settings import SettingSpec
 
@@ -56,7 +57,8 @@ SETTINGS = [
              "Exécutée sans shell par le bouton « Redémarrer » de la page d'informations "
              "système (voir docs/apicrypt-v2.md pour la ligne sudoers).",
              "Run without a shell by the “Restart” button of the system information page "
-             "(see docs/apicrypt-v2.md for the sudoers line).", levels=("default",)),
+             "(see docs/apicrypt-v2.md for the sudoers line).", levels=("default",),
+             validator=command_validator),
     _setting("apicrypt2AesCommand", "text", DEFAULT_AES_COMMAND,
              "Commande de déchiffrement des clefs .aes", ".aes key decryption command",
              "Modèle d'arguments ; {source}, {destination} et {code} sont remplacés. Un nom "

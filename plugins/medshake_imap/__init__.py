@@ -15,7 +15,8 @@ from medshake_imap.collector import imap_collector, imap_identity
 @hookimpl
 def medshake_mail_collectors() -> list[CollectorSpec]:
     return [CollectorSpec(key="imap", label="IMAP", factory=imap_collector,
-                          identity=imap_identity)]
+                          identity=imap_identity,
+                          required=("apicryptImapHost", "apicryptPopUser"))]
 
 
 @hookimpl

@@ -11,7 +11,8 @@ from medshake_maildir.collector import maildir_collector, maildir_identity
 @hookimpl
 def medshake_mail_collectors() -> list[CollectorSpec]:
     return [CollectorSpec(key="maildir", label="Maildir", factory=maildir_collector,
-                          identity=maildir_identity)]
+                          identity=maildir_identity,
+                          required=("apicryptMaildir",))]
 
 
 @hookimpl

@@ -17,7 +17,8 @@ TLS_CHOICES = ("none", "starttls", "tls")
 @hookimpl
 def medshake_mail_collectors() -> list[CollectorSpec]:
     return [CollectorSpec(key="pop3", label="POP3", factory=pop3_collector,
-                          identity=pop3_identity)]
+                          identity=pop3_identity,
+                          required=("apicryptPopHost", "apicryptPopUser"))]
 
 
 @hookimpl
