@@ -288,7 +288,9 @@ def test_each_fault_gives_its_typed_error_and_leaves_no_work_files(
     monkeypatch.setenv("MEDSHAKE_SANDBOX_FAULT", f"{program}:{mode}")
     started = time.monotonic()
     with pytest.raises(error) as info:
-        run_operation(operation, net, tmp_path, bob_mail, 0.5 if mode == "hang" else 20)
+        # the hang must outlast the timeout, and the program must have started (and recorded
+        # itself) before it: 5 s covers a slow interpreter start on a loaded machine
+        run_operation(operation, net, tmp_path, bob_mail, 5 if mode == "hang" else 20)
     assert program in str(info.value)
     assert info.value.fix  # type: ignore[attr-defined]
     assert time.monotonic() - started < 15
