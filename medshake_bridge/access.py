@@ -10,6 +10,10 @@
   :func:`require_mail_access`. Inbox views call these for every action, not only the list.
 * Something not allowed answers 404 (the same as something that does not exist, so nothing is
   revealed) and is written to the audit log.
+* The JSON API (blueprints protected with :data:`API`) authenticates a bearer token or the
+  session (CSRF checked for session writes only); a token acts as its user with exactly these
+  rules, within its scopes (:func:`require_scope`), and as an admin only with the ``admin``
+  scope. A missing scope answers 403: the caller knows what it asked for.
 """
 
 from __future__ import annotations
@@ -36,11 +40,12 @@ from medshake_bridge.db import db
 from medshake_bridge.models import User
 from medshake_bridge.urls import current_target, login_url
 
-PUBLIC, USER, ADMIN = "public", "user", "admin"
+PUBLIC, USER, ADMIN, API = "public", "user", "admin", "api"
 ACCESS_ATTR = "medshake_access"
 SESSION_USER_KEY = "medshake_bridge_user_id"
 LOGIN_ENDPOINT = "bridge_auth.login"
 _USER_CACHE = "medshake_bridge_user"
+_TOKEN_CACHE = "medshake_bridge_api_token"  # noqa: S105 - a g attribute name
 
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -61,8 +66,8 @@ def admin_only(view: View) -> View:
 
 def protect(blueprint: Blueprint, level: str) -> Blueprint:
     """Set the default access level of every view of ``blueprint`` (a view mark wins)."""
-    if level not in (PUBLIC, USER, ADMIN):
-        raise ValueError(f"access level must be public, user or admin, not {level!r}")
+    if level not in (PUBLIC, USER, ADMIN, API):
+        raise ValueError(f"access level must be public, user, admin or api, not {level!r}")
     setattr(blueprint, ACCESS_ATTR, level)
     return blueprint
 
@@ -70,8 +75,39 @@ def protect(blueprint: Blueprint, level: str) -> Blueprint:
 # -- rules ---------------------------------------------------------------------------------
 
 def can_admin(user: User | None) -> bool:
-    """Admin pages (users, settings, plugins, audit, keys, system): active admins only."""
-    return user is not None and bool(user.active) and user.role == "admin"
+    """Admin pages (users, settings, plugins, audit, keys, system): active admins only; an
+    admin's API token acts as an admin only when it has the ``admin`` scope."""
+    if user is None or not user.active or user.role != "admin":
+        return False
+    token = request_token()
+    return token is None or token.user_id != user.id or "admin" in token.scope_list
+
+
+def request_token() -> Any:
+    """The API token (``ApiToken``) this request authenticated with, or ``None``."""
+    return g.get(_TOKEN_CACHE) if has_request_context() else None
+
+
+def remember_token(token: Any) -> None:
+    """Make ``token`` the request's credential (and its user the request's user)."""
+    setattr(g, _TOKEN_CACHE, token)
+    setattr(g, _USER_CACHE, _active_user(token.user_id))
+
+
+def has_scope(scope: str) -> bool:
+    """A token needs ``scope``; a session may do what its user may (``admin`` for admins)."""
+    token = request_token()
+    if token is not None:
+        return scope in token.scope_list
+    return scope != "admin" or can_admin(current_bridge_user())
+
+
+def require_scope(scope: str) -> None:
+    """Answer 403 (audited) unless the request's credential has ``scope``."""
+    if not has_scope(scope):
+        audit("access.denied", target=current_target(), outcome="denied",
+              detail=f"token without scope {scope}")
+        abort(403, description=f"this token lacks the {scope} scope")
 
 
 def readable_mail_owner_ids(user: User | None) -> set[int]:
@@ -195,6 +231,10 @@ def guard_request() -> Response | None:
     from medshake_bridge.web.security import check_csrf
 
     BRIDGE_DOMAIN.as_default()
+    if level == API:
+        from medshake_bridge.apiv1.auth import authenticate_api_request
+
+        return authenticate_api_request()
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         check_csrf()
     if level == PUBLIC:

@@ -84,9 +84,17 @@ def test_every_bridge_page_needs_login_and_admin_pages_refuse_others(app):
     assert len(rules) >= 15
     public_endpoints = {"bridge_auth.login", "bridge_auth.logout", "bridge_auth.language",
                         "bridge_auth.static"}
+    api_public = {"bridge_api.health", "bridge_api.openapi_json", "bridge_api.openapi_page"}
     anonymous = app.test_client()
     for rule in rules:
         url = _fill(rule)
+        if rule.endpoint.startswith("bridge_api."):  # JSON API: 401 problem, never a redirect
+            response = anonymous.open(url, method=sorted(rule.methods - {"HEAD", "OPTIONS"})[0])
+            expected = 200 if rule.endpoint in api_public else 401
+            assert response.status_code == expected, url
+            if expected == 401:
+                assert response.headers["Content-Type"] == "application/problem+json", url
+            continue
         if "GET" in rule.methods:
             response = anonymous.get(url)
             if rule.endpoint in public_endpoints:

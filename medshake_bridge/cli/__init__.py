@@ -20,7 +20,9 @@ from medshake_bridge.cli import (  # noqa: F401 - registers the commands
     keys_cmds,
     send_cmds,
     task_cmds,
+    token_cmds,
     user_cmds,
+    webhook_cmds,
 )
 from medshake_bridge.cli.group import bridge_group
 from medshake_bridge.sandbox.cli import sandbox

@@ -1,5 +1,6 @@
 """Tables of the host. Importing this package registers every model on the shared metadata."""
 
+from medshake_bridge.models.api import ApiToken, WebhookDelivery, WebhookSubscription
 from medshake_bridge.models.audit import AuditEvent
 from medshake_bridge.models.mail import InboxDocument, Mailbox, ReceivedMessage
 from medshake_bridge.models.patients import FiledDocument, Patient
@@ -9,6 +10,7 @@ from medshake_bridge.models.tasks import ScheduledTask, TaskRun
 from medshake_bridge.models.users import User
 
 __all__ = [
+    "ApiToken",
     "AuditEvent",
     "Correspondent",
     "FiledDocument",
@@ -21,4 +23,6 @@ __all__ = [
     "SettingValue",
     "TaskRun",
     "User",
+    "WebhookDelivery",
+    "WebhookSubscription",
 ]

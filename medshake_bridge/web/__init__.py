@@ -72,7 +72,8 @@ def init_web(app: Flask, state: Any, plugin_blueprints: list[Blueprint]) -> WebS
     app.register_blueprint(auth_pages, url_prefix=prefix)
     for blueprint in [auth_pages, *plugin_blueprints]:
         web.blueprints[blueprint.name] = getattr(blueprint, ACCESS_ATTR, USER)
-        app.error_handler_spec[blueprint.name][None][HTTPException] = render_http_error
+        # a blueprint with its own handler (the JSON API answers problem+json) keeps it
+        app.error_handler_spec[blueprint.name][None].setdefault(HTTPException, render_http_error)
     app.before_request(guard_request)
     app.after_request(_after_request)
     app.context_processor(_layout_context)

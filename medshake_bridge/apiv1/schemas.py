@@ -1,0 +1,205 @@
+"""The API's request and response bodies as pydantic models.
+
+Their JSON Schemas (draft 2020-12, the dialect of OpenAPI 3.1) are the components of the served
+OpenAPI description; the same models validate what comes in and shape what goes out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+DocumentState = Literal["new", "filed", "removed"]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class Health(Model):
+    status: Literal["up", "down"]
+
+
+class Person(Model):
+    id: int
+    login: str
+    display_name: str
+
+
+class Me(Model):
+    id: int
+    login: str
+    display_name: str
+    role: str
+    authenticated_by: Literal["token", "session"]
+    scopes: list[str]
+    mail_of: list[Person] = Field(description="Users whose mail this caller may read.")
+
+
+class PatientIdentity(Model):
+    last_name: str
+    first_name: str
+    birth_date: dt.date | None
+
+
+class Filing(Model):
+    patient: str = Field(description="The patient reference (source:id) or the standalone id.")
+    at: dt.datetime | None
+
+
+class InboxItem(Model):
+    id: int
+    state: DocumentState
+    owner: Person
+    delegated: bool = Field(description="True when the document belongs to another user.")
+    received_at: dt.datetime
+    read: bool
+    patient: PatientIdentity | None
+    exam_date: dt.date | None
+    sender: str
+    subject: str
+    abnormal: bool = Field(description="Some lab result is flagged abnormal.")
+    attachment_count: int
+    filed: Filing | None
+    links: dict[str, str]
+
+
+class InboxPage(Model):
+    items: list[InboxItem]
+    next_cursor: str | None = Field(description="Pass as cursor for the next page; null at "
+                                                "the end.")
+
+
+class InboxQuery(Model):
+    state: DocumentState = "new"
+    patient: str | None = Field(None, max_length=200,
+                                description="Part of the patient's name, or a filed patient "
+                                            "reference.")
+    sender: str | None = Field(None, max_length=200, description="Part of the sender's name "
+                                                                 "or address.")
+    received_from: dt.date | None = None
+    received_to: dt.date | None = None
+    text: str | None = Field(None, max_length=200, description="Text in the subject or body.")
+    owner: int | None = Field(None, description="Only the mail of this user (delegates).")
+    unread: bool | None = None
+    cursor: str | None = Field(None, max_length=100)
+    limit: int = Field(50, ge=1, le=200)
+
+
+class OwnerCount(Model):
+    owner: Person
+    unread: int
+
+
+class UnreadCount(Model):
+    total: int
+    per_owner: list[OwnerCount]
+
+
+class LabResult(Model):
+    code: str
+    label: str
+    kind: str = Field(description="N numeric, A alphanumeric, C comment (as sent).")
+    value: str
+    numeric_value: float | None
+    unit: str
+    normal_low: str
+    normal_high: str
+    flag: str = Field(description="L, H, LL, HH, N or empty.")
+    abnormal: bool
+    status: str = Field(description="F validated, R not validated, C corrected.")
+
+
+class HprimHeader(Model):
+    patient_code: str = ""
+    last_name: str = ""
+    first_name: str = ""
+    address_line1: str = ""
+    address_line2: str = ""
+    postcode: str = ""
+    city: str = ""
+    birth_date: dt.date | None = None
+    nir: str = ""
+    sex: str = ""
+    file_number: str = ""
+    exam_date: dt.date | None = None
+    sender_code: str = ""
+    sender_name: str = ""
+    recipient_code: str = ""
+    recipient_name: str = ""
+
+
+class AttachmentInfo(Model):
+    index: int
+    name: str
+    size: int
+    content_type: str
+    signature: str = Field(description="valid, invalid, unsigned, or empty when unknown.")
+    link: str
+
+
+class Document(InboxItem):
+    header: HprimHeader | None
+    results: list[LabResult]
+    body: str
+    signature: str
+    attachments: list[AttachmentInfo]
+
+
+class FileRequest(Model):
+    patient: str = Field(min_length=3, max_length=200, description="source:id")
+
+
+class AttachmentIn(Model):
+    name: str = Field(min_length=1, max_length=150)
+    content_base64: str | None = Field(None, description="The file, base64-encoded.")
+    document: int | None = Field(None, description="Or: a received document's id ...")
+    index: int | None = Field(None, ge=0, description="... and the attachment's number.")
+
+
+class MessageIn(Model):
+    recipients: list[str] = Field(min_length=1, max_length=20)
+    patient: str = Field(min_length=1, max_length=200, description="source:id")
+    subject: str = Field(min_length=1, max_length=200,
+                         description="Travels unencrypted: never the patient's identity.")
+    body: str = Field("", max_length=200_000)
+    attachments: list[AttachmentIn] = Field(default_factory=list, max_length=10)
+    document: int | None = Field(None, description="The received document this answers.")
+
+
+class SentItem(Model):
+    id: int
+    state: Literal["sending", "sent", "failed"]
+    sender: Person | None
+    recipients: list[str]
+    patient: str
+    patient_label: str
+    subject: str
+    attachments: list[str]
+    message_id: str
+    created_at: dt.datetime
+    sent_at: dt.datetime | None
+    error: str
+    replayed: bool = Field(False, description="True when this Idempotency-Key had already "
+                                              "sent the message.")
+
+
+class SentPage(Model):
+    items: list[SentItem]
+    next_cursor: str | None
+
+
+class PageQuery(Model):
+    cursor: str | None = Field(None, max_length=100)
+    limit: int = Field(50, ge=1, le=200)
+
+
+class Problem(Model):
+    type: str
+    title: str
+    status: int
+    detail: str
+    fix: str
+    errors: list[dict[str, str]] | None = None

@@ -1,0 +1,134 @@
+"""Rows as API models, and opaque cursors."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from typing import Any
+
+from flask import url_for
+
+from medshake_bridge.apiv1 import schemas
+from medshake_bridge.apiv1.problems import ApiProblem
+from medshake_bridge.db import db
+from medshake_bridge.i18n import _
+from medshake_bridge.inbox import service
+from medshake_bridge.models import InboxDocument, SentMessage, User
+
+
+def aware(value: dt.datetime | None) -> dt.datetime | None:
+    """SQLite hands back naive UTC datetimes; RFC 3339 wants an offset."""
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(f"id:{last_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int | None:
+    if not cursor:
+        return None
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        kind, _sep, number = text.partition(":")
+        if kind == "id" and number.isdigit():
+            return int(number)
+    except (ValueError, UnicodeDecodeError):
+        pass
+    raise ApiProblem(422, _("The cursor is not valid."),
+                     errors=[{"field": "cursor", "in": "query", "message": "unknown cursor",
+                              "fix": _("Pass next_cursor of the previous page as it is.")}])
+
+
+class People:
+    """Users by id, loaded once per response."""
+
+    def __init__(self) -> None:
+        self.cache: dict[int, User | None] = {}
+
+    def get(self, user_id: int | None) -> schemas.Person | None:
+        if user_id is None:
+            return None
+        if user_id not in self.cache:
+            self.cache[user_id] = db.session.get(User, user_id)
+        user = self.cache[user_id]
+        if user is None:
+            return schemas.Person(id=user_id, login="", display_name="")
+        return schemas.Person(id=user.id, login=user.login,
+                              display_name=user.display_name or user.login)
+
+
+def _date(value: Any) -> dt.date | None:
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
+def inbox_item(document: InboxDocument, caller: User, people: People) -> dict[str, Any]:
+    header = service.header(document)
+    message = document.message
+    filed = None
+    if document.filed_patient_id:
+        filed = schemas.Filing(patient=document.filed_patient_id, at=aware(document.filed_at))
+    patient = None
+    if document.has_header or document.patient_last_name:
+        patient = schemas.PatientIdentity(last_name=document.patient_last_name,
+                                          first_name=document.patient_first_name,
+                                          birth_date=document.patient_birth_date)
+    return dict(
+        id=document.id, state=document.state, owner=people.get(document.owner_user_id),
+        delegated=document.owner_user_id != caller.id, received_at=aware(document.created_at),
+        read=document.read_at is not None, patient=patient,
+        exam_date=_date(header.get("exam_date")),
+        sender=document.sender_name or (message.from_address if message else ""),
+        subject=message.subject if message else "", abnormal=bool(document.abnormal),
+        attachment_count=len(json.loads(message.attachments_json or "[]")) if message else 0,
+        filed=filed,
+        links={"self": url_for("bridge_api.document", document_id=document.id)},
+    )
+
+
+def lab_result(item: dict[str, Any]) -> schemas.LabResult:
+    from medshake_bridge.hprim.lab import parse_number
+
+    value = str(item.get("value", ""))
+    return schemas.LabResult(
+        code=str(item.get("code", "")), label=str(item.get("label", "")),
+        kind=str(item.get("kind", "")), value=value, numeric_value=parse_number(value),
+        unit=str(item.get("unit", "")), normal_low=str(item.get("normal_low", "")),
+        normal_high=str(item.get("normal_high", "")), flag=str(item.get("flag", "")),
+        abnormal=bool(item.get("abnormal")), status=str(item.get("status", "")))
+
+
+def document_detail(document: InboxDocument, caller: User, people: People) -> schemas.Document:
+    header = service.header(document)
+    hprim = None
+    if header:
+        known = schemas.HprimHeader.model_fields
+        hprim = schemas.HprimHeader.model_validate(
+            {key: value for key, value in header.items() if key in known and value is not None})
+    attachments = [schemas.AttachmentInfo(
+        index=item.index, name=item.name, size=item.size, content_type=item.content_type,
+        signature=item.signature,
+        link=url_for("bridge_api.document_attachment", document_id=document.id,
+                     index=item.index)) for item in service.attachments(document)]
+    return schemas.Document(
+        **inbox_item(document, caller, people), header=hprim,
+        results=[lab_result(item) for item in service.results(document)],
+        body=document.body, signature=document.message.signature_status or "",
+        attachments=attachments)
+
+
+def sent_item(row: SentMessage, people: People, *, replayed: bool = False) -> schemas.SentItem:
+    return schemas.SentItem(
+        id=row.id, state=row.state, sender=people.get(row.user_id),
+        recipients=row.recipient_list, patient=row.patient_id, patient_label=row.patient_label,
+        subject=row.subject, attachments=row.attachment_names,
+        message_id=row.message_id_header, created_at=aware(row.created_at),
+        sent_at=aware(row.sent_at), error=row.error, replayed=replayed)

@@ -1,0 +1,332 @@
+"""The ``/api/v1`` routes. Each loads what it touches through the same services and access
+rules as the pages (:mod:`medshake_bridge.inbox.service`, :mod:`medshake_bridge.access`), so a
+token sees exactly what its user sees on the pages, and a 404 for anything else."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import secrets
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from flask import Response, request, send_file, url_for
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from medshake_bridge.access import (
+    current_bridge_user,
+    has_scope,
+    readable_mail_owner_ids,
+    request_token,
+)
+from medshake_bridge.apiv1 import schemas
+from medshake_bridge.apiv1.problems import ApiProblem
+from medshake_bridge.apiv1.routes import operation
+from medshake_bridge.apiv1.serialize import (
+    People,
+    decode_cursor,
+    document_detail,
+    encode_cursor,
+    inbox_item,
+    sent_item,
+)
+from medshake_bridge.audit import audit
+from medshake_bridge.db import db
+from medshake_bridge.extension import bridge_state
+from medshake_bridge.i18n import _
+from medshake_bridge.inbox import service
+from medshake_bridge.models import InboxDocument, ReceivedMessage, SentMessage, User
+from medshake_bridge.models.api import SCOPES
+from medshake_bridge.models.mail import NEW
+from medshake_bridge.paths import ensure_private_dir
+
+INBOX, SENDING, ACCOUNT = "inbox", "sending", "account"
+
+
+@operation("GET", "/health", summary="Is the bridge up?", responses={200: schemas.Health,
+           503: schemas.Health}, is_public=True, tag=ACCOUNT)
+def health() -> Any:
+    """No authentication, no detail beyond up or down (the database answers)."""
+    try:
+        db.session.execute(select(1))
+    except SQLAlchemyError:
+        db.session.rollback()
+        return schemas.Health(status="down"), 503
+    return schemas.Health(status="up")
+
+
+@operation("GET", "/me", summary="Who the caller is", responses={200: schemas.Me}, tag=ACCOUNT)
+def me() -> Any:
+    """The user the token (or session) acts as, its scopes, and whose mail it may read."""
+    user = current_bridge_user()
+    token = request_token()
+    scopes = token.scope_list if token is not None else [s for s in SCOPES if has_scope(s)]
+    people = People()
+    owners = [people.get(owner) for owner in sorted(readable_mail_owner_ids(user))]
+    return schemas.Me(id=user.id, login=user.login, display_name=user.display_name or user.login,
+                      role=user.role, authenticated_by="token" if token else "session",
+                      scopes=scopes, mail_of=[person for person in owners if person])
+
+
+def _owners(user: User, owner: int | None) -> list[int]:
+    owners = readable_mail_owner_ids(user)
+    if owner is not None:
+        return [owner] if owner in owners else []
+    return sorted(owners)
+
+
+@operation("GET", "/inbox", summary="List received documents", scope="inbox:read",
+           query=schemas.InboxQuery, responses={200: schemas.InboxPage}, tag=INBOX)
+def inbox(query: schemas.InboxQuery) -> Any:
+    """Newest first, a page at a time (pass ``next_cursor`` back as ``cursor``)."""
+    user = current_bridge_user()
+    owners = _owners(user, query.owner)
+    after = decode_cursor(query.cursor)
+    if not owners:
+        return schemas.InboxPage(items=[], next_cursor=None)
+    statement = (select(InboxDocument).join(ReceivedMessage)
+                 .where(InboxDocument.owner_user_id.in_(owners),
+                        InboxDocument.state == query.state))
+    if after is not None:
+        statement = statement.where(InboxDocument.id < after)
+    if query.unread is not None:
+        statement = statement.where(InboxDocument.read_at.is_(None) if query.unread
+                                    else InboxDocument.read_at.is_not(None))
+    if query.patient:
+        text = query.patient.lower()
+        statement = statement.where(or_(
+            func.lower(InboxDocument.patient_last_name).contains(text, autoescape=True),
+            func.lower(InboxDocument.patient_first_name).contains(text, autoescape=True),
+            InboxDocument.filed_patient_id == query.patient))
+    if query.sender:
+        text = query.sender.lower()
+        statement = statement.where(or_(
+            func.lower(InboxDocument.sender_name).contains(text, autoescape=True),
+            func.lower(ReceivedMessage.from_address).contains(text, autoescape=True)))
+    if query.text:
+        text = query.text.lower()
+        statement = statement.where(or_(
+            func.lower(InboxDocument.body).contains(text, autoescape=True),
+            func.lower(ReceivedMessage.subject).contains(text, autoescape=True)))
+    if query.received_from:
+        statement = statement.where(func.date(InboxDocument.created_at)
+                                    >= query.received_from.isoformat())
+    if query.received_to:
+        statement = statement.where(func.date(InboxDocument.created_at)
+                                    <= query.received_to.isoformat())
+    rows = list(db.session.scalars(statement.order_by(InboxDocument.id.desc())
+                                   .limit(query.limit + 1)))
+    people = People()
+    items = [schemas.InboxItem(**inbox_item(row, user, people)) for row in rows[:query.limit]]
+    more = len(rows) > query.limit
+    return schemas.InboxPage(items=items,
+                             next_cursor=encode_cursor(items[-1].id) if more else None)
+
+
+@operation("GET", "/inbox/unread-count", summary="Unread documents, per owner",
+           scope="inbox:read", responses={200: schemas.UnreadCount}, tag=INBOX)
+def unread_count() -> Any:
+    """New documents nobody has opened yet, in total and for each user whose mail the caller
+    may read (a secretary sees each practitioner's count)."""
+    user = current_bridge_user()
+    owners = sorted(readable_mail_owner_ids(user))
+    counts: dict[int, int] = dict.fromkeys(owners, 0)
+    if owners:
+        counts.update(dict(db.session.execute(
+            select(InboxDocument.owner_user_id, func.count())
+            .where(InboxDocument.owner_user_id.in_(owners), InboxDocument.state == NEW,
+                   InboxDocument.read_at.is_(None))
+            .group_by(InboxDocument.owner_user_id)).all()))
+    people = People()
+    per_owner = [schemas.OwnerCount(owner=people.get(owner), unread=int(count))
+                 for owner, count in sorted(counts.items())]
+    return schemas.UnreadCount(total=sum(counts.values()), per_owner=per_owner)
+
+
+@operation("GET", "/documents/<int:document_id>", summary="Read one document",
+           scope="inbox:read", responses={200: schemas.Document}, tag=INBOX, errors=(404,))
+def document(document_id: int) -> Any:
+    """HPRIM header fields, typed lab results, the text and the attachments; marks it read."""
+    user = current_bridge_user()
+    found = service.get_document(user, document_id)
+    service.mark_read(found)
+    audit("inbox.read", target=f"document {found.id}", detail="api", actor=user)
+    return document_detail(found, user, People())
+
+
+@operation("GET", "/documents/<int:document_id>/attachments/<int:index>",
+           summary="Download an attachment", scope="inbox:read",
+           responses={200: "application/octet-stream"}, tag=INBOX, errors=(404, 409))
+def document_attachment(document_id: int, index: int) -> Any:
+    """The file as received. One whose signature is invalid needs ``?confirm=1`` (audited)."""
+    user = current_bridge_user()
+    found = service.get_document(user, document_id)
+    item = service.attachment(found, index)
+    if item.signature_invalid:
+        if request.args.get("confirm") != "1":
+            raise ApiProblem(409, _("This attachment's signature is invalid: its content may "
+                                    "have been altered."),
+                             fix=_("Add ?confirm=1 to download it anyway (audited)."))
+        audit("inbox.open-invalid-signature", target=f"document {found.id} attachment {index}",
+              detail=item.name, actor=user)
+    response = send_file(item.path, mimetype="application/octet-stream", as_attachment=True,
+                         download_name=item.name, max_age=0)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@operation("POST", "/documents/<int:document_id>/remove", summary="Remove from the inbox",
+           scope="inbox:write", responses={200: schemas.InboxItem}, tag=INBOX, errors=(404,))
+def remove_document(document_id: int) -> Any:
+    """Archived, never destroyed; removing twice is harmless."""
+    user = current_bridge_user()
+    found = service.remove_document(user, document_id)
+    return schemas.InboxItem(**inbox_item(found, user, People()))
+
+
+# -- sending -------------------------------------------------------------------------------
+
+def _send_token(user: User) -> str:
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if not key:
+        return secrets.token_hex(32)
+    if len(key) > 200 or not key.isprintable():
+        raise ApiProblem(422, _("The Idempotency-Key header is not valid."),
+                         errors=[{"field": "Idempotency-Key", "in": "header",
+                                  "message": "1 to 200 printable characters",
+                                  "fix": _("Send a short unique text, e.g. a UUID.")}])
+    return hashlib.sha256(f"api:{user.id}:{key}".encode()).hexdigest()
+
+
+def _check_size(settings: dict[str, Any]) -> None:
+    from medshake_bridge.send.service import MAX_ATTACHMENTS, max_attachment_bytes
+
+    limit = max_attachment_bytes(settings)
+    ceiling = limit * MAX_ATTACHMENTS * 4 // 3 + 1024 * 1024
+    if (request.content_length or 0) > ceiling:
+        raise ApiProblem(413, _("The request is larger than the bridge accepts."),
+                         fix=_("Each attachment may be at most %(mb)s MB.",
+                               mb=limit // (1024 * 1024)))
+
+
+def _stage(user: User, body: schemas.MessageIn, settings: dict[str, Any], folder: Path) -> list:
+    from medshake_bridge.send.service import AttachmentFile, max_attachment_bytes
+    from medshake_bridge.send.sources import stored_attachment
+    from medshake_bridge.views.sending import clean_upload_name
+
+    limit = max_attachment_bytes(settings)
+    staged = []
+    for number, item in enumerate(body.attachments):
+        if item.content_base64 is not None:
+            try:
+                data = base64.b64decode(item.content_base64, validate=True)
+            except (binascii.Error, ValueError):
+                raise ApiProblem(422, _("An attachment is not valid base64."), errors=[{
+                    "field": f"attachments.{number}.content_base64", "in": "body",
+                    "message": "not base64",
+                    "fix": _("Encode the file in standard base64.")}]) from None
+            if len(data) > limit:
+                raise ApiProblem(413, _("The attachment %(name)s is too large.", name=item.name),
+                                 fix=_("Each attachment may be at most %(mb)s MB.",
+                                       mb=limit // (1024 * 1024)))
+            slot = ensure_private_dir(folder / str(number))
+            target = slot / clean_upload_name(item.name)
+            target.write_bytes(data)
+            target.chmod(0o600)
+            staged.append(AttachmentFile(target.name, target))
+        elif item.document is not None and item.index is not None:
+            stored = stored_attachment(user, f"{item.document}:{item.index}")
+            staged.append(AttachmentFile(clean_upload_name(item.name), stored.path))
+        else:
+            raise ApiProblem(422, _("An attachment needs content_base64, or document and "
+                                    "index."), errors=[{
+                "field": f"attachments.{number}", "in": "body", "message": "no content",
+                "fix": _("Give content_base64, or document and index.")}])
+    return staged
+
+
+@operation("POST", "/messages", summary="Send a message (once per Idempotency-Key)",
+           scope="send", body=schemas.MessageIn,
+           responses={201: schemas.SentItem, 200: schemas.SentItem}, tag=SENDING,
+           errors=(404, 409, 413, 502))
+def send(body: schemas.MessageIn) -> Any:
+    """Encrypted and sent to every recipient or none. The same ``Idempotency-Key`` header sends
+    once: a retry answers 200 with the first send (``replayed``)."""
+    from medshake_bridge.apiv1.patients_link import draft_patient
+    from medshake_bridge.send.service import (
+        Draft,
+        SendFailed,
+        SendInProgress,
+        SendRefused,
+        send_message,
+    )
+
+    user = current_bridge_user()
+    settings = bridge_state().settings.values_for_user(user.id)
+    _check_size(settings)
+    token = _send_token(user)
+    identity, patient_id, label = draft_patient(user, body.patient)
+    if body.document is not None:
+        service.get_document(user, body.document)
+    root = ensure_private_dir(settings["apicryptCheminFichierNC"])
+    folder = Path(tempfile.mkdtemp(prefix="api-upload-", dir=root))
+    try:
+        staged = _stage(user, body, settings, folder)
+        draft = Draft(recipients=body.recipients, subject=body.subject, body=body.body,
+                      identity=identity, patient_id=patient_id, patient_label=label,
+                      attachments=staged, source_document_id=body.document)
+        outcome = send_message(user, draft, token=token)
+    except SendRefused as exc:
+        raise ApiProblem(422, exc.message, fix=exc.fix, errors=[
+            {"field": name, "in": "body", "message": text, "fix": text}
+            for name, text in exc.errors.items()]) from None
+    except SendInProgress as exc:
+        raise ApiProblem(409, exc.message, fix=exc.fix) from None
+    except SendFailed as exc:
+        raise ApiProblem(502, _("Nothing was sent: %(reason)s", reason=exc.message),
+                         fix=exc.fix) from None
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    item = sent_item(outcome.record, People(), replayed=outcome.already)
+    location = {"Location": url_for("bridge_api.sent_message", message_id=outcome.record.id)}
+    return (item, 200, location) if outcome.already else (item, 201, location)
+
+
+@operation("GET", "/sent", summary="Sent messages", scope="inbox:read",
+           query=schemas.PageQuery, responses={200: schemas.SentPage}, tag=SENDING)
+def sent(query: schemas.PageQuery) -> Any:
+    """Messages sent by the caller and by the users whose mail it may read, newest first."""
+    user = current_bridge_user()
+    owners = sorted(readable_mail_owner_ids(user))
+    after = decode_cursor(query.cursor)
+    statement = select(SentMessage).where(SentMessage.user_id.in_(owners or [-1]))
+    if after is not None:
+        statement = statement.where(SentMessage.id < after)
+    rows = list(db.session.scalars(statement.order_by(SentMessage.id.desc())
+                                   .limit(query.limit + 1)))
+    people = People()
+    items = [sent_item(row, people) for row in rows[:query.limit]]
+    more = len(rows) > query.limit
+    return schemas.SentPage(items=items, next_cursor=encode_cursor(items[-1].id) if more else None)
+
+
+@operation("GET", "/sent/<int:message_id>", summary="One sent message", scope="inbox:read",
+           responses={200: schemas.SentItem}, tag=SENDING, errors=(404,))
+def sent_message(message_id: int) -> Any:
+    """A message sent by the caller or by a user whose mail it may read."""
+    from medshake_bridge.access import require_mail_access
+
+    user = current_bridge_user()
+    row = db.session.get(SentMessage, message_id)
+    require_mail_access(user, row.user_id if row else -1, target=f"sent message {message_id}")
+    return sent_item(row, People())
+
+
+def not_found(rest: str = "") -> Response:
+    raise ApiProblem(404, _("There is no such API endpoint."),
+                     fix=_("See /api/v1/openapi.json for the endpoints."))
