@@ -51,8 +51,8 @@ def _field_errors(error: ValidationError, where: str) -> list[dict[str, str]]:
     for item in error.errors():
         location = ".".join(str(part) for part in item["loc"]) or where
         found.append({"field": location, "in": where, "message": item["msg"],
-                      "fix": _("Correct %(field)s: %(message)s", field=location,
-                               message=item["msg"])})
+                      "fix": _("Correct %(field)s: %(reason)s", field=location,
+                               reason=item["msg"])})
     return found
 
 

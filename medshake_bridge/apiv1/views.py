@@ -25,7 +25,7 @@ from medshake_bridge.access import (
 )
 from medshake_bridge.apiv1 import schemas
 from medshake_bridge.apiv1.problems import ApiProblem
-from medshake_bridge.apiv1.routes import operation
+from medshake_bridge.apiv1.routes import api_blueprint, operation
 from medshake_bridge.apiv1.serialize import (
     People,
     decode_cursor,
@@ -327,6 +327,8 @@ def sent_message(message_id: int) -> Any:
     return sent_item(row, People())
 
 
+@api_blueprint.route("/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
 def not_found(rest: str = "") -> Response:
+    """Any other path under /api/v1: a 404 problem, not the HTML page."""
     raise ApiProblem(404, _("There is no such API endpoint."),
                      fix=_("See /api/v1/openapi.json for the endpoints."))
