@@ -42,6 +42,7 @@ from medshake_bridge.models.mail import (
     ReceivedMessage,
 )
 from medshake_bridge.models.settings import SettingValue, utcnow
+from medshake_bridge.webhooks import outbox
 
 log = logging.getLogger(__name__)
 
@@ -413,6 +414,8 @@ def process_message_row(state: BridgeState, row: ReceivedMessage, owners: list[i
     documents = build_documents(row, result.documents, owners)
     db.session.add_all(documents)
     row.state, row.processed_at = PROCESSED, utcnow()
+    db.session.flush()
+    outbox.document_received(documents)  # announced in the same commit as the documents
     db.session.commit()
     _announce(state, row, documents)
     return PROCESSED, len(documents)

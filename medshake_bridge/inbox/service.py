@@ -31,6 +31,7 @@ from medshake_bridge.models.mail import (
 )
 from medshake_bridge.models.settings import utcnow
 from medshake_bridge.paths import ensure_private_dir
+from medshake_bridge.webhooks import outbox
 
 FILING = "filing"  # transient claim so a double click files once
 
@@ -257,6 +258,7 @@ def file_document(user: User, document_id: int, patient_id: str) -> InboxDocumen
     document.filed_by_user_id, document.filed_patient_id = user.id, str(patient_id)
     document.filed_record = str(getattr(record, "id", record))[:255]
     document.archive_path = str(folder)
+    outbox.document_filed(document, str(patient_id))  # in the same commit as the filing
     db.session.commit()
     audit("inbox.file", target=f"document {document.id}", detail=f"patient {patient_id}",
           actor=user)

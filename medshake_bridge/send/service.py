@@ -42,6 +42,7 @@ from medshake_bridge.paths import ensure_private_dir
 from medshake_bridge.send.addresses import RecipientError, parse_recipients
 from medshake_bridge.send.mime import build_message, new_message_id
 from medshake_bridge.send.smtp import smtp_endpoint, submit
+from medshake_bridge.webhooks import outbox
 
 log = logging.getLogger(__name__)
 
@@ -288,6 +289,7 @@ def send_message(user: User, draft: Draft, *, token: str) -> SendOutcome:
         raise
     record.state, record.message_id_header, record.sent_at = SENT, message_id, utcnow()
     record.notice = notice
+    outbox.message_sent(record)  # announced in the same commit as the "sent" state
     db.session.commit()
     audit("mail.send", target=record.recipients,
           detail=f"sent message {record.id}, {message_id}, patient {record.patient_id or '-'}, "
