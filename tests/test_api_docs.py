@@ -94,7 +94,7 @@ def test_the_portal_example_runs_against_a_live_bridge(send_world, live_server):
         token = create_token(alice, ["inbox:read", "inbox:write", "send",
                                      "patients:read"]).text
     namespace = {"BASE": base, "TOKEN": token, "RECIPIENT": f"{BOB}@{DOMAIN}",
-                 "PATIENT": f"standalone:{send_world.patient_id}"}
+                 "PATIENT": f"bridge:{send_world.patient_id}"}
     exec(compile(_block("python", "portal"), "api.md#portal", "exec"), namespace)  # noqa: S102
     assert namespace["first"].json()["state"] == "sent"
     assert len(send_world.delivered()) >= 1

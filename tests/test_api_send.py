@@ -31,7 +31,7 @@ def api(send_world):
 
 
 def _letter(world, **overrides) -> dict:
-    body = {"recipients": [f"{BOB}@{DOMAIN}"], "patient": f"standalone:{world.patient_id}",
+    body = {"recipients": [f"{BOB}@{DOMAIN}"], "patient": f"bridge:{world.patient_id}",
             "subject": "Avis cardiologique", "body": "Chère consœur, voici le compte rendu.",
             "attachments": [{"name": "ecg.pdf",
                              "content_base64": base64.b64encode(b"%PDF-1.4 ecg").decode()}]}
@@ -65,7 +65,7 @@ def test_refusals_name_the_field(api):
                         json=_letter(api, subject="DUPONT-ÉTIENNE Hélène"))
     assert identity.status_code == 422
     assert [error["field"] for error in identity.get_json()["errors"]] == ["subject"]
-    unknown = api.call("POST", "/api/v1/messages", json=_letter(api, patient="standalone:999"))
+    unknown = api.call("POST", "/api/v1/messages", json=_letter(api, patient="bridge:999"))
     assert unknown.status_code == 422 and unknown.get_json()["errors"][0]["field"] == "patient"
     missing = api.call("POST", "/api/v1/messages", json={"subject": "x"})
     assert missing.status_code == 422

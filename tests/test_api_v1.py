@@ -179,3 +179,56 @@ def test_rate_limit_answers_429_with_retry_after(site):
     assert [answer.status_code for answer in answers] == [200, 200, 200, 429]
     _problem(answers[-1], 429)
     assert int(answers[-1].headers["Retry-After"]) >= 1
+
+
+@pytest.fixture
+def patient(site):
+    import datetime as dt
+
+    from medshake_bridge.models.patients import Patient
+
+    with site.app.app_context():
+        row = Patient(last_name="DUPONT", first_name="Jeanne", birth_date=dt.date(1961, 3, 12))
+        db.session.add(row)
+        db.session.commit()
+        return f"bridge:{row.id}"
+
+
+def test_file_once_by_owner_or_delegate_never_by_another(site, patient):
+    url = f"/api/v1/documents/{site.document_id}/file"
+    _problem(site.post(url, "carol", json={"patient": patient}), 404)
+    _problem(site.post(url, "sophie", json={"patient": "bridge:999"}), 422)
+    _problem(site.post(url, "sophie", json={"patient": "elsewhere:1"}), 422)
+    filed = site.post(url, "sophie", json={"patient": patient})
+    assert filed.status_code == 200, filed.get_data(as_text=True)
+    assert filed.get_json()["state"] == "filed"
+    assert filed.get_json()["filed"]["patient"] == patient.split(":")[1]
+    again = site.post(url, "bob", json={"patient": patient})
+    assert again.status_code == 200 and again.get_json()["state"] == "filed"
+    assert [item["id"] for item in site.get("/api/v1/inbox?state=filed").get_json()["items"]] \
+        == [site.document_id]
+
+
+def test_patients_search_and_lab_history(site, patient):
+    found = site.get("/api/v1/patients?q=dupont").get_json()["items"]
+    assert [item["ref"] for item in found] == [patient]
+    assert site.get("/api/v1/patients?q=12/03/1961").get_json()["items"][0]["ref"] == patient
+    assert site.get("/api/v1/patients?q=nobody").get_json()["items"] == []
+    _problem(site.get("/api/v1/patients"), 422)
+    reader = site.token("bob", ["inbox:read"])
+    _problem(site.app.test_client().get("/api/v1/patients?q=dupont",
+                                        headers={"Authorization": f"Bearer {reader}"}), 403)
+    world = site.world
+    world.deliver(world.mail())
+    world.collect()
+    for document in world.documents():
+        site.post(f"/api/v1/documents/{document.id}/file", json={"patient": patient})
+    history = site.get(f"/api/v1/patients/{patient}/lab-results?code=hb").get_json()
+    assert history["patient"] == patient and len(history["points"]) == 2
+    point = history["points"][0]
+    assert (point["code"], point["value"], point["unit"], point["flag"], point["date"]) == (
+        "HB", "10.2", "g/dl", "L", "2026-11-27")
+    # Carol may read none of those documents: an empty history, not Bob's results
+    assert site.get(f"/api/v1/patients/{patient}/lab-results?code=HB",
+                    "carol").get_json()["points"] == []
+    _problem(site.get("/api/v1/patients/bridge:999/lab-results?code=HB"), 404)

@@ -205,3 +205,49 @@ class Problem(Model):
     detail: str
     fix: str
     errors: list[dict[str, str]] | None = None
+
+
+class PatientOut(Model):
+    ref: str = Field(description="source:id")
+    last_name: str
+    first_name: str
+    birth_name: str
+    birth_date: dt.date | None
+    sex: str
+    postcode: str
+    city: str
+    url: str
+
+
+class PatientList(Model):
+    items: list[PatientOut]
+
+
+class PatientQuery(Model):
+    q: str = Field(min_length=1, max_length=200,
+                   description="Words of the names, or a birth date dd/mm/yyyy.")
+    limit: int = Field(20, ge=1, le=100)
+
+
+class LabPoint(Model):
+    document: int
+    date: dt.date | None = Field(description="The exam date, else the day it was received.")
+    code: str
+    label: str
+    value: str
+    numeric_value: float | None
+    unit: str
+    normal_low: str
+    normal_high: str
+    flag: str
+    abnormal: bool
+
+
+class LabHistory(Model):
+    patient: str
+    code: str
+    points: list[LabPoint]
+
+
+class LabQuery(Model):
+    code: str = Field(min_length=1, max_length=40, description="The analyte's code, e.g. HB.")

@@ -44,7 +44,7 @@ from medshake_bridge.models.api import SCOPES
 from medshake_bridge.models.mail import NEW
 from medshake_bridge.paths import ensure_private_dir
 
-INBOX, SENDING, ACCOUNT = "inbox", "sending", "account"
+INBOX, SENDING, ACCOUNT, PATIENTS = "inbox", "sending", "account", "patients"
 
 
 @operation("GET", "/health", summary="Is the bridge up?", responses={200: schemas.Health,
@@ -187,6 +187,38 @@ def remove_document(document_id: int) -> Any:
     user = current_bridge_user()
     found = service.remove_document(user, document_id)
     return schemas.InboxItem(**inbox_item(found, user, People()))
+
+
+@operation("POST", "/documents/<int:document_id>/file", summary="File into a patient's record",
+           scope="inbox:write", body=schemas.FileRequest, responses={200: schemas.InboxItem},
+           tag=INBOX, errors=(404, 409))
+def file_document(document_id: int, body: schemas.FileRequest) -> Any:
+    """Through the patient's provider, once: filing again answers the first filing."""
+    from medshake_bridge.apiv1.patients_link import file_into
+
+    user = current_bridge_user()
+    found = file_into(user, document_id, body.patient)
+    return schemas.InboxItem(**inbox_item(found, user, People()))
+
+
+@operation("GET", "/patients", summary="Search patients", scope="patients:read",
+           query=schemas.PatientQuery, responses={200: schemas.PatientList}, tag=PATIENTS)
+def patients(query: schemas.PatientQuery) -> Any:
+    """Every source: words of the names, or a birth date dd/mm/yyyy."""
+    from medshake_bridge.apiv1.patients_link import search
+
+    return schemas.PatientList(items=search(current_bridge_user(), query.q, query.limit))
+
+
+@operation("GET", "/patients/<ref>/lab-results", summary="One lab result over time",
+           scope="patients:read", query=schemas.LabQuery, responses={200: schemas.LabHistory},
+           tag=PATIENTS, errors=(404,))
+def lab_results(ref: str, query: schemas.LabQuery) -> Any:
+    """The analyte ``code`` in the documents filed into the patient that the caller may read,
+    oldest first."""
+    from medshake_bridge.apiv1.patients_link import lab_history
+
+    return lab_history(current_bridge_user(), ref, query.code)
 
 
 # -- sending -------------------------------------------------------------------------------
