@@ -99,3 +99,19 @@ def test_forward_an_attachment_of_a_received_document_only_if_readable(api):
         api, attachments=[{"name": "cr.pdf", "document": doc, "index": 0}]))
     assert refused.status_code == 404
     assert len(api.delivered()) == before
+
+
+def test_another_users_sent_message_is_404(api):
+    sent = api.call("POST", "/api/v1/messages", json=_letter(api)).get_json()
+    from medshake_bridge.users import create_user
+
+    with api.app.app_context():
+        carol = create_user("carol", "password for tests", role="practitioner")
+        token = create_token(carol, ["inbox:read"]).text
+    client = api.app.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    missing = client.get(f"/api/v1/sent/{sent['id']}", headers=headers)
+    assert missing.status_code == 404
+    assert missing.headers["Content-Type"] == "application/problem+json"
+    assert client.get("/api/v1/sent", headers=headers).get_json()["items"] == []
+    assert api.call("GET", f"/api/v1/sent/{sent['id']}").status_code == 200
