@@ -203,3 +203,33 @@ def test_cli_add_list_test_remove(world, receiver, cli_for):
     assert cli("webhooks", "remove", "1").exit_code == 0
     assert receiver.url in cli("webhooks", "list").output
     assert "1  " not in cli("webhooks", "list").output.splitlines()[0][:3]
+
+
+def test_admin_page_adds_shows_secret_once_and_removes_others_get_404(app):
+    from web_helpers import make_people
+
+    make_people(app)
+    admin = app.test_client()
+    login(admin, "admin")
+    added = post(admin, "/admin/webhooks/", [("url", "https://portal.example/hooks"),
+                                             ("event", "document.received")],
+                 page="/admin/webhooks/")
+    page = added.get_data(as_text=True)
+    assert added.status_code == 200 and 'id="new-secret"' in page
+    secret = page.split('class="token-text">')[1].split("<")[0]
+    assert len(secret) > 30 and secret not in admin.get("/admin/webhooks/").get_data(
+        as_text=True)
+    with app.app_context():
+        from medshake_bridge.models import WebhookSubscription
+
+        row = db.session.scalars(select(WebhookSubscription)).one()
+        assert secret not in row.secret  # encrypted at rest
+    refused = post(admin, "/admin/webhooks/", [("url", "ftp://x"), ("event", "message.sent")],
+                   page="/admin/webhooks/")
+    assert refused.status_code == 400
+    practitioner = app.test_client()
+    login(practitioner, "alice")
+    assert practitioner.get("/admin/webhooks/").status_code == 404
+    assert post(admin, f"/admin/webhooks/{row.id}/remove",
+                page="/admin/webhooks/").status_code == 302
+    assert "portal.example" not in admin.get("/admin/webhooks/").get_data(as_text=True)
