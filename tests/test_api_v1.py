@@ -232,3 +232,15 @@ def test_patients_search_and_lab_history(site, patient):
     assert site.get(f"/api/v1/patients/{patient}/lab-results?code=HB",
                     "carol").get_json()["points"] == []
     _problem(site.get("/api/v1/patients/bridge:999/lab-results?code=HB"), 404)
+
+
+def test_under_a_prefix_the_api_and_its_description_follow(make_app):
+    from medshake_bridge import migrate
+
+    app = make_app(MEDSHAKE_BRIDGE_URL_PREFIX="/bridge")
+    migrate.upgrade(app)
+    client = app.test_client()
+    assert client.get("/bridge/api/v1/health").get_json() == {"status": "up"}
+    spec = client.get("/bridge/api/v1/openapi.json").get_json()
+    assert spec["servers"][0]["url"] == "http://localhost/bridge/api/v1"
+    assert client.get("/api/v1/health").status_code == 404
