@@ -42,3 +42,34 @@ def test_tokens_and_outbox_on_every_database(db_app):
         assert [json.loads(item.body)["data"] for item in receiver.received] == [{"message": 2}]
     finally:
         receiver.stop()
+
+
+def test_cursor_walk_with_equal_times_on_every_database(db_app):
+    from medshake_bridge.models import InboxDocument, Mailbox, ReceivedMessage
+
+    with db_app.app_context():
+        user = create_user("walker", "password for tests", role="practitioner")
+        token = create_token(user, ["inbox:read"]).text
+        mailbox = Mailbox(key="walk", collector="maildir")
+        db.session.add(mailbox)
+        db.session.flush()
+        message = ReceivedMessage(mailbox_id=mailbox.id, server_id="1", sha256="0" * 64,
+                                  raw_path="/dev/null", state="processed")
+        db.session.add(message)
+        db.session.flush()
+        same = dt.datetime(2026, 11, 27, 8, 0, 0, 123456, tzinfo=dt.UTC)
+        for position in range(7):
+            db.session.add(InboxDocument(
+                message_id=message.id, owner_user_id=user.id, position=position,
+                created_at=same if position < 5 else same + dt.timedelta(seconds=position)))
+        db.session.commit()
+    client = db_app.test_client()
+    seen, cursor = [], None
+    while True:
+        url = "/api/v1/inbox?limit=2" + (f"&cursor={cursor}" if cursor else "")
+        page = client.get(url, headers={"Authorization": f"Bearer {token}"}).get_json()
+        seen += [item["id"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == 7 and len(set(seen)) == 7

@@ -84,7 +84,7 @@ class InboxQuery(Model):
     text: str | None = Field(None, max_length=200, description="Text in the subject or body.")
     owner: int | None = Field(None, description="Only the mail of this user (delegates).")
     unread: bool | None = None
-    cursor: str | None = Field(None, pattern=r"^[0-9]{1,18}$",
+    cursor: str | None = Field(None, pattern=r"^[0-9]{1,20}-[0-9]{1,18}$",
                                 description="next_cursor of the previous page.")
     limit: int = Field(50, ge=1, le=200)
 
@@ -193,7 +193,7 @@ class SentPage(Model):
 
 
 class PageQuery(Model):
-    cursor: str | None = Field(None, pattern=r"^[0-9]{1,18}$",
+    cursor: str | None = Field(None, pattern=r"^[0-9]{1,20}-[0-9]{1,18}$",
                                 description="next_cursor of the previous page.")
     limit: int = Field(50, ge=1, le=200)
 

@@ -21,14 +21,33 @@ def aware(value: dt.datetime | None) -> dt.datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
-def encode_cursor(last_id: int) -> str:
-    """The cursor of the page after the one ending with ``last_id`` (ids descend)."""
-    return str(last_id)
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+MAX_MICROS = (dt.datetime(9999, 12, 31, tzinfo=dt.UTC) - EPOCH) // dt.timedelta(microseconds=1)
+CURSOR_PATTERN = r"^[0-9]{1,20}-[0-9]{1,18}$"
 
 
-def decode_cursor(cursor: str | None) -> int | None:
-    """The id the next page starts below (the query model checked the pattern)."""
-    return int(cursor) if cursor else None
+def encode_cursor(created_at: dt.datetime, last_id: int) -> str:
+    """The cursor after the row (``created_at``, ``last_id``): lists go newest first by
+    (creation time, id), the order the listing index serves without sorting."""
+    micros = (aware(created_at) - EPOCH) // dt.timedelta(microseconds=1)
+    return f"{micros}-{last_id}"
+
+
+def decode_cursor(cursor: str | None) -> tuple[dt.datetime, int] | None:
+    """(creation time, id) to continue below; the query model checked the pattern."""
+    if not cursor:
+        return None
+    micros, _sep, last_id = cursor.partition("-")
+    when = EPOCH + dt.timedelta(microseconds=min(int(micros), MAX_MICROS))
+    return when, min(int(last_id), 2**62)
+
+
+def after_cursor(created_column: Any, id_column: Any, cursor: tuple[dt.datetime, int]) -> Any:
+    """Rows that come after ``cursor`` in (created desc, id desc) order."""
+    from sqlalchemy import and_, or_
+
+    when, last_id = cursor
+    return or_(created_column < when, and_(created_column == when, id_column < last_id))
 
 
 class People:

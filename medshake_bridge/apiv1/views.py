@@ -16,6 +16,7 @@ from typing import Any
 from flask import Response, request, send_file, url_for
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import contains_eager
 
 from medshake_bridge.access import (
     current_bridge_user,
@@ -28,6 +29,7 @@ from medshake_bridge.apiv1.problems import ApiProblem
 from medshake_bridge.apiv1.routes import api_blueprint, operation
 from medshake_bridge.apiv1.serialize import (
     People,
+    after_cursor,
     decode_cursor,
     document_detail,
     encode_cursor,
@@ -92,7 +94,8 @@ def inbox(query: schemas.InboxQuery) -> Any:
                  .where(InboxDocument.owner_user_id.in_(owners),
                         InboxDocument.state == query.state))
     if after is not None:
-        statement = statement.where(InboxDocument.id < after)
+        statement = statement.where(after_cursor(InboxDocument.created_at, InboxDocument.id,
+                                                 after))
     if query.unread is not None:
         statement = statement.where(InboxDocument.read_at.is_(None) if query.unread
                                     else InboxDocument.read_at.is_not(None))
@@ -118,13 +121,16 @@ def inbox(query: schemas.InboxQuery) -> Any:
     if query.received_to:
         statement = statement.where(func.date(InboxDocument.created_at)
                                     <= query.received_to.isoformat())
-    rows = list(db.session.scalars(statement.order_by(InboxDocument.id.desc())
-                                   .limit(query.limit + 1)))
+    rows = list(db.session.scalars(
+        statement.options(contains_eager(InboxDocument.message))
+        .order_by(InboxDocument.created_at.desc(), InboxDocument.id.desc())
+        .limit(query.limit + 1)))
     people = People()
-    items = [schemas.InboxItem(**inbox_item(row, user, people)) for row in rows[:query.limit]]
+    shown = rows[:query.limit]
+    items = [schemas.InboxItem(**inbox_item(row, user, people)) for row in shown]
     more = len(rows) > query.limit
-    return schemas.InboxPage(items=items,
-                             next_cursor=encode_cursor(items[-1].id) if more else None)
+    return schemas.InboxPage(items=items, next_cursor=encode_cursor(
+        shown[-1].created_at, shown[-1].id) if more else None)
 
 
 @operation("GET", "/inbox/unread-count", summary="Unread documents, per owner",
@@ -338,13 +344,16 @@ def sent(query: schemas.PageQuery) -> Any:
     after = decode_cursor(query.cursor)
     statement = select(SentMessage).where(SentMessage.user_id.in_(owners or [-1]))
     if after is not None:
-        statement = statement.where(SentMessage.id < after)
-    rows = list(db.session.scalars(statement.order_by(SentMessage.id.desc())
+        statement = statement.where(after_cursor(SentMessage.created_at, SentMessage.id, after))
+    rows = list(db.session.scalars(statement.order_by(SentMessage.created_at.desc(),
+                                                      SentMessage.id.desc())
                                    .limit(query.limit + 1)))
     people = People()
-    items = [sent_item(row, people) for row in rows[:query.limit]]
+    shown = rows[:query.limit]
+    items = [sent_item(row, people) for row in shown]
     more = len(rows) > query.limit
-    return schemas.SentPage(items=items, next_cursor=encode_cursor(items[-1].id) if more else None)
+    return schemas.SentPage(items=items, next_cursor=encode_cursor(
+        shown[-1].created_at, shown[-1].id) if more else None)
 
 
 @operation("GET", "/sent/<int:message_id>", summary="One sent message", scope="inbox:read",
