@@ -60,11 +60,11 @@ def medshake_system_checks(app: Any) -> list[CheckResult]:
 
     failed = failed_deliveries(limit=1000)
     if not failed:
-        return [CheckResult("Webhooks", True, "no event given up", category="api")]
+        return [CheckResult("Webhooks", True, "no event given up", category="webhooks")]
     urls = sorted({row.subscription.url for row in failed})
     return [CheckResult(
         "Webhooks", False,
         f"{len(failed)} event(s) could not be delivered for 24 hours: {', '.join(urls)}; "
         f"last error: {failed[0].last_error}",
         fix="make the receiver answer 2xx, then press 'Try again' on the Webhooks page "
-            "(or medshake-bridge webhooks retry)", category="api")]
+            "(or medshake-bridge webhooks retry)", category="webhooks")]
