@@ -1,0 +1,80 @@
+"""Which provider owns which patient source, built once when the app starts.
+
+A source has exactly one owner: two plugins claiming ``portal`` would make "file into
+portal:17" ambiguous, so the app refuses to start and names both plugins.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from medshake_bridge.errors import ConfigurationError, PatientError
+from medshake_bridge.patient_ref import SOURCE_PATTERN, PatientProvider, PatientRef
+
+EXTRAS_KEY = "patient_providers"
+_METHODS = ("search", "get", "candidates", "create", "file_document")
+
+
+def build_registry(state: Any) -> dict[str, PatientProvider]:
+    """Ask every plugin for its providers (hook ``medshake_patient_providers``) and check them.
+
+    Raises :class:`ConfigurationError` when a provider lacks part of the contract or when two
+    providers claim one source; the message names the plugins so the admin knows which to
+    disable.
+    """
+    found: dict[str, PatientProvider] = {}
+    owners: dict[str, str] = {}
+    for impl in state.pm.hook.medshake_patient_providers.get_hookimpls():
+        offered = impl.function(**_arguments(impl, state.app)) or []
+        for provider in offered:
+            _check(provider, impl.plugin_name)
+            source = provider.source
+            if source in found:
+                raise ConfigurationError(
+                    f"two patient providers claim the source {source!r}: plugin "
+                    f"{owners[source]!r} and plugin {impl.plugin_name!r}",
+                    fix="disable one of the two plugins (MEDSHAKE_BRIDGE_DISABLED_PLUGINS), or "
+                        "give one of the providers another source name")
+            found[source], owners[source] = provider, impl.plugin_name
+    return found
+
+
+def _arguments(impl: Any, app: Flask) -> dict[str, Any]:
+    return {"app": app} if "app" in impl.argnames else {}
+
+
+def _check(provider: Any, plugin: str) -> None:
+    source = getattr(provider, "source", None)
+    if not isinstance(source, str) or not SOURCE_PATTERN.match(source):
+        raise ConfigurationError(
+            f"plugin {plugin!r} offers a patient provider with an invalid source {source!r}",
+            fix="give the provider a lower-case source name such as 'portal'")
+    missing = [name for name in _METHODS if not callable(getattr(provider, name, None))]
+    missing += [name for name in ("label", "can_create", "can_file")
+                if not hasattr(provider, name)]
+    if missing:
+        raise ConfigurationError(
+            f"the patient provider {source!r} of plugin {plugin!r} lacks "
+            f"{', '.join(missing)}",
+            fix="implement the whole PatientProvider contract (see docs/patients.md)")
+
+
+def patient_providers(app: Flask | None = None) -> dict[str, PatientProvider]:
+    """Every provider of the app, by source (the ``bridge`` store is always one of them)."""
+    from medshake_bridge.extension import bridge_state
+
+    return bridge_state(app).extras[EXTRAS_KEY]
+
+
+def provider_for(ref: PatientRef | str) -> PatientProvider:
+    """The one provider owning ``ref``'s source; :class:`PatientError` for an unknown one."""
+    if not isinstance(ref, PatientRef):
+        ref = PatientRef.parse(ref)
+    try:
+        return patient_providers()[ref.source]
+    except KeyError:
+        raise PatientError(f"no patient provider for the source {ref.source!r} of {ref}",
+                           fix="enable the plugin that provides these patients, or choose "
+                               "the patient again") from None
