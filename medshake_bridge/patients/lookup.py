@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import g, has_request_context
+from flask import g, has_app_context
 
 from medshake_bridge.audit import audit
 from medshake_bridge.errors import BridgeError, PatientError
@@ -36,13 +36,14 @@ def acting_user(user: Any) -> ActingUser:
 
 
 def provider_problems() -> list[str]:
-    """Providers that failed during this request (pages show them instead of hiding them)."""
-    return list(g.get(PROBLEMS_KEY, [])) if has_request_context() else []
+    """Providers that failed during this request or command (pages show them instead of
+    hiding them)."""
+    return list(g.get(PROBLEMS_KEY, [])) if has_app_context() else []
 
 
 def _problem(label: str, exc: Exception) -> None:
     log.warning("patient provider %s failed: %s", label, exc)
-    if has_request_context():
+    if has_app_context():
         g.setdefault(PROBLEMS_KEY, []).append(f"{label}: {exc}")
 
 
@@ -61,12 +62,9 @@ def search_patients(query: str, *, user: Any, limit: int = 20) -> list[PatientSu
     """Patients of every source matching ``query`` (words of the names, ``dd/mm/yyyy``, or a
     ``source:id`` reference), at most ``limit``, sorted by name within the answer.
 
-    ``user`` is who searches: the search is for a logged-in user only (pages and the CLI).
+    ``user`` is who searches (``None`` for the command line, run by the server's admin).
     A provider that fails is skipped and named in :func:`provider_problems`.
     """
-    if user is None:
-        raise PatientError("searching patients needs a bridge user",
-                           fix="log in, or pass --user to the command")
     query = " ".join(str(query or "").split())[:200]
     if not query:
         return []
