@@ -139,4 +139,6 @@ class BridgePatients:
 
 @hookimpl
 def medshake_patient_providers(app: Any) -> list[Any]:
+    if not app.config.get("MEDSHAKE_BRIDGE_STANDALONE_PATIENTS", True):
+        return []  # the host keeps every patient in its own records
     return [BridgePatients()]
