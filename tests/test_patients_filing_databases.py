@@ -94,3 +94,50 @@ def test_migration_0012_turns_bare_ids_into_bridge_references(db_app, tmp_path, 
             .scalar() == str(ref)
         assert db.session.execute(text("SELECT search_key FROM bridge_patients")).scalar() \
             == " dupont etienne helene marie "
+
+
+_CHILD = """
+import json, sys
+from medshake_bridge import create_app, patients
+from medshake_bridge.db import db
+from medshake_bridge.models import User
+args = json.loads(sys.argv[1])
+app = create_app(args["config"])
+with app.test_request_context():
+    user = db.session.get(User, args["user"])
+    record = patients.file_document(args["document"], args["ref"], user=user)
+    print(json.dumps({"created": record.created, "record": record.record_id}))
+"""
+
+
+def test_two_processes_filing_one_document_make_one_record(db_app, tmp_path, monkeypatch):
+    """Two gunicorn workers, or a worker and the API: separate processes and connections."""
+    import json
+    import subprocess
+    import sys
+
+    from conftest import TEST_SECRET_KEY
+
+    world, document_id = _collected(db_app, tmp_path, monkeypatch)
+    with db_app.test_request_context():
+        bob = db.session.get(User, world.bob)
+        ref = patients.create_patient("bridge", NewPatient(last_name="DUPONT"), user=bob).ref
+    config = {"INSTANCE_PATH": db_app.instance_path, "TESTING": True,
+              "MEDSHAKE_BRIDGE_SECRET_KEYS": [TEST_SECRET_KEY],
+              "MEDSHAKE_BRIDGE_DATABASE_URL": db_app.config["MEDSHAKE_BRIDGE_DATABASE_URL"]}
+    argument = json.dumps({"config": config, "user": world.bob, "document": document_id,
+                           "ref": str(ref)})
+    children = [subprocess.Popen([sys.executable, "-c", _CHILD, argument],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                for _ in range(2)]
+    answers = []
+    for child in children:
+        out, err = child.communicate(timeout=180)
+        assert child.returncode == 0, err
+        answers.append(json.loads(out.strip().splitlines()[-1]))
+    assert sorted(a["created"] for a in answers) == [False, True]
+    assert answers[0]["record"] == answers[1]["record"]
+    with db_app.app_context():
+        db.session.expire_all()
+        assert db.session.scalar(select(db.func.count()).select_from(FiledDocument)) == 1
+        assert db.session.get(InboxDocument, document_id).filed_patient_ref == str(ref)
