@@ -78,6 +78,9 @@ def test_filing_into_a_portal_like_source_names_and_links_the_patient(site):
     assert ('Classé dans le dossier de <a href="/clinic/patients/1#R1">DUPONT Jeanne</a> '
             "(née le 12/03/1961)") in page
     assert "dossier du patient 1" not in page
+    listing = _text(client.get("/inbox/?state=filed"))
+    assert 'data-filed-into="clinic:1">Classé dans le dossier de <a href="/clinic/patients/1#R1">' \
+        in listing
     assert site.clinic.calls == [(f"bridge-document:{site.document_id}", "1")]
 
 
