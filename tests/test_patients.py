@@ -241,3 +241,27 @@ def test_create_only_where_the_provider_allows_and_audit_it(clinic_world):
         assert patients.get_patient("bridge:999") is None
         assert db.session.scalars(select(AuditEvent.target).where(
             AuditEvent.action == "patient.create")).all() == [str(created.ref)]
+
+
+def test_a_common_name_does_not_push_the_right_person_past_the_cap(app):
+    """600 other DUPONTs were created first; the one born on the right day is still proposed."""
+    from sqlalchemy import insert
+
+    from medshake_bridge.hprim import HprimHeader
+    from medshake_bridge.models.patients import Patient
+    from medshake_bridge.patients.lookup import rank_summaries
+
+    with app.test_request_context():
+        db.session.execute(insert(Patient), [
+            {"last_name": "DUPONT", "first_name": f"Autre{i}", "search_key": f" dupont autre{i} ",
+             "birth_date": dt.date(1950, 1, 1) + dt.timedelta(days=i),
+             "created_at": dt.datetime.now(dt.UTC)} for i in range(600)])
+        db.session.add(Patient(last_name="DUPONT", first_name="Jeanne",
+                               birth_date=dt.date(1961, 3, 12)))
+        db.session.commit()
+        identity = HprimHeader(last_name="DUPONT", first_name="Jeanne",
+                               birth_date=dt.date(1961, 3, 12))
+        offered = patients.provider_for("bridge:1").candidates(identity, limit=5)
+        ranked = rank_summaries(identity, [(s, "bridge") for s in offered], limit=5)
+        assert ranked[0].display_name == "DUPONT Jeanne (12/03/1961)"
+        assert ranked[0].score == 3

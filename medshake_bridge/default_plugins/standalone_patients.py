@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from medshake_bridge.api import (
@@ -77,20 +77,31 @@ class BridgePatients:
         return summary(row) if row is not None else None
 
     def candidates(self, identity: Any, *, limit: int) -> list[PatientSummary]:
-        """A small set worth ranking: same birth date, NIR, or a shared name word."""
-        clauses = []
-        if identity.birth_date:
-            clauses.append(Patient.birth_date == identity.birth_date)
-        if identity.nir:
-            clauses.append(Patient.nir == identity.nir.number)
-        for word in fold(identity.last_name or "").split():
-            if len(word) > 2:
-                clauses.append(Patient.search_key.like(_like_word(word) + " %", escape="\\"))
-        if not clauses:
-            return []
-        rows = db.session.scalars(select(Patient).where(or_(*clauses)).order_by(Patient.id)
-                                  .limit(max(limit, 500)))
-        return [summary(row) for row in rows]
+        """A small set worth ranking: same birth date, NIR, or a shared name word.
+
+        People sharing two items come first (their own query), so that a common name or a
+        busy birthday cannot push the right person past the cap.
+        """
+        by_name = [Patient.search_key.like(_like_word(word) + " %", escape="\\")
+                   for word in fold(identity.last_name or "").split() if len(word) > 2]
+        born = [Patient.birth_date == identity.birth_date] if identity.birth_date else []
+        nir = [Patient.nir == identity.nir.number] if identity.nir else []
+        cap = max(limit, 500)
+        queries = []
+        if by_name and born:
+            queries.append(and_(or_(*by_name), born[0]))
+        if nir:
+            queries.append(nir[0])
+        if by_name or born:
+            queries.append(or_(*by_name, *born))
+        found: dict[int, Patient] = {}
+        for clause in queries:
+            for row in db.session.scalars(select(Patient).where(clause).order_by(Patient.id)
+                                          .limit(cap)):
+                found.setdefault(row.id, row)
+            if len(found) >= cap:
+                break
+        return [summary(row) for row in list(found.values())[:cap]]
 
     def create(self, patient: NewPatient, *, user: ActingUser) -> PatientSummary:
         row = Patient(last_name=patient.last_name.strip(), first_name=patient.first_name.strip(),
