@@ -3,7 +3,8 @@
 It keeps its patients and filed records in memory (it stands for another application's
 database) and follows the contract: idempotent on ``DocumentToFile.key``. ``fail_after_filing``
 makes the next call file and then fail (a lost answer), ``wrong_patient`` makes it answer for
-another patient (a buggy plugin), ``broken`` makes search and candidates raise (an outage).
+another patient (a buggy plugin), ``broken`` makes search and candidates raise a PatientError
+(an outage it foresaw), ``down`` makes ``get`` raise a ConnectionError (one it did not).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class ClinicPatients:
         self.fail_after_filing = False
         self.wrong_patient = False
         self.broken = False
+        self.down = False  # every call raises what a dead database connection raises
         self.lock = threading.Lock()
 
     def search(self, query, *, limit):
@@ -48,6 +50,8 @@ class ClinicPatients:
                 if all(w in f"{p.last_name} {p.first_name}".lower() for w in words)][:limit]
 
     def get(self, patient_id):
+        if self.down:
+            raise ConnectionError("connection refused by clinic-db:5432")
         return self.people.get(patient_id)
 
     def candidates(self, identity, *, limit):

@@ -210,3 +210,19 @@ def test_patients_command_line_add_search_show(site):
     shown = run("show", "bridge:1")
     assert shown.exit_code == 0 and "0 filed document(s)" in shown.output
     assert run("show", "bridge:42").exit_code == 1
+
+
+def test_a_source_that_is_down_gives_messages_never_a_crash(site):
+    site.clinic.down = True
+    client = _client(site)
+    response = post(client, f"/inbox/{site.document_id}/file", {"patient": "clinic:1"},
+                    page=f"/inbox/{site.document_id}")
+    assert response.status_code == 302
+    page = _text(client.get(response.headers["Location"]))
+    assert "Le document n'a pas pu être classé" in page
+    assert "Dossiers de la clinique did not answer (connection refused by clinic-db:5432)" in page
+    with site.app.app_context():
+        assert db.session.get(InboxDocument, site.document_id).state == "new"
+    compose = client.get("/send/compose?patient=clinic:1")
+    assert compose.status_code == 200 and 'id="choose-patient"' in _text(compose)
+    assert "connection refused by clinic-db:5432" in _text(compose)

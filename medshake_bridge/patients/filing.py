@@ -35,7 +35,7 @@ from medshake_bridge.patient_ref import (
     PatientRef,
     PatientSummary,
 )
-from medshake_bridge.patients.lookup import acting_user
+from medshake_bridge.patients.lookup import acting_user, provider_failures
 from medshake_bridge.patients.registry import provider_for
 
 FILING = "filing"
@@ -81,11 +81,14 @@ def file_document(document_id: int, ref: PatientRef | str, *, user: Any) -> File
     if token is None:
         return filed_record(document)  # type: ignore[return-value]
     try:
-        patient = provider.get(ref.id)
+        with provider_failures(provider):
+            patient = provider.get(ref.id)
         if not isinstance(patient, PatientSummary) or patient.ref != ref:
             raise PatientError(f"there is no patient {ref} in {provider.label or ref.source}",
                                fix="search for the patient again")
-        record = provider.file_document(_to_file(document), ref.id, user=acting_user(user))
+        with provider_failures(provider):
+            record = provider.file_document(_to_file(document), ref.id,
+                                            user=acting_user(user))
         if not isinstance(record, FiledRecord) or record.patient != ref:
             raise PatientError(
                 f"the provider of {ref.source!r} answered {record!r} for patient {ref}",

@@ -8,12 +8,14 @@ provider cannot push its own patients up the list.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask import g, has_app_context
 
 from medshake_bridge.audit import audit
-from medshake_bridge.errors import BridgeError, PatientError
+from medshake_bridge.errors import TRANSIENT, BridgeError, PatientError
 from medshake_bridge.hprim import PatientRecord, rank_candidates
 from medshake_bridge.patient_ref import (
     ActingUser,
@@ -88,10 +90,30 @@ def search_patients(query: str, *, user: Any, limit: int = 20) -> list[PatientSu
 
 
 def get_patient(ref: PatientRef | str) -> PatientSummary | None:
-    """One patient from the provider of its source, or ``None`` when it has no such patient."""
+    """One patient from the provider of its source, or ``None`` when it has no such patient.
+
+    Raises :class:`PatientError` for an unknown source or a provider that failed.
+    """
     ref = ref if isinstance(ref, PatientRef) else PatientRef.parse(ref)
-    found = _checked(provider_for(ref).get(ref.id), ref.source)
+    provider = provider_for(ref)
+    with provider_failures(provider):
+        found = _checked(provider.get(ref.id), ref.source)
     return found if found is not None and found.ref == ref else None
+
+
+@contextmanager
+def provider_failures(provider: Any) -> Iterator[None]:
+    """Turn a provider's unforeseen exception (its database or server down) into a
+    :class:`PatientError` naming the source, so pages show a message instead of a crash."""
+    try:
+        yield
+    except BridgeError:
+        raise
+    except Exception as exc:
+        log.exception("patient provider %s failed", provider.source)
+        raise PatientError(f"{provider.label or provider.source} did not answer ({exc})",
+                           fix="try again in a moment; if it goes on, tell the administrator",
+                           cause=TRANSIENT) from exc
 
 
 def rank_summaries(identity: Any, offered: list[tuple[PatientSummary, str]], *,
@@ -154,7 +176,8 @@ def create_patient(source: str, patient: NewPatient, *, user: Any) -> PatientSum
                            fix="create the patient in that application, then search for it")
     if not (patient.last_name or "").strip():
         raise PatientError("a patient needs a last name", fix="fill in the last name")
-    created = _checked(provider.create(patient, user=acting_user(user)), source)
+    with provider_failures(provider):
+        created = _checked(provider.create(patient, user=acting_user(user)), source)
     if created is None:
         raise PatientError(f"the provider of {source!r} did not return the created patient",
                            fix="report this to the plugin's author")

@@ -25,7 +25,7 @@ from medshake_bridge import patients
 from medshake_bridge.access import USER, current_bridge_user, deny, protect, readable_mail_owner_ids
 from medshake_bridge.audit import audit
 from medshake_bridge.db import db
-from medshake_bridge.errors import BridgeError
+from medshake_bridge.errors import TRANSIENT, BridgeError
 from medshake_bridge.extension import bridge_state
 from medshake_bridge.i18n import _
 from medshake_bridge.inbox import service as inbox
@@ -118,7 +118,11 @@ def _patient_from_arg(text: str) -> PatientSummary | None:
     try:
         ref = PatientRef("bridge", text) if text.isdigit() else PatientRef.parse(text)
         found = patients.get_patient(ref)
-    except BridgeError:
+    except BridgeError as exc:
+        if exc.cause == TRANSIENT:  # the source is down: say so, let the user choose again
+            flash(_("The patient's record could not be read: %(reason)s", reason=str(exc)),
+                  "error")
+            return None
         found = None
     if found is None:
         deny(f"patient {text}", detail="no such patient")
@@ -136,7 +140,11 @@ def _context(user: User) -> dict[str, Any]:
         document = inbox.get_document(user, int(source))
         identity = identity_from_document(document)
         if document.filed_patient_ref:
-            patient = patients.get_patient(document.filed_patient_ref)
+            try:
+                patient = patients.get_patient(document.filed_patient_ref)
+            except BridgeError as exc:  # its source is gone or down: the header identity
+                flash(_("The patient's record could not be read: %(reason)s",
+                        reason=str(exc)), "warning")
         forward = request.values.get("mode") == "forward"
         stored = attachments_of_documents(user, [document]) if forward else []
     else:
