@@ -175,6 +175,10 @@ def test_file_a_collected_document_into_a_portal_patient_with_one_login(portal, 
         document_id = bridge_db.session.scalars(select(InboxDocument.id)).one()
     page = client.get(f"/mail/inbox/{document_id}").get_data(as_text=True)
     assert 'value="portal:1"' in page and "Dossiers du portail" in page
+    for query in ("jeanne", "DUPONT jeanne", "02/01/1950"):
+        found = client.get(f"/mail/patients/?q={query}").get_data(as_text=True)
+        assert ('data-found="portal:1"' in found) != (query == "02/01/1950"), query
+        assert ('data-found="portal:2"' in found) == (query == "02/01/1950"), query
     assert 'value="portal:2"' not in page  # DURAND Paul shares nothing with the report
     assert 'id="create-patient"' not in page  # the portal creates its patients itself
     for _ in range(2):  # a double submit files once
