@@ -160,9 +160,11 @@ def test_a_provider_answering_for_another_patient_is_refused(clinic_world):
         assert db.session.get(InboxDocument, clinic_world.document_id).state == "new"
 
 
-def test_a_claim_left_by_a_dead_process_is_taken_over(clinic_world):
+@pytest.mark.parametrize("hours", [1, None])
+def test_a_claim_left_by_a_dead_process_is_taken_over(clinic_world, hours):
+    """A claim older than ten minutes, or one without a time (left before migration 0012)."""
     with clinic_world.app.test_request_context():
-        stale = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+        stale = dt.datetime.now(dt.UTC) - dt.timedelta(hours=hours) if hours else None
         db.session.execute(update(InboxDocument).values(
             state="filing", filing_claim="dead", filing_claimed_at=stale))
         db.session.commit()

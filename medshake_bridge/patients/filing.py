@@ -140,8 +140,9 @@ def _claim_or_wait(document: InboxDocument) -> str | None:
         claimed = db.session.execute(update(InboxDocument).where(
             InboxDocument.id == document.id,
             or_(InboxDocument.state == NEW,
-                (InboxDocument.state == FILING) & (InboxDocument.filing_claimed_at
-                                                   < now - STALE_CLAIM)))
+                (InboxDocument.state == FILING) & or_(
+                    InboxDocument.filing_claimed_at.is_(None),  # left by a version before 0012
+                    InboxDocument.filing_claimed_at < now - STALE_CLAIM)))
             .values(state=FILING, filing_claim=token, filing_claimed_at=now)
             .execution_options(synchronize_session=False))
         db.session.commit()
