@@ -82,6 +82,12 @@ def test_filing_into_a_portal_like_source_names_and_links_the_patient(site):
     assert 'data-filed-into="clinic:1">Classé dans le dossier de <a href="/clinic/patients/1#R1">' \
         in listing
     assert site.clinic.calls == [(f"bridge-document:{site.document_id}", "1")]
+    # a second user filing into another patient afterwards is told, and nothing changes
+    other = post(client, f"/inbox/{site.document_id}/file", {"patient": "clinic:3"},
+                 page=f"/inbox/{site.document_id}")
+    assert "Ce document avait déjà été classé dans le dossier de DUPONT Jeanne" in \
+        _text(client.get(other.headers["Location"]))
+    assert len(site.clinic.calls) == 1
 
 
 def test_search_on_the_document_page_by_first_name_and_file_into_the_bridge_store(site):

@@ -165,9 +165,15 @@ def new_patient_from_identity(identity: Any) -> NewPatient:
 
 def _file(user: Any, document_id: int, ref: PatientRef) -> Response:
     try:
-        patients.file_document(document_id, ref, user=user)
+        record = patients.file_document(document_id, ref, user=user)
     except BridgeError as exc:
         flash(_("The document could not be filed: %(reason)s", reason=str(exc)), "error")
+        return redirect(url_for(".view", document_id=document_id))
+    if record.patient != ref:  # someone filed it elsewhere first: say where, change nothing
+        document = service.get_document(user, document_id)
+        flash(_("This document had already been filed into the record of %(name)s: nothing "
+                "was changed.", name=document.filed_patient_name or str(record.patient)),
+              "warning")
         return redirect(url_for(".view", document_id=document_id))
     flash(_("Document filed into the patient's record (a copy is archived)."), "success")
     return redirect(url_for(".index", state=NEW))
