@@ -267,3 +267,19 @@ def test_a_common_name_does_not_push_the_right_person_past_the_cap(app):
         ranked = rank_summaries(identity, [(s, "bridge") for s in offered], limit=5)
         assert ranked[0].display_name == "DUPONT Jeanne (12/03/1961)"
         assert ranked[0].score == 3
+
+
+def test_the_system_checks_list_the_patient_sources(clinic_world, make_app):
+    from medshake_bridge.extension import bridge_state
+    from medshake_bridge.patients.registry import source_checks
+
+    with clinic_world.app.app_context():
+        (check,) = source_checks(bridge_state())
+        assert (check.name, check.ok, check.detail) == (
+            "Patient sources", True,
+            "bridge (Patients du bridge): create, file; clinic (Dossiers de la clinique): file")
+    alone = make_app(MEDSHAKE_BRIDGE_STANDALONE_PATIENTS=False)
+    with alone.app_context():
+        (check,) = source_checks(bridge_state())
+        assert (check.ok, check.detail) == (False, "none")
+        assert "cannot be filed anywhere" in check.fix

@@ -78,3 +78,27 @@ def provider_for(ref: PatientRef | str) -> PatientProvider:
         raise PatientError(f"no patient provider for the source {ref.source!r} of {ref}",
                            fix="enable the plugin that provides these patients, or choose "
                                "the patient again") from None
+
+
+def source_checks(state: Any) -> list[Any]:
+    """One line of the system page: which sources exist and what each allows. Broken when no
+    source accepts documents (nothing could be filed), a warning when none can create."""
+    from medshake_bridge.interfaces import CheckResult
+
+    providers = state.extras.get(EXTRAS_KEY, {})
+    parts = []
+    for source, provider in providers.items():
+        can = [word for word, flag in (("create", provider.can_create),
+                                       ("file", provider.can_file)) if flag]
+        parts.append(f"{source} ({provider.label}): {', '.join(can) or 'read only'}")
+    detail = "; ".join(parts) or "none"
+    if not any(provider.can_file for provider in providers.values()):
+        return [CheckResult("Patient sources", False, detail,
+                            "Enable a patient provider plugin (or MEDSHAKE_BRIDGE_STANDALONE_"
+                            "PATIENTS): received documents cannot be filed anywhere.",
+                            "plugins")]
+    if not any(provider.can_create for provider in providers.values()):
+        return [CheckResult("Patient sources", None, detail,
+                            "Patients are created in your records application only; the "
+                            "bridge cannot create one.", "plugins")]
+    return [CheckResult("Patient sources", True, detail, "", "plugins")]
