@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from medshake_bridge import migrate, patients
 from medshake_bridge.api import NewPatient, PatientRef, hookimpl
 from medshake_bridge.db import db
-from medshake_bridge.errors import ConfigurationError, PatientError
+from medshake_bridge.errors import ConfigurationError, PatientError, PluginLoadError
 from medshake_bridge.models import AuditEvent, User
 from medshake_bridge.models.mail import InboxDocument
 from medshake_bridge.models.patients import FiledDocument
@@ -89,9 +89,17 @@ def test_a_provider_missing_part_of_the_contract_stops_the_app(make_app):
         def medshake_patient_providers(self, app):
             return [Half()]
 
-    with pytest.raises(ConfigurationError, match="lacks get, candidates, create, "
-                                                 "file_document, can_create, can_file"):
+    with pytest.raises(PluginLoadError, match="lacks get, candidates, create, "
+                                              "file_document, can_create, can_file"):
         make_app(MEDSHAKE_BRIDGE_PLUGINS=[HalfPlugin()])
+    # not strict: the plugin is recorded as failed (system page, Extensions) and offers nothing
+    app = make_app(MEDSHAKE_BRIDGE_PLUGINS=[HalfPlugin()], MEDSHAKE_BRIDGE_STRICT_PLUGINS=False)
+    with app.app_context():
+        from medshake_bridge.extension import bridge_state
+
+        assert list(patients.patient_providers()) == ["bridge"]
+        failed = [r for r in bridge_state().plugins.values() if r.status == "failed"]
+        assert len(failed) == 1 and "patient providers failed" in failed[0].error
 
 
 def test_candidates_come_from_every_source_and_the_host_scores_them(clinic_world):

@@ -17,19 +17,31 @@ EXTRAS_KEY = "patient_providers"
 _METHODS = ("search", "get", "candidates", "create", "file_document")
 
 
-def build_registry(state: Any) -> dict[str, PatientProvider]:
+def build_registry(state: Any, loader: Any = None) -> dict[str, PatientProvider]:
     """Ask every plugin for its providers (hook ``medshake_patient_providers``) and check them.
 
-    Raises :class:`ConfigurationError` when a provider lacks part of the contract or when two
-    providers claim one source; the message names the plugins so the admin knows which to
-    disable.
+    Two providers claiming one source always stop the start (:class:`ConfigurationError`
+    naming both plugins, so the admin knows which to disable). A plugin whose hook raises or
+    whose provider lacks part of the contract is recorded as failed, like a plugin that fails
+    to import (fatal only with ``MEDSHAKE_BRIDGE_STRICT_PLUGINS``), and offers nothing.
     """
+    from medshake_bridge.plugin_manager import PluginRecord
+
     found: dict[str, PatientProvider] = {}
     owners: dict[str, str] = {}
     for impl in state.pm.hook.medshake_patient_providers.get_hookimpls():
-        offered = impl.function(**_arguments(impl, state.app)) or []
+        try:
+            offered = list(impl.function(**_arguments(impl, state.app)) or [])
+            for provider in offered:
+                _check(provider, impl.plugin_name)
+        except Exception as exc:
+            if loader is None:
+                raise
+            record = loader.records.get(impl.plugin_name) or PluginRecord(impl.plugin_name,
+                                                                          "loaded")
+            loader.record_failure(record, "patient providers", exc)
+            continue
         for provider in offered:
-            _check(provider, impl.plugin_name)
             source = provider.source
             if source in found:
                 raise ConfigurationError(
