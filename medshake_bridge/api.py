@@ -31,7 +31,6 @@ from medshake_bridge.interfaces import (
     MailboxIdentity,
     MailCollector,
     MenuItem,
-    PatientCandidate,
     ServerMessage,
 )
 from medshake_bridge.patient_ref import (
@@ -40,6 +39,7 @@ from medshake_bridge.patient_ref import (
     FiledRecord,
     FilingAttachment,
     NewPatient,
+    PatientCandidate,
     PatientProvider,
     PatientRef,
     PatientSummary,

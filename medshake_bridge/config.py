@@ -51,6 +51,9 @@ DEFAULTS: dict[str, Any] = {
     # Create a bridge user for a host identity seen for the first time (medshake_current_user
     # returning a HostIdentity); off: such identities need an admin to link them.
     "MEDSHAKE_BRIDGE_AUTO_PROVISION": False,
+    # Offer the bridge's own patient store (source "bridge"); a host whose patients all live in
+    # its own records turns it off so nothing is filed or created beside them.
+    "MEDSHAKE_BRIDGE_STANDALONE_PATIENTS": True,
     # The Jinja layout the bridge's pages extend; a host's layout places the blocks
     # bridge_title, bridge_head and bridge_content.
     "MEDSHAKE_BRIDGE_BASE_TEMPLATE": "bridge/layout.html",
@@ -72,7 +75,8 @@ DEFAULTS: dict[str, Any] = {
 }
 
 _BOOL_KEYS = {"MEDSHAKE_BRIDGE_STRICT_PLUGINS", "MEDSHAKE_BRIDGE_LOAD_ENTRY_POINTS",
-              "MEDSHAKE_BRIDGE_STANDALONE", "MEDSHAKE_BRIDGE_AUTO_PROVISION"}
+              "MEDSHAKE_BRIDGE_STANDALONE", "MEDSHAKE_BRIDGE_AUTO_PROVISION",
+              "MEDSHAKE_BRIDGE_STANDALONE_PATIENTS"}
 _LIST_KEYS = {
     "MEDSHAKE_BRIDGE_SECRET_KEYS",
     "MEDSHAKE_BRIDGE_DISABLED_PLUGINS",

@@ -101,6 +101,9 @@ class MedshakeBridge:
             settings=SettingsStore(app, registry, secrets),
         )
         app.extensions[EXTENSION_KEY] = state
+        from medshake_bridge.patients.registry import EXTRAS_KEY, build_registry
+
+        state.extras[EXTRAS_KEY] = build_registry(state, loader)
         app.register_blueprint(
             Blueprint("medshake_bridge", __name__, template_folder=str(templates_folder()))
         )

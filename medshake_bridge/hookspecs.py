@@ -113,27 +113,10 @@ def medshake_patient_providers(app: Any) -> list[Any]:
     (two providers may not claim the same source). Patients are then referenced everywhere as
     :class:`medshake_bridge.api.PatientRef` (``source:id``) and the host asks only the provider
     of that source to fetch, create or file. Providers read their settings when they are used,
-    not when they are offered.
-    """
-
-
-@hookspec
-def medshake_patient_candidates(identity: Any, limit: int) -> list[Any]:
-    """Propose patients for a received HPRIM identity.
-
-    Called when an inbox document is viewed. ``identity`` is the parsed HPRIM header. Return a
-    list of :class:`medshake_bridge.interfaces.PatientCandidate`; the host merges all answers and
-    keeps the ``limit`` best.
-    """
-
-
-@hookspec(firstresult=True)
-def medshake_file_to_patient(document: Any, patient_id: str, user: Any) -> Any:
-    """File an inbox document into a patient's record (the host EHR's job).
-
-    Called when a user files a document. Return an object describing the filed record (its id at
-    least) or ``None`` to let the next implementation try. The first non-``None`` answer wins; the
-    bridge's standalone patient store answers last.
+    not when they are offered. Two providers claiming one source, or an object missing part
+    of the contract, stop the app at start with an error naming the plugins. The host scores
+    candidates itself and files a document only through the provider of the chosen patient's
+    source (see ``docs/patients.md``).
     """
 
 

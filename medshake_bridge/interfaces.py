@@ -174,17 +174,6 @@ class MenuItem:
 
 
 @dataclass(frozen=True)
-class PatientCandidate:
-    """A patient proposed for a received document, with what matched."""
-
-    patient_id: str
-    display_name: str
-    score: int
-    matched: tuple[str, ...] = ()
-    source: str = ""
-
-
-@dataclass(frozen=True)
 class HostIdentity:
     """Who the host application says is signed in, for ``medshake_current_user``.
 

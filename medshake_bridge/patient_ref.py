@@ -148,6 +148,36 @@ class ActingUser:
     role: str = ""
 
 
+@dataclass(frozen=True, kw_only=True)
+class PatientCandidate:
+    """A patient proposed for a received document, scored by the host (never by a provider).
+
+    ``score`` is the number of identity criteria that agree and ``reasons`` names them
+    (``last_name``, ``first_name``, ``birth_date``, ``nir``, ``postcode``); ``source_label`` is
+    the provider's label, ``url`` the patient's page in its source (may be empty).
+    """
+
+    summary: PatientSummary
+    score: int
+    reasons: tuple[str, ...] = ()
+    source_label: str = ""
+    url: str = ""
+
+    @property
+    def ref(self) -> PatientRef:
+        return self.summary.ref
+
+    @property
+    def strong(self) -> bool:
+        """Likely the same person: three criteria or more, or the same NIR. Creating a new
+        patient beside a strong match needs a second confirmation naming it."""
+        return self.score >= 3 or "nir" in self.reasons
+
+    @property
+    def display_name(self) -> str:
+        return self.summary.display_name
+
+
 @runtime_checkable
 class PatientProvider(Protocol):
     """A source of patients, offered by ``medshake_patient_providers``.

@@ -61,7 +61,7 @@ class SendWorld:
             patient = db.session.get(Patient, self.patient_id)
             values = dict(recipients=[f"{BOB}@{DOMAIN}"], subject="Avis cardiologique",
                           body=LETTER, identity=identity_from_patient(patient),
-                          patient_id=str(patient.id), patient_label=patient.display_name)
+                          patient_id=f"bridge:{patient.id}", patient_label=patient.display_name)
         values.update(overrides)
         return Draft(**values)
 

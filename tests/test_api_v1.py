@@ -202,7 +202,8 @@ def test_file_once_by_owner_or_delegate_never_by_another(site, patient):
     filed = site.post(url, "sophie", json={"patient": patient})
     assert filed.status_code == 200, filed.get_data(as_text=True)
     assert filed.get_json()["state"] == "filed"
-    assert filed.get_json()["filed"]["patient"] == patient.split(":")[1]
+    assert filed.get_json()["filed"]["patient"] == patient
+    assert filed.get_json()["filed"]["name"].startswith("DUPONT Jeanne")
     again = site.post(url, "bob", json={"patient": patient})
     assert again.status_code == 200 and again.get_json()["state"] == "filed"
     assert [item["id"] for item in site.get("/api/v1/inbox?state=filed").get_json()["items"]] \

@@ -40,8 +40,10 @@ def test_alice_sends_bob_collects_and_reads(send_world, live_server, page, brows
     screenshot(page, "send-01-address-book")
 
     page.click("nav.menu >> text=Nouveau message")
-    page.select_option("#patient", str(sw.patient_id))
-    page.click("#choose-patient button")
+    page.fill("#q", "helene etienne")  # any words, no accents needed
+    page.click("#patient-search button")
+    page.check(f'input[name="patient"][value="bridge:{sw.patient_id}"]')
+    page.click("#patient-results button")
     assert "DUPONT-ÉTIENNE" in page.inner_text("#patient-identity")
     assert page.input_value("#subject") == "Document concernant votre patient"
     page.check(f'input[name="correspondent"][value="{BOB_ADDRESS}"]')

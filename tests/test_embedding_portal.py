@@ -130,3 +130,111 @@ def test_headers_and_cookies_of_portal_pages_are_the_portals(portal):
     assert "Content-Security-Policy" not in portal_page.headers
     assert portal.config["SESSION_COOKIE_NAME"] == "session"  # the portal's cookie name
     assert type(portal.session_interface).__name__ == "SecureCookieSessionInterface"
+
+
+def _give_mail_to(app, login: str, tmp_path) -> None:
+    """Set up ``login``'s Apicrypt mailbox (a sandbox Maildir) with one lab report for
+    DUPONT Jeanne (born 12/03/1961, patient 1 of the portal) and collect it."""
+    from mailbuild import HPRIM_LAB, sandbox_mail, seed_maildir
+
+    from medshake_bridge import bridge_state
+    from medshake_bridge.collect.pipeline import collect_all
+    from medshake_bridge.sandbox import create_network
+
+    sender, recipient = "alice.MARTIN", "bob.DURAND"
+    net = create_network(tmp_path / "sandbox", [sender, recipient])
+    maildir = tmp_path / "maildir"
+    for sub in ("cur", "new", "tmp"):
+        (maildir / sub).mkdir(parents=True)
+    raw = sandbox_mail(net, tmp_path / "sender-work", sender=sender, recipient=recipient,
+                       text=HPRIM_LAB, subject="Bilan biologique")
+    seed_maildir(maildir, raw, "1700000000.M1P1.portal")
+    with app.app_context():
+        user = bridge_db.session.scalars(select(User).where(User.login == login)).one()
+        store = bridge_state().settings
+        for name, value in {
+            "apicryptAdresse": f"{recipient}@medical69.apicrypt.org",
+            "apicryptUtilisateur": recipient, "apicryptCollector": "maildir",
+            "apicryptMaildir": str(maildir),
+            "apicryptCheminVersBinaires": str(net.bin_dir),
+            "apicryptCheminVersClefs": str(net.keys_dir(recipient)),
+        }.items():
+            store.set(name, value, level="user", user_id=user.id)
+        report = collect_all(bridge_state())
+        assert [m.documents for m in report.mailboxes] == [1], report
+
+
+def test_file_a_collected_document_into_a_portal_patient_with_one_login(portal, tmp_path):
+    client = portal.test_client()
+    _portal_login(client)
+    assert client.get("/mail/inbox/").status_code == 200  # provisions dr.martin
+    _give_mail_to(portal, "dr.martin", tmp_path)
+    with portal.app_context():
+        from medshake_bridge.models.mail import InboxDocument
+
+        document_id = bridge_db.session.scalars(select(InboxDocument.id)).one()
+    page = client.get(f"/mail/inbox/{document_id}").get_data(as_text=True)
+    assert 'value="portal:1"' in page and "Dossiers du portail" in page
+    for query in ("jeanne", "DUPONT jeanne", "02/01/1950"):
+        found = client.get(f"/mail/patients/?q={query}").get_data(as_text=True)
+        assert ('data-found="portal:1"' in found) != (query == "02/01/1950"), query
+        assert ('data-found="portal:2"' in found) == (query == "02/01/1950"), query
+    assert 'value="portal:2"' not in page  # DURAND Paul shares nothing with the report
+    assert 'id="create-patient"' not in page  # the portal creates its patients itself
+    for _ in range(2):  # a double submit files once
+        response = client.post(f"/mail/inbox/{document_id}/file", data={
+            "patient": "portal:1", "csrf_token": _csrf(client, f"/mail/inbox/{document_id}")})
+        assert response.status_code == 302
+    from clinic_portal.models import PatientDocument
+
+    with portal.app_context():
+        rows = bridge_db.session.scalars(select(PatientDocument)).all()
+        assert [(r.patient_id, r.source_key, r.filed_by) for r in rows] == [
+            (1, f"bridge-document:{document_id}", "dr.martin")]
+    page = client.get(f"/mail/inbox/{document_id}").get_data(as_text=True)
+    assert 'Classé dans le dossier de <a href="/patients/1">DUPONT Jeanne</a>' in page
+    assert "Bilan biologique" in client.get("/patients/1").get_data(as_text=True)
+
+
+def test_portal_walk_in_chromium(portal, tmp_path, page, live_server):
+    """Log into the portal, open the bridge's inbox under /mail with no second login, file the
+    collected document into the portal's patient (the portal's page then lists it), leave the
+    bridge pages: still logged into the portal."""
+    from support.browser import screenshot
+
+    from medshake_bridge.i18n import LANGUAGE_COOKIE
+
+    base = live_server(portal)
+    page.context.add_cookies([{"name": LANGUAGE_COOKIE, "value": "fr", "domain": "127.0.0.1",
+                               "path": "/"}])
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", "dr.martin")
+    page.fill("input[name=password]", PORTAL_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")
+    page.click("text=Messagerie Apicrypt")
+    page.wait_for_url(f"{base}/mail/inbox/")
+    assert page.url == f"{base}/mail/inbox/" and "/login" not in page.url
+    _give_mail_to(portal, "dr.martin", tmp_path)
+    page.reload()
+    page.click("text=DUPONT Jeanne")
+    page.wait_for_selector("#candidates")
+    assert page.is_checked('input[name="patient"][value="portal:1"]')
+    screenshot(page, "embedding-portal-document")
+    page.click("#candidates button[type=submit]")
+    page.wait_for_url(f"{base}/mail/inbox/?state=new")
+    page.goto(f"{base}/mail/inbox/?state=filed")
+    page.click("text=DUPONT Jeanne")
+    filed = page.locator("[data-filed-into='portal:1']")
+    assert " ".join(filed.inner_text().split()) == \
+        "Classé dans le dossier de DUPONT Jeanne (né(e) le 12/03/1961)"
+    screenshot(page, "embedding-portal-filed")
+    filed.locator("a").click()
+    page.wait_for_url(f"{base}/patients/1")
+    assert "Bilan biologique" in page.inner_text("#portal-documents")
+    screenshot(page, "embedding-portal-patient")
+    page.goto(f"{base}/mail/inbox/")
+    page.click("#bridge-logout")
+    page.goto(f"{base}/")
+    assert page.inner_text("#portal-user") == "Dr Alice Martin"
+    assert page.locator("#portal-home").count() == 1

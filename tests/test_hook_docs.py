@@ -12,8 +12,8 @@ DOCS = Path(__file__).parent.parent / "docs" / "plugins.md"
 DESIGN_HOOKS = {
     "medshake_settings", "medshake_crypto_backends", "medshake_mail_collectors",
     "medshake_key_managers", "medshake_scheduled_jobs", "medshake_blueprints",
-    "medshake_system_checks", "medshake_message_stored", "medshake_patient_candidates",
-    "medshake_file_to_patient", "medshake_before_send", "medshake_message_sent",
+    "medshake_system_checks", "medshake_message_stored", "medshake_patient_providers",
+    "medshake_before_send", "medshake_message_sent",
     "medshake_current_user",
 }
 
@@ -45,3 +45,9 @@ def test_every_hookspec_has_a_doc_section_with_an_example():
         assert f"def {name}(" in sections[name], f"{name}: the example must implement it"
     unknown = sorted(set(sections) - set(_hookspecs()))
     assert not unknown, f"docs/plugins.md documents hooks that do not exist: {unknown}"
+
+
+def test_the_replaced_patient_hooks_are_gone():
+    """Candidates and filing are provider methods now (a bare patient id filed a document into
+    another source's patient): the old hooks must not come back."""
+    assert not {"medshake_patient_candidates", "medshake_file_to_patient"} & set(_hookspecs())

@@ -80,7 +80,7 @@ def test_create_patient_and_file_then_double_post_files_once(site):
     url = f"/inbox/{site.document_id}/new-patient"
     first = post(client, url, page=f"/inbox/{site.document_id}")
     assert first.status_code == 302
-    again = post(client, f"/inbox/{site.document_id}/file", {"patient_id": "1"},
+    again = post(client, f"/inbox/{site.document_id}/file", {"patient": "bridge:1"},
                  page="/inbox/")
     assert again.status_code == 302
     with site.app.app_context():

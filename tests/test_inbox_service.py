@@ -11,13 +11,13 @@ from mailworld import PDF_1
 from sqlalchemy import select
 from werkzeug.exceptions import NotFound
 
-from medshake_bridge import bridge_state
+from medshake_bridge import bridge_state, patients
 from medshake_bridge.db import db
-from medshake_bridge.default_plugins.standalone_patients import create_patient_from_identity
 from medshake_bridge.inbox import service
 from medshake_bridge.inbox.identity import header_from_document
 from medshake_bridge.models import AuditEvent, User
 from medshake_bridge.models.patients import FiledDocument, Patient
+from medshake_bridge.patient_ref import PatientRef
 from medshake_bridge.users import create_user
 
 
@@ -57,7 +57,7 @@ def test_every_action_refuses_another_users_mail_with_404_and_audits(collected):
         carol = _user("carol")
         document_id = db.session.scalars(select(service.InboxDocument.id)).one()
         for action in (lambda: service.get_document(carol, document_id),
-                       lambda: service.file_document(carol, document_id, "1"),
+                       lambda: patients.file_document(document_id, "bridge:1", user=carol),
                        lambda: service.remove_document(carol, document_id),
                        lambda: service.get_document(carol, 999_999)):
             with pytest.raises(NotFound):
@@ -68,20 +68,28 @@ def test_every_action_refuses_another_users_mail_with_404_and_audits(collected):
         assert service.get_document(_user("bob"), document_id).state == "new"
 
 
+def _create_from(document, user):
+    from medshake_bridge.views.inbox import new_patient_from_identity
+
+    return patients.create_patient(
+        "bridge", new_patient_from_identity(header_from_document(document)), user=user)
+
+
 def test_candidates_rank_the_standalone_patients(collected):
     with collected.app.test_request_context():
         bob = _user("bob")
         document = service.list_documents(bob).items[0]
         identity = header_from_document(document)
-        same = create_patient_from_identity(identity)
+        same = _create_from(document, bob)
         db.session.add(Patient(last_name="DUPONT", first_name="Marc",
                                birth_date=dt.date(1950, 1, 1)))
         db.session.add(Patient(last_name="AUTRE", first_name="Jeanne",
                                birth_date=identity.birth_date))
         db.session.commit()
-        found = service.candidates(document)
-        assert found[0].patient_id == str(same.id)
-        assert {"last_name", "first_name", "birth_date"} <= set(found[0].matched)
+        found = patients.candidates_for_document(document.id, user=bob)
+        assert found[0].ref == same.ref
+        assert {"last_name", "first_name", "birth_date"} <= set(found[0].reasons)
+        assert found[0].strong and found[0].source_label == "Patients du bridge"
         assert all(candidate.score >= 2 for candidate in found)
         assert "Marc" not in " ".join(c.display_name for c in found)  # one criterion only
 
@@ -90,12 +98,18 @@ def test_filing_twice_files_once_and_archives_a_copy(collected):
     with collected.app.test_request_context():
         bob = _user("bob")
         document = service.list_documents(bob).items[0]
-        patient = create_patient_from_identity(header_from_document(document))
-        first = service.file_document(bob, document.id, str(patient.id))
-        second = service.file_document(bob, document.id, str(patient.id))
-        assert first.state == second.state == "filed"
+        patient = _create_from(document, bob)
+        first = patients.file_document(document.id, patient.ref, user=bob)
+        second = patients.file_document(document.id, str(patient.ref), user=bob)
+        assert first.created and not second.created
+        assert first.patient == second.patient == patient.ref
+        assert first.record_id == second.record_id
         assert db.session.scalar(select(db.func.count()).select_from(FiledDocument)) == 1
-        folder = Path(first.archive_path)
+        filed = service.get_document(bob, document.id)
+        assert filed.state == "filed" and filed.filed_patient_ref == str(patient.ref)
+        assert filed.filed_patient_name == "DUPONT Jeanne"
+        assert filed.filed_patient_birth_date == dt.date(1961, 3, 12)
+        folder = Path(filed.archive_path)
         today = dt.datetime.now(dt.UTC)
         assert folder.parts[-5:] == ("bob", f"{today:%Y}", f"{today:%m}", f"{today:%d}",
                                      f"document-{document.id}")
@@ -107,17 +121,18 @@ def test_filing_twice_files_once_and_archives_a_copy(collected):
 
 def test_concurrent_double_click_files_once(collected):
     app = collected.app
-    with app.app_context():
+    with app.test_request_context():
         bob_id = _user("bob").id
         document_id = db.session.scalars(select(service.InboxDocument.id)).one()
-        patient_id = create_patient_from_identity(
-            header_from_document(db.session.get(service.InboxDocument, document_id))).id
+        ref = _create_from(db.session.get(service.InboxDocument, document_id), _user("bob")).ref
     errors: list[BaseException] = []
+    records = []
 
     def click() -> None:
         with app.test_request_context():
             try:
-                service.file_document(db.session.get(User, bob_id), document_id, str(patient_id))
+                records.append(patients.file_document(document_id, ref,
+                                                      user=db.session.get(User, bob_id)))
             except BaseException as exc:  # noqa: BLE001
                 errors.append(exc)
 
@@ -127,19 +142,23 @@ def test_concurrent_double_click_files_once(collected):
     for thread in threads:
         thread.join()
     assert errors == []
+    assert [r.created for r in records].count(True) == 1
+    assert len({r.record_id for r in records}) == 1
     with app.app_context():
         assert db.session.scalar(select(db.func.count()).select_from(FiledDocument)) == 1
         assert db.session.get(service.InboxDocument, document_id).state == "filed"
 
 
 def test_filing_into_an_unknown_patient_leaves_the_document_in_the_inbox(collected):
-    from medshake_bridge.inbox.service import InboxError
+    from medshake_bridge.errors import PatientError
 
     with collected.app.test_request_context():
         bob = _user("bob")
         document = service.list_documents(bob).items[0]
-        with pytest.raises(InboxError, match="no plugin filed"):
-            service.file_document(bob, document.id, "424242")
+        with pytest.raises(PatientError, match="no patient bridge:424242"):
+            patients.file_document(document.id, PatientRef("bridge", "424242"), user=bob)
+        with pytest.raises(PatientError, match="no patient provider for the source 'nowhere'"):
+            patients.file_document(document.id, "nowhere:1", user=bob)
         assert service.get_document(bob, document.id).state == "new"
 
 

@@ -171,13 +171,13 @@ def test_message_sent_and_document_filed_are_announced(send_world, receiver):
     send_world.send()
     world = send_world.world
     world.collect()
-    from medshake_bridge.inbox import service
     from medshake_bridge.models import InboxDocument, User
+    from medshake_bridge.patients import file_document
 
     with app.app_context():
         document = db.session.scalars(select(InboxDocument)).first()
         bob = db.session.get(User, world.bob)
-        service.file_document(bob, document.id, str(send_world.patient_id))
+        file_document(document.id, f"bridge:{send_world.patient_id}", user=bob)
     _deliver(app)
     kinds = [json.loads(item.body)["type"] for item in receiver.received]
     assert kinds == ["message.sent", "document.filed"]

@@ -1,7 +1,8 @@
 """Patients for the API: references (``source:id``), search, filing and lab histories.
 
-The bridge's own store is the ``bridge`` source; everything goes through the same services as
-the pages, so a document is filed once and only by someone who may read it.
+Everything goes through :mod:`medshake_bridge.patients` (the providers: the bridge's own store
+``bridge``, the MedShakeEHR connector, a portal's) and the inbox's access rules, so a document
+is filed once, into the provider of its patient, and only by someone who may read it.
 """
 
 from __future__ import annotations
@@ -9,80 +10,74 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from medshake_bridge.access import readable_mail_owner_ids
 from medshake_bridge.apiv1 import schemas
 from medshake_bridge.apiv1.problems import ApiProblem
 from medshake_bridge.db import db
+from medshake_bridge.errors import PatientError
 from medshake_bridge.i18n import _
 from medshake_bridge.models import InboxDocument, User
 from medshake_bridge.models.mail import FILED
-from medshake_bridge.models.patients import Patient
-
-SOURCE = "bridge"
+from medshake_bridge.patient_ref import PatientRef, PatientSummary
 
 
-def _unknown(reference: str, status: int = 422) -> ApiProblem:
-    return ApiProblem(status, _("Unknown patient %(ref)s.", ref=reference), errors=[{
+def _unknown(reference: str, status: int = 422, reason: str = "") -> ApiProblem:
+    return ApiProblem(status, reason or _("Unknown patient %(ref)s.", ref=reference), errors=[{
         "field": "patient", "in": "body", "message": "unknown patient",
         "fix": _("Give a reference found with GET /patients?q=, such as bridge:12.")}])
 
 
-def _patient(reference: str, status: int = 422) -> Patient:
-    source, _sep, local = reference.rpartition(":")
-    if source != SOURCE or not local.isdigit():
-        raise _unknown(reference, status)
-    patient = db.session.get(Patient, int(local))
+def _patient(reference: str, status: int = 422) -> PatientSummary:
+    from medshake_bridge.patients import get_patient
+
+    try:
+        patient = get_patient(PatientRef.parse(reference))
+    except (PatientError, ValueError):
+        raise _unknown(reference, status) from None
     if patient is None:
         raise _unknown(reference, status)
     return patient
 
 
 def draft_patient(user: User, reference: str) -> tuple[Any, str, str]:
-    """``(identity, patient id, label)`` for a send; a 422 problem for an unknown patient."""
+    """``(identity, patient ref, label)`` for a send; a 422 problem for an unknown patient."""
     from medshake_bridge.send.sources import identity_from_patient
 
     patient = _patient(reference)
-    return identity_from_patient(patient), str(patient.id), patient.display_name
+    return identity_from_patient(patient), str(patient.ref), patient.display_name
 
 
 def file_into(user: User, document_id: int, reference: str) -> InboxDocument:
-    """File once (a second call answers the first filing)."""
+    """File once through the patient's provider (a second call answers the first filing)."""
     from medshake_bridge.inbox import service
+    from medshake_bridge.patients import FilingError, file_document
 
-    service.get_document(user, document_id)  # 404 first: not the caller's to see
-    patient = _patient(reference)
+    document = service.get_document(user, document_id)  # 404 first: not the caller's to see
+    _patient(reference)
     try:
-        return service.file_document(user, document_id, str(patient.id))
-    except service.InboxError as exc:
+        file_document(document_id, reference, user=user)
+    except FilingError as exc:
         raise ApiProblem(409, exc.message, fix=exc.fix) from None
+    except PatientError as exc:
+        raise ApiProblem(422, exc.message, fix=exc.fix, errors=[{
+            "field": "patient", "in": "body", "message": exc.message, "fix": exc.fix}]) from None
+    db.session.refresh(document)
+    return document
 
 
-def summary(patient: Patient) -> schemas.PatientOut:
+def summary(patient: PatientSummary) -> schemas.PatientOut:
     return schemas.PatientOut(
-        ref=f"{SOURCE}:{patient.id}", last_name=patient.last_name,
-        first_name=patient.first_name, birth_name=patient.birth_name,
-        birth_date=patient.birth_date, sex="", postcode=patient.postcode, city=patient.city,
-        url="")
+        ref=str(patient.ref), last_name=patient.last_name, first_name=patient.first_name,
+        birth_name=patient.birth_name, birth_date=patient.birth_date, sex=patient.sex,
+        postcode=patient.postcode, city=patient.city, url=patient.url)
 
 
 def search(user: User, query: str, limit: int) -> list[schemas.PatientOut]:
-    words = [word.lower() for word in query.split() if word]
-    statement = select(Patient)
-    for word in words:
-        try:
-            born = dt.datetime.strptime(word, "%d/%m/%Y").date()
-        except ValueError:
-            statement = statement.where(
-                func.lower(Patient.last_name).contains(word, autoescape=True)
-                | func.lower(Patient.first_name).contains(word, autoescape=True)
-                | func.lower(Patient.birth_name).contains(word, autoescape=True))
-        else:
-            statement = statement.where(Patient.birth_date == born)
-    rows = db.session.scalars(statement.order_by(Patient.last_name, Patient.first_name,
-                                                 Patient.id).limit(limit))
-    return [summary(row) for row in rows]
+    from medshake_bridge.patients import search_patients
+
+    return [summary(item) for item in search_patients(query, user=user, limit=limit)]
 
 
 def lab_history(user: User, reference: str, code: str) -> schemas.LabHistory:
@@ -94,7 +89,7 @@ def lab_history(user: User, reference: str, code: str) -> schemas.LabHistory:
     owners = sorted(readable_mail_owner_ids(user))
     documents = db.session.scalars(select(InboxDocument).where(
         InboxDocument.owner_user_id.in_(owners or [-1]), InboxDocument.state == FILED,
-        InboxDocument.filed_patient_id == str(patient.id)).order_by(InboxDocument.id))
+        InboxDocument.filed_patient_ref == str(patient.ref)).order_by(InboxDocument.id))
     points = []
     for document in documents:
         exam = service.header(document).get("exam_date")
@@ -106,4 +101,4 @@ def lab_history(user: User, reference: str, code: str) -> schemas.LabHistory:
             points.append(schemas.LabPoint(document=document.id, date=when,
                                            **result.model_dump(exclude={"kind", "status"})))
     points.sort(key=lambda point: (point.date or dt.date.min, point.document))
-    return schemas.LabHistory(patient=f"{SOURCE}:{patient.id}", code=code, points=points)
+    return schemas.LabHistory(patient=str(patient.ref), code=code, points=points)

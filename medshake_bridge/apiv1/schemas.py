@@ -45,7 +45,9 @@ class PatientIdentity(Model):
 
 
 class Filing(Model):
-    patient: str = Field(description="The patient reference (source:id) or the standalone id.")
+    patient: str = Field(description="The patient reference, source:id.")
+    name: str = Field(description="The patient's name as the source gave it when filing.")
+    url: str = Field(description="The record in the source's own screens, if it has one.")
     at: dt.datetime | None
 
 

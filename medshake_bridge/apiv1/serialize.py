@@ -81,8 +81,10 @@ def inbox_item(document: InboxDocument, caller: User, people: People) -> dict[st
     header = service.header(document)
     message = document.message
     filed = None
-    if document.filed_patient_id:
-        filed = schemas.Filing(patient=document.filed_patient_id, at=aware(document.filed_at))
+    if document.filed_patient_ref:
+        filed = schemas.Filing(patient=document.filed_patient_ref,
+                               name=document.filed_patient_name, url=document.filed_url,
+                               at=aware(document.filed_at))
     patient = None
     if document.has_header or document.patient_last_name:
         patient = schemas.PatientIdentity(last_name=document.patient_last_name,

@@ -104,7 +104,7 @@ def inbox(query: schemas.InboxQuery) -> Any:
         statement = statement.where(or_(
             func.lower(InboxDocument.patient_last_name).contains(text, autoescape=True),
             func.lower(InboxDocument.patient_first_name).contains(text, autoescape=True),
-            InboxDocument.filed_patient_id == query.patient))
+            InboxDocument.filed_patient_ref == query.patient))
     if query.sender:
         text = query.sender.lower()
         statement = statement.where(or_(

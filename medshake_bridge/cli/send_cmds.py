@@ -14,8 +14,10 @@ import click
 
 from medshake_bridge.cli.group import bridge_group
 from medshake_bridge.db import db
+from medshake_bridge.errors import BridgeError
 from medshake_bridge.models import User
-from medshake_bridge.models.patients import Patient
+from medshake_bridge.patient_ref import PatientRef
+from medshake_bridge.patients import get_patient
 from medshake_bridge.sandbox import relay_cli  # noqa: F401 - registers 'sandbox relay'
 from medshake_bridge.send.service import (
     AttachmentFile,
@@ -32,8 +34,9 @@ from medshake_bridge.send.sources import identity_from_patient
 @click.option("--user", "user_id", required=True, type=int, help="Id of the sending user.")
 @click.option("--to", "recipients", required=True, multiple=True,
               help="Apicrypt address of a recipient (repeat for several).")
-@click.option("--patient", "patient_id", required=True, type=int,
-              help="Id of the patient (standalone patient store).")
+@click.option("--patient", "patient_arg", required=True,
+              help="The patient: source:id (e.g. bridge:12, portal:17; see 'patients "
+                   "search'); a bare number is a patient of the bridge's own store.")
 @click.option("--subject", default=None,
               help="Subject, in clear: never the patient's identity (default: "
                    "apicryptDefautSujet).")
@@ -45,7 +48,7 @@ from medshake_bridge.send.sources import identity_from_patient
               help="File to attach (repeat for several).")
 @click.option("--token", default=None,
               help="Idempotency key: running again with the same token never sends twice.")
-def send_cmd(user_id: int, recipients: tuple[str, ...], patient_id: int, subject: str | None,
+def send_cmd(user_id: int, recipients: tuple[str, ...], patient_arg: str, subject: str | None,
              body_file: Path, attachments: tuple[Path, ...], token: str | None) -> None:
     """Encrypt and send a letter about a patient to Apicrypt correspondents."""
     from medshake_bridge.extension import bridge_state
@@ -53,9 +56,14 @@ def send_cmd(user_id: int, recipients: tuple[str, ...], patient_id: int, subject
     user = db.session.get(User, user_id)
     if user is None or not user.active:
         raise click.ClickException(f"No active user with id {user_id} (see 'list-users').")
-    patient = db.session.get(Patient, patient_id)
+    try:
+        ref = PatientRef("bridge", patient_arg) if patient_arg.isdigit() \
+            else PatientRef.parse(patient_arg)
+        patient = get_patient(ref)
+    except BridgeError as exc:
+        raise click.ClickException(str(exc)) from exc
     if patient is None:
-        raise click.ClickException(f"No patient with id {patient_id} in the patient store.")
+        raise click.ClickException(f"No patient {ref} (see 'patients search').")
     try:
         body = body_file.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
@@ -64,7 +72,7 @@ def send_cmd(user_id: int, recipients: tuple[str, ...], patient_id: int, subject
         recipients=list(recipients),
         subject=subject if subject is not None else str(
             bridge_state().settings.get("apicryptDefautSujet", user_id=user.id) or ""),
-        body=body, identity=identity_from_patient(patient), patient_id=str(patient.id),
+        body=body, identity=identity_from_patient(patient), patient_id=str(patient.ref),
         patient_label=patient.display_name,
         attachments=[AttachmentFile(path.name, path) for path in attachments])
     try:

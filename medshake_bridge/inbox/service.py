@@ -1,4 +1,7 @@
-"""Listing, reading, filing and removing inbox documents, with access checks and audit."""
+"""Listing, reading and removing inbox documents, with access checks and audit.
+
+Filing goes through the patient providers: :func:`medshake_bridge.patients.file_document`.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import g, has_request_context
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from medshake_bridge.access import readable_mail_owner_ids, require_mail_access
@@ -18,11 +21,9 @@ from medshake_bridge.audit import audit
 from medshake_bridge.db import db
 from medshake_bridge.errors import BridgeError
 from medshake_bridge.extension import bridge_state
-from medshake_bridge.interfaces import PatientCandidate
 from medshake_bridge.models import User
 from medshake_bridge.models.mail import (
     FAILED,
-    FILED,
     NEW,
     REMOVED,
     InboxDocument,
@@ -31,9 +32,6 @@ from medshake_bridge.models.mail import (
 )
 from medshake_bridge.models.settings import utcnow
 from medshake_bridge.paths import ensure_private_dir
-from medshake_bridge.webhooks import outbox
-
-FILING = "filing"  # transient claim so a double click files once
 
 
 class InboxError(BridgeError):
@@ -207,62 +205,6 @@ def header(document: InboxDocument) -> dict[str, Any]:
 
 def results(document: InboxDocument) -> list[dict[str, Any]]:
     return json.loads(document.results_json or "[]")
-
-
-def candidates(document: InboxDocument, *, limit: int = 5) -> list[PatientCandidate]:
-    """Patients proposed by every plugin (the EHR, the standalone store), best first."""
-    from medshake_bridge.inbox.identity import header_from_document
-
-    identity = header_from_document(document)
-    if identity is None:
-        return []
-    merged: dict[tuple[str, str], PatientCandidate] = {}
-    for candidate in bridge_state().call_list_hook("medshake_patient_candidates",
-                                                   identity=identity, limit=limit):
-        key = (candidate.source, candidate.patient_id)
-        if key not in merged or merged[key].score < candidate.score:
-            merged[key] = candidate
-    return sorted(merged.values(), key=lambda c: (-c.score, c.display_name))[:limit]
-
-
-def file_document(user: User, document_id: int, patient_id: str) -> InboxDocument:
-    """File into a patient's record once, whatever the number of clicks or processes."""
-    document = get_document(user, document_id)
-    if document.state == FILED:
-        return document
-    claimed = db.session.execute(
-        update(InboxDocument).where(InboxDocument.id == document.id,
-                                    InboxDocument.state == NEW).values(state=FILING))
-    db.session.commit()
-    if claimed.rowcount != 1:
-        db.session.refresh(document)
-        if document.state in (FILED, FILING):
-            return document
-        raise InboxError("this document can no longer be filed (it was removed)",
-                         fix="look for it in the removed documents")
-    try:
-        record = bridge_state().pm.hook.medshake_file_to_patient(
-            document=document, patient_id=str(patient_id), user=user)
-        if record is None:
-            raise InboxError("no plugin filed the document",
-                             fix="enable the standalone patient store or the EHR plugin")
-        folder = archive_document(document)
-    except BaseException:
-        db.session.rollback()
-        db.session.execute(update(InboxDocument).where(InboxDocument.id == document.id)
-                           .values(state=NEW))
-        db.session.commit()
-        audit("inbox.file", target=f"document {document.id}", outcome="failed", actor=user)
-        raise
-    document.state, document.filed_at = FILED, utcnow()
-    document.filed_by_user_id, document.filed_patient_id = user.id, str(patient_id)
-    document.filed_record = str(getattr(record, "id", record))[:255]
-    document.archive_path = str(folder)
-    outbox.document_filed(document, str(patient_id))  # in the same commit as the filing
-    db.session.commit()
-    audit("inbox.file", target=f"document {document.id}", detail=f"patient {patient_id}",
-          actor=user)
-    return document
 
 
 def remove_document(user: User, document_id: int) -> InboxDocument:

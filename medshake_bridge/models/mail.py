@@ -124,8 +124,17 @@ class InboxDocument(db.Model):
     read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     filed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     filed_by_user_id: Mapped[int | None] = mapped_column(Integer)
-    filed_patient_id: Mapped[str] = mapped_column(String(100), nullable=False, default="")
+    # The filing (migration 0012): which patient (``source:id``), as the provider named them at
+    # filing time (pages show the name and a link, never a bare number), and the record's id
+    # and url in the source. ``filing_claim`` marks the one request filing it right now.
+    filed_patient_ref: Mapped[str] = mapped_column(String(100), nullable=False, default="")
+    filed_patient_name: Mapped[str] = mapped_column(String(300), nullable=False, default="")
+    filed_patient_birth_date: Mapped[date | None] = mapped_column(Date)
+    filed_patient_sex: Mapped[str] = mapped_column(String(1), nullable=False, default="")
     filed_record: Mapped[str] = mapped_column(String(255), nullable=False, default="")
+    filed_url: Mapped[str] = mapped_column(String(1000), nullable=False, default="")
+    filing_claim: Mapped[str] = mapped_column(String(64), nullable=False, default="")
+    filing_claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     archive_path: Mapped[str] = mapped_column(String(1000), nullable=False, default="")
 

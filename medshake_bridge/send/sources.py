@@ -18,8 +18,9 @@ from medshake_bridge.hprim import PatientIdentity
 from medshake_bridge.inbox import service as inbox
 from medshake_bridge.inbox.identity import header_from_document
 from medshake_bridge.models import User
-from medshake_bridge.models.mail import InboxDocument
-from medshake_bridge.models.patients import FiledDocument, Patient
+from medshake_bridge.models.mail import FILED, InboxDocument
+from medshake_bridge.models.patients import Patient
+from medshake_bridge.patient_ref import PatientRef, PatientSummary
 from medshake_bridge.send.service import AttachmentFile
 
 
@@ -34,11 +35,14 @@ class StoredAttachment:
     document_label: str
 
 
-def identity_from_patient(patient: Patient) -> PatientIdentity:
+def identity_from_patient(patient: PatientSummary | Patient) -> PatientIdentity:
+    """The HPRIM identity of a patient (a provider's summary, or a row of the bridge's store);
+    the patient code is the id within its source."""
+    code = patient.ref.id if isinstance(patient, PatientSummary) else str(patient.id)
     return PatientIdentity(last_name=patient.last_name, first_name=patient.first_name,
                            birth_name=patient.birth_name, birth_date=patient.birth_date,
                            nir=patient.nir, postcode=patient.postcode, city=patient.city,
-                           code=str(patient.id))
+                           code=code[:20])
 
 
 def identity_from_document(document: InboxDocument) -> PatientIdentity | None:
@@ -71,13 +75,12 @@ def attachments_of_documents(user: User, documents: list[InboxDocument]
     return found
 
 
-def patient_documents(patient_id: int) -> list[InboxDocument]:
-    """The received documents filed into a standalone patient, newest first."""
+def patient_documents(ref: PatientRef | str) -> list[InboxDocument]:
+    """The received documents filed into a patient (of any source), newest first."""
     return list(db.session.scalars(
-        select(InboxDocument).join(FiledDocument,
-                                   FiledDocument.inbox_document_id == InboxDocument.id)
-        .where(FiledDocument.patient_id == patient_id)
-        .order_by(InboxDocument.created_at.desc())))
+        select(InboxDocument).where(InboxDocument.state == FILED,
+                                    InboxDocument.filed_patient_ref == str(ref))
+        .order_by(InboxDocument.created_at.desc(), InboxDocument.id.desc())))
 
 
 def stored_attachment(user: User, key: str) -> AttachmentFile:

@@ -20,19 +20,17 @@ from flask import (
     send_file,
     url_for,
 )
-from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
+from medshake_bridge import patients
 from medshake_bridge.access import USER, current_bridge_user, protect, readable_mail_owner_ids
 from medshake_bridge.audit import audit
-from medshake_bridge.db import db
-from medshake_bridge.default_plugins.standalone_patients import create_patient_from_identity
 from medshake_bridge.errors import BridgeError
 from medshake_bridge.i18n import _, human_size
 from medshake_bridge.inbox import service
 from medshake_bridge.inbox.identity import header_from_document
 from medshake_bridge.models.mail import FILED, NEW, REMOVED
-from medshake_bridge.models.patients import Patient
+from medshake_bridge.patient_ref import NewPatient, PatientRef
 
 inbox_pages = protect(Blueprint("bridge_inbox", __name__, url_prefix="/inbox"), USER)
 STATES = (NEW, FILED, REMOVED)
@@ -71,15 +69,17 @@ def view(document_id: int) -> str:
     document = service.get_document(user, document_id)
     service.mark_read(document)
     search = request.args.get("q", "").strip()
-    found: list[Patient] = []
-    if search:
-        found = list(db.session.scalars(
-            select(Patient).where(func.lower(Patient.last_name).startswith(
-                search.lower(), autoescape=True)).order_by(Patient.last_name).limit(20)))
+    found = patients.search_patients(search, user=user) if search else []
+    candidates = patients.candidates_for_document(document.id, user=user) \
+        if document.state == NEW else []
+    confirm_source = request.args.get("confirm_create", "")
     return render_template(
         "bridge/inbox_view.html", document=document, message=document.message,
         header=service.header(document), results=service.results(document),
-        attachments=service.attachments(document), candidates=service.candidates(document),
+        attachments=service.attachments(document), candidates=candidates,
+        strong=[c for c in candidates if c.strong],
+        confirm_source=confirm_source if confirm_source in patients.creatable_sources() else "",
+        creatable=patients.creatable_sources(), problems=patients.provider_problems(),
         search=search, found=found, invalid_parts=service.invalid_parts(document),
     )
 
@@ -112,15 +112,22 @@ def attachment(document_id: int, index: int) -> Response:
 @inbox_pages.post("/<int:document_id>/file")
 def file(document_id: int) -> Response:
     user = current_bridge_user()
-    patient_id = request.form.get("patient_id", "").strip()
-    if not patient_id:
+    chosen = request.form.get("patient", "").strip()
+    if not chosen:
         flash(_("Choose a patient first, or create one from the received identity."), "error")
         return redirect(url_for(".view", document_id=document_id))
-    return _file(user, document_id, patient_id)
+    try:
+        ref = PatientRef.parse(chosen)
+    except BridgeError:
+        flash(_("Choose a patient first, or create one from the received identity."), "error")
+        return redirect(url_for(".view", document_id=document_id))
+    return _file(user, document_id, ref)
 
 
 @inbox_pages.post("/<int:document_id>/new-patient")
 def new_patient(document_id: int) -> Response:
+    """Create the patient from the received identity, then file. When an existing patient
+    matches strongly, a second, explicit confirmation naming that patient is required."""
     user = current_bridge_user()
     document = service.get_document(user, document_id)
     if document.state != NEW:
@@ -130,18 +137,46 @@ def new_patient(document_id: int) -> Response:
         flash(_("This document carries no patient identity: search for the patient instead."),
               "error")
         return redirect(url_for(".view", document_id=document_id))
-    patient = create_patient_from_identity(identity)
-    return _file(user, document_id, str(patient.id))
-
-
-def _file(user: Any, document_id: int, patient_id: str) -> Response:
+    creatable = patients.creatable_sources()
+    source = request.form.get("source", "") or next(iter(creatable), "")
+    strong = [c for c in patients.candidates_for_document(document.id, user=user) if c.strong]
+    confirmed = request.form.get("confirm_duplicate", "")
+    if strong and confirmed != ",".join(str(c.ref) for c in strong):
+        return redirect(url_for(".view", document_id=document_id, confirm_create=source)
+                        + "#confirm-create")
     try:
-        document = service.file_document(user, document_id, patient_id)
+        created = patients.create_patient(source, new_patient_from_identity(identity),
+                                          user=user)
+    except BridgeError as exc:
+        flash(_("The patient could not be created: %(reason)s", reason=str(exc)), "error")
+        return redirect(url_for(".view", document_id=document_id))
+    if strong:
+        audit("patient.create-despite-match", target=str(created.ref),
+              detail="matching " + ", ".join(str(c.ref) for c in strong), actor=user)
+    return _file(user, document_id, created.ref)
+
+
+def new_patient_from_identity(identity: Any) -> NewPatient:
+    return NewPatient(last_name=identity.last_name, first_name=identity.first_name,
+                      birth_date=identity.birth_date,
+                      nir=identity.nir.number if identity.nir else "",
+                      postcode=identity.postcode, city=identity.city)
+
+
+def _file(user: Any, document_id: int, ref: PatientRef) -> Response:
+    try:
+        record = patients.file_document(document_id, ref, user=user)
     except BridgeError as exc:
         flash(_("The document could not be filed: %(reason)s", reason=str(exc)), "error")
         return redirect(url_for(".view", document_id=document_id))
+    if record.patient != ref:  # someone filed it elsewhere first: say where, change nothing
+        document = service.get_document(user, document_id)
+        flash(_("This document had already been filed into the record of %(name)s: nothing "
+                "was changed.", name=document.filed_patient_name or str(record.patient)),
+              "warning")
+        return redirect(url_for(".view", document_id=document_id))
     flash(_("Document filed into the patient's record (a copy is archived)."), "success")
-    return redirect(url_for(".index", state=NEW if document.state == FILED else document.state))
+    return redirect(url_for(".index", state=NEW))
 
 
 @inbox_pages.post("/<int:document_id>/remove")
@@ -207,3 +242,26 @@ def attachment_count(attachments_json: str) -> int:
 @inbox_pages.app_template_filter("filesize")
 def filesize(size: int) -> str:
     return human_size(int(size))
+
+
+_CRITERIA = {"last_name": "same last name", "first_name": "same first name",
+             "birth_date": "same birth date", "nir": "same social security number",
+             "postcode": "same postcode"}
+
+
+@inbox_pages.app_template_filter("criteria_labels")
+def criteria_labels(reasons: Any) -> str:
+    """``("last_name", "birth_date")`` -> "nom, date de naissance" (translated)."""
+    return ", ".join(_(_CRITERIA[name]) if name in _CRITERIA else str(name)
+                     for name in reasons or ())
+
+
+@inbox_pages.app_template_filter("filed_link")
+def filed_link(document: Any) -> str:
+    """Where a filed document's patient is shown: the provider's link, else the bridge's own
+    patient page for the ``bridge`` source."""
+    if document.filed_url:
+        return str(document.filed_url)
+    if document.filed_patient_ref.startswith("bridge:"):
+        return url_for("bridge_patients.show", ref=document.filed_patient_ref)
+    return ""

@@ -21,16 +21,18 @@ from sqlalchemy import func, or_, select
 from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response
 
+from medshake_bridge import patients
 from medshake_bridge.access import USER, current_bridge_user, deny, protect, readable_mail_owner_ids
 from medshake_bridge.audit import audit
 from medshake_bridge.db import db
+from medshake_bridge.errors import TRANSIENT, BridgeError
 from medshake_bridge.extension import bridge_state
 from medshake_bridge.i18n import _
 from medshake_bridge.inbox import service as inbox
 from medshake_bridge.models import User
-from medshake_bridge.models.patients import Patient
 from medshake_bridge.models.sending import Correspondent, SentMessage
 from medshake_bridge.paths import ensure_private_dir
+from medshake_bridge.patient_ref import PatientRef, PatientSummary
 from medshake_bridge.send.addresses import RecipientError, parse_address
 from medshake_bridge.send.service import (
     AttachmentFile,
@@ -108,6 +110,25 @@ def _address_book(user: User) -> list[Correspondent]:
         .order_by(func.lower(Correspondent.name))))
 
 
+def _patient_from_arg(text: str) -> PatientSummary | None:
+    """The patient named by ``?patient=`` (``source:id``; a bare number is the bridge's own
+    store, as links made before patient references were), or a 404 when there is none."""
+    if not text:
+        return None
+    try:
+        ref = PatientRef("bridge", text) if text.isdigit() else PatientRef.parse(text)
+        found = patients.get_patient(ref)
+    except BridgeError as exc:
+        if exc.cause == TRANSIENT:  # the source is down: say so, let the user choose again
+            flash(_("The patient's record could not be read: %(reason)s", reason=str(exc)),
+                  "error")
+            return None
+        found = None
+    if found is None:
+        deny(f"patient {text}", detail="no such patient")
+    return found
+
+
 def _context(user: User) -> dict[str, Any]:
     """What the compose page shows: patient or source document, stored attachments."""
     settings = bridge_state().settings.values_for_user(user.id)
@@ -118,21 +139,24 @@ def _context(user: User) -> dict[str, Any]:
     if source.isdigit():
         document = inbox.get_document(user, int(source))
         identity = identity_from_document(document)
-        if document.filed_patient_id.isdigit():
-            patient = db.session.get(Patient, int(document.filed_patient_id))
+        if document.filed_patient_ref:
+            try:
+                patient = patients.get_patient(document.filed_patient_ref)
+            except BridgeError as exc:  # its source is gone or down: the header identity
+                flash(_("The patient's record could not be read: %(reason)s",
+                        reason=str(exc)), "warning")
         forward = request.values.get("mode") == "forward"
         stored = attachments_of_documents(user, [document]) if forward else []
-    elif patient_arg.isdigit():
-        patient = db.session.get(Patient, int(patient_arg))
-        if patient is None:
-            deny(f"patient {patient_arg}", detail="no such patient")
+    else:
+        patient = _patient_from_arg(patient_arg)
     if patient is not None:
         identity = identity_from_patient(patient)
-        stored += attachments_of_documents(user, patient_documents(patient.id))
-    patients = [] if patient or identity else list(db.session.scalars(
-        select(Patient).order_by(func.lower(Patient.last_name), Patient.first_name).limit(500)))
+        stored += attachments_of_documents(user, patient_documents(patient.ref))
+    search = request.args.get("q", "").strip()
+    found = patients.search_patients(search, user=user) if search and not identity else []
     return {"settings": settings, "document": document, "patient": patient,
-            "identity": identity, "stored": stored, "patients": patients,
+            "identity": identity, "stored": stored, "search": search, "found": found,
+            "creatable": patients.creatable_sources(), "new_patient": {},
             "correspondents": _address_book(user),
             "limit_mb": max_attachment_bytes(settings) // (1024 * 1024)}
 
@@ -169,7 +193,7 @@ def compose() -> Any:
             label = patient.display_name if patient else (
                 f"{identity.last_name} {identity.first_name}".strip() if identity else "")
             draft = Draft(recipients=recipients, subject=form["subject"], body=form["body"],
-                          identity=identity, patient_id=str(patient.id) if patient else "",
+                          identity=identity, patient_id=str(patient.ref) if patient else "",
                           patient_label=label, attachments=[*staged, *picked],
                           source_document_id=document.id if document else None)
             outcome = send_message(user, draft, token=form["token"])
@@ -205,10 +229,10 @@ def sent() -> str:
     owners = sorted(readable_mail_owner_ids(user))
     query = select(SentMessage).where(SentMessage.user_id.in_(owners))
     patient = None
-    patient_arg = request.args.get("patient", "")
-    if patient_arg.isdigit():
-        patient = db.session.get(Patient, int(patient_arg))
-        query = query.where(SentMessage.patient_id == patient_arg)
+    patient_arg = request.args.get("patient", "").strip()
+    if patient_arg:
+        patient = _patient_from_arg(patient_arg)
+        query = query.where(SentMessage.patient_id == str(patient.ref))
     page = max(int(request.args.get("page", "1")) if request.args.get("page", "").isdigit()
                else 1, 1)
     total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0

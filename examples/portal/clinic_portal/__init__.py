@@ -45,6 +45,7 @@ def create_portal(config: Mapping[str, Any] | None = None) -> Flask:
         MEDSHAKE_BRIDGE_LOGIN_URL="portal.login",
         MEDSHAKE_BRIDGE_BASE_TEMPLATE="portal/layout.html",
         MEDSHAKE_BRIDGE_AUTO_PROVISION=True,
+        MEDSHAKE_BRIDGE_STANDALONE_PATIENTS=False,  # every patient is the portal's
         MEDSHAKE_BRIDGE_PLUGINS=[bridge_link],
     )
     app.config.update(config or {})

@@ -50,10 +50,15 @@ class PortalPatients:
     source, label, can_create, can_file = SOURCE, "Dossiers du portail", False, True
 
     def search(self, query, *, limit):
+        """Every word in the last name, first name or birth date (dd/mm/yyyy)."""
         words = [_folded(word) for word in query.split() if word]
         rows = db.session.scalars(select(Patient).order_by(Patient.last_name)).all()
-        found = [row for row in rows
-                 if all(word in _folded(f"{row.last_name} {row.first_name}") for word in words)]
+
+        def text(row):
+            born = f"{row.birth_date:%d/%m/%Y}" if row.birth_date else ""
+            return _folded(f"{row.last_name} {row.first_name} {born}")
+
+        found = [row for row in rows if all(word in text(row) for word in words)]
         return [self._summary(row) for row in found[:limit]]
 
     def get(self, patient_id):

@@ -1,7 +1,7 @@
 """JSON API: access tokens, webhook subscriptions and the webhook outbox
 
 Revision ID: 0013
-Revises: 0007
+Revises: 0012
 Create Date: 2026-12-01
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
-down_revision = "0007"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
@@ -71,9 +71,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index("ix_bridge_webhook_outbox_due", table_name="bridge_webhook_outbox")
-    op.drop_index("ix_bridge_webhook_outbox_subscription_id", table_name="bridge_webhook_outbox")
+    # Dropping a table drops its indexes (MariaDB refuses to drop first an index that a foreign
+    # key uses).
     op.drop_table("bridge_webhook_outbox")
     op.drop_table("bridge_webhooks")
-    op.drop_index("ix_bridge_api_tokens_user_id", table_name="bridge_api_tokens")
     op.drop_table("bridge_api_tokens")
