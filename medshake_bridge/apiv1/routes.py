@@ -44,6 +44,7 @@ class Operation:
 
 
 OPERATIONS: list[Operation] = []
+from medshake_bridge.apiv1.schemas import MAX_ID  # noqa: E402 - next to its use
 
 
 def _field_errors(error: ValidationError, where: str) -> list[dict[str, str]]:
@@ -111,6 +112,8 @@ def operation(method: str, rule: str, *, summary: str, responses: dict[int, Any]
     def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(func)
         def view(**kwargs: Any) -> Any:
+            if any(isinstance(value, int) and value > MAX_ID for value in kwargs.values()):
+                raise ApiProblem(404, _("There is no such object."))  # beyond any id column
             if scope:
                 require_scope(scope)
             if query is not None:
