@@ -20,6 +20,7 @@ from werkzeug.exceptions import HTTPException
 
 from medshake_bridge.access import API, protect, public, require_scope
 from medshake_bridge.apiv1.problems import ApiProblem, handle_http_error
+from medshake_bridge.apiv1.schemas import MAX_ID
 from medshake_bridge.i18n import _
 
 api_blueprint = protect(Blueprint("bridge_api", __name__, url_prefix="/api/v1"), API)
@@ -44,7 +45,6 @@ class Operation:
 
 
 OPERATIONS: list[Operation] = []
-from medshake_bridge.apiv1.schemas import MAX_ID  # noqa: E402 - next to its use
 
 
 def _field_errors(error: ValidationError, where: str) -> list[dict[str, str]]:
