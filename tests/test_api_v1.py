@@ -245,3 +245,20 @@ def test_under_a_prefix_the_api_and_its_description_follow(make_app):
     spec = client.get("/bridge/api/v1/openapi.json").get_json()
     assert spec["servers"][0]["url"] == "http://localhost/bridge/api/v1"
     assert client.get("/api/v1/health").status_code == 404
+
+
+@pytest.mark.parametrize(("who", "expected"), [
+    ("bob", 200), ("sophie", 200), ("carol", 404), ("ada", 200)])
+def test_every_document_endpoint_by_role(site, who, expected):
+    doc = site.document_id
+    reads = [f"/api/v1/documents/{doc}", f"/api/v1/documents/{doc}/attachments/0"]
+    for url in reads:
+        response = site.get(url, who)
+        assert response.status_code == expected, (url, who)
+    listed = [item["id"] for item in site.get("/api/v1/inbox", who).get_json()["items"]]
+    assert (doc in listed) == (expected == 200)
+    removed = site.post(f"/api/v1/documents/{doc}/remove", who)
+    assert removed.status_code == expected
+    with site.app.app_context():
+        state = db.session.get(InboxDocument, doc).state
+    assert state == ("removed" if expected == 200 else "new")

@@ -14,7 +14,7 @@ from apispec import APISpec
 from pydantic import BaseModel
 
 from medshake_bridge import __version__
-from medshake_bridge.apiv1.routes import OPERATIONS, Operation
+from medshake_bridge.apiv1.routes import MAX_ID, OPERATIONS, Operation
 from medshake_bridge.apiv1.schemas import Problem
 
 REF = "#/components/schemas/{model}"
@@ -42,8 +42,8 @@ def _path(rule: str) -> tuple[str, list[dict[str, Any]]]:
     for converter, name in _RULE_PART.findall(rule):
         kind = {"int": "integer", "float": "number"}.get(converter, "string")
         parameters.append({"name": name, "in": "path", "required": True,
-                           "schema": {"type": kind, **({"minimum": 0} if kind == "integer"
-                                                        else {})}})
+                           "schema": {"type": kind, **({"minimum": 0, "maximum": MAX_ID}
+                                                        if kind == "integer" else {})}})
     return _RULE_PART.sub(r"{\2}", rule), parameters
 
 

@@ -20,6 +20,7 @@ from werkzeug.exceptions import HTTPException
 
 from medshake_bridge.access import API, protect, public, require_scope
 from medshake_bridge.apiv1.problems import ApiProblem, handle_http_error
+from medshake_bridge.apiv1.schemas import MAX_ID
 from medshake_bridge.i18n import _
 
 api_blueprint = protect(Blueprint("bridge_api", __name__, url_prefix="/api/v1"), API)
@@ -111,6 +112,8 @@ def operation(method: str, rule: str, *, summary: str, responses: dict[int, Any]
     def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(func)
         def view(**kwargs: Any) -> Any:
+            if any(isinstance(value, int) and value > MAX_ID for value in kwargs.values()):
+                raise ApiProblem(404, _("There is no such object."))  # beyond any id column
             if scope:
                 require_scope(scope)
             if query is not None:

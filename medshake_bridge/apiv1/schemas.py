@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 DocumentState = Literal["new", "filed", "removed"]
+MAX_ID = 2**31 - 1  # ids are 32-bit integers on every database
 
 
 class Model(BaseModel):
@@ -84,7 +85,8 @@ class InboxQuery(Model):
     received_from: dt.date | None = None
     received_to: dt.date | None = None
     text: str | None = Field(None, max_length=200, description="Text in the subject or body.")
-    owner: int | None = Field(None, description="Only the mail of this user (delegates).")
+    owner: int | None = Field(None, ge=0, le=MAX_ID,
+                              description="Only the mail of this user (delegates).")
     unread: bool | None = None
     cursor: str | None = Field(None, pattern=r"^[0-9]{1,20}-[0-9]{1,18}$",
                                 description="next_cursor of the previous page.")
@@ -158,8 +160,9 @@ class FileRequest(Model):
 class AttachmentIn(Model):
     name: str = Field(min_length=1, max_length=150)
     content_base64: str | None = Field(None, description="The file, base64-encoded.")
-    document: int | None = Field(None, description="Or: a received document's id ...")
-    index: int | None = Field(None, ge=0, description="... and the attachment's number.")
+    document: int | None = Field(None, ge=0, le=MAX_ID,
+                                 description="Or: a received document's id ...")
+    index: int | None = Field(None, ge=0, le=1000, description="... and the attachment's number.")
 
 
 class MessageIn(Model):
@@ -169,7 +172,8 @@ class MessageIn(Model):
                          description="Travels unencrypted: never the patient's identity.")
     body: str = Field("", max_length=200_000)
     attachments: list[AttachmentIn] = Field(default_factory=list, max_length=10)
-    document: int | None = Field(None, description="The received document this answers.")
+    document: int | None = Field(None, ge=0, le=MAX_ID,
+                                 description="The received document this answers.")
 
 
 class SentItem(Model):
