@@ -1,0 +1,86 @@
+"""Single sign-on from MedShakeEHR's login cookies (off by default).
+
+MedShakeEHR keeps no server-side session: a request is logged in when the ``userName`` cookie
+names an account whose ``lastLogFingerprint`` equals ``sha1(Accept-Language + fingerprint +
+User-Agent + lastLogDate)`` and whose decrypted stored bcrypt hash verifies against the
+``userPass`` cookie (a bcrypt of that hash). This module repeats that check exactly, then adds
+MedShakeEHR's per-request rules (2FA configured → a TOTP secret must exist; maintenance →
+admins only). Only accounts linked to a bridge user are recognised (never provisioned), and
+``apacheLogUserID`` is never trusted. Threat model: docs/medshakeehr.md.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from medshake_bridge.api import BridgeError, HostIdentity, linked_user
+from medshake_medshakeehr.config import ConnectorConfig, connector_config, read_ehr_files
+from medshake_medshakeehr.database import engine_for
+from medshake_medshakeehr.identity import SOURCE
+from medshake_medshakeehr.mysql_aes import aes_decrypt
+
+log = logging.getLogger(__name__)
+
+
+def current_user(app: Any, request: Any) -> HostIdentity | None:
+    try:
+        config = connector_config(app)
+    except BridgeError:
+        return None
+    if not (config.sso and config.configured):
+        return None
+    people_id = recognise(config, request.cookies, request.headers)
+    if people_id is None:
+        return None
+    key = f"{SOURCE}:{people_id}"
+    user = linked_user(key)
+    if user is None or not user.active:
+        return None
+    return HostIdentity(key=key, login=user.login, display_name=user.display_name)
+
+
+def recognise(config: ConnectorConfig, cookies: Any, headers: Any) -> int | None:
+    """The people.id MedShakeEHR would accept for these cookies and headers, else ``None``."""
+    import bcrypt
+
+    name = str(cookies.get("userName") or "")
+    cookie_pass = str(cookies.get("userPass") or "")
+    if not name or not cookie_pass.startswith("$2"):
+        return None
+    try:
+        files = read_ehr_files(config.config_file)
+        browser = (str(headers.get("Accept-Language") or "") + files.fingerprint
+                   + str(headers.get("User-Agent") or ""))
+        with engine_for(config).connect() as connection:
+            row = connection.execute(text(
+                "SELECT id, `rank`, pass, secret2fa IS NOT NULL FROM people WHERE name=:n AND "
+                "LENGTH(pass)>0 AND type NOT IN ('deleted','destroyed') AND "
+                "lastLogFingerprint = SHA1(CONCAT(:b, lastLogDate)) LIMIT 1"),
+                {"n": name, "b": browser}).first()
+            if row is None:
+                return None
+            people_id, rank, stored, has_2fa = row
+            rules = dict(connection.execute(text(
+                "SELECT name, value FROM configuration WHERE name='optionGeLogin2FA' AND "
+                "level='default' UNION ALL SELECT CONCAT('state:', name), value FROM `system` "
+                "WHERE name='state' AND groupe='system'")).all())
+    except (BridgeError, SQLAlchemyError) as exc:
+        log.warning("MedShakeEHR single sign-on unavailable: %s", type(exc).__name__)
+        return None
+    hashed = aes_decrypt(bytes(stored or b""), files.sql_var_password.encode())
+    if not hashed:
+        return None
+    try:
+        if not bcrypt.checkpw(hashed, cookie_pass.encode()):
+            return None
+    except ValueError:
+        return None
+    if str(rules.get("optionGeLogin2FA", "")) == "true" and not has_2fa:
+        return None
+    if str(rules.get("state:state", "")) == "maintenance" and rank != "admin":
+        return None
+    return int(people_id)
