@@ -117,32 +117,33 @@ class MedShakeEhrProvider:
         first = str(getattr(identity, "first_name", "") or "").strip()
         born = getattr(identity, "birth_date", None)
         nir_obj = getattr(identity, "nir", None)
-        nir = str(getattr(nir_obj, "value", None) or getattr(identity, "nir_raw", "") or "")
-        nir = nir.replace(" ", "")
+        nir = str(getattr(nir_obj, "number", None) or getattr(identity, "nir_raw", "") or "")
+        nir = re.sub(r"\s+", "", nir)[:13]
 
         def work(connection: Connection, config: ConnectorConfig) -> list[PatientSummary]:
             types = type_ids(connection, IDENTITY_TYPES)
             hits: dict[int, int] = {}
 
-            def lookup(type_names: tuple[str, ...], value: str, *, weight: int = 1) -> set[int]:
+            def lookup(type_names: tuple[str, ...], value: str, *, prefix: bool = False
+                       ) -> set[int]:
                 if not value:
                     return set()
+                pattern = (value.replace("\\", "\\\\").replace("%", "\\%")
+                           .replace("_", "\\_")) + ("%" if prefix else "")
                 rows = connection.execute(text(
                     "SELECT DISTINCT toID FROM objets_data WHERE typeID IN :types AND "
                     "value LIKE :value AND outdated='' AND deleted='' AND instance=0 "
                     "LIMIT 200").bindparams(bindparam("types", expanding=True)),
-                    {"types": [types[n] for n in type_names],
-                     "value": value.replace("\\", "\\\\").replace("%", "\\%")
-                     .replace("_", "\\_")}).scalars()
+                    {"types": [types[n] for n in type_names], "value": pattern}).scalars()
                 found = {int(r) for r in rows}
                 for ident in found:
-                    hits[ident] = hits.get(ident, 0) + weight
+                    hits[ident] = hits.get(ident, 0) + 1
                 return found
 
             by_name = lookup(("lastname", "birthname"), last)
             by_first = lookup(("firstname",), first)
             by_date = lookup(("birthdate",), born.strftime("%d/%m/%Y") if born else "")
-            by_nir = lookup(("nss",), nir)
+            by_nir = lookup(("nss",), nir, prefix=True) if len(nir) == 13 else set()
             keep = by_name | by_nir | (by_first & by_date)
             ranked = sorted(keep, key=lambda ident: (-hits[ident], ident))[:max(limit, 1) * 4]
             return self._summaries(connection, config, ranked, types)
