@@ -1,0 +1,117 @@
+"""``medshake_bridge.wsgi.front``: the bridge under /apicrypt, everything else proxied to a
+real PHP process (``php -S``) with cookies, headers, bodies and redirects intact."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from werkzeug.test import Client
+
+from medshake_bridge import migrate
+from medshake_bridge.wsgi import front
+
+pytestmark = pytest.mark.real_component("php")
+ROUTER = Path(__file__).parent / "data" / "php_front" / "router.php"
+
+
+@pytest.fixture
+def php_server():
+    if shutil.which("php") is None:
+        pytest.skip("php-cli is not installed")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(["php", "-S", f"127.0.0.1:{port}", str(ROUTER)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    process.kill()
+    process.wait(timeout=30)
+
+
+@pytest.fixture
+def client(php_server, make_app):
+    bridge = make_app()
+    migrate.upgrade(bridge)
+    return Client(front(php_server, "/apicrypt", bridge=bridge))
+
+
+def test_requests_reach_php_with_cookies_and_headers(client):
+    client.set_cookie("userName", "admin", domain="ehr.example")
+    client.set_cookie("PHPSESSID", "abc123", domain="ehr.example")
+    response = client.get("/patient/4/?tab=docs", headers={
+        "User-Agent": "pytest-agent", "Accept-Language": "fr-FR", "Host": "ehr.example"},
+        base_url="http://ehr.example", environ_overrides={"REMOTE_ADDR": "192.0.2.7"})
+    assert response.status_code == 200
+    assert response.headers["X-Ehr-Header"] == "kept"
+    seen = json.loads(response.get_data())
+    assert seen["uri"] == "/patient/4/?tab=docs"
+    assert seen["host"] == "ehr.example"
+    assert seen["cookies"] == {"userName": "admin", "PHPSESSID": "abc123"}
+    assert (seen["agent"], seen["language"]) == ("pytest-agent", "fr-FR")
+    assert seen["forwarded_for"] == "192.0.2.7"
+    again = client.get("/", headers={"X-Forwarded-For": "198.51.100.1"},
+                       environ_overrides={"REMOTE_ADDR": "192.0.2.7"})
+    assert json.loads(again.get_data())["forwarded_for"] == "198.51.100.1, 192.0.2.7"
+
+
+def test_a_post_body_and_form_reach_php(client):
+    response = client.post("/inbox/actions/classerDansDossier/",
+                           data={"mailID": "12", "patientID": "4", "titre": "Labo é"})
+    seen = json.loads(response.get_data())
+    assert seen["method"] == "POST"
+    assert seen["post"] == {"mailID": "12", "patientID": "4", "titre": "Labo é"}
+
+
+def test_every_set_cookie_and_the_redirect_come_back_untouched(client):
+    response = client.post("/login/logInDo/", data={"p_username": "admin"})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/patient/4/"
+    cookies = response.headers.getlist("Set-Cookie")
+    assert len(cookies) == 2
+    assert cookies[0].startswith("userName=admin") and "HttpOnly" in cookies[0]
+    assert cookies[1].startswith("userPass=%242y%2410%24abc")
+
+
+def test_large_answers_are_streamed_whole(client):
+    response = client.get("/fichier/7/")
+    assert response.headers["Content-Type"] == "application/pdf"
+    assert response.get_data() == b"%PDF" * 50000
+
+
+def test_the_bridge_answers_under_its_prefix_only(client):
+    login = client.get("/apicrypt/login")
+    assert login.status_code == 200
+    assert "<form" in login.get_data(as_text=True)
+    home = client.get("/apicrypt/")
+    assert home.status_code == 302 and "/apicrypt/login" in home.headers["Location"]
+    assert json.loads(client.get("/apicryptx").get_data())["uri"] == "/apicryptx"
+
+
+def test_a_silent_upstream_gives_502(make_app):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    bridge = make_app()
+    response = Client(front(f"http://127.0.0.1:{port}", bridge=bridge)).get("/")
+    assert response.status_code == 502
+
+
+def test_the_prefix_must_not_be_the_root(make_app):
+    from medshake_bridge.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError):
+        front("http://127.0.0.1:1", "/", bridge=make_app())
