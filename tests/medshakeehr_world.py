@@ -53,8 +53,10 @@ class Ehr:
 
 def _load(database: str, path: Path) -> None:
     url = make_url(MARIADB_ADMIN_URL)
-    if shutil.which("mariadb") is None:
-        pytest.skip("the mariadb client is not installed")
+    from support.components import require_component
+
+    require_component("mariadb", shutil.which("mariadb") is not None,
+                      "no mariadb client; install it with `apt-get install -y mariadb-client`")
     with path.open("rb") as sql:
         subprocess.run(["mariadb", f"-h{url.host}", f"-P{url.port or 3306}",
                         f"-u{url.username}", database], stdin=sql, check=True, timeout=120,

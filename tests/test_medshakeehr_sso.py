@@ -16,8 +16,10 @@ SAMPLE_COOKIE = "$2y$10$abcdefghijklmnopqrstuusa4PqzqmYDO5e/O6ewFLOcGPZaysKN."
 
 def php_cookie(stored_hash: str) -> str:
     """``userPass`` as MedShakeEHR's _loginSetCookies makes it: password_hash of the hash."""
-    if shutil.which("php") is None:
-        pytest.skip("php-cli is not installed")
+    from support.components import require_component
+
+    require_component("php", shutil.which("php") is not None,
+                      "no php; install it with `apt-get install -y php-cli`")
     return subprocess.run(["php", "-r", "echo password_hash($argv[1], PASSWORD_DEFAULT);",
                            stored_hash], capture_output=True, text=True, check=True,
                           timeout=60).stdout

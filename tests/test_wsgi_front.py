@@ -22,8 +22,10 @@ ROUTER = Path(__file__).parent / "data" / "php_front" / "router.php"
 
 @pytest.fixture
 def php_server():
-    if shutil.which("php") is None:
-        pytest.skip("php-cli is not installed")
+    from support.components import require_component
+
+    require_component("php", shutil.which("php") is not None,
+                      "no php; install it with `apt-get install -y php-cli`")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
