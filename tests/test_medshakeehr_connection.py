@@ -121,3 +121,12 @@ def test_filing_checks_storage_and_tables(ehr_app, ehr: Ehr):
     if os.geteuid() != 0:
         assert result.exit_code == 1
         assert "give the bridge's account write access" in result.output
+
+
+def test_write_back_checks_the_inbox_folder(ehr_app, ehr: Ehr, tmp_path):
+    configure(ehr_app, ehr, medshakeEhrWriteBack=True)
+    result = _check(ehr_app)
+    assert "BROKEN  MedShakeEHR inbox folder: MedShakeEHR has no inbox folder" in result.output
+    ehr.execute("UPDATE configuration SET value=:v WHERE name='apicryptCheminInbox'",
+                v=str(tmp_path))
+    assert "ok      MedShakeEHR inbox folder" in _check(ehr_app).output

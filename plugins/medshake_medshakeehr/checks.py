@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -53,6 +54,8 @@ def _database_checks(config: ConnectorConfig) -> list[CheckResult]:
             except BridgeError as exc:
                 results.append(_line("MedShakeEHR data types", False, exc.message, exc.fix))
             tables = set(connection.execute(text("SHOW TABLES")).scalars())
+            if config.write_back:
+                results.append(_inbox_line(connection, config))
     except BridgeError as exc:
         return [_line("MedShakeEHR database", False, exc.message, exc.fix)]
     except SQLAlchemyError as exc:
@@ -65,6 +68,21 @@ def _database_checks(config: ConnectorConfig) -> list[CheckResult]:
             f"missing: {', '.join(missing)}" if missing else ", ".join(BRIDGE_TABLES),
             "run medshake-bridge medshakeehr install-tables" if missing else ""))
     return results
+
+
+def _inbox_line(connection: Any, config: ConnectorConfig) -> CheckResult:
+    """Write-back needs MedShakeEHR's inbox folder (its default apicryptCheminInbox)."""
+    from medshake_medshakeehr.writeback import inbox_folder
+
+    try:
+        folder = inbox_folder(connection, config.inbox_user)
+    except BridgeError as exc:
+        return _line("MedShakeEHR inbox folder", False, exc.message, exc.fix)
+    line = _storage_line(str(folder))
+    return CheckResult(name="MedShakeEHR inbox folder", ok=line.ok, detail=line.detail,
+                       fix=line.fix.replace("check stockageLocation or set "
+                                            f"{names.STORAGE}", "check apicryptCheminInbox in "
+                                            "MedShakeEHR's parameters"), category=CATEGORY)
 
 
 def _file_checks(config: ConnectorConfig) -> list[CheckResult]:

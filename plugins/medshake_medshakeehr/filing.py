@@ -76,6 +76,8 @@ def file_document(config: ConnectorConfig, document: DocumentToFile, patient_id:
                     connection.execute(text(
                         "UPDATE `bridge_filings` SET objetID=:o WHERE documentKey=:k"),
                         {"o": objet_id, "k": document.key})
+                    if config.write_back:
+                        _mark_inbox_row(connection, document.key, int(patient_id))
             except IntegrityError:
                 done = _existing(connection, document.key)
                 if done is None:
@@ -91,6 +93,14 @@ def file_document(config: ConnectorConfig, document: DocumentToFile, patient_id:
             raise unreachable(exc, config) from None
         raise
     return _record(config, (int(patient_id), objet_id), created=True)
+
+
+def _mark_inbox_row(connection: Connection, key: str, patient: int) -> None:
+    """The inbox row written back for this document becomes "classé" for this patient (what
+    MedShakeEHR v8's own filing means to do and cannot, §3.7 of the schema notes)."""
+    connection.execute(text(
+        "UPDATE inbox i JOIN bridge_inbox_copies c ON c.inboxID = i.id SET i.archived='c', "
+        "i.assoToID=:p WHERE c.documentKey=:k AND i.archived='n'"), {"p": patient, "k": key})
 
 
 def _existing(connection: Connection, key: str) -> tuple[int, int] | None:

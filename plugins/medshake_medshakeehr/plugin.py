@@ -33,6 +33,19 @@ def medshake_patient_providers(app: Any) -> list[Any]:
 
 
 @hookimpl
+def medshake_message_stored(message: Any, documents: list[Any]) -> None:
+    """Migration mode: copy each collected document into MedShakeEHR's inbox (failures are
+    logged with the fix; the bridge's own copy is already committed)."""
+    from medshake_medshakeehr.config import connector_config
+
+    config = connector_config()
+    if config.configured and config.write_back:
+        from medshake_medshakeehr.writeback import copy_message
+
+        copy_message(config, message, documents)
+
+
+@hookimpl
 def medshake_cli_commands(cli: Any) -> None:
     """``medshake-bridge medshakeehr check|install-tables|link-user|import-users|…``."""
     from medshake_medshakeehr.cli import medshakeehr_group
