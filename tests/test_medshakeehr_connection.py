@@ -130,3 +130,18 @@ def test_write_back_checks_the_inbox_folder(ehr_app, ehr: Ehr, tmp_path):
     ehr.execute("UPDATE configuration SET value=:v WHERE name='apicryptCheminInbox'",
                 v=str(tmp_path))
     assert "ok      MedShakeEHR inbox folder" in _check(ehr_app).output
+
+
+def test_the_system_page_shows_the_lines_in_french(ehr_app):
+    from web_helpers import login
+
+    from medshake_bridge.users import create_user
+
+    with ehr_app.app_context():
+        create_user("root", "correct horse battery", role="admin")
+    client = ehr_app.test_client()
+    login(client, "root", "correct horse battery")
+    page = client.get("/admin/system/").get_data(as_text=True)
+    assert "Base de données MedShakeEHR" in page
+    assert "Types de données MedShakeEHR" in page
+    assert "v8.4.2" in page
