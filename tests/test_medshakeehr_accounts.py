@@ -101,6 +101,20 @@ def test_import_settings_carries_a_user_level_encrypted_password(ehr_app, ehr: E
         in again.output
 
 
+def test_import_settings_carries_module_level_rows(ehr_app, ehr: Ehr):
+    from medshake_bridge.extension import bridge_state
+
+    ehr.execute("INSERT INTO configuration (name, level, module, value) VALUES "
+                "('apicryptSmtpHost', 'module', 'cardio', 'smtp.cardio.example.org')")
+    result = _run(ehr_app, "import-settings")
+    assert "imported     apicryptSmtpHost (module cardio): smtp.cardio.example.org" \
+        in result.output
+    with ehr_app.app_context():
+        store = bridge_state(ehr_app).settings
+        assert store.get("apicryptSmtpHost", module="cardio") == "smtp.cardio.example.org"
+        assert store.get("apicryptSmtpHost") == "smtp.intermedic.org"
+
+
 def test_import_settings_reports_conflicts_and_keeps_the_bridge_value(ehr_app, ehr: Ehr):
     from medshake_bridge.extension import bridge_state
 

@@ -48,7 +48,10 @@ def engine_for(config: ConnectorConfig, *, write: bool = False) -> Engine:
     with _lock:
         engine = _engines.get(key)
         if engine is None:
-            engine = _engines[key] = _new_engine(config.database_url, read_only=not write)
+            engine = _new_engine(config.database_url, read_only=not write)
+            for old in [k for k in _engines if k[0] != config.database_url]:
+                _engines.pop(old).dispose()  # the URL changed: close the old pool
+            _engines[key] = engine
     return engine
 
 

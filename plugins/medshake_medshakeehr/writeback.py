@@ -119,6 +119,8 @@ def copy_document(config: ConnectorConfig, document: Any, message: Any) -> int |
     existing one on a retry), ``None`` when no MedShakeEHR account receives it."""
     account = inbox_account(config, int(document.owner_user_id))
     if not account:
+        log.info("bridge document %s not copied into MedShakeEHR's inbox: its owner is linked "
+                 "to no MedShakeEHR account and %s is 0", document.id, names.INBOX_USER)
         return None
     key = document_key(int(document.id))
     header = json.loads(document.header_json or "{}")
