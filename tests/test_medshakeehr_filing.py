@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 
 import pytest
 from medshakeehr_world import Ehr, configure, install_tables
@@ -194,3 +195,59 @@ def test_storage_layout_matches_msstockage_getfolder():
 
     assert [folder_for(i) for i in (7, 15, 123, 1234, 98765, 123456)] == [
         "70/0", "15/0", "12/0", "12/1", "98/98", "12/123"]
+
+
+TWO_PROCESS_FILER = """
+import datetime as dt, json, os, sys, time
+from pathlib import Path
+from medshake_bridge import create_app
+from medshake_bridge.api import ActingUser, DocumentToFile, FilingAttachment
+instance, key, go, pdf = sys.argv[1:5]
+app = create_app({"INSTANCE_PATH": instance,
+                  "MEDSHAKE_BRIDGE_SECRET_KEYS": [os.environ["TEST_KEY"]]})
+with app.app_context():
+    from medshake_bridge.users import find_user
+    from medshake_medshakeehr.provider import MedShakeEhrProvider
+    user = find_user("alice")
+    document = DocumentToFile(key=key, document_id=5, title="t", text="x",
+                              received_at=dt.datetime(2026, 1, 1),
+                              attachments=[FilingAttachment(name="a.pdf", path=Path(pdf),
+                                                            media_type="application/pdf")])
+    provider = MedShakeEhrProvider()
+    Path(f"{go}.ready.{os.getpid()}").touch()
+    while not os.path.exists(go):
+        time.sleep(0.002)
+    record = provider.file_document(document, "6", user=ActingUser(id=user.id, login=user.login))
+    print(json.dumps([record.created, record.record_id]))
+"""
+
+
+def test_two_processes_file_once(filing_app, ehr: Ehr, tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from conftest import TEST_SECRET_KEY
+
+    pdf = tmp_path / "a.pdf"
+    pdf.write_bytes(PDF)
+    go = tmp_path / "go"
+    env = {**os.environ, "TEST_KEY": TEST_SECRET_KEY}
+    processes = [subprocess.Popen(
+        [sys.executable, "-c", TWO_PROCESS_FILER, filing_app.instance_path,
+         "bridge-document:500", str(go), str(pdf)], stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, env=env) for _ in range(2)]
+    deadline = time.monotonic() + 120
+    while len(list(tmp_path.glob("go.ready.*"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)  # both processes built their app and wait for the signal
+    go.write_text("go")
+    answers = []
+    for process in processes:
+        out, err = process.communicate(timeout=180)
+        assert process.returncode == 0, err
+        answers.append(json.loads(out.strip().splitlines()[-1]))
+    assert sorted(created for created, _ in answers) == [False, True]
+    assert answers[0][1] == answers[1][1]
+    assert len([r for r in _documents(ehr, 6) if r.name == "docPorteur"]) == 1
+    assert len(list(ehr.storage.rglob("*.pdf"))) == 1
