@@ -36,10 +36,14 @@ def medshake_patient_providers(app: Any) -> list[Any]:
 def medshake_message_stored(message: Any, documents: list[Any]) -> None:
     """Migration mode: copy each collected document into MedShakeEHR's inbox (failures are
     logged with the fix; the bridge's own copy is already committed)."""
+    from medshake_bridge.api import bridge_settings
     from medshake_medshakeehr.config import connector_config
+    from medshake_medshakeehr.settings import WRITE_BACK
 
+    if not bridge_settings().get(WRITE_BACK):
+        return
     config = connector_config()
-    if config.configured and config.write_back:
+    if config.configured:
         from medshake_medshakeehr.writeback import copy_message
 
         copy_message(config, message, documents)
