@@ -145,3 +145,24 @@ def test_the_system_page_shows_the_lines_in_french(ehr_app):
     assert "Base de données MedShakeEHR" in page
     assert "Types de données MedShakeEHR" in page
     assert "v8.4.2" in page
+
+
+def test_the_installed_command_runs_the_check(ehr_app, ehr: Ehr):
+    """``medshake-bridge medshakeehr check`` from the console script (plugin commands are
+    found on the app's CLI)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from conftest import TEST_SECRET_KEY
+
+    script = shutil.which("medshake-bridge", path=str(Path(sys.executable).parent))
+    assert script is not None
+    env = {**os.environ, "MEDSHAKE_BRIDGE_INSTANCE": ehr_app.instance_path,
+           "MEDSHAKE_BRIDGE_SECRET_KEYS": TEST_SECRET_KEY}
+    done = subprocess.run([script, "medshakeehr", "check"], capture_output=True, text=True,
+                          env=env, timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "MedShakeEHR version: v8.4.2" in done.stdout

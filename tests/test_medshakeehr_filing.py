@@ -251,3 +251,19 @@ def test_two_processes_file_once(filing_app, ehr: Ehr, tmp_path):
     assert answers[0][1] == answers[1][1]
     assert len([r for r in _documents(ehr, 6) if r.name == "docPorteur"]) == 1
     assert len(list(ehr.storage.rglob("*.pdf"))) == 1
+
+
+def test_legacy_type_ids_are_found_by_name(filing_app, ehr: Ehr, tmp_path):
+    """An install made before v5.5 has other data_types ids: nothing is hard-coded."""
+    ehr.execute("UPDATE data_types SET id = id + 1000")
+    ehr.execute("UPDATE objets_data SET typeID = typeID + 1000")
+    from medshake_medshakeehr.provider import MedShakeEhrProvider
+
+    with filing_app.app_context():
+        assert [s.ref.id for s in MedShakeEhrProvider().search("hélène", limit=5)] == ["6"]
+    record = _file(filing_app, _document(tmp_path))
+    rows = ehr.rows("SELECT typeID FROM objets_data WHERE id >= :i ORDER BY id",
+                    i=int(record.record_id))
+    assert [r.typeID for r in rows] == [ehr.type_id("docPorteur"),
+                                        ehr.type_id("docOriginalName"), ehr.type_id("docType")]
+    assert ehr.type_id("docPorteur") == 1108
