@@ -20,7 +20,7 @@ import http.client
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
@@ -70,10 +70,7 @@ class UpstreamProxy:
         connection_class = (http.client.HTTPSConnection if self.scheme == "https"
                             else http.client.HTTPConnection)
         connection = connection_class(self.host, self.port, timeout=self.timeout)
-        target = self.base_path + (environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
-                                   or "/")
-        if environ.get("QUERY_STRING"):
-            target += "?" + environ["QUERY_STRING"]
+        target = self.base_path + _request_target(environ)
         try:
             connection.putrequest(environ["REQUEST_METHOD"], target, skip_host=True,
                                   skip_accept_encoding=True)
@@ -82,6 +79,10 @@ class UpstreamProxy:
                 connection.putheader(name, value)
             connection.endheaders(body if body else None)
             response = connection.getresponse()
+        except ValueError:  # a header or path http.client refuses (line breaks, controls)
+            connection.close()
+            start_response("400 Bad Request", [("Content-Type", "text/plain; charset=utf-8")])
+            return [b"Bad request.\n"]
         except OSError as exc:
             connection.close()
             log.warning("upstream %s:%s did not answer: %s", self.host, self.port,
@@ -92,6 +93,22 @@ class UpstreamProxy:
                    if name.lower() not in HOP_BY_HOP]
         start_response(f"{response.status} {response.reason}", headers)
         return _stream(response, connection)
+
+
+def _request_target(environ: dict[str, Any]) -> str:
+    """The path and query as the browser sent them: the server's raw URI when it gives one
+    (gunicorn, Werkzeug), else the decoded WSGI path quoted again."""
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI") or ""
+    if raw.startswith(("http://", "https://")):
+        parts = urlsplit(raw)
+        raw = parts.path + (f"?{parts.query}" if parts.query else "")
+    if raw.startswith("/"):
+        return raw
+    path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "") or "/"
+    target = quote(path.encode("latin-1", "replace"), safe="/%:@!$&'()*+,;=~-._")
+    if environ.get("QUERY_STRING"):
+        target += "?" + environ["QUERY_STRING"]
+    return target
 
 
 def _request_body(environ: dict[str, Any]) -> bytes:

@@ -117,3 +117,16 @@ def test_the_prefix_must_not_be_the_root(make_app):
 
     with pytest.raises(ConfigurationError):
         front("http://127.0.0.1:1", "/", bridge=make_app())
+
+
+def test_paths_with_spaces_and_accents_reach_php_as_sent(client):
+    seen = json.loads(client.get("/patient/a%20b/%C3%A9t%C3%A9/?q=a+b&r=%C3%A9").get_data())
+    assert seen["uri"] == "/patient/a%20b/%C3%A9t%C3%A9/?q=a+b&r=%C3%A9"
+    raw = client.get("/x", environ_overrides={"RAW_URI": "/patient/%7Eraw?z=1",
+                                              "REQUEST_URI": "/patient/%7Eraw?z=1"})
+    assert json.loads(raw.get_data())["uri"] == "/patient/%7Eraw?z=1"
+
+
+def test_a_refused_header_is_a_400_not_a_crash(client):
+    response = client.get("/", environ_overrides={"HTTP_X_BAD": "a\r\nInjected: 1"})
+    assert response.status_code == 400
