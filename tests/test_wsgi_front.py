@@ -130,3 +130,37 @@ def test_paths_with_spaces_and_accents_reach_php_as_sent(client):
 def test_a_refused_header_is_a_400_not_a_crash(client):
     response = client.get("/", environ_overrides={"HTTP_X_BAD": "a\r\nInjected: 1"})
     assert response.status_code == 400
+
+
+def test_through_a_real_http_server(php_server, make_app):
+    """Browser → Werkzeug's HTTP server running front() → php -S, over real sockets."""
+    import http.client
+    import threading
+
+    from werkzeug.serving import make_server
+
+    bridge = make_app()
+    migrate.upgrade(bridge)
+    server = make_server("127.0.0.1", 0, front(php_server, bridge=bridge), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=60)
+        connection.request("POST", "/login/logInDo/", body="p_username=admin",
+                           headers={"Content-Type": "application/x-www-form-urlencoded"})
+        response = connection.getresponse()
+        response.read()
+        assert response.status == 302
+        assert len(response.headers.get_all("Set-Cookie")) == 2
+        connection.request("GET", "/patient/4/?a=%C3%A9", headers={
+            "Cookie": "userName=admin; userPass=x", "User-Agent": "pytest-agent"})
+        seen = json.loads(connection.getresponse().read())
+        assert seen["uri"] == "/patient/4/?a=%C3%A9"
+        assert seen["cookies"] == {"userName": "admin", "userPass": "x"}
+        connection.request("GET", "/apicrypt/login")
+        bridge_page = connection.getresponse()
+        assert bridge_page.status == 200 and b"<form" in bridge_page.read()
+        connection.close()
+    finally:
+        server.shutdown()
+        thread.join(timeout=30)
