@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import unquote_plus
 
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -50,8 +51,9 @@ def recognise(config: ConnectorConfig, cookies: Any, headers: Any) -> int | None
     """The people.id MedShakeEHR would accept for these cookies and headers, else ``None``."""
     import bcrypt
 
-    name = str(cookies.get("userName") or "")
-    cookie_pass = str(cookies.get("userPass") or "")
+    # PHP's setcookie() percent-encodes values and $_COOKIE decodes them (urldecode)
+    name = unquote_plus(str(cookies.get("userName") or ""))
+    cookie_pass = unquote_plus(str(cookies.get("userPass") or ""))
     if not name or not cookie_pass.startswith("$2"):
         return None
     try:
