@@ -139,3 +139,29 @@ def test_a_missing_data_types_row_never_stops_collection(world, ehr: Ehr):
     result = world.app.test_cli_runner().invoke(args=["bridge", "doctor", "--quiet"])
     assert result.exit_code == 1
     assert "no row named docType" in result.output
+
+
+def test_through_the_hosts_patient_functions(clinic, ehr: Ehr):
+    """The inbox's own path: the host's candidates and filing reach MedShakeEHR once."""
+    patients = pytest.importorskip("medshake_bridge.patients")
+    from medshake_medshakeehr.storage import folder_for
+
+    from medshake_bridge.users import find_user
+
+    document = _collect_helene(clinic)
+    with clinic.app.app_context():
+        bob = find_user("bob")
+        candidates = patients.candidates_for_document(document.id, user=bob)
+        assert str(candidates[0].ref) == "medshakeehr:6"
+        assert "medshakeehr:8" not in [str(c.ref) for c in candidates]
+        record = patients.file_document(document.id, "medshakeehr:6", user=bob)
+        again = patients.file_document(document.id, "medshakeehr:6", user=bob)
+    assert record.created and not again.created and again.record_id == record.record_id
+    porteur = int(record.record_id)
+    assert (ehr.storage / folder_for(porteur) / f"{porteur}.pdf").read_bytes() == PDF
+    assert len(ehr.rows("SELECT id FROM objets_data WHERE toID=6 AND typeID=:t",
+                        t=ehr.type_id("docPorteur"))) == 1
+    assert [tuple(r) for r in ehr.rows("SELECT labelStandard, resultat FROM hprim WHERE "
+                                       "toID=6")] == [("GLY", "0.95")]
+    assert tuple(ehr.rows("SELECT archived, assoToID FROM inbox WHERE txtNumOrdre=:n",
+                          n=document.id)[0]) == ("c", 6)

@@ -267,3 +267,15 @@ def test_legacy_type_ids_are_found_by_name(filing_app, ehr: Ehr, tmp_path):
     assert [r.typeID for r in rows] == [ehr.type_id("docPorteur"),
                                         ehr.type_id("docOriginalName"), ehr.type_id("docType")]
     assert ehr.type_id("docPorteur") == 1108
+
+
+def test_lab_results_in_their_json_form_are_filed_too(filing_app, ehr: Ehr, tmp_path):
+    """The host's inbox keeps results as dicts (results_json): both forms are accepted."""
+    import dataclasses
+
+    document = _document(tmp_path)
+    as_dicts = [dataclasses.asdict(result) for result in document.lab_results]
+    record = _file(filing_app, dataclasses.replace(document, lab_results=as_dicts))
+    assert [tuple(r) for r in ehr.rows("SELECT objetID, labelStandard, resultat FROM hprim "
+                                       "WHERE toID=6")] == [(int(record.record_id), "GLY",
+                                                             "0.95")]

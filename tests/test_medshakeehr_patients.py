@@ -99,3 +99,13 @@ def test_deleted_records_are_also_refused_when_the_type_changes(provider, ehr: E
     header = HprimHeader(last_name="DUPONT", first_name="Hélène",
                          birth_date=dt.date(1970, 3, 15))
     assert "6" not in _ids(provider.candidates(header, limit=5))
+
+
+def test_an_unconfigured_connector_has_no_patients_and_no_error(app):
+    from medshake_medshakeehr.provider import MedShakeEhrProvider
+
+    with app.app_context():
+        provider = MedShakeEhrProvider()
+        assert provider.search("dupont", limit=5) == []
+        assert provider.get("4") is None
+        assert provider.candidates(HprimHeader(last_name="DUPONT"), limit=5) == []

@@ -196,7 +196,9 @@ def _lab_rows(connection: Connection, document: DocumentToFile, patient: int, fr
 
 def _lab_values(result: Any) -> dict[str, str]:
     def field(name: str, size: int) -> str:
-        return str(getattr(result, name, "") or "")[:size]
+        # a LabResult, or its JSON form (the host's inbox keeps results as dicts)
+        value = result.get(name) if isinstance(result, dict) else getattr(result, name, "")
+        return str(value or "")[:size]
 
     return {"label": field("label", 255), "code": field("code", 255),
             "kind": field("kind", 2), "value": field("value", 255), "unit": field("unit", 20),

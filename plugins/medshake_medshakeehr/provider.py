@@ -48,8 +48,12 @@ class MedShakeEhrProvider:
     def config(self) -> ConnectorConfig:
         return self._fixed or connector_config()
 
-    def _read(self, work: Any) -> Any:
+    def _read(self, work: Any, empty: Any) -> Any:
+        """Run ``work`` on a read-only connection; an unconfigured connector has no patients
+        (``empty``), so a bridge without MedShakeEHR shows no error on its patient pages."""
         config = self.config
+        if not config.configured:
+            return empty
         try:
             with engine_for(config).connect() as connection:
                 return work(connection, config)
@@ -94,7 +98,7 @@ class MedShakeEhrProvider:
             ids = list(dict.fromkeys(int(row[0]) for row in rows))
             return self._summaries(connection, config, ids, types)
 
-        return self._read(work)
+        return self._read(work, [])
 
     def get(self, patient_id: str) -> PatientSummary | None:
         """One person by ``people.id``; ``None`` when absent or deleted/destroyed."""
@@ -106,7 +110,7 @@ class MedShakeEhrProvider:
                                     type_ids(connection, IDENTITY_TYPES))
             return found[0] if found else None
 
-        return self._read(work)
+        return self._read(work, None)
 
     def candidates(self, identity: Any, *, limit: int = 5) -> list[PatientSummary]:
         """People worth ranking for an HPRIM identity: MedShakeEHR's own lookups (last or
@@ -148,7 +152,7 @@ class MedShakeEhrProvider:
             ranked = sorted(keep, key=lambda ident: (-hits[ident], ident))[:max(limit, 1) * 4]
             return self._summaries(connection, config, ranked, types)
 
-        return self._read(work)
+        return self._read(work, [])
 
     def _summaries(self, connection: Connection, config: ConnectorConfig, ids: list[int],
                    types: dict[str, int]) -> list[PatientSummary]:
