@@ -279,3 +279,15 @@ def test_lab_results_in_their_json_form_are_filed_too(filing_app, ehr: Ehr, tmp_
     assert [tuple(r) for r in ehr.rows("SELECT objetID, labelStandard, resultat FROM hprim "
                                        "WHERE toID=6")] == [(int(record.record_id), "GLY",
                                                              "0.95")]
+
+
+def test_without_a_title_the_hprim_sender_is_the_title(filing_app, ehr: Ehr, tmp_path):
+    import dataclasses
+
+    from medshake_bridge.hprim.header import HprimHeader
+
+    document = dataclasses.replace(_document(tmp_path), title="",
+                                   identity=HprimHeader(sender_name="Laboratoire Central"))
+    record = _file(filing_app, document)
+    assert ehr.rows("SELECT titre FROM objets_data WHERE id=:i", i=int(record.record_id)
+                    )[0][0] == "Laboratoire Central"

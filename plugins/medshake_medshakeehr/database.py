@@ -90,9 +90,12 @@ def _new_engine(url: str, *, read_only: bool) -> Engine:
 
 def unreachable(exc: SQLAlchemyError, config: ConnectorConfig) -> PatientError:
     """A database failure turned into an error naming the fix (without the password)."""
-    cause = getattr(exc, "orig", None) or exc
+    cause = getattr(exc, "orig", None)
+    # the driver's own message only: SQLAlchemy's text would carry the statement's parameters
+    # (patients' names) into pages and logs
+    said = str(cause).splitlines()[0][:200] if cause is not None and str(cause) else ""
     return PatientError(f"MedShakeEHR's database {safe_url(config.database_url)} failed: "
-                        f"{str(cause).splitlines()[0][:200]}",
+                        f"{said or type(exc).__name__}",
                         fix="check that MariaDB runs and that the URL, user and password in "
                         f"{names.DATABASE_URL} are right; see medshake-bridge medshakeehr check",
                         cause=TRANSIENT)

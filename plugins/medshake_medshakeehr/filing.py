@@ -144,6 +144,13 @@ def _parts(document: DocumentToFile) -> list[tuple[str, str, bytes]]:
     return parts
 
 
+def _title(document: DocumentToFile) -> str:
+    """The title given, else the HPRIM sender (MedShakeEHR's own default), else the sender."""
+    identity = document.identity
+    fallback = str(getattr(identity, "sender_name", "") or "") or document.sender
+    return (document.title.strip() or fallback)[:255]
+
+
 def _utf8(data: bytes) -> bytes:
     for encoding in ("utf-8", "cp1252"):
         try:
@@ -162,7 +169,7 @@ def _write(connection: Connection, config: ConnectorConfig, document: DocumentTo
     for name, ext, data in _parts(document):
         base = {"f": from_id, "t": patient}
         porteur = connection.execute(insert, {**base, "ty": types["docPorteur"], "i": 0,
-                                              "v": document.text, "ti": document.title[:255]}
+                                              "v": document.text, "ti": _title(document)}
                                      ).lastrowid
         connection.execute(insert, {**base, "ty": types["docOriginalName"], "i": porteur,
                                     "v": name, "ti": ""})
