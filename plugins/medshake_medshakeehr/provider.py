@@ -28,6 +28,11 @@ from medshake_medshakeehr.identity import PERSON_TYPES, SOURCE, identities, peop
 _WORD = re.compile(r"[^\W_]+(?:['-][^\W_]+)*", re.UNICODE)
 
 
+def _prefix(word: str) -> str:
+    escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"{escaped}%"
+
+
 def _like(word: str) -> str:
     escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
@@ -83,18 +88,33 @@ class MedShakeEhrProvider:
                 params[f"w{index}"] = _like(word)
                 clauses.append("(" + " OR ".join(f"{n}.value LIKE :w{index}" for n in names)
                                + ")")
-            where = " AND ".join(clauses)
-            if digits.isdigit():
-                where = f"({where}) OR p.id = :pid"
-                params["pid"] = int(digits)
-            params["limit"] = int(limit)
-            # only constants and placeholders are interpolated: the words are parameters
-            sql = ("SELECT DISTINCT p.id, COALESCE(NULLIF(lastname.value,''), birthname.value)"  # noqa: S608
-                   " AS usual, firstname.value AS first FROM people p " + joins
-                   + " WHERE p.type IN :kinds AND (" + where + ") ORDER BY usual, first, p.id "
-                   "LIMIT :limit")
-            rows = connection.execute(text(sql).bindparams(bindparam("kinds", expanding=True)),
-                                      {**params, "kinds": list(PERSON_TYPES)}).all()
+            # narrow first to people having the longest word in one of their names: names
+            # *starting* with it through the (typeID, value) index, and only when that gives
+            # fewer than ``limit`` people, names containing it anywhere (a full pass)
+            longest = max(words[:6], key=len)
+            rows = []
+            for pattern in (_prefix(longest), _like(longest)):
+                narrowed = connection.execute(text(
+                    "SELECT DISTINCT toID FROM objets_data WHERE typeID IN :types AND "
+                    "value LIKE :w AND outdated='' AND deleted='' AND instance=0").bindparams(
+                    bindparam("types", expanding=True)),
+                    {"types": [types[n] for n in names], "w": pattern}).scalars()
+                params["ids"] = sorted({int(i) for i in narrowed}) or [0]
+                where = "p.id IN :ids AND " + " AND ".join(clauses)
+                if digits.isdigit():
+                    where = f"({where}) OR p.id = :pid"
+                    params["pid"] = int(digits)
+                params["limit"] = int(limit)
+                # only constants and placeholders are interpolated: the words are parameters
+                sql = ("SELECT DISTINCT p.id, COALESCE(NULLIF(lastname.value,''), "  # noqa: S608
+                       "birthname.value) AS usual, firstname.value AS first FROM people p "
+                       + joins + " WHERE p.type IN :kinds AND (" + where + ") ORDER BY usual, "
+                       "first, p.id LIMIT :limit")
+                rows = connection.execute(text(sql).bindparams(
+                    bindparam("kinds", expanding=True), bindparam("ids", expanding=True)),
+                    {**params, "kinds": list(PERSON_TYPES)}).all()
+                if len(rows) >= limit:
+                    break
             ids = list(dict.fromkeys(int(row[0]) for row in rows))
             return self._summaries(connection, config, ids, types)
 
