@@ -179,6 +179,9 @@ def _measure(url: str, args: argparse.Namespace) -> dict[str, object]:
                 key="bridge-document:0", document_id=0, title="Labo", text="texte",
                 received_at=dt.datetime(2026, 11, 30)), "6", user=acting), args.runs)
         figures["first result of 'dupont hél'"] = found["dupont"][0].display_name
+    import shutil
+
+    shutil.rmtree(work, ignore_errors=True)
     return {"figures": figures}
 
 
