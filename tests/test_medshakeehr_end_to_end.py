@@ -165,3 +165,11 @@ def test_through_the_hosts_patient_functions(clinic, ehr: Ehr):
                                        "toID=6")] == [("GLY", "0.95")]
     assert tuple(ehr.rows("SELECT archived, assoToID FROM inbox WHERE txtNumOrdre=:n",
                           n=document.id)[0]) == ("c", 6)
+
+
+def test_write_back_without_the_tables_names_the_command(clinic, ehr: Ehr, caplog):
+    ehr.execute("DROP TABLE bridge_inbox_copies")
+    document = _collect_helene(clinic)
+    assert document.state == "new"
+    assert "run medshake-bridge medshakeehr install-tables" in caplog.text
+    assert list(clinic.ehr_inbox.iterdir()) == []  # files of the failed copy removed

@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from medshake_bridge.api import (
     ActingUser,
@@ -34,7 +34,7 @@ from medshake_medshakeehr import settings as names
 from medshake_medshakeehr.config import ConnectorConfig, storage_folder
 from medshake_medshakeehr.database import DOCUMENT_TYPES, engine_for, type_ids, unreachable
 from medshake_medshakeehr.identity import SOURCE
-from medshake_medshakeehr.schema import FILINGS
+from medshake_medshakeehr.schema import missing_table, tables_missing
 from medshake_medshakeehr.storage import extension_for, path_for, write_file
 
 _CLOSED_TYPES = ("deleted", "destroyed")
@@ -86,9 +86,8 @@ def file_document(config: ConnectorConfig, document: DocumentToFile, patient_id:
     except BaseException as exc:
         for path in written:
             path.unlink(missing_ok=True)
-        if isinstance(exc, ProgrammingError | OperationalError) and FILINGS in str(exc):
-            raise PatientError(f"MedShakeEHR's database has no {FILINGS} table",
-                               fix="run medshake-bridge medshakeehr install-tables") from None
+        if missing_table(exc):
+            raise tables_missing() from None
         if isinstance(exc, SQLAlchemyError):
             raise unreachable(exc, config) from None
         raise

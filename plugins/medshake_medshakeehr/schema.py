@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from medshake_bridge.api import PatientError
 
 FILINGS = "bridge_filings"
 INBOX_COPIES = "bridge_inbox_copies"
@@ -38,3 +41,17 @@ def install_tables(connection: Connection) -> None:
     """Create the connector's tables when missing (never alters MedShakeEHR's own)."""
     for statement in _DDL:
         connection.execute(text(statement))
+
+
+def missing_table(exc: BaseException) -> bool:
+    """MariaDB error 1146 (no such table) about one of the connector's own tables."""
+    if not isinstance(exc, ProgrammingError | OperationalError):
+        return False
+    args = getattr(getattr(exc, "orig", None), "args", ())
+    return bool(args) and args[0] == 1146 and any(t in str(args[1:]) for t in BRIDGE_TABLES)
+
+
+def tables_missing() -> PatientError:
+    return PatientError(f"MedShakeEHR's database lacks the connector's tables "
+                        f"({', '.join(BRIDGE_TABLES)})",
+                        fix="run medshake-bridge medshakeehr install-tables")

@@ -28,6 +28,7 @@ from medshake_medshakeehr.config import ConnectorConfig
 from medshake_medshakeehr.database import engine_for, unreachable
 from medshake_medshakeehr.identity import SOURCE
 from medshake_medshakeehr.phpserialize import php_serialize
+from medshake_medshakeehr.schema import missing_table, tables_missing
 
 log = logging.getLogger(__name__)
 DOCUMENT_KEY = "bridge-document:{}"
@@ -159,6 +160,8 @@ def copy_document(config: ConnectorConfig, document: Any, message: Any) -> int |
     except BaseException as exc:
         for path in reversed(written):
             _remove(path)
+        if missing_table(exc):
+            raise tables_missing() from None
         if isinstance(exc, SQLAlchemyError):
             raise unreachable(exc, config) from None
         raise
