@@ -82,6 +82,14 @@ def test_collected_message_is_written_back_candidate_first_and_filed_once(clinic
     txt = clinic.ehr_inbox / row.txtFileName
     assert txt.read_text(encoding="utf-8").splitlines()[1:3] == ["DUPONT", "Hélène"]
     assert "RES|Glycémie|GLY|N|0.95|g/l|0.70|1.10||F" in txt.read_text(encoding="utf-8")
+    again = parse_header(txt.read_text(encoding="utf-8").splitlines())
+    original = parse_header(HELENE.splitlines())
+    # the written-back file reads as the message it came from (the blank line after the
+    # header aside)
+    import dataclasses
+
+    assert dataclasses.replace(again, line_count=0) == dataclasses.replace(original,
+                                                                           line_count=0)
     assert (clinic.ehr_inbox / row.txtFileName.replace(".txt", ".f") / "CR_bio.pdf"
             ).read_bytes() == PDF
     # a retry of the hook creates nothing more
