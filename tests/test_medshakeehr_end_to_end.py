@@ -39,6 +39,22 @@ def clinic(world, ehr: Ehr, tmp_path: Path):
     return world
 
 
+def php_unserialize(data: bytes) -> dict:
+    """What MedShakeEHR's PHP reads from a serialized column (real PHP's unserialize)."""
+    import shutil
+    import subprocess
+
+    from support.components import require_component
+
+    require_component("php", shutil.which("php") is not None,
+                      "no php; install it with `apt-get install -y php-cli`")
+    done = subprocess.run(["php", "-r", '$v = unserialize(stream_get_contents(STDIN)); '
+                           'echo $v === false ? "FAILED" : json_encode($v, JSON_FORCE_OBJECT);'],
+                          input=data, capture_output=True, check=True, timeout=60)
+    assert done.stdout != b"FAILED", data
+    return json.loads(done.stdout)
+
+
 def _collect_helene(world):
     world.deliver(world.mail(HELENE, attachments=[("CR_bio.pdf", PDF)]))
     world.collect()
@@ -79,6 +95,9 @@ def test_collected_message_is_written_back_candidate_first_and_filed_once(clinic
     assert b's:3:"nom";s:6:"DUPONT";' in row.hprimAllSerialize
     assert b's:6:"prenom";s:8:"H\xc3\xa9l\xc3\xa8ne";' in row.hprimAllSerialize
     assert row.archived == "n"
+    assert php_unserialize(row.hprimAllSerialize)["prenom"] == "Hélène"
+    assert php_unserialize(row.hprimAllSerialize)["ddn"] == "15/03/1970"
+    assert php_unserialize(row.pjSerializeName) == {"2": "CR_bio.pdf"}
     txt = clinic.ehr_inbox / row.txtFileName
     assert txt.read_text(encoding="utf-8").splitlines()[1:3] == ["DUPONT", "Hélène"]
     assert "RES|Glycémie|GLY|N|0.95|g/l|0.70|1.10||F" in txt.read_text(encoding="utf-8")
