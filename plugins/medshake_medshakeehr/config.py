@@ -67,8 +67,11 @@ def connector_config(app: Any = None) -> ConnectorConfig:
 
 def read_ehr_files(path: str) -> EhrFiles:
     """Read MedShakeEHR's config.yml; raises :class:`ConfigurationError` naming the fix."""
-    import yaml
-
+    try:
+        import yaml
+    except ImportError:
+        raise ConfigurationError("PyYAML is not installed",
+                                 fix="pip install 'medshake-bridge[medshakeehr]'") from None
     if not path:
         raise ConfigurationError("MedShakeEHR's config.yml is not set",
                                  fix=f"set {names.CONFIG_FILE} to its config/config.yml")
