@@ -49,8 +49,12 @@ def current_user(app: Any, request: Any) -> HostIdentity | None:
 
 def recognise(config: ConnectorConfig, cookies: Any, headers: Any) -> int | None:
     """The people.id MedShakeEHR would accept for these cookies and headers, else ``None``."""
-    import bcrypt
-
+    try:
+        import bcrypt
+    except ImportError:
+        log.warning("MedShakeEHR single sign-on needs bcrypt: pip install "
+                    "'medshake-bridge[medshakeehr]'")
+        return None
     # PHP's setcookie() percent-encodes values and $_COOKIE decodes them (urldecode)
     name = unquote_plus(str(cookies.get("userName") or ""))
     cookie_pass = unquote_plus(str(cookies.get("userPass") or ""))
