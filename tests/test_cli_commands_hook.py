@@ -58,3 +58,17 @@ def test_the_connector_adds_its_group(make_app):
     result = app.test_cli_runner().invoke(args=["medshakeehr", "--help"])
     for command in ("check", "install-tables", "link-user", "import-users", "import-settings"):
         assert command in result.output
+
+
+def test_medshake_bridge_help_lists_plugin_commands(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+    from conftest import TEST_SECRET_KEY
+
+    from medshake_bridge.cli import main
+
+    monkeypatch.setenv("MEDSHAKE_BRIDGE_INSTANCE", str(tmp_path / "instance"))
+    monkeypatch.setenv("MEDSHAKE_BRIDGE_SECRET_KEYS", TEST_SECRET_KEY)
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0, result.output
+    assert "medshakeehr" in result.output and "doctor" in result.output
+    assert "\n  bridge " not in result.output
