@@ -11,6 +11,7 @@ admins only). Only accounts linked to a bridge user are recognised (never provis
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from typing import Any
 from urllib.parse import unquote_plus
@@ -45,6 +46,27 @@ def current_user(app: Any, request: Any) -> HostIdentity | None:
     if user is None or not user.active:
         return None
     return HostIdentity(key=key, login=user.login, display_name=user.display_name)
+
+
+_VERIFIED: dict[bytes, bool] = {}
+_VERIFIED_MAX = 512
+
+
+def _verified(bcrypt: Any, hashed: bytes, cookie: bytes) -> bool:
+    """``bcrypt.checkpw`` (about 0.1 s at MedShakeEHR's cost 10), remembered: its answer
+    depends only on its two inputs, so a password change or a new login (other inputs, or no
+    row found above) can never reuse an old answer. Keys are digests, not the hashes."""
+    key = hashlib.sha256(hashed + b"\0" + cookie).digest()
+    known = _VERIFIED.get(key)
+    if known is None:
+        try:
+            known = bool(bcrypt.checkpw(hashed, cookie))
+        except ValueError:
+            known = False
+        if len(_VERIFIED) >= _VERIFIED_MAX:
+            _VERIFIED.clear()
+        _VERIFIED[key] = known
+    return known
 
 
 def recognise(config: ConnectorConfig, cookies: Any, headers: Any) -> int | None:
@@ -83,10 +105,7 @@ def recognise(config: ConnectorConfig, cookies: Any, headers: Any) -> int | None
     hashed = aes_decrypt(bytes(stored or b""), files.sql_var_password.encode())
     if not hashed:
         return None
-    try:
-        if not bcrypt.checkpw(hashed, cookie_pass.encode()):
-            return None
-    except ValueError:
+    if not _verified(bcrypt, hashed, cookie_pass.encode()):
         return None
     if str(rules.get("optionGeLogin2FA", "")) == "true" and not has_2fa:
         return None
