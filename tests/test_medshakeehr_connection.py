@@ -166,3 +166,18 @@ def test_the_installed_command_runs_the_check(ehr_app, ehr: Ehr):
                           env=env, timeout=180)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "MedShakeEHR version: v8.4.2" in done.stdout
+
+
+def test_the_settings_page_never_shows_the_database_password(ehr_app, ehr: Ehr):
+    from web_helpers import login
+
+    from medshake_bridge.users import create_user
+
+    configure(ehr_app, ehr, medshakeEhrDatabaseUrl="mysql+pymysql://bridge:Zx9secret@db/ehr")
+    with ehr_app.app_context():
+        create_user("root", "correct horse battery", role="admin")
+    client = ehr_app.test_client()
+    login(client, "root", "correct horse battery")
+    page = client.get("/admin/settings/").get_data(as_text=True)
+    assert "Base de données MedShakeEHR" in page and "Connexion unique MedShakeEHR" in page
+    assert "Zx9secret" not in page
