@@ -200,3 +200,22 @@ def test_write_back_without_the_tables_names_the_command(clinic, ehr: Ehr, caplo
     assert document.state == "new"
     assert "run medshake-bridge medshakeehr install-tables" in caplog.text
     assert list(clinic.ehr_inbox.iterdir()) == []  # files of the failed copy removed
+
+
+def test_files_left_by_a_crashed_copy_do_not_block_the_retry(clinic, ehr: Ehr):
+    from medshake_medshakeehr.config import connector_config
+    from medshake_medshakeehr.writeback import copy_document
+
+    ehr.execute("DROP TABLE bridge_inbox_copies")  # the first copy fails...
+    document = _collect_helene(clinic)
+    message = [m for m in clinic.messages() if m.id == document.message_id][0]
+    stamp = message.stored_at.astimezone().strftime("%Y%m%d-%H%M%S") \
+        if message.stored_at.tzinfo else message.stored_at.strftime("%Y%m%d-%H%M%S")
+    orphan = clinic.ehr_inbox / f"{stamp}-{document.id}.txt"
+    orphan.write_text("half written")  # ...as if the process died after writing its file
+    (clinic.ehr_inbox / f"{stamp}-{document.id}.f").mkdir()
+    install_tables(ehr)
+    with clinic.app.app_context():
+        inbox_id = copy_document(connector_config(), document, message)
+    assert inbox_id and orphan.read_text(encoding="utf-8").splitlines()[1] == "DUPONT"
+    assert len(ehr.rows("SELECT id FROM inbox WHERE txtNumOrdre=:n", n=document.id)) == 1

@@ -37,9 +37,11 @@ def extension_for(name: str, media_type: str) -> str:
 
 
 def write_file(target: Path, data: bytes) -> None:
-    """Write ``data`` at ``target`` (never over an existing file), folders created
-    group-writable so MedShakeEHR's web server can read and delete them too."""
+    """Write ``data`` at ``target``, folders created group-writable so MedShakeEHR's web
+    server can read and delete them too. The name comes from an id this transaction just
+    allocated, so a file already there is an orphan of an attempt that crashed before its
+    commit: it is replaced (a symbolic link there is refused)."""
     target.parent.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, FILE_MODE)
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)

@@ -183,14 +183,15 @@ def _write_files(folder: Path, txt_name: str, content: str, attachments: list[di
         raise PatientError(f"MedShakeEHR's inbox folder {folder} does not exist",
                            fix="check apicryptCheminInbox in MedShakeEHR's parameters")
     try:
+        # this transaction holds the document's key: files already under these names are
+        # orphans of an attempt that crashed before its commit, and are replaced
         target = folder / txt_name
-        with target.open("x", encoding="utf-8") as handle:
-            handle.write(content)
+        target.write_text(content, encoding="utf-8")
         written.append(target)
         names_on_disk: list[str] = []
         if attachments:
             pieces = folder / (txt_name[:-4] + ".f")
-            pieces.mkdir(mode=0o2775)
+            pieces.mkdir(mode=0o2775, exist_ok=True)
             written.append(pieces)
             for item in attachments:
                 name = Path(str(item.get("name") or "piece")).name
