@@ -204,13 +204,12 @@ def test_write_back_without_the_tables_names_the_command(clinic, ehr: Ehr, caplo
 
 def test_files_left_by_a_crashed_copy_do_not_block_the_retry(clinic, ehr: Ehr):
     from medshake_medshakeehr.config import connector_config
-    from medshake_medshakeehr.writeback import copy_document
+    from medshake_medshakeehr.writeback import copy_document, received_at
 
     ehr.execute("DROP TABLE bridge_inbox_copies")  # the first copy fails...
     document = _collect_helene(clinic)
     message = [m for m in clinic.messages() if m.id == document.message_id][0]
-    stamp = message.stored_at.astimezone().strftime("%Y%m%d-%H%M%S") \
-        if message.stored_at.tzinfo else message.stored_at.strftime("%Y%m%d-%H%M%S")
+    stamp = received_at(document, message).strftime("%Y%m%d-%H%M%S")
     orphan = clinic.ehr_inbox / f"{stamp}-{document.id}.txt"
     orphan.write_text("half written")  # ...as if the process died after writing its file
     (clinic.ehr_inbox / f"{stamp}-{document.id}.f").mkdir()

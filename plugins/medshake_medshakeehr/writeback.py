@@ -127,7 +127,7 @@ def copy_document(config: ConnectorConfig, document: Any, message: Any) -> int |
     header = json.loads(document.header_json or "{}")
     results = json.loads(document.results_json or "[]")
     attachments = json.loads(message.attachments_json or "[]")
-    received = _received_at(document, message)
+    received = received_at(document, message)
     txt_name = f"{received:%Y%m%d-%H%M%S}-{int(document.id)}.txt"
     written: list[Path] = []
     try:
@@ -168,13 +168,15 @@ def copy_document(config: ConnectorConfig, document: Any, message: Any) -> int |
     return inbox_id
 
 
-def _received_at(document: Any, message: Any) -> dt.datetime:
+def received_at(document: Any, message: Any) -> dt.datetime:
+    """When the bridge stored the message, in the server's local time as MedShakeEHR's
+    ``txtDatetime`` and file names hold it (the bridge keeps UTC; SQLite returns it naive)."""
     when = getattr(message, "stored_at", None) or getattr(document, "created_at", None)
     if not isinstance(when, dt.datetime):
         return dt.datetime.now()
-    if when.tzinfo is not None:
-        when = when.astimezone().replace(tzinfo=None)
-    return when
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return when.astimezone().replace(tzinfo=None)
 
 
 def _write_files(folder: Path, txt_name: str, content: str, attachments: list[dict[str, Any]],
