@@ -79,3 +79,30 @@ def test_logged_into_medshakeehr_means_logged_into_the_bridge(ehr_app, ehr: Ehr,
         thief.set_cookie(name, browser.get_cookie(name).value)
     assert thief.get("/apicrypt/", headers={**BROWSER, "User-Agent": "curl/8"}
                      ).status_code == 302
+
+
+@pytest.mark.real_component("chromium")
+def test_in_chromium_login_at_the_ehr_opens_the_bridge(ehr_app, ehr: Ehr, php_ehr, page,
+                                                       live_server):
+    from medshake_bridge.users import create_user
+
+    configure(ehr_app, ehr, medshakeEhrSingleSignOn=True)
+    with ehr_app.app_context():
+        create_user("alice", "correct horse battery")
+    assert ehr_app.test_cli_runner().invoke(
+        args=["medshakeehr", "link-user", "alice", "3"]).exit_code == 0
+    base = live_server(front(php_ehr, "/apicrypt", bridge=ehr_app))
+    page.goto(f"{base}/apicrypt/")
+    assert "/apicrypt/login" in page.url  # nobody logged in anywhere yet
+    page.goto(f"{base}/login/")
+    page.fill("#u", "admin")
+    page.fill("#p", ADMIN_PASSWORD)
+    page.click("#go")
+    page.wait_for_url(f"{base}/patient/")
+    assert "EHR page /patient/" in page.content()
+    page.goto(f"{base}/apicrypt/")
+    assert page.url == f"{base}/apicrypt/"
+    assert "alice" in page.content()
+    page.goto(f"{base}/logout/")  # MedShakeEHR's logout: its cookies expire
+    page.goto(f"{base}/apicrypt/")
+    assert "/apicrypt/login" in page.url

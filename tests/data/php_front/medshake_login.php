@@ -2,6 +2,19 @@
 // MedShakeEHR's login as the reference describes it (msUser::checkLogin, _logLastCon,
 // _loginSetCookies), on the test database: for the single sign-on test through front().
 $path = parse_url($_SERVER['REQUEST_URI'], PHP_URL_PATH);
+if ($path === '/login/') {
+    echo '<!doctype html><form method="post" action="/login/logInDo/">'
+        . '<input name="p_username" id="u"><input type="password" name="p_password" id="p">'
+        . '<button id="go">Connexion</button></form>';
+    exit;
+}
+if ($path === '/logout/') {  // MedShakeEHR's logout only expires the cookies
+    foreach (['userName', 'userPass', 'apacheLogUserID'] as $name) {
+        setcookie($name, '', ['expires' => time() - 3600, 'path' => '/']);
+    }
+    header('Location: /login/', true, 302);
+    exit;
+}
 if ($path !== '/login/logInDo/') {
     header('Content-Type: text/plain');
     echo 'EHR page ' . $path;
