@@ -218,3 +218,42 @@ def test_files_left_by_a_crashed_copy_do_not_block_the_retry(clinic, ehr: Ehr):
         inbox_id = copy_document(connector_config(), document, message)
     assert inbox_id and orphan.read_text(encoding="utf-8").splitlines()[1] == "DUPONT"
     assert len(ehr.rows("SELECT id FROM inbox WHERE txtNumOrdre=:n", n=document.id)) == 1
+
+
+def test_the_documented_privileges_are_enough(clinic, ehr: Ehr):
+    """A MariaDB account with only the grants docs/medshakeehr.md lists files and writes back."""
+    import secrets as random_names
+
+    from medshake_medshakeehr.provider import MedShakeEhrProvider
+    from sqlalchemy.engine import make_url
+
+    account, password = f"cx_{random_names.token_hex(4)}", random_names.token_urlsafe(12)
+    db = f"`{ehr.name}`"
+    ehr.execute(f"CREATE USER '{account}'@'%' IDENTIFIED BY '{password}'")
+    try:
+        for grant in (f"SELECT ON {db}.*", f"INSERT ON {db}.objets_data",
+                      f"INSERT ON {db}.hprim", f"INSERT, UPDATE ON {db}.inbox",
+                      f"INSERT, UPDATE ON {db}.bridge_filings",
+                      f"INSERT, UPDATE ON {db}.bridge_inbox_copies"):
+            ehr.execute(f"GRANT {grant} TO '{account}'@'%'")
+        url = make_url(ehr.url).set(username=account, password=password)
+        configure(clinic.app, ehr, medshakeEhrDatabaseUrl=url.render_as_string(
+            hide_password=False))
+        assert clinic.app.test_cli_runner().invoke(args=["medshakeehr", "check"]).exit_code == 0
+        document = _collect_helene(clinic)
+        assert len(ehr.rows("SELECT id FROM inbox WHERE txtNumOrdre=:n", n=document.id)) == 1
+        with clinic.app.app_context():
+            from medshake_bridge.users import find_user
+
+            bob = find_user("bob")
+            record = MedShakeEhrProvider().file_document(
+                _to_file(clinic, document), "6", user=ActingUser(id=bob.id, login=bob.login))
+        assert record.created
+        assert tuple(ehr.rows("SELECT archived, assoToID FROM inbox WHERE txtNumOrdre=:n",
+                              n=document.id)[0]) == ("c", 6)
+    finally:
+        from medshake_medshakeehr import database
+
+        for key in [k for k in database._engines if account in k[0]]:
+            database._engines.pop(key).dispose()
+        ehr.execute(f"DROP USER IF EXISTS '{account}'@'%'")
