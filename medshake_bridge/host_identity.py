@@ -55,7 +55,7 @@ def host_identity_of(user_id: int) -> str | None:
 
 
 def create_linked_user(login: str, key: str, *, role: str = DEFAULT_ROLE,
-                       display_name: str = "") -> User:
+                       display_name: str = "", module: str = "base") -> User:
     """Create a bridge user without a password, linked to a host identity (an import of the
     host's accounts); it signs in through the host, or once an admin sets a password. Commits."""
     from medshake_bridge.users import LOGIN_PATTERN, UserError
@@ -68,7 +68,7 @@ def create_linked_user(login: str, key: str, *, role: str = DEFAULT_ROLE,
     if find_user(login) is not None:
         raise UserError(f"a user named {login!r} already exists", fix="link it instead")
     user = User(login=login, display_name=display_name or login, role=role, password_hash="",
-                host_identity=key, active=True)
+                host_identity=key, active=True, module=module or "base")
     db.session.add(user)
     db.session.commit()
     audit("user.imported", target=login, detail=f"host identity {key}, role {role}")

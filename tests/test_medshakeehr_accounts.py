@@ -29,13 +29,18 @@ def test_import_users_dry_run_changes_nothing(ehr_app):
     assert _users(ehr_app) == {}
 
 
-def test_import_users_creates_linked_accounts_with_mapped_roles(ehr_app):
+def test_import_users_creates_linked_accounts_with_mapped_roles(ehr_app, ehr: Ehr):
+    ehr.execute("UPDATE people SET module='cardio' WHERE id=5")
     result = _run(ehr_app, "import-users")
     assert result.exit_code == 0, result.output
     users = _users(ehr_app)
     assert users["admin"][:3] == ("admin", "medshakeehr:3", False)
     assert users["drmartin"] == ("practitioner", "medshakeehr:5", False, "Paul MARTIN")
     assert set(users) == {"admin", "drmartin"}  # service rows and patients are no accounts
+    from medshake_bridge.users import find_user
+
+    with ehr_app.app_context():  # its module-level settings apply to the bridge user too
+        assert (find_user("drmartin").module, find_user("admin").module) == ("cardio", "base")
     again = _run(ehr_app, "import-users")
     assert "skipped      admin: already linked to bridge user admin" in again.output
     assert _users(ehr_app) == users

@@ -37,6 +37,7 @@ class EhrAccount:
     rank: str
     kind: str
     display_name: str
+    module: str = "base"
 
     @property
     def key(self) -> str:
@@ -53,7 +54,7 @@ class EhrAccount:
 
 
 def ehr_accounts(config: ConnectorConfig, people_id: int | None = None) -> list[EhrAccount]:
-    sql = ("SELECT id, name, `rank`, type FROM people WHERE LENGTH(TRIM(name))>0 AND "
+    sql = ("SELECT id, name, `rank`, type, module FROM people WHERE LENGTH(TRIM(name))>0 AND "
            "LENGTH(TRIM(pass))>0 AND type NOT IN ('deleted','destroyed')")
     params = {}
     if people_id is not None:
@@ -67,12 +68,12 @@ def ehr_accounts(config: ConnectorConfig, people_id: int | None = None) -> list[
     except SQLAlchemyError as exc:
         raise unreachable(exc, config) from None
     accounts = []
-    for ident, login, rank, kind in rows:
+    for ident, login, rank, kind, module in rows:
         values = names.get(int(ident), {})
         last = values.get("lastname") or values.get("birthname") or ""
         display = " ".join(p for p in (values.get("firstname", ""), last) if p)
         accounts.append(EhrAccount(int(ident), str(login).strip(), str(rank or ""), str(kind),
-                                   display))
+                                   display, str(module or "base")))
     return accounts
 
 
@@ -115,7 +116,7 @@ def import_users(config: ConnectorConfig, *, dry_run: bool = False) -> list[Impo
             continue
         try:
             create_linked_user(account.login, account.key, role=account.role,
-                               display_name=account.display_name)
+                               display_name=account.display_name, module=account.module)
         except BridgeError as exc:
             lines.append(ImportLine(SKIPPED, account.login, str(exc)))
             continue
