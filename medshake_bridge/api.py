@@ -6,6 +6,8 @@ host's internals and may change without notice. Names are grouped by what they a
 
 from __future__ import annotations
 
+from typing import Any
+
 from medshake_bridge.errors import (
     CONFIGURATION,
     CONTENT,
@@ -19,6 +21,12 @@ from medshake_bridge.errors import (
     error_cause,
 )
 from medshake_bridge.hookspecs import hookimpl
+from medshake_bridge.host_identity import (
+    create_linked_user,
+    host_identity_of,
+    link_host_identity,
+    linked_user,
+)
 from medshake_bridge.interfaces import (
     BackendSpec,
     CheckResult,
@@ -44,8 +52,16 @@ from medshake_bridge.patient_ref import (
     PatientRef,
     PatientSummary,
 )
-from medshake_bridge.settings import SettingSpec
+from medshake_bridge.settings import SettingSpec, SettingsStore
 from medshake_bridge.settings.checks import check_command, command_validator, resolve_program
+from medshake_bridge.users import UserError, find_user, list_users
+
+
+def bridge_settings(app: Any = None) -> SettingsStore:
+    """The settings store of ``app`` (default: the current app): ``get``, ``set``, ``stored``."""
+    from medshake_bridge.extension import bridge_state
+
+    return bridge_state(app).settings
 
 __all__ = [
     # declaring a plugin
@@ -83,6 +99,16 @@ __all__ = [
     "ActingUser",
     # embedding
     "HostIdentity",
+    # bridge users and settings (connectors importing an EHR's accounts and settings)
+    "bridge_settings",
+    "SettingsStore",
+    "find_user",
+    "list_users",
+    "UserError",
+    "link_host_identity",
+    "linked_user",
+    "host_identity_of",
+    "create_linked_user",
     # errors
     "BridgeError",
     "ConfigurationError",

@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from medshake_bridge import redaction
 from medshake_bridge.config import apply_defaults, bridge_home
 from medshake_bridge.db import db as bridge_db
-from medshake_bridge.errors import ConfigurationError
+from medshake_bridge.errors import ConfigurationError, PluginLoadError
 from medshake_bridge.plugin_manager import PluginLoader, PluginRecord, new_plugin_manager
 from medshake_bridge.secrets import KEY_FILE_NAME, SecretBox, parse_keys, read_key_file
 from medshake_bridge.settings import SettingSpec, SettingsRegistry, SettingsStore
@@ -116,6 +116,7 @@ class MedshakeBridge:
         from medshake_bridge.cli import bridge_group
 
         app.cli.add_command(bridge_group, "bridge")
+        _add_plugin_commands(app, pm, loader)
         return state
 
     @staticmethod
@@ -130,6 +131,28 @@ def _prefixed(app: Flask, blueprint: Blueprint) -> str | None:
     prefix = app.config["MEDSHAKE_BRIDGE_URL_PREFIX"].rstrip("/")
     own = blueprint.url_prefix or ""
     return (prefix + own) or None
+
+
+def _add_plugin_commands(app: Flask, pm: pluggy.PluginManager, loader: PluginLoader) -> None:
+    """Put the commands of ``medshake_cli_commands`` on ``app.cli``, one plugin at a time, so a
+    failing plugin (or one reusing a taken name) is recorded and the others still load."""
+    from flask.cli import AppGroup
+
+    from medshake_bridge.cli import bridge_group
+
+    for impl in pm.hook.medshake_cli_commands.get_hookimpls():
+        collector = AppGroup(impl.plugin_name)
+        try:
+            impl.function(**({"cli": collector} if "cli" in impl.argnames else {}))
+            for name, command in collector.commands.items():
+                if name in app.cli.commands or name in bridge_group.commands:
+                    raise PluginLoadError(f"command {name!r} already exists",
+                                          fix="give the plugin's command another name")
+                app.cli.add_command(command, name)
+        except Exception as exc:  # noqa: BLE001 - recorded like an import failure
+            record = loader.records.get(impl.plugin_name) or PluginRecord(impl.plugin_name,
+                                                                          "loaded")
+            loader.record_failure(record, "commands", exc)
 
 
 def _build_registry(pm: pluggy.PluginManager, loader: PluginLoader) -> SettingsRegistry:

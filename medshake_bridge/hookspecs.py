@@ -158,3 +158,14 @@ def medshake_host_user_role(identity: Any) -> str | None:
     identity's own ``role``, then ``practitioner``) decide. Any other answer refuses the
     provisioning (logged).
     """
+
+
+@hookspec
+def medshake_cli_commands(cli: Any) -> None:
+    """Add command-line commands.
+
+    Called once when the app is created, with the app's click group ``cli`` (``app.cli``): add
+    commands or groups to it with ``cli.add_command(...)``. They run inside an app context, as
+    ``medshake-bridge NAME`` standalone and ``flask NAME`` in a host app. The return value is
+    ignored; a command whose name is already taken is a load error of the second plugin.
+    """

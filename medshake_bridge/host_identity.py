@@ -43,6 +43,38 @@ def link_host_identity(user: User, key: str) -> None:
     audit("user.linked", target=user.login, detail=f"host identity {key}")
 
 
+def linked_user(key: str) -> User | None:
+    """The bridge user linked to the host identity ``key`` (active or not), or ``None``."""
+    return _linked(key)
+
+
+def host_identity_of(user_id: int) -> str | None:
+    """The host identity key a bridge user is linked to (``None`` when unlinked)."""
+    user = db.session.get(User, user_id)
+    return user.host_identity if user is not None else None
+
+
+def create_linked_user(login: str, key: str, *, role: str = DEFAULT_ROLE,
+                       display_name: str = "", module: str = "base") -> User:
+    """Create a bridge user without a password, linked to a host identity (an import of the
+    host's accounts); it signs in through the host, or once an admin sets a password. Commits."""
+    from medshake_bridge.users import LOGIN_PATTERN, UserError
+
+    if not LOGIN_PATTERN.match(login):
+        raise UserError(f"login {login!r} is not allowed",
+                        fix="use letters, digits, dots, dashes or underscores (max 80)")
+    if role not in ROLES:
+        raise UserError(f"unknown role {role!r}", fix=f"use one of {', '.join(ROLES)}")
+    if find_user(login) is not None:
+        raise UserError(f"a user named {login!r} already exists", fix="link it instead")
+    user = User(login=login, display_name=display_name or login, role=role, password_hash="",
+                host_identity=key, active=True, module=module or "base")
+    db.session.add(user)
+    db.session.commit()
+    audit("user.imported", target=login, detail=f"host identity {key}, role {role}")
+    return user
+
+
 def _linked(key: str) -> User | None:
     return db.session.scalars(select(User).where(User.host_identity == key)).first()
 

@@ -22,6 +22,7 @@ pytest_plugins = [
     "databases",
     "mailworld",
     "sendworld",
+    "medshakeehr_world",
 ]
 
 TEST_SECRET_KEY = Fernet.generate_key().decode()

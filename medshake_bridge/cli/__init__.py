@@ -8,7 +8,7 @@ Every command lives in :data:`bridge_group`. Inside a host app the same group is
 from __future__ import annotations
 
 import click
-from flask.cli import FlaskGroup
+from flask.cli import FlaskGroup, ScriptInfo
 
 from medshake_bridge.cli import (  # noqa: F401 - registers the commands
     account_cmds,
@@ -54,8 +54,14 @@ class BridgeCLI(FlaskGroup):
             self.add_command(command, name)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        """Only the bridge's commands (not the app's ``bridge`` alias of the same group)."""
-        return sorted(bridge_group.commands)
+        """The bridge's commands and those plugins add (``medshake_cli_commands``), not the
+        app's ``bridge`` alias of the same group."""
+        names = set(bridge_group.commands)
+        try:
+            app = ctx.ensure_object(ScriptInfo).load_app()
+        except Exception:  # noqa: BLE001 - no app here: the bridge's own commands still list
+            return sorted(names)
+        return sorted(names | {name for name in app.cli.commands if name != "bridge"})
 
 
 def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:

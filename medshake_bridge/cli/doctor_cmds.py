@@ -21,7 +21,7 @@ LABELS = {True: "ok", None: "WARNING", False: "BROKEN"}
 CATEGORY_TITLES = {
     "security": "Instance and secrets", "plugins": "Plugins", "folders": "Folders",
     "mail": "Mail servers", "scheduler": "Scheduler", "apicrypt_v1": "Apicrypt v1",
-    "apicrypt_v2": "Apicrypt v2", "general": "Other",
+    "apicrypt_v2": "Apicrypt v2", "medshakeehr": "MedShakeEHR", "general": "Other",
 }
 
 

@@ -40,7 +40,8 @@ def category_label(category: str) -> str:
         "security": _("Instance and secrets"), "plugins": _("Plugins"),
         "folders": _("Folders"), "mail": _("Mail servers"), "scheduler": _("Scheduler"),
         "apicrypt_v1": _("Apicrypt v1"), "apicrypt_v2": _("Apicrypt v2"),
-        "webhooks": _("Webhooks"), "general": _("Other"),
+        "webhooks": _("Webhooks"), "medshakeehr": "MedShakeEHR",
+        "general": _("Other"),
     }
     return labels.get(category, category)
 
