@@ -144,7 +144,8 @@ def host_user() -> User | None:
     from medshake_bridge.extension import bridge_state
     from medshake_bridge.host_identity import HostIdentity, user_for_host_identity
 
-    answer = bridge_state().pm.hook.medshake_current_user(
+    answer = bridge_state().hooks.call_first(
+        "medshake_current_user",
         app=current_app._get_current_object(), request=request  # type: ignore[attr-defined]
     )
     if answer is None:

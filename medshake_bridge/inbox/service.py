@@ -240,8 +240,8 @@ def file_document(user: User, document_id: int, patient_id: str) -> InboxDocumen
         raise InboxError("this document can no longer be filed (it was removed)",
                          fix="look for it in the removed documents")
     try:
-        record = bridge_state().pm.hook.medshake_file_to_patient(
-            document=document, patient_id=str(patient_id), user=user)
+        record = bridge_state().hooks.call_first(
+            "medshake_file_to_patient", document=document, patient_id=str(patient_id), user=user)
         if record is None:
             raise InboxError("no plugin filed the document",
                              fix="enable the standalone patient store or the EHR plugin")
