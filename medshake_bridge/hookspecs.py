@@ -95,6 +95,16 @@ def medshake_system_checks(app: Any) -> list[Any]:
 
 
 @hookspec
+def medshake_config_advice(app: Any, account: str) -> list[Any]:
+    """Offer configuration snippets an admin must paste elsewhere (sudoers lines, systemd).
+
+    Called by the system information page and ``doctor`` inside an app context, with the Flask
+    ``app`` and the system ``account`` the sudoers lines must name. Return a list of
+    :class:`medshake_bridge.api.Advice` (only those that apply to this site now).
+    """
+
+
+@hookspec
 def medshake_message_stored(message: Any, documents: list[Any]) -> None:
     """React to a received message once it is safely committed.
 

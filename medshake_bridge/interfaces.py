@@ -27,6 +27,16 @@ class CheckResult:
     category: str = "general"
 
 
+@dataclass(frozen=True)
+class Advice:
+    """A titled block of lines an admin must paste elsewhere (sudoers, a systemd override),
+    with why it applies; shown by system information and ``doctor``."""
+
+    title: str
+    why: str
+    lines: tuple[str, ...]
+
+
 @runtime_checkable
 class CryptoBackend(Protocol):
     """Encrypts outgoing and decrypts incoming Apicrypt content for one user."""

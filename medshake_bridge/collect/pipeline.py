@@ -461,8 +461,12 @@ def waiting_messages(mailbox_ids: list[int] | None = None) -> list[ReceivedMessa
 
 
 def _announce(state: BridgeState, row: ReceivedMessage, documents: list[Any]) -> None:
-    # each reaction on its own: a plugin's failure is recorded and never undoes the storage
-    state.hooks.call("medshake_message_stored", message=row, documents=documents)
+    # each reaction on its own: a plugin's failure is recorded and never undoes the storage;
+    # plugins get public copies (with the owners), never the session's rows
+    from medshake_bridge.public import stored_message
+
+    message, public_documents = stored_message(row, documents)
+    state.hooks.call("medshake_message_stored", message=message, documents=public_documents)
 
 
 def _deletable(plan: MailboxPlan, mailbox: Mailbox, listed: list[ServerMessage]) -> list[str]:

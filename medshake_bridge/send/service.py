@@ -210,8 +210,11 @@ def _check_attachments(attachments: Sequence[AttachmentFile],
 
 def _before_send(message: OutgoingMessage, user: User) -> None:
     failed: list[str] = []
+    from medshake_bridge.public import BridgeUser
+
     reasons = [answer.value for answer in bridge_state().hooks.call(
-        "medshake_before_send", failed=failed, message=message, user=user) if answer.value]
+        "medshake_before_send", failed=failed, message=message, user=BridgeUser.from_row(user))
+        if answer.value]
     # A veto that could not be asked fails closed: the message may be one it would refuse.
     reasons += [_("the check of plugin %(name)s failed (see the Extensions page)", name=name)
                 for name in failed]
@@ -297,7 +300,11 @@ def send_message(user: User, draft: Draft, *, token: str) -> SendOutcome:
           detail=f"sent message {record.id}, {message_id}, patient {record.patient_id or '-'}, "
                  f"{len(message.attachment_names)} attachment(s)", actor=user)
     # each reaction on its own: a plugin's failure is recorded and never hides the sending
-    state.hooks.call("medshake_message_sent", message=record, user=user)
+    from medshake_bridge.public import BridgeUser, SentRecord
+
+    public_user = BridgeUser.from_row(user)
+    state.hooks.call("medshake_message_sent", message=SentRecord.from_row(record, public_user),
+                     user=public_user)
     return SendOutcome(record, notice=notice)
 
 

@@ -232,6 +232,16 @@ def plugin_checks(state: BridgeState) -> list[CheckResult]:
                     "details; fix or update the plugin, or disable it.", "plugins")
         for record in failed
     ]
+    from medshake_bridge.settings.choices import stale_choices
+
+    for name, level, scope, value in stale_choices(state.app):
+        where = {"user": f"user {scope}", "module": f"module {scope}"}.get(level, level)
+        option = {"user": f" --user {scope}", "module": f" --module {scope}"}.get(level, "")
+        results.append(CheckResult(
+            f"Setting {name} ({where})", False,
+            f"{value!r} is offered by no installed plugin (uninstalled or disabled)",
+            f"Install or enable the plugin that offers {value!r}, or choose another value "
+            f"('medshake-bridge config set {name} VALUE{option}').", "plugins"))
     suspended = state.hooks.suspensions()
     for name, row in sorted(suspended.items()):
         results.append(CheckResult(
@@ -250,7 +260,8 @@ def plugin_checks(state: BridgeState) -> list[CheckResult]:
             f"{rows[0].error}",
             "Open the Extensions page (or run 'medshake-bridge plugins -v') for the details; "
             "the other plugins kept working. Report it to the plugin's authors.", "plugins"))
-    if not failed and not suspended and not by_plugin:
+    if not failed and not suspended and not by_plugin and not any(
+            result.name.startswith("Setting ") for result in results):
         loaded = sum(1 for record in state.plugins.values() if record.status == "loaded")
         results.append(CheckResult("Plugins", True, f"{loaded} loaded, none failed", "",
                                    "plugins"))
