@@ -194,6 +194,20 @@ def _include(match: re.Match[str]) -> str:
     return f"```python\n{path.read_text(encoding='utf-8').rstrip()}\n```"
 
 
+TESTING_SOURCE = Path("docs/source/testing-plugins.md")
+TESTING_TARGET = Path("docs/testing-plugins.md")
+
+
+def render_testing() -> str:
+    """``docs/testing-plugins.md``: its source with the example plugin's tests included."""
+    text = (ROOT / TESTING_SOURCE).read_text(encoding="utf-8")
+    text = re.sub(r"<!-- include: ([^>]+?) -->", _include, text)
+    header = HEADER.replace("docs/source/plugins.md, medshake_bridge/hookspecs.py, "
+                            "medshake_bridge/api.py and docs/examples/",
+                            "docs/source/testing-plugins.md and docs/examples/")
+    return header + text.rstrip() + "\n"
+
+
 def render() -> str:
     """The whole page, as it must be in ``docs/plugins.md``."""
     text = (ROOT / SOURCE).read_text(encoding="utf-8")
@@ -203,7 +217,8 @@ def render() -> str:
     return HEADER + text.rstrip() + "\n"
 
 
-def write() -> Path:
-    target = ROOT / TARGET
-    target.write_text(render(), encoding="utf-8")
-    return target
+def write() -> list[Path]:
+    """Write both generated pages; returns their paths."""
+    (ROOT / TARGET).write_text(render(), encoding="utf-8")
+    (ROOT / TESTING_TARGET).write_text(render_testing(), encoding="utf-8")
+    return [ROOT / TARGET, ROOT / TESTING_TARGET]

@@ -31,7 +31,16 @@ from medshake_bridge.api import (
     StoredDocument,
     StoredMessage,
 )
-from medshake_bridge.plugin_docs import EXAMPLES, ROOT, SOURCE, TARGET, hookspec_functions, render
+from medshake_bridge.plugin_docs import (
+    EXAMPLES,
+    ROOT,
+    SOURCE,
+    TARGET,
+    TESTING_TARGET,
+    hookspec_functions,
+    render,
+    render_testing,
+)
 
 HOOKS = sorted(hookspec_functions())
 USER = BridgeUser(id=1, login="admin", display_name="Ada Admin", role="admin")
@@ -47,6 +56,16 @@ def _load(path: Path) -> types.ModuleType:
 def test_docs_plugins_md_is_up_to_date():
     assert (ROOT / TARGET).read_text(encoding="utf-8") == render(), (
         "docs/plugins.md is out of date: run scripts/generate-plugin-docs")
+
+
+def test_docs_testing_plugins_md_is_up_to_date_and_its_code_is_the_tested_files():
+    text = (ROOT / TESTING_TARGET).read_text(encoding="utf-8")
+    assert text == render_testing(), "run scripts/generate-plugin-docs"
+    blocks = re.findall(r"^```python\n(.*?)^```", text, re.M | re.S)
+    example_tests = ROOT / "docs" / "examples" / "example_plugin" / "tests"
+    assert [block.rstrip() for block in blocks] == [
+        (example_tests / name).read_text(encoding="utf-8").rstrip()
+        for name in ("conftest.py", "test_example.py")]  # run by tests/test_example_plugin.py
 
 
 def test_every_hook_has_an_example_and_every_example_a_hook():
