@@ -18,6 +18,7 @@ from medshake_bridge.cli import (  # noqa: F401 - registers the commands
     demo_cmds,
     doctor_cmds,
     keys_cmds,
+    scaffold_cmds,
     send_cmds,
     task_cmds,
     user_cmds,
