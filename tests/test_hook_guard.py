@@ -164,3 +164,37 @@ def test_a_failing_firstresult_implementation_lets_the_next_one_answer(make_app)
         answer = bridge_state().hooks.call_first("medshake_host_user_role", identity=None)
         assert answer == "secretary"
         assert bridge_state().hooks.recent_failures("role_broken")
+
+
+def test_a_collector_that_raises_fails_only_its_own_mailbox(make_app, tmp_path, monkeypatch):
+    from medshake_bridge.api import CollectorSpec, MailboxIdentity
+
+    class Exploding:
+        def __init__(self, settings):
+            pass
+
+        def open(self):
+            raise TypeError("NoneType is not iterable")  # a bug, not a foreseen error
+
+        def abort(self):
+            pass
+
+    @hookimpl
+    def medshake_mail_collectors():
+        return [CollectorSpec("exploding", "Exploding", factory=Exploding,
+                              identity=lambda s: MailboxIdentity("exploding", "h", 1, "x"))]
+
+    broken = _plugin("exploding_collector", medshake_mail_collectors=medshake_mail_collectors)
+    world = _world(make_app, tmp_path, monkeypatch, [broken])
+    (tmp_path / "unused").mkdir()
+    with world.app.app_context():
+        other = world.add_user("carol", "carol.PETIT", tmp_path / "unused")
+        bridge_state().settings.set("apicryptCollector", "exploding", level="user",
+                                    user_id=other)
+    world.deliver(world.mail())
+    result = world.app.test_cli_runner().invoke(args=["bridge", "fetch"])
+    assert len(world.documents()) == 1 and world.on_server() == []  # Bob's Maildir collected
+    assert "plugin exploding_collector" in result.output and "NoneType" in result.output
+    with world.app.app_context():
+        [failure] = bridge_state().hooks.recent_failures("exploding_collector")
+    assert failure.hook == "collector exploding"
