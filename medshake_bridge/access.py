@@ -87,6 +87,7 @@ def readable_mail_owner_ids(user: User | None) -> set[int]:
 
 
 def may_read_mail_of(user: User | None, owner_id: int) -> bool:
+    """True when ``user`` may see and act on the collected mail of user ``owner_id``."""
     return int(owner_id) in readable_mail_owner_ids(user)
 
 

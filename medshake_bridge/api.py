@@ -7,7 +7,15 @@ they are for; ``docs/plugins.md`` lists them (generated from this module).
 
 from __future__ import annotations
 
-from medshake_bridge.access import ADMIN, PUBLIC, USER, deny, protect
+from medshake_bridge.access import (
+    ADMIN,
+    PUBLIC,
+    USER,
+    deny,
+    may_read_mail_of,
+    protect,
+    require_mail_access,
+)
 from medshake_bridge.crypto_common import (
     LOCAL_PART,
     EncryptedBody,
@@ -99,6 +107,7 @@ from medshake_bridge.runner import (
     ProgramTimeoutError,
     Runner,
 )
+from medshake_bridge.scheduler.runs import JobFailed
 from medshake_bridge.settings import SettingSpec, ValueProblem
 from medshake_bridge.settings.checks import check_command, command_validator, resolve_program
 from medshake_bridge.textdecode import encode_outgoing_latin1
@@ -134,6 +143,8 @@ __all__ = [
     "ADMIN",
     "protect",
     "deny",
+    "require_mail_access",
+    "may_read_mail_of",
     "_",
     "human_size",
     # why something failed (issue 20): only CONTENT counts toward quarantine
@@ -151,6 +162,7 @@ __all__ = [
     "KeyManager",
     "KeyManagerSpec",
     "JobSpec",
+    "JobFailed",
     "MenuItem",
     "CheckResult",
     "Advice",

@@ -86,8 +86,19 @@ def medshake_key_managers() -> list[KeyManagerSpec]:
 def medshake_scheduled_jobs() -> list[JobSpec]:
     """Declare scheduled jobs.
 
-    Called when the scheduler builds its job list. Return a list of
-    :class:`medshake_bridge.interfaces.JobSpec` (id, function, default cron fields, labels).
+    Called whenever the scheduler, the *Tâches planifiées* page or ``medshake-bridge tasks``
+    needs the job list. Return a list of :class:`JobSpec` (id, function, labels, default
+    ``cron`` and ``enabled``). Cron fields are named (``minute``, ``hour``, ``day``, ``month``,
+    ``day_of_week``) in crontab syntax (``*/5``, ``8-20``, ``1,15``) with crontab's day-of-week
+    numbering (0 or 7 = Sunday, ``1-6`` Monday-Saturday). ``cron`` and ``enabled`` are
+    defaults: once a job is seen, the admin's choices on the tasks page win.
+
+    The job function ``func(app)`` is called with the Flask ``app`` inside an app context (the
+    API's accessors work), in a worker thread of the one process that leads the scheduling
+    (or of the web process for "run now", or of ``medshake-bridge tasks run``). It returns a
+    mapping of counts (shown and stored) or ``None``. Raising records the run as failed with
+    the error; raise :class:`JobFailed` ``(message, counts=..., fix=...)`` to keep counts with
+    the failure. Make a job idempotent: a run interrupted by a crash runs again.
     """
 
 
@@ -96,7 +107,14 @@ def medshake_blueprints(app: Flask) -> list[Blueprint]:
     """Add pages.
 
     Called once when the app is created, with the Flask ``app``. Return a list of Flask
-    blueprints; the host registers them under its URL prefix.
+    blueprints; the host registers them under its URL prefix and guards every route: a
+    logged-in bridge user is needed (``protect(blueprint, ADMIN)`` reserves the pages to
+    admins, who else gets an audited 404), every POST needs the CSRF token (a hidden
+    ``csrf_token`` field with ``{{ csrf_token() }}``), and the pages get the bridge's security
+    headers and translations. Templates extend ``bridge/base.html`` and fill the blocks
+    ``bridge_title`` and ``bridge_main`` (no inline script or style: the Content-Security-Policy
+    forbids them). A view touching a user's mail calls ``require_mail_access(current_user(),
+    owner_id)``; security-relevant actions call ``audit(...)``.
     """
 
 
@@ -115,7 +133,9 @@ def medshake_system_checks(app: Flask) -> list[CheckResult]:
     """Report on what this plugin needs (folders, programs, services).
 
     Called by the system information page and ``medshake-bridge doctor``, with the Flask ``app``
-    inside an app context. Return a list of :class:`medshake_bridge.interfaces.CheckResult`.
+    inside an app context, each plugin in its own thread with a deadline (keep network calls
+    short, with timeouts). Return a list of :class:`CheckResult`; ``ok=None`` is a warning,
+    ``ok=False`` makes ``doctor`` exit non-zero.
     """
 
 

@@ -10,7 +10,7 @@ temporary instance folder, the sandbox's Apicrypt programs and keys, a Maildir, 
 collection pipeline. See ``docs/testing-plugins.md``.
 
 Fixtures: ``bridge_config``, ``bridge_app``, ``bridge_client``, ``login_as``,
-``sandbox_network``, ``maildir_mailbox``, ``collect``.
+``sandbox_network``, ``maildir_mailbox``, ``collect``, ``system_checks``.
 """
 
 from __future__ import annotations
@@ -228,5 +228,18 @@ def collect(bridge_app: Flask) -> Callable[..., Any]:
     def run(user_id: int | None = None, **options: Any) -> Any:
         with bridge_app.app_context():
             return collect_all(bridge_state(bridge_app), user_id=user_id, **options)
+
+    return run
+
+
+@pytest.fixture
+def system_checks(bridge_app: Flask) -> Callable[[], dict[str, Any]]:
+    """``system_checks()``: every plugin's checks as the system information page and
+    ``doctor`` run them, by name (``CheckResult`` with ``ok``, ``detail``, ``fix``)."""
+    from medshake_bridge.sysinfo import run_system_checks
+
+    def run() -> dict[str, Any]:
+        report = run_system_checks(bridge_app)
+        return {check.name: check for group in report.groups for check in group.checks}
 
     return run

@@ -1,9 +1,13 @@
-from medshake_bridge.api import JobSpec, hookimpl, users
+from medshake_bridge.api import JobFailed, JobSpec, hookimpl, users
 
 
 def count_users(app):
     """The job: called with the app, inside an app context; returns counts to record."""
-    return {"users": len(users())}
+    found = len(users())
+    if not found:
+        raise JobFailed("nobody can receive mail yet", counts={"users": 0},
+                        fix="create the users (medshake-bridge create-user)")
+    return {"users": found}
 
 
 @hookimpl

@@ -8,7 +8,7 @@ from medshake_bridge.api import settings
 
 
 def test_drop_folder_collection_reaction_page_and_check(
-        bridge_app, bridge_client, login_as, sandbox_network, collect, tmp_path):
+        bridge_app, bridge_client, login_as, sandbox_network, collect, system_checks, tmp_path):
     drop = tmp_path / "drop"
     drop.mkdir()
     bob = login_as("practitioner", "bob")
@@ -25,11 +25,7 @@ def test_drop_folder_collection_reaction_page_and_check(
     assert entry["documents"] == 1 and entry["abnormal"] == 1 and entry["results"] == 2
     page = bridge_client.get("/example/")
     assert page.status_code == 200 and 'id="example-journal"' in page.get_data(as_text=True)
-    from medshake_bridge.sysinfo import run_system_checks  # the page and doctor use it
-
-    lines = {check.name: check for group in run_system_checks(bridge_app).groups
-             for check in group.checks}
-    assert lines["Drop folder (bob)"].ok is True
+    assert system_checks()["Drop folder (bob)"].ok is True
 
 
 def test_the_page_needs_a_login(bridge_client):
