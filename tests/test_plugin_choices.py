@@ -119,3 +119,43 @@ def test_a_badly_built_collector_spec_says_what_to_write():
     with pytest.raises(ValueError, match="factory must be a function"):
         CollectorSpec("dropfolder", "Drop", factory="not callable",
                       identity=lambda settings: None)
+
+
+def test_a_plugin_setting_may_take_its_choices_from_patient_sources_or_a_function(make_app):
+    import types
+
+    from medshake_bridge import hookimpl
+    from medshake_bridge.api import SettingSpec
+
+    class Source:
+        def __init__(self, source, label):
+            self.source, self.label = source, label
+
+    @hookimpl
+    def medshake_patient_providers(app):
+        return [Source("mine", "Mon logiciel")]
+
+    @hookimpl
+    def medshake_settings():
+        return [
+            SettingSpec(name="myFilingSource", type="choice", default="", category="Test",
+                        label_fr="Source", label_en="Source",
+                        choices_from="medshake_patient_providers"),
+            SettingSpec(name="myColour", type="choice", default="blue", category="Test",
+                        label_fr="Couleur", label_en="Colour",
+                        choices_from=lambda app: [("blue", "Bleu"), ("red", "Rouge")]),
+        ]
+
+    plugin = types.ModuleType("choosy")
+    plugin.medshake_patient_providers = medshake_patient_providers
+    plugin.medshake_settings = medshake_settings
+    app = make_app(MEDSHAKE_BRIDGE_PLUGINS=[plugin])
+    migrate.upgrade(app)
+    with app.app_context():
+        store = bridge_state().settings
+        assert store.set("myFilingSource", "mine") == "mine"
+        with pytest.raises(SettingValueError, match="one of: mine"):
+            store.set("myFilingSource", "elsewhere")
+        assert store.set("myColour", "red") == "red"
+        with pytest.raises(SettingValueError, match="one of: blue, red"):
+            store.set("myColour", "green")
