@@ -108,6 +108,7 @@ from medshake_bridge.runner import (
     Runner,
 )
 from medshake_bridge.scheduler.runs import JobFailed
+from medshake_bridge.send.service import OutgoingMessage
 from medshake_bridge.settings import SettingSpec, ValueProblem
 from medshake_bridge.settings.checks import check_command, command_validator, resolve_program
 from medshake_bridge.textdecode import encode_outgoing_latin1
@@ -127,6 +128,7 @@ __all__ = [
     "StoredDocument",
     "LabResult",
     "SentRecord",
+    "OutgoingMessage",
     "Settings",
     "settings",
     "users",

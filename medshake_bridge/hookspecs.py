@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # the annotations are documentation; plugins import these fro
         JobSpec,
         KeyManagerSpec,
         MenuItem,
+        OutgoingMessage,
         SentRecord,
         SettingSpec,
         StoredDocument,
@@ -195,7 +196,7 @@ def medshake_file_to_patient(document: Any, patient_id: str, user: Any) -> Any:
 
 
 @hookspec
-def medshake_before_send(message: Any, user: BridgeUser) -> str | None:
+def medshake_before_send(message: OutgoingMessage, user: BridgeUser) -> str | None:
     """Veto an outgoing message.
 
     Called before a message is encrypted and sent, with the checked ``OutgoingMessage``

@@ -4,6 +4,7 @@ imports a plugin, and hooks receive public objects, not ORM rows."""
 from __future__ import annotations
 
 import ast
+import re
 import tomllib
 import types
 from pathlib import Path
@@ -124,3 +125,14 @@ def test_a_stored_message_reaches_plugins_as_public_objects(make_app, tmp_path, 
         pass
     else:  # pragma: no cover
         raise AssertionError("StoredDocument must be frozen")
+
+
+def test_every_host_call_of_a_hook_goes_through_the_guard() -> None:
+    """``pm.hook.medshake_x(...)`` stops at the first plugin that raises: the host calls hooks
+    through ``bridge_state().hooks`` (medshake_bridge/hook_guard.py) instead."""
+    direct = re.compile(r"\.hook\.medshake_\w+\(")
+    offenders = [f"{path.relative_to(ROOT)}:{number}"
+                 for path in sorted(HOST.rglob("*.py")) if path.name != "hook_guard.py"
+                 for number, line in enumerate(path.read_text().splitlines(), 1)
+                 if direct.search(line)]
+    assert offenders == [], "call hooks through bridge_state().hooks:\n" + "\n".join(offenders)
