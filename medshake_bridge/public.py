@@ -68,6 +68,27 @@ class LabResult:
 
 
 @dataclass(frozen=True)
+class StoredAttachment:
+    """An attachment of a received message as the bridge keeps it: its display ``name``, its
+    decrypted copy at ``path`` (private to the bridge: read it, never move or change it)."""
+
+    name: str
+    path: Path
+    size: int = 0
+    content_type: str = ""
+    signature: str = ""
+    signer: str = ""
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> StoredAttachment:
+        return cls(name=str(data.get("name") or ""), path=Path(str(data.get("file") or "")),
+                   size=int(data.get("size") or 0),
+                   content_type=str(data.get("content_type") or ""),
+                   signature=str(data.get("signature") or ""),
+                   signer=str(data.get("signer") or ""))
+
+
+@dataclass(frozen=True)
 class StoredDocument:
     """One inbox document of one owner: the parsed HPRIM header (``header``: patient name,
     birth date, NIR, file number, sender...) and its lab ``results``."""
@@ -86,6 +107,21 @@ class StoredDocument:
     body: str
     header: Mapping[str, Any] = field(default_factory=dict)
     results: tuple[LabResult, ...] = ()
+
+    # The names of the database row, for plugins written before these objects existed.
+    @property
+    def owner_user_id(self) -> int:
+        return self.owner.id
+
+    @property
+    def header_json(self) -> str:
+        return json.dumps(dict(self.header), ensure_ascii=False, default=str)
+
+    @property
+    def results_json(self) -> str:
+        return json.dumps([{**{name: getattr(result, name) for name in LabResult._TEXT},
+                            "abnormal": result.abnormal, **result.extra}
+                           for result in self.results], ensure_ascii=False)
 
     @classmethod
     def from_row(cls, row: Any, owner: BridgeUser) -> StoredDocument:
@@ -118,6 +154,15 @@ class StoredMessage:
     signature_invalid: bool
     attachment_names: tuple[str, ...]
     owners: tuple[BridgeUser, ...]
+    attachments: tuple[StoredAttachment, ...] = ()
+
+    @property
+    def attachments_json(self) -> str:
+        """The attachments as the database row keeps them (for older plugins)."""
+        return json.dumps([{"name": item.name, "file": str(item.path), "size": item.size,
+                            "content_type": item.content_type, "signature": item.signature,
+                            "signer": item.signer} for item in self.attachments],
+                          ensure_ascii=False)
 
     @property
     def owner(self) -> BridgeUser | None:
@@ -126,16 +171,16 @@ class StoredMessage:
 
     @classmethod
     def from_row(cls, row: Any, owners: tuple[BridgeUser, ...]) -> StoredMessage:
-        names = tuple(str(item.get("name") or item.get("filename") or "")
-                      for item in json.loads(row.attachments_json or "[]")
-                      if isinstance(item, dict))
+        items = [item for item in json.loads(row.attachments_json or "[]")
+                 if isinstance(item, dict)]
+        names = tuple(str(item.get("name") or "") for item in items)
         return cls(
             id=row.id, mailbox=row.mailbox.key if row.mailbox is not None else "",
             server_id=row.server_id, message_id=row.message_id_header, subject=row.subject,
             from_address=row.from_address, to_address=row.to_address, date=row.date_header,
             signature_status=row.signature_status, signer=row.signer,
             signature_invalid=bool(row.signature_invalid), attachment_names=names,
-            owners=owners)
+            owners=owners, attachments=tuple(StoredAttachment.from_json(item) for item in items))
 
 
 @dataclass(frozen=True)

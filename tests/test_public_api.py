@@ -4,6 +4,7 @@ imports a plugin, and hooks receive public objects, not ORM rows."""
 from __future__ import annotations
 
 import ast
+import json
 import re
 import tomllib
 import types
@@ -90,7 +91,7 @@ def test_every_exported_name_exists_and_is_documented_by_a_docstring() -> None:
 
 
 def test_a_stored_message_reaches_plugins_as_public_objects(make_app, tmp_path, monkeypatch):
-    from mailworld import BOB, World
+    from mailworld import BOB, PDF_1, World
 
     from medshake_bridge.sandbox import SANDBOX_ENV_VARS
 
@@ -106,18 +107,26 @@ def test_a_stored_message_reaches_plugins_as_public_objects(make_app, tmp_path, 
                    MEDSHAKE_BRIDGE_PLUGINS=[plugin])
     migrate.upgrade(app)
     world = World(app, tmp_path, monkeypatch)
-    world.deliver(world.mail())
+    world.deliver(world.mail(attachments=[("compte rendu.pdf", PDF_1)]))
     assert world.collect().ok
     [(message, documents)] = seen
     assert isinstance(message, StoredMessage)
     assert [owner.login for owner in message.owners] == ["bob"]
     assert isinstance(message.owner, BridgeUser) and message.owner.id == world.bob
     assert BOB.split(".")[0] in message.to_address
+    [attachment] = message.attachments
+    assert attachment.name == "compte rendu.pdf" == message.attachment_names[0]
+    assert attachment.path.read_bytes() == PDF_1 and attachment.size == len(PDF_1)
     [document] = documents
     assert isinstance(document, StoredDocument) and document.owner.login == "bob"
     assert document.header["last_name"] and document.patient_last_name
     assert document.results and all(isinstance(r, LabResult) for r in document.results)
     assert any(r.label for r in document.results)
+    # the row's names still answer, for plugins written against rows
+    assert document.owner_user_id == world.bob
+    assert json.loads(document.header_json)["last_name"] == document.header["last_name"]
+    assert json.loads(document.results_json)[0]["label"] == document.results[0].label
+    assert json.loads(message.attachments_json)[0]["file"] == str(attachment.path)
     # frozen copies: the plugin cannot change the stored rows through them
     try:
         document.body = "changed"  # type: ignore[misc]
