@@ -123,6 +123,7 @@ def readable_mail_owner_ids(user: User | None) -> set[int]:
 
 
 def may_read_mail_of(user: User | None, owner_id: int) -> bool:
+    """True when ``user`` may see and act on the collected mail of user ``owner_id``."""
     return int(owner_id) in readable_mail_owner_ids(user)
 
 
@@ -180,7 +181,8 @@ def host_user() -> User | None:
     from medshake_bridge.extension import bridge_state
     from medshake_bridge.host_identity import HostIdentity, user_for_host_identity
 
-    answer = bridge_state().pm.hook.medshake_current_user(
+    answer = bridge_state().hooks.call_first(
+        "medshake_current_user",
         app=current_app._get_current_object(), request=request  # type: ignore[attr-defined]
     )
     if answer is None:

@@ -1,13 +1,34 @@
 """The public API: everything a plugin may import, and nothing else.
 
-Plugins (the built-in ones included) import from here only; what is not exported here is the
-host's internals and may change without notice. Names are grouped by what they are for.
+Plugins (the built-in ones included: a test enforces it) import from here only; what is not
+exported here is the host's internals and may change without notice. Names are grouped by what
+they are for; ``docs/plugins.md`` lists them (generated from this module).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from medshake_bridge.access import (
+    ADMIN,
+    PUBLIC,
+    USER,
+    deny,
+    may_read_mail_of,
+    protect,
+    require_mail_access,
+)
+from medshake_bridge.crypto_common import (
+    LOCAL_PART,
+    EncryptedBody,
+    InvalidRecipientError,
+    attachment_source,
+    destination_folder,
+    free_name,
+    safe_work_name,
+    validate_recipients,
+    write_new_private,
+)
 from medshake_bridge.errors import (
     CONFIGURATION,
     CONTENT,
@@ -15,7 +36,11 @@ from medshake_bridge.errors import (
     BridgeError,
     ConfigurationError,
     CryptoError,
+    MailAuthenticationError,
+    MailConnectionError,
     MailError,
+    MailProtocolError,
+    MailTlsError,
     PatientError,
     ProgramError,
     error_cause,
@@ -27,7 +52,9 @@ from medshake_bridge.host_identity import (
     link_host_identity,
     linked_user,
 )
+from medshake_bridge.i18n import _, human_size
 from medshake_bridge.interfaces import (
+    Advice,
     BackendSpec,
     CheckResult,
     CollectorSpec,
@@ -41,6 +68,13 @@ from medshake_bridge.interfaces import (
     MenuItem,
     ServerMessage,
 )
+from medshake_bridge.mailtls import (
+    SOCKET_TIMEOUT,
+    MailEndpoint,
+    client_context,
+    endpoint_from_settings,
+    network_failure,
+)
 from medshake_bridge.patient_ref import (
     ActingUser,
     DocumentToFile,
@@ -52,8 +86,41 @@ from medshake_bridge.patient_ref import (
     PatientRef,
     PatientSummary,
 )
-from medshake_bridge.settings import SettingSpec, SettingsStore
+from medshake_bridge.public import (
+    BridgeUser,
+    LabResult,
+    SentRecord,
+    Settings,
+    StoredAttachment,
+    StoredDocument,
+    StoredMessage,
+    audit,
+    current_user,
+    data_folder,
+    get_user,
+    is_admin,
+    plugin_folder,
+    program_runner,
+    service_account,
+    settings,
+    users,
+)
+from medshake_bridge.runner import (
+    MINIMAL_PATH,
+    ProgramFailedError,
+    ProgramMissingError,
+    ProgramNotExecutableError,
+    ProgramOutputMissingError,
+    ProgramResult,
+    ProgramRunError,
+    ProgramTimeoutError,
+    Runner,
+)
+from medshake_bridge.scheduler.runs import JobFailed
+from medshake_bridge.send.service import OutgoingMessage
+from medshake_bridge.settings import SettingSpec, SettingsStore, ValueProblem
 from medshake_bridge.settings.checks import check_command, command_validator, resolve_program
+from medshake_bridge.textdecode import encode_outgoing_latin1
 from medshake_bridge.users import UserError, find_user, list_users
 
 
@@ -63,13 +130,44 @@ def bridge_settings(app: Any = None) -> SettingsStore:
 
     return bridge_state(app).settings
 
+
 __all__ = [
     # declaring a plugin
     "hookimpl",
     "SettingSpec",
+    "ValueProblem",
     "command_validator",
     "check_command",
     "resolve_program",
+    "data_folder",
+    # what hooks receive, and reading the bridge
+    "BridgeUser",
+    "StoredMessage",
+    "StoredDocument",
+    "StoredAttachment",
+    "LabResult",
+    "SentRecord",
+    "OutgoingMessage",
+    "Settings",
+    "settings",
+    "users",
+    "get_user",
+    "current_user",
+    "is_admin",
+    "audit",
+    "plugin_folder",
+    "program_runner",
+    "service_account",
+    # pages: access levels and helpers
+    "PUBLIC",
+    "USER",
+    "ADMIN",
+    "protect",
+    "deny",
+    "require_mail_access",
+    "may_read_mail_of",
+    "_",
+    "human_size",
     # why something failed (issue 20): only CONTENT counts toward quarantine
     "TRANSIENT",
     "CONFIGURATION",
@@ -85,8 +183,36 @@ __all__ = [
     "KeyManager",
     "KeyManagerSpec",
     "JobSpec",
+    "JobFailed",
     "MenuItem",
     "CheckResult",
+    "Advice",
+    # programs (v1-style back-ends) and crypto helpers
+    "Runner",
+    "ProgramResult",
+    "ProgramRunError",
+    "ProgramFailedError",
+    "ProgramMissingError",
+    "ProgramNotExecutableError",
+    "ProgramOutputMissingError",
+    "ProgramTimeoutError",
+    "MINIMAL_PATH",
+    "EncryptedBody",
+    "InvalidRecipientError",
+    "LOCAL_PART",
+    "attachment_source",
+    "destination_folder",
+    "free_name",
+    "safe_work_name",
+    "validate_recipients",
+    "write_new_private",
+    "encode_outgoing_latin1",
+    # mail servers (collectors)
+    "MailEndpoint",
+    "SOCKET_TIMEOUT",
+    "client_context",
+    "endpoint_from_settings",
+    "network_failure",
     # patients
     "PatientRef",
     "PatientSummary",
@@ -114,6 +240,10 @@ __all__ = [
     "ConfigurationError",
     "CryptoError",
     "MailError",
+    "MailConnectionError",
+    "MailAuthenticationError",
+    "MailTlsError",
+    "MailProtocolError",
     "PatientError",
     "ProgramError",
 ]

@@ -35,11 +35,28 @@ def make_runner(state: BridgeState, settings: Mapping[str, Any]) -> Runner:
 
 
 def backend_specs(state: BridgeState) -> dict[str, BackendSpec]:
-    return {spec.key: spec for spec in state.call_list_hook("medshake_crypto_backends")}
+    """The back-ends installed plugins offer now, by ``apicryptVersion`` value."""
+    return _offered(state, "medshake_crypto_backends", BackendSpec)
 
 
 def collector_specs(state: BridgeState) -> dict[str, CollectorSpec]:
-    return {spec.key: spec for spec in state.call_list_hook("medshake_mail_collectors")}
+    """The collectors installed plugins offer now, by ``apicryptCollector`` value."""
+    return _offered(state, "medshake_mail_collectors", CollectorSpec)
+
+
+def _offered(state: BridgeState, hook_name: str, kind: type[Any]) -> dict[str, Any]:
+    """Each plugin asked on its own; an item of the wrong kind is that plugin's failure only."""
+    specs: dict[str, Any] = {}
+    for answer in state.hooks.call_owned(hook_name):
+        spec = answer.value
+        if not isinstance(spec, kind):
+            state.hooks.record_failure(answer.plugin, hook_name, TypeError(
+                f"{hook_name} returned {spec!r}, not a {kind.__name__}"))
+            continue
+        if not spec.plugin:
+            object.__setattr__(spec, "plugin", answer.plugin)
+        specs.setdefault(spec.key, spec)
+    return specs
 
 
 def backend_for(state: BridgeState, settings: Mapping[str, Any]) -> CryptoBackend:
@@ -50,7 +67,8 @@ def backend_for(state: BridgeState, settings: Mapping[str, Any]) -> CryptoBacken
             f"no crypto back-end for Apicrypt version {version} is installed",
             fix="enable the plugin for that version (Extensions page) or change apicryptVersion",
         )
-    return spec.factory(settings, make_runner(state, settings))
+    return state.hooks.run(spec.plugin or version, "BackendSpec.factory", spec.factory,
+                           settings, make_runner(state, settings))
 
 
 def collector_spec_for(state: BridgeState, settings: Mapping[str, Any]) -> CollectorSpec:

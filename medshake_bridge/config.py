@@ -32,6 +32,9 @@ DEFAULTS: dict[str, Any] = {
     "MEDSHAKE_BRIDGE_STRICT_PLUGINS": False,
     # Plugin names never loaded (besides the bridgeDisabledPlugins setting).
     "MEDSHAKE_BRIDGE_DISABLED_PLUGINS": [],
+    # Consecutive failures of one plugin's hooks after which its hooks are suspended until an
+    # admin re-enables it (Extensions page or `medshake-bridge plugins --reenable NAME`); 0: never.
+    "MEDSHAKE_BRIDGE_PLUGIN_FAILURE_LIMIT": 5,
     # Discover plugins through the medshake_bridge entry-point group.
     "MEDSHAKE_BRIDGE_LOAD_ENTRY_POINTS": True,
     # Extra plugins registered explicitly: module names, modules or objects.

@@ -21,6 +21,7 @@ from medshake_bridge import redaction
 from medshake_bridge.config import apply_defaults, bridge_home
 from medshake_bridge.db import db as bridge_db
 from medshake_bridge.errors import ConfigurationError, PluginLoadError
+from medshake_bridge.hook_guard import HookGuard
 from medshake_bridge.plugin_manager import PluginLoader, PluginRecord, new_plugin_manager
 from medshake_bridge.secrets import KEY_FILE_NAME, SecretBox, parse_keys, read_key_file
 from medshake_bridge.settings import SettingSpec, SettingsRegistry, SettingsStore
@@ -46,16 +47,16 @@ class BridgeState:
     registry: SettingsRegistry
     secrets: SecretBox
     settings: SettingsStore
+    hooks: HookGuard = field(init=False)
     extras: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self.hooks = HookGuard(self.app, self.pm)
+
     def call_list_hook(self, hook_name: str, **kwargs: Any) -> list[Any]:
-        """Call a list-returning hook and flatten the answers."""
-        results = getattr(self.pm.hook, hook_name)(**kwargs)
-        merged: list[Any] = []
-        for result in results:
-            if result:
-                merged.extend(result)
-        return merged
+        """Call a list-returning hook, each plugin on its own, and merge the answers (a plugin
+        that raises is recorded and left out: see :mod:`medshake_bridge.hook_guard`)."""
+        return self.hooks.call_list(hook_name, **kwargs)
 
 
 class MedshakeBridge:

@@ -82,7 +82,7 @@ def _linked(key: str) -> User | None:
 def _provision(identity: HostIdentity) -> User | None:
     from medshake_bridge.extension import bridge_state
 
-    role = (bridge_state().pm.hook.medshake_host_user_role(identity=identity)
+    role = (bridge_state().hooks.call_first("medshake_host_user_role", identity=identity)
             or identity.role or DEFAULT_ROLE)
     if role not in ROLES:
         log.warning("host identity %s not provisioned: role %r is not one of %s",

@@ -27,6 +27,16 @@ class CheckResult:
     category: str = "general"
 
 
+@dataclass(frozen=True)
+class Advice:
+    """A titled block of lines an admin must paste elsewhere (sudoers, a systemd override),
+    with why it applies; shown by system information and ``doctor``."""
+
+    title: str
+    why: str
+    lines: tuple[str, ...]
+
+
 @runtime_checkable
 class CryptoBackend(Protocol):
     """Encrypts outgoing and decrypts incoming Apicrypt content for one user."""
@@ -54,6 +64,12 @@ class BackendSpec:
     key: str
     label: str
     factory: Callable[[Mapping[str, Any], Any], CryptoBackend]
+    #: Filled in by the host: the plugin that offered it (named in errors).
+    plugin: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        _check_spec(self, "BackendSpec", "factory(settings, runner) -> CryptoBackend",
+                    ("factory",))
 
 
 @dataclass(frozen=True)
@@ -111,9 +127,27 @@ class CollectorSpec:
     key: str
     label: str
     factory: Callable[[Mapping[str, Any]], MailCollector]
-    identity: Callable[[Mapping[str, Any]], MailboxIdentity | None]
+    identity: Callable[[Mapping[str, Any]], MailboxIdentity | None] | None = None
     #: The settings ``identity`` needs: named in the error when some are empty.
     required: tuple[str, ...] = ()
+    #: Filled in by the host: the plugin that offered it (named in errors).
+    plugin: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        _check_spec(self, "CollectorSpec", "factory(settings) -> MailCollector and "
+                    "identity(settings) -> MailboxIdentity | None", ("factory", "identity"))
+        object.__setattr__(self, "required", tuple(self.required))
+
+
+def _check_spec(spec: Any, kind: str, expected: str, callables: tuple[str, ...]) -> None:
+    """Refuse a badly built spec when it is built, with what to write instead."""
+    if not isinstance(spec.key, str) or not spec.key.strip():
+        raise ValueError(f"{kind}: key must be a non-empty text, not {spec.key!r} "
+                         f"(write {kind}(key=..., label=..., ...))")
+    for name in callables:
+        if not callable(getattr(spec, name)):
+            raise ValueError(f"{kind} {spec.key!r}: {name} must be a function, not "
+                             f"{getattr(spec, name)!r} (expected {expected})")
 
 
 @runtime_checkable

@@ -21,6 +21,9 @@ def _source_messages() -> set[str | tuple[str, ...]]:
             "extensions": "jinja2.ext.i18n"}}),
         (ROOT / "templates", [("**.html", "jinja2")], {"**.html": {
             "extensions": "jinja2.ext.i18n"}}),
+        # the example plugin shipped with the docs (its strings are in platform.po)
+        (ROOT / "docs" / "examples", [("**.py", "python"), ("**.html", "jinja2")], {"**.html": {
+            "extensions": "jinja2.ext.i18n"}}),
     ]
     for folder, method_map, options in sources:
         for _file, _line, message, _comments, _context in extract_from_dir(

@@ -11,6 +11,7 @@ from medshake_keys.plugin import JOB_ID
 from web_helpers import events, make_people
 
 from medshake_bridge import bridge_state, migrate
+from medshake_bridge.api import settings
 from medshake_bridge.db import db
 from medshake_bridge.interfaces import JobSpec
 from medshake_bridge.sandbox import make_aes_key, make_keys
@@ -39,7 +40,7 @@ def watched(make_app, tmp_path: Path):
 
 def _warnings(app, day: date):
     with app.app_context():
-        found = expiry_warnings(bridge_state(app), day)
+        found = expiry_warnings(settings(app), day)
         return [(w.watch.apicrypt_user, w.year, w.when, w.aes_waiting) for w in found], found
 
 
@@ -85,7 +86,7 @@ def test_system_checks_say_the_same(watched):
     assert any(name.startswith("Dossier des clefs") for name in lines)
     make_keys(ALICE, tmp / "alice", 2026)
     with app.app_context():
-        ok = expiry_checks(bridge_state(app), date(2026, 6, 1))
+        ok = expiry_checks(settings(app), date(2026, 6, 1))
     assert [c.ok for c in ok] == [True]
 
 

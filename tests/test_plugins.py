@@ -13,6 +13,7 @@ from medshake_bridge import bridge_state, hookimpl, migrate
 from medshake_bridge.errors import PluginLoadError
 
 PLUGINS_SOURCE = Path(__file__).parent / "plugins"
+EXAMPLE_SOURCE = Path(__file__).resolve().parent.parent / "docs" / "examples" / "example_plugin"
 BUILTIN = {"apicrypt_v1", "pop3", "imap", "maildir"}
 
 
@@ -28,7 +29,7 @@ def _pip_install_target(source: Path, target: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def example_site(tmp_path_factory) -> Path:
-    return _pip_install_target(PLUGINS_SOURCE / "example_plugin",
+    return _pip_install_target(EXAMPLE_SOURCE,
                                tmp_path_factory.mktemp("example-site"))
 
 
@@ -58,12 +59,13 @@ def test_example_plugin_discovered_declares_setting_and_implements_hook(
     record = state.plugins["example"]
     assert (record.status, record.version, record.builtin) == ("loaded", "1.2.3", False)
     assert record.distribution == "medshake-bridge-example"
-    assert {"medshake_settings", "medshake_system_checks", "medshake_message_stored"} <= set(
+    assert {"medshake_settings", "medshake_system_checks", "medshake_message_stored",
+            "medshake_mail_collectors", "medshake_scheduled_jobs", "medshake_blueprints"} <= set(
         record.hooks)
     with app.app_context():
-        assert state.settings.get("exampleGreeting") == "Bonjour"
-        checks = state.call_list_hook("medshake_system_checks", app=app)
-    assert any(check.name == "example plugin" for check in checks)
+        assert state.settings.get("exampleJournalKeep") == 1000
+        assert "example-journal-trim" in {
+            job.id for job in state.call_list_hook("medshake_scheduled_jobs")}
 
 
 def test_broken_plugin_is_recorded_and_app_still_starts(make_app, broken_site, monkeypatch):

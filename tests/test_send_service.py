@@ -196,7 +196,9 @@ class Veto:
 
     @hookimpl
     def medshake_message_sent(self, message, user):
-        self.sent.append(message.message_id_header)
+        # a public SentRecord and BridgeUser, not the session's rows
+        assert message.user == user and message.recipients
+        self.sent.append(message.message_id)
 
 
 def test_hooks_may_refuse_a_message_and_hear_about_sent_ones(send_world):
@@ -208,3 +210,18 @@ def test_hooks_may_refuse_a_message_and_hear_about_sent_ones(send_world):
     assert send_world.delivered() == [] and plugin.sent == []
     outcome = send_world.send(token="b")
     assert plugin.sent == [outcome.record.message_id_header]
+
+
+def test_a_veto_that_raises_refuses_the_message(send_world):
+    """A veto plugin that cannot answer fails closed: the message may be one it refuses."""
+
+    class BrokenVeto:
+        @hookimpl
+        def medshake_before_send(self, message, user):
+            raise RuntimeError("policy server down")
+
+    bridge_state(send_world.app).pm.register(BrokenVeto(), name="broken_veto")
+    with pytest.raises(SendRefused) as refused:
+        send_world.send(token="c")
+    assert "broken_veto" in refused.value.errors["form"]
+    assert send_world.delivered() == []

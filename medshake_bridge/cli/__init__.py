@@ -19,6 +19,7 @@ from medshake_bridge.cli import (  # noqa: F401 - registers the commands
     doctor_cmds,
     keys_cmds,
     patient_cmds,
+    scaffold_cmds,
     send_cmds,
     task_cmds,
     token_cmds,

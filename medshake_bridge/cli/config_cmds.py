@@ -74,8 +74,14 @@ def config_group() -> None:
 @clean_errors
 def config_get(name: str, user: int | None, module: str | None, reveal: bool) -> None:
     """Print the effective value of NAME and the level it comes from."""
-    eff = bridge_state().settings.effective(name, user_id=user, module=module)
+    from medshake_bridge.settings.choices import unknown_choice
+
+    state = bridge_state()
+    eff = state.settings.effective(name, user_id=user, module=module)
     click.echo(f"{name} = {_shown(eff, reveal)}    [{_source(eff)}]")
+    problem = unknown_choice(eff.spec, eff.value, state.app)
+    if problem:
+        click.echo(f"warning: {problem}", err=True)
 
 
 @config_group.command("set")

@@ -7,6 +7,7 @@ from flask import current_app
 from werkzeug.serving import run_simple
 
 from medshake_bridge import migrate
+from medshake_bridge.audit import audit
 from medshake_bridge.cli.group import bridge_group
 from medshake_bridge.config import bridge_home
 from medshake_bridge.extension import bridge_state
@@ -40,19 +41,40 @@ def init_db() -> None:
 
 @bridge_group.command("plugins")
 @click.option("--verbose", "-v", is_flag=True, help="Show tracebacks of failed plugins.")
-def plugins_cmd(verbose: bool) -> None:
-    """List plugins: name, version, hooks implemented, load errors."""
-    records = sorted(bridge_state().plugins.values(), key=lambda r: (not r.builtin, r.name))
+@click.option("--reenable", metavar="NAME",
+              help="Lift the suspension of a plugin whose hooks kept failing (audited).")
+def plugins_cmd(verbose: bool, reenable: str | None) -> None:
+    """List plugins: name, version, hooks implemented, load errors, failures while running."""
+    state = bridge_state()
+    if reenable:
+        if not state.hooks.reenable(reenable):
+            raise click.ClickException(f"plugin {reenable} is not suspended "
+                                       "(run 'medshake-bridge plugins' to see which are)")
+        audit("plugin.reenable", target=reenable, actor=None, actor_login="cli")
+        click.echo(f"{reenable} re-enabled: its hooks are called again.")
+        return
+    suspended = state.hooks.suspensions()
+    records = sorted(state.plugins.values(), key=lambda r: (not r.builtin, r.name))
     for record in records:
         origin = "built-in" if record.builtin else "third-party"
         version = record.version or "-"
-        click.echo(f"{record.name}  {version}  [{origin}, {record.status}]")
+        status = "suspended" if record.name in suspended else record.status
+        click.echo(f"{record.name}  {version}  [{origin}, {status}]")
         if record.hooks:
             click.echo(f"    hooks: {', '.join(record.hooks)}")
         if record.error:
             click.echo(f"    error: {record.error}")
             if verbose and record.detail:
                 click.echo(record.detail)
+        if record.name in suspended:
+            click.echo(f"    suspended: {suspended[record.name].reason}")
+            click.echo(f"    fix: once fixed, run 'medshake-bridge plugins --reenable "
+                       f"{record.name}'")
+        for failure in state.hooks.recent_failures(record.name, limit=3 if verbose else 1):
+            click.echo(f"    failed {failure.created_at:%Y-%m-%d %H:%M} in {failure.hook}: "
+                       f"{failure.error}")
+            if verbose:
+                click.echo(failure.detail)
 
 
 @bridge_group.command("generate-secret-key")

@@ -175,6 +175,16 @@ def collect_mailbox(state: BridgeState, plan: MailboxPlan, *, dry_run: bool = Fa
         report.outcome, report.error, report.fix = "error", exc.message, exc.fix
         report.cause = error_cause(exc)
         log.warning("mailbox %s: %s", plan.identity.key, exc)
+    except Exception as exc:  # noqa: BLE001 - a plugin's collector bug stops its mailbox only
+        db.session.rollback()
+        plugin = plan.spec.plugin or plan.spec.key
+        state.hooks.record_failure(plugin, f"collector {plan.spec.key}", exc)
+        report.outcome = "error"
+        report.error = (f"the {plan.spec.label} collector (plugin {plugin}) failed: "
+                        f"{type(exc).__name__}: {exc}")
+        report.fix = ("report it to the plugin's authors with the details on the Extensions "
+                      "page; the other mailboxes are collected")
+        report.cause = error_cause(exc)
     finally:
         session.expire_on_commit = expire_on_commit
     mailbox = db.session.get(Mailbox, mailbox.id)
@@ -454,10 +464,12 @@ def waiting_messages(mailbox_ids: list[int] | None = None) -> list[ReceivedMessa
 
 
 def _announce(state: BridgeState, row: ReceivedMessage, documents: list[Any]) -> None:
-    try:
-        state.pm.hook.medshake_message_stored(message=row, documents=documents)
-    except Exception:  # noqa: BLE001 - a plugin's failure must not undo the storage
-        log.exception("a medshake_message_stored implementation failed for message %s", row.id)
+    # each reaction on its own: a plugin's failure is recorded and never undoes the storage;
+    # plugins get public copies (with the owners), never the session's rows
+    from medshake_bridge.public import stored_message
+
+    message, public_documents = stored_message(row, documents)
+    state.hooks.call("medshake_message_stored", message=message, documents=public_documents)
 
 
 def _deletable(plan: MailboxPlan, mailbox: Mailbox, listed: list[ServerMessage]) -> list[str]:

@@ -36,7 +36,8 @@ def _apicrypt(name: str, type_: str, default: Any, fr: str, en: str, help_fr: st
 SHARED_SETTINGS = [
     _apicrypt("apicryptVersion", "choice", "1", "Version d'Apicrypt", "Apicrypt version",
               "Version du protocole utilisée par cet utilisateur (1 ou 2).",
-              "Protocol version this user uses (1 or 2).", choices=("1", "2")),
+              "Protocol version this user uses (1 or 2).",
+              choices_from="medshake_crypto_backends"),
     _apicrypt("apicryptAdresse", "email", "", "Adresse Apicrypt", "Apicrypt address",
               "Adresse complète (prenom.NOM@medicalXX.apicrypt.org). Les utilisateurs qui ont "
               "une adresse sont relevés.",
@@ -68,9 +69,10 @@ SHARED_SETTINGS = [
               "Le sujet n'est jamais chiffré : n'y mettez jamais l'identité du patient.",
               "The subject is never encrypted: never put the patient's identity in it."),
     _apicrypt("apicryptCollector", "choice", "pop3", "Type de boîte", "Mailbox kind",
-              "Comment la boîte est relevée : pop3, imap ou maildir.",
-              "How the mailbox is reached: pop3, imap or maildir.",
-              choices=("pop3", "imap", "maildir")),
+              "Comment la boîte est relevée : pop3, imap, maildir ou une méthode offerte par "
+              "une extension.",
+              "How the mailbox is reached: pop3, imap, maildir or a way a plugin offers.",
+              choices_from="medshake_mail_collectors"),
     _apicrypt("apicryptKeepOnServer", "bool", False, "Garder les messages sur le serveur",
               "Keep mail on the server",
               "Ne jamais effacer les messages relevés sur le serveur.",

@@ -4,6 +4,7 @@ from medshake_bridge.models.api import ApiToken, WebhookDelivery, WebhookSubscri
 from medshake_bridge.models.audit import AuditEvent
 from medshake_bridge.models.mail import InboxDocument, Mailbox, ReceivedMessage
 from medshake_bridge.models.patients import FiledDocument, Patient
+from medshake_bridge.models.plugins import PluginFailure, PluginSuspension
 from medshake_bridge.models.sending import Correspondent, SentMessage
 from medshake_bridge.models.settings import SettingValue
 from medshake_bridge.models.tasks import ScheduledTask, TaskRun
@@ -17,6 +18,8 @@ __all__ = [
     "InboxDocument",
     "Mailbox",
     "Patient",
+    "PluginFailure",
+    "PluginSuspension",
     "ReceivedMessage",
     "SentMessage",
     "ScheduledTask",

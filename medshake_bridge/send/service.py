@@ -210,8 +210,15 @@ def _check_attachments(attachments: Sequence[AttachmentFile],
 
 
 def _before_send(message: OutgoingMessage, user: User) -> None:
-    reasons = [reason for reason in bridge_state().pm.hook.medshake_before_send(
-        message=message, user=user) if reason]
+    failed: list[str] = []
+    from medshake_bridge.public import BridgeUser
+
+    reasons = [answer.value for answer in bridge_state().hooks.call(
+        "medshake_before_send", failed=failed, message=message, user=BridgeUser.from_row(user))
+        if answer.value]
+    # A veto that could not be asked fails closed: the message may be one it would refuse.
+    reasons += [_("the check of plugin %(name)s failed (see the Extensions page)", name=name)
+                for name in failed]
     if reasons:
         audit("mail.send", target=", ".join(message.recipients), outcome="denied",
               detail="; ".join(str(reason) for reason in reasons), actor=user)
@@ -294,11 +301,12 @@ def send_message(user: User, draft: Draft, *, token: str) -> SendOutcome:
     audit("mail.send", target=record.recipients,
           detail=f"sent message {record.id}, {message_id}, patient {record.patient_id or '-'}, "
                  f"{len(message.attachment_names)} attachment(s)", actor=user)
-    try:
-        state.pm.hook.medshake_message_sent(message=record, user=user)
-    except Exception:  # noqa: BLE001 - the message is sent; a plugin's failure must not hide it
-        log.exception("a medshake_message_sent implementation failed for sent message %s",
-                      record.id)
+    # each reaction on its own: a plugin's failure is recorded and never hides the sending
+    from medshake_bridge.public import BridgeUser, SentRecord
+
+    public_user = BridgeUser.from_row(user)
+    state.hooks.call("medshake_message_sent", message=SentRecord.from_row(record, public_user),
+                     user=public_user)
     return SendOutcome(record, notice=notice)
 
 

@@ -70,14 +70,19 @@ class SettingSpec:
     validator: Callable[[Any], None] | None = None
     must_exist: bool = True
     plugin: str = field(default="", compare=False)
+    #: Where a choice setting's values come from when plugins offer them: the name of a list
+    #: hook (``"medshake_mail_collectors"``) or a function ``(app) -> [(value, label)]``
+    #: (see :mod:`medshake_bridge.settings.choices`). ``choices`` then only adds fixed extras.
+    choices_from: str | Callable[[Any], Any] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.type not in TYPES:
             raise ValueError(f"setting {self.name}: unknown type {self.type!r} (one of {TYPES})")
         if not set(self.levels) <= set(LEVELS) or not self.levels:
             raise ValueError(f"setting {self.name}: levels must be a subset of {LEVELS}")
-        if self.type == "choice" and not self.choices:
-            raise ValueError(f"setting {self.name}: a choice setting needs choices")
+        if self.type == "choice" and not (self.choices or self.choices_from):
+            raise ValueError(f"setting {self.name}: a choice setting needs choices (or "
+                             "choices_from, to take them from what plugins offer)")
 
     def label(self, lang: str = "fr") -> str:
         return self.label_en if lang == "en" else self.label_fr
@@ -86,10 +91,12 @@ class SettingSpec:
         return self.help_en if lang == "en" else self.help_fr
 
 
-def coerce_value(spec: SettingSpec, raw: Any) -> Any:
+def coerce_value(spec: SettingSpec, raw: Any, *, choices: tuple[str, ...] | None = None) -> Any:
     """Turn user input (text from the CLI or a form, or a Python value) into the typed value.
 
-    Raises :class:`ValueProblem` with the problem and the fix; never returns a half-typed value.
+    ``choices`` are the live choices of a setting whose plugins offer them (the store passes
+    them). Raises :class:`ValueProblem` with the problem and the fix; never returns a
+    half-typed value.
     """
     kind = spec.type
     if kind == "bool":
@@ -102,10 +109,14 @@ def coerce_value(spec: SettingSpec, raw: Any) -> Any:
         return _coerce_list(raw)
     text = "" if raw is None else str(raw).strip()
     if kind == "choice":
-        if text not in spec.choices:
+        allowed = spec.choices if choices is None else choices
+        if text not in allowed:
+            offered = "installed plugins offer " if spec.choices_from else ""
             raise ValueProblem(
-                f"{text!r} is not one of the choices",
-                f"use one of: {', '.join(spec.choices)}",
+                f"{text!r} is not one of the choices {offered}".rstrip(),
+                f"use one of: {', '.join(allowed) or '(none installed)'}"
+                + ("; a value from a plugin needs that plugin installed and enabled"
+                   if spec.choices_from else ""),
             )
         return text
     if text == "":

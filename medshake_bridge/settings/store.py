@@ -197,7 +197,12 @@ class SettingsStore:
     def validate(self, spec: SettingSpec, raw: Any, *, level: str) -> Any:
         """Coerce and check a value; raises SettingValueError naming setting, level and fix."""
         try:
-            value = coerce_value(spec, raw)
+            choices = None
+            if spec.type == "choice" and spec.choices_from:
+                from medshake_bridge.settings.choices import live_values
+
+                choices = live_values(spec, self.app)
+            value = coerce_value(spec, raw, choices=choices)
             if spec.type == "userids":
                 self._check_users_exist(value)
             if spec.validator is not None and value not in ("", None):

@@ -5,20 +5,17 @@ Shown by the system information page and ``doctor`` only when they apply:
 * the sudoers lines for the Apicrypt v1 programs when ``apicryptCommandPrefix`` runs them
   through ``sudo`` (from the back-end's own ``sudoers_lines``, so the paths are the configured
   ones), per distinct programs folder;
-* the sudoers lines for the Apicrypt v2 companion's restart command when it uses ``sudo``;
-* the systemd ``PrivateTmp=false`` override when the web process has a private ``/tmp`` or the
-  v2 spool is under ``/tmp``.
+* whatever plugins offer through ``medshake_config_advice`` (the v2 plugin: the sudoers lines
+  for the companion's restart command, the systemd ``PrivateTmp=false`` override).
 
-The v2 parts import the v2 plugin lazily and only when it is loaded: the host does not need it.
+The host never imports a plugin: a plugin's snippets come through the hook.
 """
 
 from __future__ import annotations
 
 import getpass
-import importlib
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,24 +25,8 @@ from medshake_bridge.backends import backend_for
 from medshake_bridge.db import db
 from medshake_bridge.errors import BridgeError
 from medshake_bridge.extension import BridgeState
+from medshake_bridge.interfaces import Advice
 from medshake_bridge.models import User
-
-TMP_FOLDERS = (Path("/tmp"), Path("/var/tmp"))  # noqa: S108 - detected, never used
-PRIVATE_TMP_SNIPPET = [
-    "# systemctl edit <the bridge's unit, e.g. medshake-bridge.service or apache2.service>",
-    "[Service]",
-    "PrivateTmp=false",
-]
-
-
-@dataclass(frozen=True)
-class Advice:
-    """A titled block of lines to paste, with why it applies."""
-
-    title: str
-    why: str
-    lines: tuple[str, ...]
-
 
 SUDOERS_FILE = "/etc/sudoers.d/medshake-apicrypt"  # one file for v1 and v2 rules
 
@@ -115,59 +96,11 @@ def v1_sudoers(state: BridgeState, account: str,
     return advice
 
 
-def _under_tmp(folder: Path) -> bool:
-    resolved = folder.resolve()
-    return any(resolved == tmp or tmp in resolved.parents for tmp in TMP_FOLDERS)
-
-
-def _v2_module(state: BridgeState, name: str) -> Any:
-    record = state.plugins.get("apicrypt_v2")
-    if record is None or record.status != "loaded":
-        return None
-    try:
-        return importlib.import_module(f"medshake_apicrypt_v2.{name}")
-    except ImportError:
-        return None
-
-
-def v2_advice(state: BridgeState, account: str,
-              everyone: list[tuple[str, dict[str, Any]]]) -> list[Advice]:
-    """Restart sudoers lines and the PrivateTmp override, when someone uses v2."""
-    if not any(str(s.get("apicryptVersion") or "1") == "2" for _who, s in everyone):
-        return []
-    service, checks = _v2_module(state, "service"), _v2_module(state, "checks")
-    if service is None or checks is None:
-        return []
-    site = everyone[0][1]
-    advice = []
-    command = str(site.get("apicrypt2RestartCommand") or "")
-    if _uses_sudo(command):
-        try:
-            lines = service.sudoers_lines(account, site)
-        except BridgeError:
-            lines = []
-        if lines:
-            advice.append(Advice(
-                "Sudoers lines for restarting the Apicrypt v2 companion",
-                f"apicrypt2RestartCommand is '{command}': add these lines with "
-                f"'visudo -f {SUDOERS_FILE}'", tuple(lines)))
-    private = checks.private_tmp_status()
-    spools = {str(s.get("apicrypt2Spool") or "") for _who, s in everyone
-              if str(s.get("apicryptVersion") or "1") == "2"}
-    in_tmp = sorted(p for p in spools if p and _under_tmp(Path(p)))
-    if private.private or in_tmp:
-        why = (f"this process has a private /tmp ({private.detail})" if private.private
-               else f"the Apicrypt v2 spool is under /tmp ({', '.join(in_tmp)})")
-        advice.append(Advice(
-            "systemd: share /tmp with the Apicrypt v2 companion",
-            why + ": the companion exchanges files by path, so move apicrypt2Spool out of "
-            "/tmp (best) or turn PrivateTmp off for the bridge's unit",
-            tuple(PRIVATE_TMP_SNIPPET)))
-    return advice
-
-
 def collect_advice(state: BridgeState, account: str | None = None) -> list[Advice]:
     """Every snippet that applies to this site now."""
     everyone = _everyone(state)
     account = account or default_account(everyone[0][1])
-    return v1_sudoers(state, account, everyone) + v2_advice(state, account, everyone)
+    offered = [item for item in state.call_list_hook("medshake_config_advice", app=state.app,
+                                                     account=account)
+               if isinstance(item, Advice)]
+    return v1_sudoers(state, account, everyone) + offered

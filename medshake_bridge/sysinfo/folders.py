@@ -232,8 +232,45 @@ def plugin_checks(state: BridgeState) -> list[CheckResult]:
                     "details; fix or update the plugin, or disable it.", "plugins")
         for record in failed
     ]
-    if not failed:
+    from medshake_bridge.settings.choices import stale_choices
+
+    for name, level, scope, value in stale_choices(state.app):
+        where = {"user": f"user {scope}", "module": f"module {scope}"}.get(level, level)
+        option = {"user": f" --user {scope}", "module": f" --module {scope}"}.get(level, "")
+        results.append(CheckResult(
+            f"Setting {name} ({where})", False,
+            f"{value!r} is offered by no installed plugin (uninstalled or disabled)",
+            f"Install or enable the plugin that offers {value!r}, or choose another value "
+            f"('medshake-bridge config set {name} VALUE{option}').", "plugins"))
+    suspended = state.hooks.suspensions()
+    for name, row in sorted(suspended.items()):
+        results.append(CheckResult(
+            f"Plugin {name}", False, f"suspended: {row.reason}",
+            "Fix or update the plugin, then re-enable it on the Extensions page (or run "
+            f"'medshake-bridge plugins --reenable {name}').", "plugins"))
+    recent = [row for row in state.hooks.recent_failures(limit=50)
+              if row.plugin not in suspended and _within_a_day(row.created_at)]
+    by_plugin: dict[str, list[Any]] = {}
+    for row in recent:
+        by_plugin.setdefault(row.plugin, []).append(row)
+    for name, rows in sorted(by_plugin.items()):
+        results.append(CheckResult(
+            f"Plugin {name}", None,
+            f"{len(rows)} failure(s) in the last 24 hours, the last in {rows[0].hook}: "
+            f"{rows[0].error}",
+            "Open the Extensions page (or run 'medshake-bridge plugins -v') for the details; "
+            "the other plugins kept working. Report it to the plugin's authors.", "plugins"))
+    if not failed and not suspended and not by_plugin and not any(
+            result.name.startswith("Setting ") for result in results):
         loaded = sum(1 for record in state.plugins.values() if record.status == "loaded")
         results.append(CheckResult("Plugins", True, f"{loaded} loaded, none failed", "",
                                    "plugins"))
     return results
+
+
+def _within_a_day(moment: Any) -> bool:
+    import datetime as dt
+
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return dt.datetime.now(dt.UTC) - moment < dt.timedelta(days=1)

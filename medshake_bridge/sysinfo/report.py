@@ -113,7 +113,7 @@ def _run_one(app: Flask, plugin: str, function: Callable[..., Any], argnames: tu
         try:
             answer = function(**({"app": app} if "app" in argnames else {}))
         except Exception as exc:  # noqa: BLE001 - a broken plugin is a line, not a crash
-            log.exception("system checks of plugin %s failed", plugin)
+            bridge_state(app).hooks.record_failure(plugin, "medshake_system_checks", exc)
             return [_plugin_failure(plugin, f"its checks raised {type(exc).__name__}: {exc}")]
         finally:
             db.session.remove()
@@ -135,8 +135,7 @@ def run_system_checks(app: Flask, *, deadline: float = DEADLINE,
     """
     started = time.monotonic()
     state = bridge_state(app)
-    impls = [impl for impl in state.pm.hook.medshake_system_checks.get_hookimpls()
-             if not (impl.hookwrapper or impl.wrapper)]
+    impls = state.hooks.implementations("medshake_system_checks")
     impls.reverse()  # registration order: the host's checks first
     pool = ThreadPoolExecutor(max_workers=max(len(impls), 1), thread_name_prefix="checks")
     try:

@@ -29,8 +29,24 @@ def _disabled() -> list[str]:
 def index() -> str:
     state = bridge_state()
     records = sorted(state.plugins.values(), key=lambda r: (not r.builtin, r.name))
+    failures = {record.name: state.hooks.recent_failures(record.name, limit=5)
+                for record in records}
     return render_template("bridge/plugins.html", records=records, disabled=set(_disabled()),
-                           host_plugins=set(DEFAULT_PLUGINS))
+                           host_plugins=set(DEFAULT_PLUGINS),
+                           suspended=state.hooks.suspensions(), failures=failures)
+
+
+@plugin_pages.route("/reenable", methods=["POST"])
+def reenable() -> Response:
+    """Lift the suspension of a plugin whose hooks kept failing (applies at once)."""
+    name = request.form.get("name", "")
+    state = bridge_state()
+    if name not in state.plugins or not state.hooks.reenable(name):
+        abort(404)
+    audit("plugin.reenable", target=name)
+    flash(_("%(name)s is enabled again: its hooks are called from now on.", name=name),
+          "success")
+    return redirect(url_for(".index"))
 
 
 @plugin_pages.route("/toggle", methods=["POST"])

@@ -76,7 +76,19 @@ def build_field(spec: SettingSpec, shown: Any, *, users: Sequence[User] = (),
     else:
         result.value = shown if isinstance(shown, str) else render_value(spec, shown)
         if widget == "select":
-            result.choices = [(choice, choice) for choice in spec.choices]
+            from flask import current_app
+
+            from medshake_bridge.settings.choices import live_choices, unknown_choice
+
+            app = current_app._get_current_object()  # type: ignore[attr-defined]
+            result.choices = live_choices(spec, app)
+            problem = unknown_choice(spec, result.value, app)
+            if problem:  # keep the stored value visible and selected, marked as not installed
+                result.choices.append((str(result.value), _("%(value)s (not installed)",
+                                                            value=result.value)))
+                result.error = result.error or _(
+                    "“%(value)s” is offered by no installed plugin (uninstalled or disabled): "
+                    "install or enable it, or choose another value.", value=result.value)
         if spec.type == "port":
             result.minimum, result.maximum = 1, 65535
         elif spec.type == "int":

@@ -123,7 +123,12 @@ def explain(spec: SettingSpec, raw: Any, error: SettingError) -> str:
     if kind == "url":
         return _("“%(value)s” is not a URL: write it as http://host:port.", value=text)
     if kind == "choice":
-        return _("Choose one of: %(choices)s.", choices=", ".join(spec.choices))
+        from flask import current_app
+
+        from medshake_bridge.settings.choices import live_values
+
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        return _("Choose one of: %(choices)s.", choices=", ".join(live_values(spec, app)))
     if kind == "bool":
         return _("Choose yes or no.")
     if kind == "userids":

@@ -10,6 +10,7 @@ from medshake_bridge.access import can_admin
 from medshake_bridge.i18n import current_language
 from medshake_bridge.interfaces import MenuItem
 from medshake_bridge.models import User
+from medshake_bridge.public import BridgeUser
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,8 @@ def build_menu(user: User | None) -> list[MenuEntry]:
     from medshake_bridge.extension import bridge_state
 
     items: list[MenuItem] = [
-        item for item in bridge_state().call_list_hook("medshake_menu_items", user=user)
+        item for item in bridge_state().call_list_hook(
+            "medshake_menu_items", user=BridgeUser.from_row(user) if user is not None else None)
         if isinstance(item, MenuItem)
     ]
     lang = current_language()

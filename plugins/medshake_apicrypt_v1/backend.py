@@ -28,23 +28,24 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from medshake_bridge.crypto_common import (
+from medshake_bridge.api import (
     LOCAL_PART,
+    CheckResult,
+    ConfigurationError,
+    CryptoError,
+    Runner,
     attachment_source,
     destination_folder,
+    encode_outgoing_latin1,
     free_name,
     safe_work_name,
     write_new_private,
 )
 
 # Re-exported: part of this back-end's public API since before they were shared.
-from medshake_bridge.crypto_common import EncryptedBody as EncryptedBody
-from medshake_bridge.crypto_common import InvalidRecipientError as InvalidRecipientError
-from medshake_bridge.crypto_common import validate_recipients as validate_recipients
-from medshake_bridge.errors import ConfigurationError, CryptoError
-from medshake_bridge.interfaces import CheckResult
-from medshake_bridge.runner import Runner
-from medshake_bridge.textdecode import encode_outgoing_latin1
+from medshake_bridge.api import EncryptedBody as EncryptedBody
+from medshake_bridge.api import InvalidRecipientError as InvalidRecipientError
+from medshake_bridge.api import validate_recipients as validate_recipients
 
 logger = logging.getLogger(__name__)
 

@@ -7,8 +7,7 @@ from dataclasses import replace
 from flask import Flask
 
 from medshake_apicrypt_v1.backend import build_backend
-from medshake_bridge import hookimpl
-from medshake_bridge.interfaces import BackendSpec, CheckResult
+from medshake_bridge.api import BackendSpec, CheckResult, hookimpl
 
 
 @hookimpl
@@ -24,29 +23,23 @@ def medshake_system_checks(app: Flask) -> list[CheckResult]:
     (a line shared by several users is shown once, naming them), or for the site-wide settings
     when no v1 user is collected yet. Key folders are usually per user, so checking only the
     site's value would miss them (and flag an empty site-level user name that nobody uses)."""
-    from sqlalchemy import select
+    from medshake_bridge.api import program_runner, settings, users
 
-    from medshake_bridge.backends import make_runner
-    from medshake_bridge.db import db
-    from medshake_bridge.extension import bridge_state
-    from medshake_bridge.models import User
-
-    state = bridge_state(app)
-    store = state.settings
+    store = settings(app)
     scopes: list[tuple[str, dict]] = []
-    for user in db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.id)):
-        values = store.values_for_user(user.id)
+    for user in users():
+        values = store.for_user(user.id)
         if (str(values.get("apicryptVersion")) == "1" and values.get("apicryptAdresse")
                 and values.get("optionGeActiverInboxApicrypt")):
             scopes.append((user.login, values))
     if not scopes:
-        site = store.values_for_user(None)
+        site = store.for_user(None)
         if str(site.get("apicryptVersion")) != "1":
             return []
-        return build_backend(site, make_runner(state, site)).checks()
+        return build_backend(site, program_runner(site, app)).checks()
     lines: dict[tuple[str, str, bool | None], tuple[CheckResult, list[str]]] = {}
     for login, values in scopes:
-        for check in build_backend(values, make_runner(state, values)).checks():
+        for check in build_backend(values, program_runner(values, app)).checks():
             key = (check.name, check.detail, check.ok)
             lines.setdefault(key, (check, []))[1].append(login)
     return [replace(check, name=f"{check.name} ({', '.join(logins)})")

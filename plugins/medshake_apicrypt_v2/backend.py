@@ -28,8 +28,10 @@ from typing import Any
 
 from medshake_apicrypt_v2.client import DEFAULT_TIMEOUT, DEFAULT_URL, CompanionClient
 from medshake_apicrypt_v2.errors import ApicryptV2ConfigError, CompanionProtocolError
-from medshake_bridge.crypto_common import (
+from medshake_bridge.api import (
     LOCAL_PART,
+    CheckResult,
+    CryptoError,
     attachment_source,
     destination_folder,
     free_name,
@@ -38,11 +40,9 @@ from medshake_bridge.crypto_common import (
 )
 
 # Re-exported: part of this back-end's public API since before they were shared.
-from medshake_bridge.crypto_common import EncryptedBody as EncryptedBody
-from medshake_bridge.crypto_common import InvalidRecipientError as InvalidRecipientError
-from medshake_bridge.crypto_common import validate_recipients as validate_recipients
-from medshake_bridge.errors import CryptoError
-from medshake_bridge.interfaces import CheckResult
+from medshake_bridge.api import EncryptedBody as EncryptedBody
+from medshake_bridge.api import InvalidRecipientError as InvalidRecipientError
+from medshake_bridge.api import validate_recipients as validate_recipients
 
 logger = logging.getLogger(__name__)
 

@@ -31,8 +31,7 @@ from medshake_apicrypt_v2.errors import (
     ApicryptV2ConfigError,
     CompanionError,
 )
-from medshake_bridge.errors import BridgeError
-from medshake_bridge.interfaces import CheckResult
+from medshake_bridge.api import BridgeError, CheckResult
 
 if TYPE_CHECKING:
     from medshake_apicrypt_v2.backend import ApicryptV2Backend

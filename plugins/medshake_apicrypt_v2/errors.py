@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from medshake_bridge.errors import (
+from medshake_bridge.api import (
     CONFIGURATION,
     CONTENT,
     TRANSIENT,

@@ -17,19 +17,22 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, render_template
-from sqlalchemy import select
 
 from medshake_apicrypt_v2.backend import config_from_settings
 from medshake_apicrypt_v2.checks import CompanionStatus, companion_status
 from medshake_apicrypt_v2.errors import ApicryptV2ConfigError
 from medshake_apicrypt_v2.service import restart_argv, restart_companion, sudoers_lines
-from medshake_bridge.access import ADMIN, current_bridge_user, protect
-from medshake_bridge.audit import audit
-from medshake_bridge.backends import make_runner
-from medshake_bridge.db import db
-from medshake_bridge.extension import bridge_state
-from medshake_bridge.models import User
-from medshake_bridge.runner import ProgramResult, ProgramRunError
+from medshake_bridge.api import (
+    ADMIN,
+    ProgramResult,
+    ProgramRunError,
+    audit,
+    program_runner,
+    protect,
+    service_account,
+    settings,
+    users,
+)
 
 apicrypt2_pages = protect(
     Blueprint("bridge_apicrypt2", __name__, url_prefix="/admin/apicrypt2",
@@ -38,7 +41,7 @@ STATUS_TIMEOUT = 5.0
 
 
 def _site() -> dict[str, Any]:
-    return bridge_state().settings.values_for_user(None)
+    return settings().for_user(None)
 
 
 def _status(site: dict[str, Any]) -> CompanionStatus:
@@ -49,21 +52,21 @@ def _status(site: dict[str, Any]) -> CompanionStatus:
 
 def v2_users() -> dict[str, list[str]]:
     """Certificate name -> logins of the active users whose effective version is 2."""
-    store = bridge_state().settings
-    users: dict[str, list[str]] = {}
-    for user in db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.id)):
+    store = settings()
+    by_certificate: dict[str, list[str]] = {}
+    for user in users():
         if str(store.get("apicryptVersion", user_id=user.id)) == "2":
             name = str(store.get("apicrypt2CertName", user_id=user.id) or "")
-            users.setdefault(name, []).append(user.login)
-    return users
+            by_certificate.setdefault(name, []).append(user.login)
+    return by_certificate
 
 
 def uses_v2() -> bool:
-    store = bridge_state().settings
+    store = settings()
     if str(store.get("apicryptVersion")) == "2":
         return True
     return any(str(store.get("apicryptVersion", user_id=uid)) == "2"
-               for uid in store.users_with_value("apicryptVersion"))
+               for uid in store.users_with("apicryptVersion"))
 
 
 @apicrypt2_pages.route("/")
@@ -84,10 +87,7 @@ def _command(site: dict[str, Any]) -> tuple[list[str], ApicryptV2ConfigError | N
 def account() -> str:
     """The account the sudoers lines name (``apicryptSudoAccount``, else the one running the
     web process)."""
-    from medshake_bridge.extension import bridge_state
-    from medshake_bridge.sysinfo.advice import default_account
-
-    return default_account(bridge_state().settings.values_for_user(None, skip_damaged=True))
+    return service_account(settings().for_user(None, skip_damaged=True))
 
 
 @apicrypt2_pages.get("/restart")
@@ -102,14 +102,13 @@ def restart() -> str:
 @apicrypt2_pages.post("/restart")
 def restart_now() -> str:
     """Run the restart command (audited with its outcome) and show what it printed."""
-    state = bridge_state()
     site = _site()
     argv, error = _command(site)
     result: ProgramResult | None = None
     failure: str = ""
     if error is None:
         try:
-            result = restart_companion(site, make_runner(state, site))
+            result = restart_companion(site, program_runner(site))
         except ProgramRunError as exc:
             result, failure = exc.result, str(exc)
         except ApicryptV2ConfigError as exc:
@@ -119,7 +118,7 @@ def restart_now() -> str:
     outcome = "failed" if failure else "ok"
     detail = failure or f"exit status {result.returncode if result else '?'}"
     audit("apicrypt2.restart", target=" ".join(argv) or "apicrypt2RestartCommand",
-          outcome=outcome, detail=detail, actor=current_bridge_user())
+          outcome=outcome, detail=detail)
     status = _status(site)
     return render_template("apicrypt_v2/restart.html", argv=argv, error=error, sudoers=[],
                            result=result, failure=failure, status=status, ran=True)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from medshake_apicrypt_v2.errors import ApicryptV2ConfigError
-from medshake_bridge.runner import ProgramResult, Runner
+from medshake_bridge.api import ProgramResult, Runner
 
 logger = logging.getLogger(__name__)
 

@@ -11,9 +11,7 @@ from typing import Any
 
 from medshake_apicrypt_v2.client import DEFAULT_TIMEOUT, DEFAULT_URL
 from medshake_apicrypt_v2.service import DEFAULT_AES_COMMAND, DEFAULT_RESTART_COMMAND
-from medshake_bridge.api import command_validator
-from medshake_bridge.default_plugins.shared_settings import data_folder
-from medshake_bridge.settings import SettingSpec
+from medshake_bridge.api import SettingSpec, command_validator, data_folder
 
 CATEGORY = "Apicrypt"
 PLUGIN = "apicrypt_v2"

@@ -6,9 +6,7 @@ the collector lives in :mod:`medshake_imap.collector`.
 
 from __future__ import annotations
 
-from medshake_bridge import hookimpl
-from medshake_bridge.interfaces import CollectorSpec
-from medshake_bridge.settings import SettingSpec
+from medshake_bridge.api import CollectorSpec, SettingSpec, hookimpl
 from medshake_imap.collector import imap_collector, imap_identity
 
 

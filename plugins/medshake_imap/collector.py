@@ -20,17 +20,16 @@ import ssl
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, BinaryIO
 
-from medshake_bridge.errors import (
+from medshake_bridge.api import (
+    SOCKET_TIMEOUT,
     MailAuthenticationError,
+    MailboxIdentity,
     MailConnectionError,
+    MailEndpoint,
     MailError,
     MailProtocolError,
     MailTlsError,
-)
-from medshake_bridge.interfaces import MailboxIdentity, ServerMessage
-from medshake_bridge.mailtls import (
-    SOCKET_TIMEOUT,
-    MailEndpoint,
+    ServerMessage,
     client_context,
     endpoint_from_settings,
     network_failure,

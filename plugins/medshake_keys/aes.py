@@ -16,10 +16,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from medshake_bridge.errors import ConfigurationError
-from medshake_bridge.i18n import _
-from medshake_bridge.runner import (
+from medshake_bridge.api import (
     MINIMAL_PATH,
+    ConfigurationError,
     ProgramFailedError,
     ProgramMissingError,
     ProgramNotExecutableError,
@@ -27,6 +26,7 @@ from medshake_bridge.runner import (
     ProgramRunError,
     ProgramTimeoutError,
     Runner,
+    _,
 )
 from medshake_keys.errors import AesDecryptError, LongCodeError
 

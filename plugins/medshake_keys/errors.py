@@ -6,7 +6,7 @@ They derive from the host's :class:`~medshake_bridge.errors.BridgeError` (a mess
 
 from __future__ import annotations
 
-from medshake_bridge.errors import BridgeError, ConfigurationError
+from medshake_bridge.api import BridgeError, ConfigurationError
 
 
 class KeyManagementError(BridgeError):

@@ -13,14 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import select
 
-from medshake_bridge.audit import audit
-from medshake_bridge.db import db
-from medshake_bridge.extension import BridgeState, bridge_state
-from medshake_bridge.i18n import _
-from medshake_bridge.interfaces import CheckResult
-from medshake_bridge.models import User
+from medshake_bridge.api import BridgeUser, CheckResult, Settings, _, audit, settings, users
 from medshake_keys.clock import today as clock_today
 from medshake_keys.folder import CLEFS
 from medshake_keys.names import AES_SUFFIX, USER_PART, key_file_name
@@ -55,30 +49,29 @@ class ExpiryWarning:
         return key_file_name(self.watch.apicrypt_user, self.year)
 
 
-def watched_keys(state: BridgeState) -> list[KeyWatch]:
+def watched_keys(state: Settings) -> list[KeyWatch]:
     """Every (Apicrypt user, key folder) that an active bridge user's settings point at."""
     import re
 
     pattern = re.compile(USER_PART + r"\Z")
-    groups: dict[tuple[str, str], list[User]] = {}
-    for user in db.session.scalars(select(User).where(User.active.is_(True))
-                                   .order_by(User.login)):
-        settings = state.settings.values_for_user(user.id)
-        name = str(settings.get("apicryptUtilisateur") or "").strip()
+    groups: dict[tuple[str, str], list[BridgeUser]] = {}
+    for user in sorted(users(), key=lambda user: user.login):
+        values = state.for_user(user.id)
+        name = str(values.get("apicryptUtilisateur") or "").strip()
         if not name or not pattern.match(name):
             continue
-        folder = str(settings.get("apicryptCheminVersClefs") or "").strip()
+        folder = str(values.get("apicryptCheminVersClefs") or "").strip()
         groups.setdefault((name, folder), []).append(user)
     return [KeyWatch(name, Path(folder) if folder else None,
-                     tuple(u.id for u in users), tuple(u.login for u in users))
-            for (name, folder), users in sorted(groups.items())]
+                     tuple(u.id for u in members), tuple(u.login for u in members))
+            for (name, folder), members in sorted(groups.items())]
 
 
 def _present(clefs: Path | None, file_name: str) -> bool:
     return clefs is not None and (clefs / file_name).is_file()
 
 
-def expiry_warnings(state: BridgeState, today: date) -> list[ExpiryWarning]:
+def expiry_warnings(state: Settings, today: date) -> list[ExpiryWarning]:
     """Missing current-year keys, and from 1 December missing next-year keys."""
     warnings = []
     for watch in watched_keys(state):
@@ -109,7 +102,7 @@ def expiry_warnings(state: BridgeState, today: date) -> list[ExpiryWarning]:
     return warnings
 
 
-def expiry_checks(state: BridgeState, today: date) -> list[CheckResult]:
+def expiry_checks(state: Settings, today: date) -> list[CheckResult]:
     """System-check lines: one per missing key, or one line saying all keys are there."""
     watches = watched_keys(state)
     if not watches:
@@ -130,13 +123,13 @@ def expiry_checks(state: BridgeState, today: date) -> list[CheckResult]:
 def run_expiry_check(app: Flask) -> dict[str, Any]:
     """The ``keys-expiry-check`` job: record each missing key in the audit log, return counts."""
     with app.app_context():
-        state = bridge_state(app)
+        state = settings(app)
         day = clock_today()
         watches = watched_keys(state)
         warnings = expiry_warnings(state, day)
         for warning in warnings:
             audit("keys.expiry_warning", target=warning.file_name, outcome="failed",
-                  detail=warning.message, actor=None, actor_login="scheduler")
+                  detail=warning.message, actor_login="scheduler")
         return {
             "date": day.isoformat(),
             "users_checked": len(watches),

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from medshake_bridge.i18n import _
+from medshake_bridge.api import _
 
 CLEFS = "Clefs"
 

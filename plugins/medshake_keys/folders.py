@@ -14,14 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from flask import has_request_context
-from sqlalchemy import select
 
-from medshake_bridge.audit import audit
-from medshake_bridge.backends import make_runner
-from medshake_bridge.db import db
-from medshake_bridge.extension import BridgeState
-from medshake_bridge.models import User
-from medshake_bridge.runner import Runner
+from medshake_bridge.api import BridgeUser, Runner, Settings, audit, get_user, program_runner, users
 from medshake_keys.clock import today
 from medshake_keys.manager import ClefsManager
 
@@ -35,7 +29,7 @@ class FolderChoice:
     """One tab of the keys page: ``scope`` is ``general`` or ``user-<id>``."""
 
     scope: str
-    user: User | None
+    user: BridgeUser | None
     keys_dir: Path | None
     settings: Mapping[str, Any]
 
@@ -49,43 +43,43 @@ def _keys_dir(settings: Mapping[str, Any]) -> Path | None:
     return Path(text) if text else None
 
 
-def general_choice(state: BridgeState) -> FolderChoice:
-    settings = state.settings.values_for_user(None)
+def general_choice(state: Settings) -> FolderChoice:
+    settings = state.for_user(None)
     return FolderChoice(GENERAL, None, _keys_dir(settings), settings)
 
 
-def user_choice(state: BridgeState, user: User) -> FolderChoice:
-    settings = state.settings.values_for_user(user.id)
+def user_choice(state: Settings, user: BridgeUser) -> FolderChoice:
+    settings = state.for_user(user.id)
     return FolderChoice(f"user-{user.id}", user, _keys_dir(settings), settings)
 
 
-def folder_choices(state: BridgeState) -> list[FolderChoice]:
+def folder_choices(state: Settings) -> list[FolderChoice]:
     """The general folder first, then each user whose effective folder is another one."""
     general = general_choice(state)
     choices = [general]
-    for user in db.session.scalars(select(User).order_by(User.login)):
+    for user in sorted(users(active_only=False), key=lambda user: user.login):
         choice = user_choice(state, user)
         if choice.keys_dir is not None and choice.keys_dir != general.keys_dir:
             choices.append(choice)
     return choices
 
 
-def choice_for_scope(state: BridgeState, scope: str) -> FolderChoice | None:
+def choice_for_scope(state: Settings, scope: str) -> FolderChoice | None:
     """The folder named by a URL's scope, or ``None`` (the page answers 404)."""
     if scope == GENERAL:
         return general_choice(state)
     match = _USER_SCOPE.match(scope)
     if match is None:
         return None
-    user = db.session.get(User, int(match["id"]))
+    user = get_user(int(match["id"]))
     return user_choice(state, user) if user is not None else None
 
 
-def choice_for_user_id(state: BridgeState, user_id: int | None) -> FolderChoice | None:
+def choice_for_user_id(state: Settings, user_id: int | None) -> FolderChoice | None:
     """``None`` user id: the general folder; an unknown id: ``None``."""
     if user_id is None:
         return general_choice(state)
-    user = db.session.get(User, int(user_id))
+    user = get_user(int(user_id))
     return user_choice(state, user) if user is not None else None
 
 
@@ -101,5 +95,5 @@ def build_manager(settings: Mapping[str, Any], runner: Runner | None = None) -> 
                         on_event=record_event)
 
 
-def manager_for(state: BridgeState, choice: FolderChoice) -> ClefsManager:
-    return build_manager(choice.settings, make_runner(state, choice.settings))
+def manager_for(state: Settings, choice: FolderChoice) -> ClefsManager:
+    return build_manager(choice.settings, program_runner(choice.settings))

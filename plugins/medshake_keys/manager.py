@@ -27,8 +27,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from medshake_bridge.i18n import _, human_size
-from medshake_bridge.runner import Runner
+from medshake_bridge.api import Runner, _, human_size
 from medshake_keys.aes import aes_available, run_aes_utility, validate_code
 from medshake_keys.errors import (
     CurrentYearKeyError,

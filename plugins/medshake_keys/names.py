@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from medshake_bridge.i18n import _
+from medshake_bridge.api import _
 from medshake_keys.errors import KeyNameError
 
 MASTER = "Master"

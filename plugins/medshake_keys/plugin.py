@@ -6,8 +6,7 @@ from typing import Any
 
 from flask import Flask
 
-from medshake_bridge import hookimpl
-from medshake_bridge.interfaces import CheckResult, JobSpec, KeyManagerSpec, MenuItem
+from medshake_bridge.api import CheckResult, JobSpec, KeyManagerSpec, MenuItem, hookimpl
 
 JOB_ID = "keys-expiry-check"
 
@@ -23,14 +22,13 @@ def medshake_key_managers() -> list[KeyManagerSpec]:
 @hookimpl
 def medshake_system_checks(app: Flask) -> list[CheckResult]:
     """Each key folder's state, then the expiry watch (missing keys this year / next year)."""
-    from medshake_bridge.extension import bridge_state
-    from medshake_bridge.i18n import _
+    from medshake_bridge.api import _, settings
     from medshake_keys.clock import today
     from medshake_keys.expiry import CATEGORY, expiry_checks
     from medshake_keys.folder import folder_status
     from medshake_keys.folders import folder_choices
 
-    state = bridge_state(app)
+    state = settings(app)
     results = []
     for choice in folder_choices(state):
         if choice.keys_dir is None and choice.user is None:

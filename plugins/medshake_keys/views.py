@@ -27,9 +27,7 @@ from flask import (
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
-from medshake_bridge.access import ADMIN, deny, protect
-from medshake_bridge.extension import bridge_state
-from medshake_bridge.i18n import _
+from medshake_bridge.api import ADMIN, _, deny, protect, settings
 from medshake_keys.clock import today
 from medshake_keys.errors import CurrentYearKeyError, KeyManagementError
 from medshake_keys.expiry import expiry_warnings
@@ -70,7 +68,7 @@ def _too_large(error: RequestEntityTooLarge) -> Response:
 
 
 def _choice(scope: str) -> FolderChoice:
-    choice = choice_for_scope(bridge_state(), scope)
+    choice = choice_for_scope(settings(), scope)
     if choice is None:
         deny(f"keys folder {scope}", detail="unknown key folder")
     return choice
@@ -101,7 +99,7 @@ def start() -> Response:
 
 @keys_pages.route("/<scope>/")
 def index(scope: str) -> str:
-    state = bridge_state()
+    state = settings()
     choice = _choice(scope)
     choices = folder_choices(state)
     if all(c.scope != choice.scope for c in choices):
@@ -118,7 +116,7 @@ def index(scope: str) -> str:
 @keys_pages.post("/<scope>/import")
 def import_keys(scope: str) -> Response:
     choice = _choice(scope)
-    manager = manager_for(bridge_state(), choice)
+    manager = manager_for(settings(), choice)
     files = [f for f in request.files.getlist("key_file") if f.filename or f.content_length]
     target = url_for(".index", scope=scope)
     if not files:
@@ -151,7 +149,7 @@ def _known_key(manager: ClefsManager, name: str) -> str:
 @keys_pages.route("/<scope>/delete", methods=["GET", "POST"])
 def delete(scope: str) -> str | Response:
     choice = _choice(scope)
-    manager = manager_for(bridge_state(), choice)
+    manager = manager_for(settings(), choice)
     source = request.form if request.method == "POST" else request.args
     name = source.get("name", "")
     back = url_for(".index", scope=scope)
@@ -178,7 +176,7 @@ def delete(scope: str) -> str | Response:
 @keys_pages.route("/<scope>/decrypt", methods=["GET", "POST"])
 def decrypt(scope: str) -> str | Response:
     choice = _choice(scope)
-    manager = manager_for(bridge_state(), choice)
+    manager = manager_for(settings(), choice)
     back = url_for(".index", scope=scope)
     if not manager.aes_available():
         abort(404)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from medshake_bridge import hookimpl
-from medshake_bridge.interfaces import CollectorSpec
-from medshake_bridge.settings import SettingSpec
+from medshake_bridge.api import CollectorSpec, SettingSpec, hookimpl
 from medshake_maildir.collector import maildir_collector, maildir_identity
 
 

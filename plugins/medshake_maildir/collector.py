@@ -13,8 +13,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from medshake_bridge.errors import MailConnectionError, MailProtocolError
-from medshake_bridge.interfaces import MailboxIdentity, ServerMessage
+from medshake_bridge.api import (
+    MailboxIdentity,
+    MailConnectionError,
+    MailProtocolError,
+    ServerMessage,
+)
 
 SUBFOLDERS = ("cur", "new", "tmp")
 COPY_CHUNK = 1024 * 1024

@@ -6,9 +6,7 @@ the collector lives in :mod:`medshake_pop3.collector`.
 
 from __future__ import annotations
 
-from medshake_bridge import hookimpl
-from medshake_bridge.interfaces import CollectorSpec
-from medshake_bridge.settings import SettingSpec
+from medshake_bridge.api import CollectorSpec, SettingSpec, hookimpl
 from medshake_pop3.collector import pop3_collector, pop3_identity
 
 TLS_CHOICES = ("none", "starttls", "tls")
