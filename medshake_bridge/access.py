@@ -34,12 +34,15 @@ from werkzeug.wrappers import Response
 from medshake_bridge.audit import audit
 from medshake_bridge.db import db
 from medshake_bridge.models import User
+from medshake_bridge.sessions import clear_stamp, session_problem
 from medshake_bridge.urls import current_target, login_url
 
 PUBLIC, USER, ADMIN = "public", "user", "admin"
 ACCESS_ATTR = "medshake_access"
 SESSION_USER_KEY = "medshake_bridge_user_id"
 LOGIN_ENDPOINT = "bridge_auth.login"
+# The only page open to a user who must change the password first.
+PASSWORD_CHANGE_ENDPOINT = "bridge_account.password"  # noqa: S105 - an endpoint name
 _USER_CACHE = "medshake_bridge_user"
 
 View = TypeVar("View", bound=Callable[..., Any])
@@ -134,9 +137,41 @@ def owns_login_manager() -> bool:
 def _logged_in_user() -> User | None:
     if owns_login_manager():
         user = flask_login.current_user._get_current_object()  # type: ignore[attr-defined]
-        return user if isinstance(user, User) and user.active else None
-    user_id = session.get(SESSION_USER_KEY)
-    return _active_user(user_id) if user_id is not None else None
+        user = user if isinstance(user, User) and user.active else None
+    else:
+        user_id = session.get(SESSION_USER_KEY)
+        user = _active_user(user_id) if user_id is not None else None
+    if user is None:
+        return None
+    problem = session_problem(user)
+    if problem:
+        end_login_session()
+        _say_session_ended(problem)
+        return None
+    return user
+
+
+def end_login_session() -> None:
+    """Forget the bridge's login in this browser session (the host's keys are left alone)."""
+    if owns_login_manager():
+        flask_login.logout_user()
+    session.pop(SESSION_USER_KEY, None)
+    clear_stamp()
+    remember_user(None)
+
+
+def _say_session_ended(problem: str) -> None:
+    from flask import flash
+
+    from medshake_bridge.i18n import _
+
+    messages = {
+        "idle": _("Your session ended after a period without activity: log in again."),
+        "expired": _("Your session reached its maximum length: log in again."),
+        "revoked": _("Your session was ended (logout, new password or changed rights): "
+                     "log in again."),
+    }
+    flash(messages.get(problem, messages["revoked"]), "error")
 
 
 def host_user() -> User | None:
@@ -202,8 +237,16 @@ def guard_request() -> Response | None:
     user = current_bridge_user()
     if user is None:
         return redirect(login_url(current_target()))
+    if user.must_change_password and request.endpoint != PASSWORD_CHANGE_ENDPOINT:
+        return redirect(_password_change_url())
     if level == ADMIN:
         require_admin(user)
     return None
+
+
+def _password_change_url() -> str:
+    from flask import url_for
+
+    return url_for(PASSWORD_CHANGE_ENDPOINT)
 
 

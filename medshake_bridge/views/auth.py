@@ -21,6 +21,7 @@ from medshake_bridge.access import (
     PUBLIC,
     SESSION_USER_KEY,
     current_bridge_user,
+    end_login_session,
     host_user,
     owns_login_manager,
     protect,
@@ -28,8 +29,10 @@ from medshake_bridge.access import (
     remember_user,
 )
 from medshake_bridge.audit import audit
+from medshake_bridge.db import db
 from medshake_bridge.i18n import LANGUAGE_COOKIE, LANGUAGES, _
 from medshake_bridge.models import User
+from medshake_bridge.sessions import revoke_sessions, stamp_session
 from medshake_bridge.urls import cookie_path, login_url, safe_next
 from medshake_bridge.users import find_user, hash_password, verify_password
 from medshake_bridge.web.state import web_state
@@ -119,14 +122,8 @@ def _start_session(user: User) -> None:
         flask_login.login_user(user)
     else:
         session[SESSION_USER_KEY] = user.id
+    stamp_session(user)
     remember_user(user)
-
-
-def _end_session() -> None:
-    if owns_login_manager():
-        flask_login.logout_user()
-    session.pop(SESSION_USER_KEY, None)
-    remember_user(None)
 
 
 @auth_pages.route("/logout", methods=["POST"])
@@ -134,8 +131,10 @@ def _end_session() -> None:
 def logout() -> Response:
     user = current_bridge_user()
     if user is not None:
+        revoke_sessions(user)  # a copied cookie of any of the user's sessions stops working
+        db.session.commit()
         audit("logout", target=user.login)
-    _end_session()
+    end_login_session()
     if host_user() is not None:  # signed in through the host: back to the host's pages
         return redirect(request.script_root.rstrip("/") + "/")
     flash(_("You are logged out."), "success")
