@@ -221,7 +221,7 @@ def access_level(endpoint: str | None) -> str | None:
 def guard_request() -> Response | None:
     """``before_request`` for the whole app; acts on the bridge's pages only.
 
-    Order: language domain, CSRF on unsafe methods, then login, then role.
+    Order: language domain, body limit and CSRF on unsafe methods, then login, then role.
     """
     level = access_level(request.endpoint if request.url_rule is not None else None)
     if level is None:
@@ -231,6 +231,10 @@ def guard_request() -> Response | None:
 
     BRIDGE_DOMAIN.as_default()
     if request.method not in ("GET", "HEAD", "OPTIONS"):
+        from medshake_bridge.web.limits import apply_body_limit
+
+        # before anything reads the body (the CSRF check parses the form)
+        apply_body_limit(logged_in=level == PUBLIC or current_bridge_user() is not None)
         check_csrf()
     if level == PUBLIC:
         return None

@@ -46,6 +46,7 @@ from medshake_bridge.patient_ref import (
 )
 from medshake_bridge.settings import SettingSpec
 from medshake_bridge.settings.checks import check_command, command_validator, resolve_program
+from medshake_bridge.web.limits import upload_route
 
 __all__ = [
     # declaring a plugin
@@ -54,6 +55,8 @@ __all__ = [
     "command_validator",
     "check_command",
     "resolve_program",
+    # pages that receive files: body up to MEDSHAKE_BRIDGE_MAX_UPLOAD_BYTES (or less)
+    "upload_route",
     # why something failed (issue 20): only CONTENT counts toward quarantine
     "TRANSIENT",
     "CONFIGURATION",

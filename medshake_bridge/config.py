@@ -75,6 +75,11 @@ DEFAULTS: dict[str, Any] = {
     # besides the shipped list of common ones (list or comma-separated text).
     "MEDSHAKE_BRIDGE_PASSWORD_MIN_LENGTH": 10,
     "MEDSHAKE_BRIDGE_PASSWORD_EXTRA_WORDS": [],
+    # Largest request bodies (bytes): login/logout/language forms and any POST without a
+    # login; other forms; pages that receive files (sending attachments).
+    "MEDSHAKE_BRIDGE_MAX_SMALL_FORM_BYTES": 64 * 1024,
+    "MEDSHAKE_BRIDGE_MAX_FORM_BYTES": 1024 * 1024,
+    "MEDSHAKE_BRIDGE_MAX_UPLOAD_BYTES": 64 * 1024 * 1024,
     # Content-Security-Policy of the bridge's pages; empty means the built-in strict policy.
     "MEDSHAKE_BRIDGE_CONTENT_SECURITY_POLICY": "",
 }

@@ -48,6 +48,7 @@ from medshake_bridge.send.sources import (
     patient_documents,
     stored_attachment,
 )
+from medshake_bridge.web.limits import upload_route
 
 sending_pages = protect(Blueprint("bridge_send", __name__, url_prefix="/send"), USER)
 CHUNK = 64 * 1024
@@ -144,6 +145,7 @@ def _default_recipients(document: Any) -> str:
 
 
 @sending_pages.route("/compose", methods=["GET", "POST"])
+@upload_route()
 def compose() -> Any:
     user = current_bridge_user()
     context = _context(user)
