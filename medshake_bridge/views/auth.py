@@ -29,6 +29,7 @@ from medshake_bridge.access import (
     remember_user,
 )
 from medshake_bridge.audit import audit
+from medshake_bridge.audit_noise import audit_unauthenticated, login_target
 from medshake_bridge.db import db
 from medshake_bridge.i18n import LANGUAGE_COOKIE, LANGUAGES, _
 from medshake_bridge.models import User
@@ -74,25 +75,26 @@ def login() -> Response:
     login_name = request.form.get("login", "").strip()[:80]
     password = request.form.get("password", "")
     throttle = web_state().throttle
+    user = find_user(login_name) if login_name else None
+    logged = login_target(login_name, known=user is not None)  # never a password typed there
     if not throttle.allowed(login_name):
         wait = throttle.retry_after(login_name)
-        audit("login.throttled", target=login_name, outcome="denied", actor=None,
-              actor_login=login_name, detail=f"retry after {wait} s")
+        audit_unauthenticated("login.throttled", target=logged, actor_login=logged,
+                              detail=f"retry after {wait} s")
         flash(_("Too many failed attempts. Wait %(seconds)s seconds, then try again.",
                 seconds=wait), "error")
         response = _login_page(429, login_name, next_url)
         response.headers["Retry-After"] = str(wait)
         return response
-    user = find_user(login_name) if login_name else None
     if user is None:
         _check_against_dummy(password)
-        return _failed(login_name, next_url, "unknown login")
+        return _failed(login_name, logged, next_url, "unknown login")
     if not verify_password(user, password):
-        return _failed(login_name, next_url, "wrong password")
+        return _failed(login_name, logged, next_url, "wrong password")
     if not user.active:
         throttle.failed(login_name)
-        audit("login.failed", target=login_name, outcome="denied", actor=None,
-              actor_login=login_name, detail="deactivated account")
+        audit_unauthenticated("login.failed", target=logged, actor_login=logged,
+                              detail="deactivated account")
         flash(_("This account is deactivated. Ask an administrator to reactivate it."), "error")
         return _login_page(403, login_name, next_url)
     _start_session(user)
@@ -102,10 +104,10 @@ def login() -> Response:
     return redirect(next_url or url_for(HOME_ENDPOINT))
 
 
-def _failed(login_name: str, next_url: str | None, detail: str) -> Response:
+def _failed(login_name: str, logged: str, next_url: str | None, detail: str) -> Response:
     web_state().throttle.failed(login_name)
-    audit("login.failed", target=login_name, outcome="failed", actor=None,
-          actor_login=login_name, detail=detail)
+    audit_unauthenticated("login.failed", target=logged, outcome="failed", actor_login=logged,
+                          detail=detail)
     flash(_("Wrong login or password. Check both and try again."), "error")
     return _login_page(401, login_name, next_url)
 

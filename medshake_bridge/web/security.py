@@ -52,7 +52,15 @@ def check_csrf() -> None:
     try:
         _csrf.protect()
     except CSRFError as error:
-        audit("csrf.failed", target=request.path, outcome="denied", detail=str(error.description))
+        from medshake_bridge.access import current_bridge_user
+        from medshake_bridge.audit_noise import audit_unauthenticated
+
+        if current_bridge_user() is None:  # anyone can do this: rate-limited, aggregated
+            audit_unauthenticated("csrf.failed", target=request.path,
+                                  detail=str(error.description))
+        else:
+            audit("csrf.failed", target=request.path, outcome="denied",
+                  detail=str(error.description))
         raise
 
 
