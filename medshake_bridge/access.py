@@ -227,9 +227,11 @@ def guard_request() -> Response | None:
     if level is None:
         return None
     from medshake_bridge.i18n import BRIDGE_DOMAIN
+    from medshake_bridge.web.numbers import check_route_ids
     from medshake_bridge.web.security import check_csrf
 
     BRIDGE_DOMAIN.as_default()
+    check_route_ids()
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         from medshake_bridge.web.limits import apply_body_limit
 

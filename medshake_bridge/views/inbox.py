@@ -33,6 +33,7 @@ from medshake_bridge.inbox import service
 from medshake_bridge.inbox.identity import header_from_document
 from medshake_bridge.models.mail import FILED, NEW, REMOVED
 from medshake_bridge.models.patients import Patient
+from medshake_bridge.web.numbers import int_arg
 
 inbox_pages = protect(Blueprint("bridge_inbox", __name__, url_prefix="/inbox"), USER)
 STATES = (NEW, FILED, REMOVED)
@@ -40,8 +41,7 @@ PER_PAGE = 50
 
 
 def _int_arg(name: str, default: int) -> int:
-    value = request.args.get(name, "")
-    return int(value) if value.isdigit() and int(value) > 0 else default
+    return int_arg(name, default)
 
 
 @inbox_pages.route("/")

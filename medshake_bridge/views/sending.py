@@ -49,6 +49,7 @@ from medshake_bridge.send.sources import (
     stored_attachment,
 )
 from medshake_bridge.web.limits import upload_route
+from medshake_bridge.web.numbers import id_arg, int_arg
 
 sending_pages = protect(Blueprint("bridge_send", __name__, url_prefix="/send"), USER)
 CHUNK = 64 * 1024
@@ -116,15 +117,18 @@ def _context(user: User) -> dict[str, Any]:
     patient_arg = request.values.get("patient", "").strip()
     document = patient = identity = None
     stored: list[Any] = []
-    if source.isdigit():
-        document = inbox.get_document(user, int(source))
+    if (source_id := id_arg(source)) is not None:
+        document = inbox.get_document(user, source_id)
         identity = identity_from_document(document)
-        if document.filed_patient_id.isdigit():
-            patient = db.session.get(Patient, int(document.filed_patient_id))
+        if (filed_id := id_arg(document.filed_patient_id)) is not None:
+            patient = db.session.get(Patient, filed_id)
         forward = request.values.get("mode") == "forward"
         stored = attachments_of_documents(user, [document]) if forward else []
+    elif source:
+        deny(f"document {source[:40]}", detail="no such document")
     elif patient_arg.isdigit():
-        patient = db.session.get(Patient, int(patient_arg))
+        patient_id = id_arg(patient_arg)
+        patient = db.session.get(Patient, patient_id) if patient_id is not None else None
         if patient is None:
             deny(f"patient {patient_arg}", detail="no such patient")
     if patient is not None:
@@ -208,11 +212,10 @@ def sent() -> str:
     query = select(SentMessage).where(SentMessage.user_id.in_(owners))
     patient = None
     patient_arg = request.args.get("patient", "")
-    if patient_arg.isdigit():
-        patient = db.session.get(Patient, int(patient_arg))
+    if (patient_id := id_arg(patient_arg)) is not None:
+        patient = db.session.get(Patient, patient_id)
         query = query.where(SentMessage.patient_id == patient_arg)
-    page = max(int(request.args.get("page", "1")) if request.args.get("page", "").isdigit()
-               else 1, 1)
+    page = int_arg("page", 1)
     total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = list(db.session.scalars(query.order_by(SentMessage.created_at.desc(),
                                                   SentMessage.id.desc())
