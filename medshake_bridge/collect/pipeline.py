@@ -42,6 +42,7 @@ from medshake_bridge.models.mail import (
     ReceivedMessage,
 )
 from medshake_bridge.models.settings import SettingValue, utcnow
+from medshake_bridge.workfolders import prepare_work_folder, remove_leftovers
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +154,18 @@ def _folders(state: BridgeState, plan: MailboxPlan) -> tuple[Path, Path, Path]:
     return inbox, work, locks
 
 
+def _ready_work_folder(plan: MailboxPlan) -> Path:
+    """The mailbox's work folder, checked (never chmod'ed), emptied of a crashed run's clear
+    text; a world-writable folder fails this mailbox with its fix (a configuration error)."""
+    work = prepare_work_folder(plan.settings["apicryptCheminFichierC"],
+                               setting="apicryptCheminFichierC")
+    remove_leftovers(work)
+    clear = plan.settings.get("apicryptCheminFichierNC")
+    if clear and Path(clear).is_dir():
+        remove_leftovers(clear)
+    return work
+
+
 def collect_mailbox(state: BridgeState, plan: MailboxPlan, *, dry_run: bool = False,
                     progress: Progress = _quiet, retry_now: bool = False) -> MailboxReport:
     report = MailboxReport(plan.identity.key, list(plan.owners))
@@ -164,6 +177,7 @@ def collect_mailbox(state: BridgeState, plan: MailboxPlan, *, dry_run: bool = Fa
     expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
     try:
         with mailbox_lock(locks, plan.identity.key):
+            _ready_work_folder(plan)
             _collect_locked(state, plan, mailbox, inbox, work, report, dry_run, progress,
                             retry_now)
     except MailboxBusy:
@@ -492,6 +506,7 @@ def retry_message(state: BridgeState, message_id: int) -> str:
             f"no user owns the mailbox {row.mailbox.key} any more",
             fix="set apicryptAdresse and the mailbox settings of its owner again, then retry")
     inbox, work, _ = _folders(state, plan)
+    _ready_work_folder(plan)
     row.attempts = 0
     db.session.commit()
     return process_message_row(state, row, plan.owners, plan.settings, inbox, work)[0]

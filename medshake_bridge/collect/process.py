@@ -23,6 +23,7 @@ from medshake_bridge.hprim import HprimDocument, has_end_markers, parse_message_
 from medshake_bridge.interfaces import CryptoBackend
 from medshake_bridge.paths import ensure_private_dir
 from medshake_bridge.textdecode import decode_bytes
+from medshake_bridge.workfolders import private_work_dir
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +97,12 @@ def process_stored_message(raw_path: Path, message_folder: Path, work_root: Path
     Folders are made only when a message has attachments: most lab results have none, and
     creating and removing empty folders costs more than parsing them.
     """
-    ensure_private_dir(work_root)
-    work = work_root / f"collect-{uuid.uuid4().hex}"
+    with private_work_dir(work_root, "collect-") as work:
+        return _process_in(raw_path, message_folder, work, backend)
+
+
+def _process_in(raw_path: Path, message_folder: Path, work: Path,
+                backend: CryptoBackend) -> ProcessedMessage:
     staging = message_folder.with_name(message_folder.name + ".staging")
     try:
         parsed = parse_message_file(raw_path, work / "parts")
@@ -118,8 +123,6 @@ def process_stored_message(raw_path: Path, message_folder: Path, work_root: Path
         return ProcessedMessage(parsed, text, parse_message_text(text), attachments,
                                 folder, signature, signer, notes)
     finally:
-        if work.exists():
-            shutil.rmtree(work, ignore_errors=True)
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
 

@@ -9,11 +9,8 @@ staged in a private folder (0700) that is removed after the send, failure includ
 from __future__ import annotations
 
 import secrets
-import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -50,6 +47,7 @@ from medshake_bridge.send.sources import (
 )
 from medshake_bridge.web.limits import upload_route
 from medshake_bridge.web.numbers import id_arg, int_arg
+from medshake_bridge.workfolders import prepare_work_folder, private_work_dir
 
 sending_pages = protect(Blueprint("bridge_send", __name__, url_prefix="/send"), USER)
 CHUNK = 64 * 1024
@@ -81,9 +79,9 @@ def staged_uploads(files: list[FileStorage], settings: dict[str, Any]
     """Copy the uploads into a private folder, refusing one over the size limit while
     reading it; the folder is removed on the way out, whatever happened."""
     limit = max_attachment_bytes(settings)
-    root = ensure_private_dir(settings["apicryptCheminFichierNC"])
-    folder = Path(tempfile.mkdtemp(prefix="upload-", dir=root))
-    try:
+    root = prepare_work_folder(settings["apicryptCheminFichierNC"],
+                               setting="apicryptCheminFichierNC")
+    with private_work_dir(root, "upload-") as folder:
         staged: list[AttachmentFile] = []
         for number, upload in enumerate(files):
             name = clean_upload_name(upload.filename)
@@ -99,8 +97,6 @@ def staged_uploads(files: list[FileStorage], settings: dict[str, Any]
             target.chmod(0o600)
             staged.append(AttachmentFile(name, target))
         yield staged
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _address_book(user: User) -> list[Correspondent]:
