@@ -14,6 +14,7 @@ import email.policy
 import json
 import logging
 import os
+import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ from medshake_bridge.collect.documents import build_documents
 from medshake_bridge.collect.locks import MailboxBusy, mailbox_lock
 from medshake_bridge.collect.mailboxes import MailboxPlan, plan_mailboxes
 from medshake_bridge.collect.process import attachments_json, process_stored_message
+from medshake_bridge.collect.provenance import is_external_sender
 from medshake_bridge.collect.rawstore import RawMessageFile, hash_file, raw_file_name
 from medshake_bridge.db import db
 from medshake_bridge.errors import CONFIGURATION, CONTENT, TRANSIENT, BridgeError, error_cause
@@ -424,12 +426,36 @@ def process_message_row(state: BridgeState, row: ReceivedMessage, owners: list[i
     row.error_cause, row.error_fix = "", ""
     row.waiting_since = row.next_attempt_at = None
     row.last_attempt_at = utcnow()
+    row.unencrypted = result.unencrypted
+    row.external_sender = is_external_sender(parsed.from_address, settings)
+    if (row.unencrypted or row.external_sender) and settings.get(
+            "apicryptRefuseUnprotectedMail"):
+        return _refuse_unprotected(row, result.folder)
     documents = build_documents(row, result.documents, owners)
     db.session.add_all(documents)
     row.state, row.processed_at = PROCESSED, utcnow()
     db.session.commit()
     _announce(state, row, documents)
     return PROCESSED, len(documents)
+
+
+def _refuse_unprotected(row: ReceivedMessage, folder: Path | None) -> tuple[str, int]:
+    """``apicryptRefuseUnprotectedMail``: no inbox document, straight to the quarantine (the
+    raw message stays, an admin can read it there)."""
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+    reasons = [text for flag, text in ((row.unencrypted, "not encrypted with Apicrypt"),
+                                       (row.external_sender, "sender outside the Apicrypt "
+                                        "domains")) if flag]
+    row.state, row.error_cause = QUARANTINED, CONTENT
+    row.last_error = f"refused: {' and '.join(reasons)} ({row.from_address})"[:4000]
+    row.error_fix = ("check with the sender; to accept such mail, turn off "
+                     "apicryptRefuseUnprotectedMail or add the sender's domain to "
+                     "apicryptSenderDomains, then retry")
+    row.attachments_json = "[]"
+    db.session.commit()
+    log.warning("message %s refused: %s", row.id, row.last_error)
+    return QUARANTINED, 0
 
 
 def _record_failure(row: ReceivedMessage, exc: Exception) -> None:

@@ -46,6 +46,11 @@ class ProcessedMessage:
     notes: list[str] = field(default_factory=list)
 
     @property
+    def unencrypted(self) -> bool:
+        """The body was not Apicrypt-encrypted (clear HPRIM text kept as it came)."""
+        return UNENCRYPTED_NOTE in self.notes
+
+    @property
     def signature_invalid(self) -> bool:
         """True when the text or any attachment has an invalid signature."""
         return self.signature_status == INVALID or any(
@@ -53,6 +58,7 @@ class ProcessedMessage:
 
 
 INVALID = "invalid"
+UNENCRYPTED_NOTE = "body kept as clear text (it did not decrypt but holds HPRIM markers)"
 
 
 def _clear_bytes(result: Any) -> tuple[bytes, str, str]:
@@ -83,7 +89,7 @@ def _decrypt_body(body: bytes, backend: CryptoBackend, notes: list[str]
         # Only a body the back-end could judge is kept as clear text: during an outage the
         # message waits, so an encrypted one is never mistaken for clear text.
         if cause == CONTENT and has_end_markers(decode_bytes(body).text):
-            notes.append("body kept as clear text (it did not decrypt but holds HPRIM markers)")
+            notes.append(UNENCRYPTED_NOTE)
             return body, "", ""
         raise ProcessingError(f"the message body could not be decrypted: {_reason(exc)}",
                               fix=getattr(exc, "fix", "") or "check the keys and programs "

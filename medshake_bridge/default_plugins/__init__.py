@@ -12,4 +12,5 @@ DEFAULT_PLUGINS = (
     "medshake_bridge.default_plugins.sending",
     "medshake_bridge.default_plugins.scheduled_jobs",
     "medshake_bridge.default_plugins.system_checks",
+    "medshake_bridge.default_plugins.security_settings",
 )
