@@ -80,6 +80,9 @@ DEFAULTS: dict[str, Any] = {
     "MEDSHAKE_BRIDGE_MAX_SMALL_FORM_BYTES": 64 * 1024,
     "MEDSHAKE_BRIDGE_MAX_FORM_BYTES": 1024 * 1024,
     "MEDSHAKE_BRIDGE_MAX_UPLOAD_BYTES": 64 * 1024 * 1024,
+    # Strict-Transport-Security max-age for the bridge's HTTPS responses (0: not sent, e.g.
+    # when the reverse proxy sends it); when set, the session cookie is always Secure.
+    "MEDSHAKE_BRIDGE_HSTS_SECONDS": 0,
     # Content-Security-Policy of the bridge's pages; empty means the built-in strict policy.
     "MEDSHAKE_BRIDGE_CONTENT_SECURITY_POLICY": "",
 }

@@ -23,13 +23,18 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from medshake_bridge.backends import backend_for
+from medshake_bridge.backends import backend_for, decrypted_limits
 from medshake_bridge.collect.documents import build_documents
 from medshake_bridge.collect.locks import MailboxBusy, mailbox_lock
 from medshake_bridge.collect.mailboxes import MailboxPlan, plan_mailboxes
 from medshake_bridge.collect.process import attachments_json, process_stored_message
 from medshake_bridge.collect.provenance import is_external_sender
-from medshake_bridge.collect.rawstore import RawMessageFile, hash_file, raw_file_name
+from medshake_bridge.collect.rawstore import (
+    RawMessageFile,
+    RawTooLarge,
+    hash_file,
+    raw_file_name,
+)
 from medshake_bridge.db import db
 from medshake_bridge.errors import CONFIGURATION, CONTENT, TRANSIENT, BridgeError, error_cause
 from medshake_bridge.extension import BridgeState
@@ -214,7 +219,7 @@ def _collect_locked(state: BridgeState, plan: MailboxPlan, mailbox: Mailbox, inb
             select(ReceivedMessage.server_id).where(ReceivedMessage.mailbox_id == mailbox.id)))
         new = [item for item in listed if item.server_id not in known]
         progress("listed", {"mailbox": plan.identity.key, "new": len(new)})
-        max_bytes = int(plan.settings.get("apicryptMaxMessageMB") or 100) * 1024 * 1024
+        max_bytes = _max_message_bytes(plan.settings)
         batch: list[ReceivedMessage] = []
         for item in new:
             if item.size > max_bytes:
@@ -222,8 +227,14 @@ def _collect_locked(state: BridgeState, plan: MailboxPlan, mailbox: Mailbox, inb
                 log.warning("message %s is %d bytes, over the cap: left on the server",
                             item.server_id, item.size)
                 continue
-            batch.append(_store_raw(collector, mailbox, item, inbox / "raw" / str(mailbox.id),
-                                    report))
+            try:
+                batch.append(_store_raw(collector, mailbox, item,
+                                        inbox / "raw" / str(mailbox.id), report, max_bytes))
+            except RawTooLarge:  # the server announced less than it sent: cut, left there
+                report.skipped_too_large += 1
+                log.warning("message %s went over the cap of %d bytes while downloading: "
+                            "left on the server", item.server_id, max_bytes)
+                continue
             if len(batch) >= FETCH_BATCH:
                 report.fetched += _commit_rows(batch)
                 batch = []
@@ -248,6 +259,15 @@ def _collect_locked(state: BridgeState, plan: MailboxPlan, mailbox: Mailbox, inb
         report.deleted = len(deletable)
 
 
+def _max_message_bytes(settings: dict[str, Any]) -> int:
+    """``apicryptMaxMessageMB``: both what the server announces and what it sends."""
+    try:
+        megabytes = int(settings.get("apicryptMaxMessageMB") or 100)
+    except (TypeError, ValueError):
+        megabytes = 100
+    return max(megabytes, 1) * 1024 * 1024
+
+
 def _read_headers(path: Path) -> email.message.Message:
     """Only the header block, without reading a large body into memory."""
     lines = []
@@ -262,14 +282,14 @@ def _read_headers(path: Path) -> email.message.Message:
 
 
 def _store_raw(collector: MailCollector, mailbox: Mailbox, item: ServerMessage, raw_dir: Path,
-               report: MailboxReport) -> ReceivedMessage:
+               report: MailboxReport, max_bytes: int | None = None) -> ReceivedMessage:
     """Stream one message to its private file (or adopt the file a crashed run left)."""
     final = raw_dir / raw_file_name(item.server_id)
     if final.is_file():
         sha256, size = hash_file(final)
         report.adopted += 1
     else:
-        raw = RawMessageFile(raw_dir, final.name)
+        raw = RawMessageFile(raw_dir, final.name, limit=max_bytes)
         try:
             collector.fetch_to(item.server_id, raw.writer)
             final, sha256, size = raw.keep()
@@ -411,7 +431,7 @@ def process_message_row(state: BridgeState, row: ReceivedMessage, owners: list[i
     try:
         backend = backend_for(state, settings)
         result = process_stored_message(Path(row.raw_path), inbox / "messages" / str(row.id),
-                                        work, backend)
+                                        work, backend, decrypted_limits(settings))
     except Exception as exc:  # noqa: BLE001 - recorded on the row; the raw file stays
         db.session.rollback()
         _record_failure(row, exc)

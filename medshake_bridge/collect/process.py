@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import signal
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from medshake_bridge.backends import DecryptedLimits, decrypted_limits
 from medshake_bridge.collect.filenames import safe_display_name
 from medshake_bridge.collect.mime import ParsedMessage, parse_message_file
 from medshake_bridge.errors import CONTENT, BridgeError, CryptoError, ProgramError, error_cause
@@ -97,18 +99,20 @@ def _decrypt_body(body: bytes, backend: CryptoBackend, notes: list[str]
 
 
 def process_stored_message(raw_path: Path, message_folder: Path, work_root: Path,
-                           backend: CryptoBackend) -> ProcessedMessage:
+                           backend: CryptoBackend,
+                           limits: DecryptedLimits | None = None) -> ProcessedMessage:
     """Decrypt and parse ``raw_path``; attachments end in ``message_folder`` (replaced).
 
     Folders are made only when a message has attachments: most lab results have none, and
     creating and removing empty folders costs more than parsing them.
     """
     with private_work_dir(work_root, "collect-") as work:
-        return _process_in(raw_path, message_folder, work, backend)
+        return _process_in(raw_path, message_folder, work, backend,
+                           limits or decrypted_limits({}))
 
 
 def _process_in(raw_path: Path, message_folder: Path, work: Path,
-                backend: CryptoBackend) -> ProcessedMessage:
+                backend: CryptoBackend, limits: DecryptedLimits) -> ProcessedMessage:
     staging = message_folder.with_name(message_folder.name + ".staging")
     try:
         parsed = parse_message_file(raw_path, work / "parts")
@@ -120,7 +124,7 @@ def _process_in(raw_path: Path, message_folder: Path, work: Path,
         if parsed.attachments:
             shutil.rmtree(staging, ignore_errors=True)
             ensure_private_dir(staging)
-            attachments = _store_attachments(parsed, backend, work, staging)
+            attachments = _store_attachments(parsed, backend, work, staging, limits)
             shutil.rmtree(message_folder, ignore_errors=True)
             staging.rename(message_folder)
             folder = message_folder
@@ -133,8 +137,26 @@ def _process_in(raw_path: Path, message_folder: Path, work: Path,
             shutil.rmtree(staging, ignore_errors=True)
 
 
+def _over_limit(name: str, limits: DecryptedLimits, what: str) -> ProcessingError:
+    return ProcessingError(
+        f"the attachment {name} decrypted to {what}: it was set aside, nothing was kept",
+        fix=f"check with the sender; if the attachment is genuine, raise "
+            f"apicryptMaxDecryptedMo ({limits.max_bytes // (1024 * 1024)} MB) or "
+            f"apicryptMaxDecryptedFiles ({limits.max_files}) and retry", cause=CONTENT)
+
+
+def _check_output(name: str, files: list[Path], limits: DecryptedLimits) -> None:
+    """What a decryption wrote stays within the limits (count, then total size)."""
+    if len(files) > limits.max_files:
+        raise _over_limit(name, limits, f"{len(files)} files (limit {limits.max_files})")
+    total = sum(Path(path).stat().st_size for path in files)
+    if total > limits.max_bytes:
+        raise _over_limit(name, limits, f"{total // (1024 * 1024)} MB or more "
+                          f"(limit {limits.max_bytes // (1024 * 1024)} MB)")
+
+
 def _store_attachments(parsed: ParsedMessage, backend: CryptoBackend, work: Path,
-                       staging: Path) -> list[dict[str, Any]]:
+                       staging: Path, limits: DecryptedLimits) -> list[dict[str, Any]]:
     stored: list[dict[str, Any]] = []
     names: list[str] = []
 
@@ -158,6 +180,13 @@ def _store_attachments(parsed: ParsedMessage, backend: CryptoBackend, work: Path
         try:
             files = backend.decrypt_attachment(attachment.path, out)
         except (CryptoError, ProgramError) as exc:
+            result = getattr(exc, "result", None)
+            # Killed by the file-size limit (SIGXFSZ), or told "File too large" (EFBIG) by a
+            # program that ignores the signal.
+            if result is not None and (getattr(result, "returncode", 0) == -signal.SIGXFSZ
+                                       or "File too large" in getattr(result, "stderr", "")):
+                raise _over_limit(attachment.display_name, limits,
+                                  "a file larger than the limit") from exc
             raise ProcessingError(
                 f"the attachment {attachment.display_name} could not be decrypted: "
                 f"{_reason(exc)}",
@@ -167,6 +196,7 @@ def _store_attachments(parsed: ParsedMessage, backend: CryptoBackend, work: Path
         if not files:
             raise ProcessingError(f"the attachment {attachment.display_name} decrypted to "
                                   "nothing", fix="ask the sender to send it again")
+        _check_output(attachment.display_name, [Path(path) for path in files], limits)
         # v2 signs each attachment: its status travels with the files (v1: none).
         signature = str(getattr(files, "signature_status", "") or "")
         signer = str(getattr(files, "signer", "") or "")

@@ -12,7 +12,7 @@ from medshake_bridge.settings import SettingSpec
 from medshake_bridge.settings.spec import ValueProblem
 
 DEFAULT_SENDER_DOMAINS = ["apicrypt.org"]
-DEFAULT_MAX_MESSAGE_MB = 50
+DEFAULT_MAX_MESSAGE_MB = 100
 DEFAULT_MAX_DECRYPTED_MB = 200
 DEFAULT_MAX_DECRYPTED_FILES = 50
 
@@ -50,7 +50,7 @@ def medshake_settings() -> list[SettingSpec]:
                     "Off: it is marked.",
             plugin="host"),
         SettingSpec(
-            name="apicryptMaxMessageMo", type="int", default=DEFAULT_MAX_MESSAGE_MB,
+            name="apicryptMaxMessageMB", type="int", default=DEFAULT_MAX_MESSAGE_MB,
             category="Apicrypt", label_fr="Taille maximale d'un message reçu (Mo)",
             label_en="Largest received message (MB)",
             help_fr="Un message plus grand n'est pas téléchargé (il reste sur le serveur) ; "
