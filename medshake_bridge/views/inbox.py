@@ -112,6 +112,7 @@ def attachment(document_id: int, index: int) -> Response:
 @inbox_pages.post("/<int:document_id>/file")
 def file(document_id: int) -> Response:
     user = current_bridge_user()
+    service.get_document(user, document_id)  # another user's document: 404 before anything
     patient_id = request.form.get("patient_id", "").strip()
     if not patient_id:
         flash(_("Choose a patient first, or create one from the received identity."), "error")
