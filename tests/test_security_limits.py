@@ -49,11 +49,14 @@ def _post_stream(client, url: str, size: int, **headers):
 
 
 @pytest.mark.parametrize("url", ["/send/compose", "/login", "/logout", "/admin/users/",
-                                 "/inbox/collect"])
+                                 "/inbox/collect", "/admin/keys/general/import"])
 def test_a_big_body_without_a_login_is_refused_unread(app, people, url):
-    response, stream = _post_stream(app.test_client(), url, 1024 * 1024 * 1024)
-    assert response.status_code == 413
+    response, stream = _post_stream(app.test_client(), url, 1024 * 1024)  # 1 MB
     assert stream.read_bytes == 0
+    if url.startswith("/admin/keys/"):  # the keys plugin answers its own 413 with a redirect
+        assert response.status_code == 302
+        return
+    assert response.status_code == 413
     assert "trop volumineuse" in response.get_data(as_text=True)
 
 

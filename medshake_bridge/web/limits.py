@@ -70,8 +70,8 @@ def limit_for(endpoint: str | None, *, logged_in: bool) -> int:
 def apply_body_limit(*, logged_in: bool) -> None:
     """Cap this request's body (413 at once when its announced length is over the cap)."""
     own = request.max_content_length
-    if own is not None and own != current_app.config.get("MAX_CONTENT_LENGTH"):
-        limit = int(own)  # a plugin chose its own cap for this route
+    if logged_in and own is not None and own != current_app.config.get("MAX_CONTENT_LENGTH"):
+        limit = int(own)  # a plugin chose its own cap for this route (logged-in visitors)
     else:
         limit = limit_for(request.endpoint, logged_in=logged_in)
     request.max_content_length = limit
