@@ -18,6 +18,9 @@ from medshake_bridge.errors import SettingValueError
     ("apicryptCommandPrefix", "/nonexistent/sudo -n"),
     ("apicrypt2RestartCommand", "sudo -n service compagnonApicrypt restart | sh"),
     ("apicrypt2RestartCommand", "/no/such/program restart"),
+    ("apicrypt2AesCommand", "ApiV2AESUtility {source} {destination} {code}; id"),
+    ("apicrypt2AesCommand", "ApiV2AESUtility {source} {destination}"),
+    ("apicrypt2AesCommand", "/no/such/ApiV2AESUtility {source} {destination} {code}"),
 ])
 def test_command_settings_are_refused_when_saved(app_ctx, name, value):
     store = bridge_state().settings
@@ -25,6 +28,14 @@ def test_command_settings_are_refused_when_saved(app_ctx, name, value):
         store.set(name, value)
     assert refused.value.fix
     assert store.get(name) != value
+
+
+def test_good_aes_commands_are_accepted(app_ctx):
+    store = bridge_state().settings
+    for value in ("ApiV2AESUtility {source} {destination} {code}",
+                  "ApiV2AESUtility {source} {destination} --code-file={code_file}"):
+        store.set("apicrypt2AesCommand", value)
+        assert store.get("apicrypt2AesCommand") == value
 
 
 def test_a_world_writable_programs_folder_is_refused(app_ctx, tmp_path):
