@@ -32,7 +32,7 @@ from medshake_bridge.errors import ConfigurationError
 logger = logging.getLogger(__name__)
 
 IN_USE = ".in-use"
-PREFIXES = ("collect-", "upload-", "send-", "apicrypt-", "work-")
+PREFIXES = ("collect-", "upload-", "send-", "apicrypt-", "call-", "work-")
 
 
 def prepare_work_folder(path: str | os.PathLike[str], *, setting: str) -> Path:

@@ -167,9 +167,10 @@ def _ready_work_folder(plan: MailboxPlan) -> Path:
     work = prepare_work_folder(plan.settings["apicryptCheminFichierC"],
                                setting="apicryptCheminFichierC")
     remove_leftovers(work)
-    clear = plan.settings.get("apicryptCheminFichierNC")
-    if clear and Path(clear).is_dir():
-        remove_leftovers(clear)
+    for name in ("apicryptCheminFichierNC", "apicrypt2Spool"):
+        folder = plan.settings.get(name)
+        if folder and Path(str(folder)).is_dir():
+            remove_leftovers(str(folder))
     return work
 
 
