@@ -77,8 +77,9 @@ def login() -> Response:
     throttle = web_state().throttle
     user = find_user(login_name) if login_name else None
     logged = login_target(login_name, known=user is not None)  # never a password typed there
-    if not throttle.allowed(login_name):
-        wait = throttle.retry_after(login_name)
+    # The limiter's keys hold the same (a shared Redis store must not keep a typed password).
+    if not throttle.allowed(logged):
+        wait = throttle.retry_after(logged)
         audit_unauthenticated("login.throttled", target=logged, actor_login=logged,
                               detail=f"retry after {wait} s")
         flash(_("Too many failed attempts. Wait %(seconds)s seconds, then try again.",
@@ -92,20 +93,20 @@ def login() -> Response:
     if not verify_password(user, password):
         return _failed(login_name, logged, next_url, "wrong password")
     if not user.active:
-        throttle.failed(login_name)
+        throttle.failed(logged)
         audit_unauthenticated("login.failed", target=logged, actor_login=logged,
                               detail="deactivated account")
         flash(_("This account is deactivated. Ask an administrator to reactivate it."), "error")
         return _login_page(403, login_name, next_url)
     _start_session(user)
-    throttle.succeeded(login_name)
+    throttle.succeeded(logged)
     audit("login", target=user.login)
     flash(_("Welcome, %(name)s.", name=user.display_name or user.login), "success")
     return redirect(next_url or url_for(HOME_ENDPOINT))
 
 
 def _failed(login_name: str, logged: str, next_url: str | None, detail: str) -> Response:
-    web_state().throttle.failed(login_name)
+    web_state().throttle.failed(logged)
     audit_unauthenticated("login.failed", target=logged, outcome="failed", actor_login=logged,
                           detail=detail)
     flash(_("Wrong login or password. Check both and try again."), "error")
