@@ -142,3 +142,15 @@ def test_the_v1_programs_workspace_leaves_shared_folders_alone(tmp_path):
             backend._workspace():
         pass
     assert _mode(clear) == 0o1777
+
+
+def test_the_system_information_page_reports_a_world_writable_work_folder(tmp_path):
+    from medshake_bridge.sysinfo.folders import data_folder_check
+
+    public = tmp_path / "public"
+    public.mkdir()
+    public.chmod(0o1777)
+    check = data_folder_check("Working folder", "apicryptCheminFichierNC", str(public))
+    assert check.ok is False and "every account" in check.detail
+    assert "install -d -m 700" in check.fix
+    assert _mode(public) == 0o1777
