@@ -116,3 +116,15 @@ def test_a_normal_form_still_works(app, people):
         "login": "nadia", "display_name": "", "role": "secretary", "module": "base",
         "password": "une phrase assez longue", "confirm": "une phrase assez longue"})
     assert response.status_code == 302
+
+
+def test_an_app_wide_cap_is_never_raised(make_app):
+    from medshake_bridge import migrate
+
+    app = make_app(MAX_CONTENT_LENGTH=512 * 1024)
+    migrate.upgrade(app)
+    make_people(app)
+    client = app.test_client()
+    login(client, "alice")
+    response, stream = _post_stream(client, "/send/compose", 600 * 1024)
+    assert response.status_code == 413 and stream.read_bytes == 0

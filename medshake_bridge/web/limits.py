@@ -70,10 +70,13 @@ def limit_for(endpoint: str | None, *, logged_in: bool) -> int:
 def apply_body_limit(*, logged_in: bool) -> None:
     """Cap this request's body (413 at once when its announced length is over the cap)."""
     own = request.max_content_length
-    if logged_in and own is not None and own != current_app.config.get("MAX_CONTENT_LENGTH"):
+    app_wide = current_app.config.get("MAX_CONTENT_LENGTH")
+    if logged_in and own is not None and own != app_wide:
         limit = int(own)  # a plugin chose its own cap for this route (logged-in visitors)
     else:
         limit = limit_for(request.endpoint, logged_in=logged_in)
+        if app_wide:  # a host app's own cap is never raised by the bridge
+            limit = min(limit, int(app_wide))
     request.max_content_length = limit
     setattr(g, G_LIMIT, limit)
     length = request.content_length
