@@ -161,8 +161,10 @@ def configure(instance: Path, sandbox: Path, dovecot: DovecotServer, login: str,
         "apicryptCheminVersBinaires": str(sandbox / "bin"),
         "apicryptCheminVersClefs": str(sandbox / "network" / BOB),
     }.items():
-        subprocess.run([*cli, "config", "set", name, value], env=env, check=True,
-                       capture_output=True)
+        secret = name.endswith("Password")  # secrets go through stdin, never argv
+        subprocess.run([*cli, "config", "set", name, *(["--value-stdin"] if secret else [value])],
+                       env=env, check=True, capture_output=True, text=True,
+                       input=f"{value}\n" if secret else None)
 
 
 def main() -> int:

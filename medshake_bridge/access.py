@@ -38,12 +38,15 @@ from werkzeug.wrappers import Response
 from medshake_bridge.audit import audit
 from medshake_bridge.db import db
 from medshake_bridge.models import User
+from medshake_bridge.sessions import clear_stamp, session_problem
 from medshake_bridge.urls import current_target, login_url
 
 PUBLIC, USER, ADMIN, API = "public", "user", "admin", "api"
 ACCESS_ATTR = "medshake_access"
 SESSION_USER_KEY = "medshake_bridge_user_id"
 LOGIN_ENDPOINT = "bridge_auth.login"
+# The only page open to a user who must change the password first.
+PASSWORD_CHANGE_ENDPOINT = "bridge_account.password"  # noqa: S105 - an endpoint name
 _USER_CACHE = "medshake_bridge_user"
 _TOKEN_CACHE = "medshake_bridge_api_token"  # noqa: S105 - a g attribute name
 
@@ -171,9 +174,41 @@ def owns_login_manager() -> bool:
 def _logged_in_user() -> User | None:
     if owns_login_manager():
         user = flask_login.current_user._get_current_object()  # type: ignore[attr-defined]
-        return user if isinstance(user, User) and user.active else None
-    user_id = session.get(SESSION_USER_KEY)
-    return _active_user(user_id) if user_id is not None else None
+        user = user if isinstance(user, User) and user.active else None
+    else:
+        user_id = session.get(SESSION_USER_KEY)
+        user = _active_user(user_id) if user_id is not None else None
+    if user is None:
+        return None
+    problem = session_problem(user)
+    if problem:
+        end_login_session()
+        _say_session_ended(problem)
+        return None
+    return user
+
+
+def end_login_session() -> None:
+    """Forget the bridge's login in this browser session (the host's keys are left alone)."""
+    if owns_login_manager():
+        flask_login.logout_user()
+    session.pop(SESSION_USER_KEY, None)
+    clear_stamp()
+    remember_user(None)
+
+
+def _say_session_ended(problem: str) -> None:
+    from flask import flash
+
+    from medshake_bridge.i18n import _
+
+    messages = {
+        "idle": _("Your session ended after a period without activity: log in again."),
+        "expired": _("Your session reached its maximum length: log in again."),
+        "revoked": _("Your session was ended (logout, new password or changed rights): "
+                     "log in again."),
+    }
+    flash(messages.get(problem, messages["revoked"]), "error")
 
 
 def host_user() -> User | None:
@@ -224,28 +259,42 @@ def access_level(endpoint: str | None) -> str | None:
 def guard_request() -> Response | None:
     """``before_request`` for the whole app; acts on the bridge's pages only.
 
-    Order: language domain, CSRF on unsafe methods, then login, then role.
+    Order: language domain, body limit and CSRF on unsafe methods, then login, then role.
     """
     level = access_level(request.endpoint if request.url_rule is not None else None)
     if level is None:
         return None
     from medshake_bridge.i18n import BRIDGE_DOMAIN
+    from medshake_bridge.web.numbers import check_route_ids
     from medshake_bridge.web.security import check_csrf
 
     BRIDGE_DOMAIN.as_default()
+    check_route_ids()
     if level == API:
         from medshake_bridge.apiv1.auth import authenticate_api_request
 
         return authenticate_api_request()
     if request.method not in ("GET", "HEAD", "OPTIONS"):
+        from medshake_bridge.web.limits import apply_body_limit
+
+        # before anything reads the body (the CSRF check parses the form)
+        apply_body_limit(logged_in=level == PUBLIC or current_bridge_user() is not None)
         check_csrf()
     if level == PUBLIC:
         return None
     user = current_bridge_user()
     if user is None:
         return redirect(login_url(current_target()))
+    if user.must_change_password and request.endpoint != PASSWORD_CHANGE_ENDPOINT:
+        return redirect(_password_change_url())
     if level == ADMIN:
         require_admin(user)
     return None
+
+
+def _password_change_url() -> str:
+    from flask import url_for
+
+    return url_for(PASSWORD_CHANGE_ENDPOINT)
 
 

@@ -122,6 +122,8 @@ from medshake_bridge.settings import SettingSpec, SettingsStore, ValueProblem
 from medshake_bridge.settings.checks import check_command, command_validator, resolve_program
 from medshake_bridge.textdecode import encode_outgoing_latin1
 from medshake_bridge.users import UserError, find_user, list_users
+from medshake_bridge.web.limits import upload_route
+from medshake_bridge.workfolders import prepare_work_folder, private_work_dir
 
 
 def bridge_settings(app: Any = None) -> SettingsStore:
@@ -129,7 +131,6 @@ def bridge_settings(app: Any = None) -> SettingsStore:
     from medshake_bridge.extension import bridge_state
 
     return bridge_state(app).settings
-
 
 __all__ = [
     # declaring a plugin
@@ -168,6 +169,11 @@ __all__ = [
     "may_read_mail_of",
     "_",
     "human_size",
+    # pages that receive files: body up to MEDSHAKE_BRIDGE_MAX_UPLOAD_BYTES (or less)
+    "upload_route",
+    # clear-text work: private folders removed on the way out, and after a crash
+    "prepare_work_folder",
+    "private_work_dir",
     # why something failed (issue 20): only CONTENT counts toward quarantine
     "TRANSIENT",
     "CONFIGURATION",

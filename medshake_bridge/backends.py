@@ -8,6 +8,7 @@ path is the same against the sandbox and against the real programs.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from medshake_bridge.errors import ConfigurationError
@@ -31,7 +32,30 @@ def make_runner(state: BridgeState, settings: Mapping[str, Any]) -> Runner:
         timeout=timeout,
         passthrough_env=state.app.config["MEDSHAKE_BRIDGE_RUNNER_ENV_PASSTHROUGH"],
         redact=[str(value) for value in secrets if value],
+        max_file_bytes=decrypted_limits(settings).max_bytes,
     )
+
+
+@dataclass(frozen=True)
+class DecryptedLimits:
+    """What one decryption may write: bytes per attachment, files per attachment."""
+
+    max_bytes: int
+    max_files: int
+
+
+def decrypted_limits(settings: Mapping[str, Any]) -> DecryptedLimits:
+    """``apicryptMaxDecryptedMo`` / ``apicryptMaxDecryptedFiles`` (defaults when unset or
+    unreadable: a limit must never fail a collection by itself)."""
+    def number(name: str, default: int) -> int:
+        try:
+            value = int(settings.get(name) or default)
+        except (TypeError, ValueError):
+            value = default
+        return max(value, 1)
+
+    return DecryptedLimits(max_bytes=number("apicryptMaxDecryptedMo", 200) * 1024 * 1024,
+                           max_files=number("apicryptMaxDecryptedFiles", 50))
 
 
 def backend_specs(state: BridgeState) -> dict[str, BackendSpec]:

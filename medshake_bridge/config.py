@@ -73,6 +73,22 @@ DEFAULTS: dict[str, Any] = {
     "MEDSHAKE_BRIDGE_LOGIN_LIMIT_PER_ADDRESS": "20 per minute",
     # Extra keyword arguments for the bridge's own engine (sqlalchemy.create_engine).
     "MEDSHAKE_BRIDGE_ENGINE_OPTIONS": {},
+    # A login session ends after this many minutes without a request (0: never) and this many
+    # hours after the login whatever happens (0: never).
+    "MEDSHAKE_BRIDGE_SESSION_IDLE_MINUTES": 60,
+    "MEDSHAKE_BRIDGE_SESSION_MAX_HOURS": 12,
+    # Password policy: minimum length (8 at least) and words of the site refused as passwords
+    # besides the shipped list of common ones (list or comma-separated text).
+    "MEDSHAKE_BRIDGE_PASSWORD_MIN_LENGTH": 10,
+    "MEDSHAKE_BRIDGE_PASSWORD_EXTRA_WORDS": [],
+    # Largest request bodies (bytes): login/logout/language forms and any POST without a
+    # login; other forms; pages that receive files (sending attachments).
+    "MEDSHAKE_BRIDGE_MAX_SMALL_FORM_BYTES": 64 * 1024,
+    "MEDSHAKE_BRIDGE_MAX_FORM_BYTES": 1024 * 1024,
+    "MEDSHAKE_BRIDGE_MAX_UPLOAD_BYTES": 64 * 1024 * 1024,
+    # Strict-Transport-Security max-age for the bridge's HTTPS responses (0: not sent, e.g.
+    # when the reverse proxy sends it); when set, the session cookie is always Secure.
+    "MEDSHAKE_BRIDGE_HSTS_SECONDS": 0,
     # Content-Security-Policy of the bridge's pages; empty means the built-in strict policy.
     "MEDSHAKE_BRIDGE_CONTENT_SECURITY_POLICY": "",
 }
@@ -85,6 +101,7 @@ _LIST_KEYS = {
     "MEDSHAKE_BRIDGE_DISABLED_PLUGINS",
     "MEDSHAKE_BRIDGE_PLUGINS",
     "MEDSHAKE_BRIDGE_RUNNER_ENV_PASSTHROUGH",
+    "MEDSHAKE_BRIDGE_PASSWORD_EXTRA_WORDS",
 }
 
 

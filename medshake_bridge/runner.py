@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import logging
 import os
+import resource
 import shlex
 import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -138,6 +139,7 @@ class Runner:
         timeout: float = DEFAULT_TIMEOUT,
         passthrough_env: Iterable[str] = (),
         redact: Iterable[str] = (),
+        max_file_bytes: int | None = None,
     ) -> None:
         if timeout <= 0:
             raise ConfigurationError(
@@ -148,6 +150,9 @@ class Runner:
         self.timeout = float(timeout)
         self.passthrough_env: tuple[str, ...] = tuple(passthrough_env)
         self.redact: tuple[str, ...] = tuple(s for s in redact if s)
+        # The largest file a program may write (RLIMIT_FSIZE, inherited through sudo): a
+        # hostile attachment cannot make a decryption fill the disk.
+        self.max_file_bytes = int(max_file_bytes) if max_file_bytes else None
 
     @classmethod
     def from_prefix_text(
@@ -157,6 +162,7 @@ class Runner:
         timeout: float = DEFAULT_TIMEOUT,
         passthrough_env: Iterable[str] = (),
         redact: Iterable[str] = (),
+        max_file_bytes: int | None = None,
     ) -> Runner:
         """Build a runner from the settings' text form (``apicryptCommandPrefix``)."""
         return cls(
@@ -164,6 +170,7 @@ class Runner:
             timeout=timeout,
             passthrough_env=passthrough_env,
             redact=redact,
+            max_file_bytes=max_file_bytes,
         )
 
     def environment(self) -> dict[str, str]:
@@ -174,6 +181,14 @@ class Runner:
             if value is not None:
                 env[name] = value
         return env
+
+    def _limits(self) -> Callable[[], None]:
+        limit = int(self.max_file_bytes or 0)
+
+        def apply() -> None:  # in the child, before exec
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+        return apply
 
     def run(
         self,
@@ -211,6 +226,7 @@ class Runner:
                 env=env,
                 start_new_session=True,
                 close_fds=True,
+                preexec_fn=self._limits() if self.max_file_bytes else None,  # noqa: PLW1509
             )
         except FileNotFoundError as exc:
             raise ProgramMissingError(

@@ -15,7 +15,8 @@ from sqlalchemy import func, select
 from medshake_bridge.db import db
 from medshake_bridge.models import User
 from medshake_bridge.models.users import ROLES
-from medshake_bridge.users import UserError, check_new_password, hash_password
+from medshake_bridge.sessions import revoke_sessions
+from medshake_bridge.users import UserError, check_new_password, hash_password, verify_password
 
 MODULE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 MAX_DISPLAY_NAME = 200
@@ -60,14 +61,36 @@ def update_user(user: User, change: UserUpdate, *, acting: User | None) -> list[
         if getattr(user, field) != new:
             setattr(user, field, new)
             changed.append(field)
+    if {"role", "active", "module"} & set(changed):
+        revoke_sessions(user)  # new rights apply now, not at the user's next login
     db.session.commit()
     return changed
 
 
-def reset_password(user: User, password: str) -> None:
-    """Give ``user`` a new password (length checked); commits."""
-    check_new_password(password)
+def reset_password(user: User, password: str, *, must_change: bool = False) -> None:
+    """Give ``user`` a new password (policy checked) and end all their sessions; commits.
+
+    ``must_change``: the user must choose their own password at their next login (an admin
+    typed this one, so someone else knows it)."""
+    check_new_password(password, login=user.login)
     user.password_hash = hash_password(password)
+    user.must_change_password = must_change
+    revoke_sessions(user)
+    db.session.commit()
+
+
+def change_own_password(user: User, old: str, new: str) -> None:
+    """The user's own change: the old password proves it is them; the new one follows the
+    policy and differs from the old. Ends the user's other sessions; commits (the caller
+    stamps the current session again)."""
+    if not verify_password(user, old):
+        raise UserError("the current password is wrong", fix="type your current password")
+    if old == new:
+        raise UserError("the new password is the current one", fix="choose a new password")
+    check_new_password(new, login=user.login)
+    user.password_hash = hash_password(new)
+    user.must_change_password = False
+    revoke_sessions(user)
     db.session.commit()
 
 

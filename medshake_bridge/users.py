@@ -11,6 +11,7 @@ from medshake_bridge.db import db
 from medshake_bridge.errors import BridgeError
 from medshake_bridge.models import User
 from medshake_bridge.models.users import ROLES
+from medshake_bridge.passwords import password_problem, problem_text
 
 LOGIN_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 MIN_PASSWORD_LENGTH = 10
@@ -29,12 +30,13 @@ def verify_password(user: User, password: str) -> bool:
     return bool(user.password_hash) and check_password_hash(user.password_hash, password)
 
 
-def check_new_password(password: str) -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise UserError(
-            f"the password has {len(password)} characters",
-            fix=f"choose one of at least {MIN_PASSWORD_LENGTH} characters",
-        )
+def check_new_password(password: str, *, login: str = "") -> None:
+    """Raise :class:`UserError` when ``password`` breaks the policy (``passwords.py``)."""
+    problem = password_problem(password, login=login)
+    if problem:
+        text = problem_text(problem)
+        reason, _sep, fix = text.partition("; ")
+        raise UserError(reason, fix=fix or "choose another password")
 
 
 def create_user(login: str, password: str, *, role: str = "practitioner",
@@ -45,7 +47,7 @@ def create_user(login: str, password: str, *, role: str = "practitioner",
                         fix="use letters, digits, dots, dashes or underscores (max 80)")
     if role not in ROLES:
         raise UserError(f"unknown role {role!r}", fix=f"use one of {', '.join(ROLES)}")
-    check_new_password(password)
+    check_new_password(password, login=login)
     if find_user(login) is not None:
         raise UserError(f"a user named {login!r} already exists", fix="choose another login")
     user = User(login=login, display_name=display_name or login, role=role, module=module,

@@ -358,7 +358,8 @@ def test_untouched_fields_sent_back_are_not_revalidated(app, admin):
 
 
 def test_cli_setting_changes_are_audited(app, cli):
-    assert cli("config", "set", "apicryptPopPassword", SECRET).exit_code == 0
+    assert cli("config", "set", "apicryptPopPassword", "--value-stdin",
+               input=SECRET + "\n").exit_code == 0
     assert cli("config", "unset", "apicryptPopPassword").exit_code == 0
     assert [(e.action, e.target, e.actor_login, e.detail) for e in events(app)] == [
         ("setting.set", "apicryptPopPassword@default", "cli", "secret value changed"),

@@ -51,7 +51,7 @@ def test_config_errors_are_one_clear_line(cli):
 
 
 def test_secret_is_masked_unless_revealed(cli):
-    cli("config", "set", "apicryptPopPassword", "s3cret-value!")
+    cli("config", "set", "apicryptPopPassword", "--value-stdin", input="s3cret-value!\n")
     shown = cli("config", "get", "apicryptPopPassword").output
     assert "s3cret" not in shown and "(set)" in shown
     assert "s3cret" not in cli("config", "list").output
@@ -79,7 +79,8 @@ def test_init_db_is_idempotent_and_makes_a_key_when_none(make_app):
     second = runner.invoke(args=["bridge", "init-db"])
     assert "already at revision" in second.output
     assert migrate.current_revision(app) == migrate.head_revision()
-    result = runner.invoke(args=["bridge", "config", "set", "apicryptPopPassword", "abcdef"])
+    result = runner.invoke(args=["bridge", "config", "set", "apicryptPopPassword",
+                                 "--value-stdin"], input="abcdef\n")
     assert result.exit_code == 0, result.output
 
 
@@ -87,7 +88,8 @@ def test_rotate_keys_generate_keeps_secrets_readable(make_app):
     app = make_app(MEDSHAKE_BRIDGE_SECRET_KEYS=[])
     runner = app.test_cli_runner()
     runner.invoke(args=["bridge", "init-db"])
-    runner.invoke(args=["bridge", "config", "set", "apicryptPopPassword", "kept-across"])
+    runner.invoke(args=["bridge", "config", "set", "apicryptPopPassword", "--value-stdin"],
+                  input="kept-across\n")
     key_file = Path(app.instance_path) / KEY_FILE_NAME
     before = read_key_file(key_file)
     result = runner.invoke(args=["bridge", "rotate-keys", "--generate"])

@@ -28,15 +28,17 @@ def _user(login: str) -> User:
 @users_group.command("reset-password")
 @click.argument("login")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--must-change", is_flag=True,
+              help="The user must choose a new password at the next login.")
 @clean_errors
-def reset_password_cmd(login: str, password_stdin: bool) -> None:
+def reset_password_cmd(login: str, password_stdin: bool, must_change: bool) -> None:
     """Give LOGIN a new password (asks for it without echo)."""
     user = _user(login)
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
-    reset_password(user, password)
+    reset_password(user, password, must_change=must_change)
     audit("user.password_reset", target=user.login, actor=None, actor_login=CLI_ACTOR)
     click.echo(f"New password set for {user.login}.")
 

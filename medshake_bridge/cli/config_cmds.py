@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -86,21 +87,47 @@ def config_get(name: str, user: int | None, module: str | None, reveal: bool) ->
 
 @config_group.command("set")
 @click.argument("name")
-@click.argument("value")
+@click.argument("value", required=False)
+@click.option("--value-stdin", is_flag=True,
+              help="Read the value from the first line of standard input (for secrets).")
 @user_option
 @module_option
 @clean_errors
-def config_set(name: str, value: str, user: int | None, module: str | None) -> None:
-    """Store VALUE for NAME at the default level, or for a --user or a --module."""
+def config_set(name: str, value: str | None, value_stdin: bool, user: int | None,
+               module: str | None) -> None:
+    """Store VALUE for NAME at the default level, or for a --user or a --module.
+
+    A secret (a password...) is never taken from the command line, where `ps` and the shell
+    history would show it: give --value-stdin, or leave VALUE out to be asked for it."""
     store = bridge_state().settings
     level = _level(user, module)
-    typed = store.set(name, value, level=level, user_id=user, module=module)
     spec = store.registry.get(name)
+    value = _value_to_store(name, value, value_stdin=value_stdin, secret=spec.secret)
+    typed = store.set(name, value, level=level, user_id=user, module=module)
     shown = SECRET_MASK if spec.secret else render_value(spec, typed)
     _audit("setting.set", name, level, user, module,
            "secret value changed" if spec.secret else f"value: {render_value(spec, typed)}")
     where = {"default": "default level", "user": f"user {user}", "module": f"module {module}"}
     click.echo(f"{name} = {shown}    [stored at the {where[level]}]")
+
+
+def _value_to_store(name: str, value: str | None, *, value_stdin: bool, secret: bool) -> str:
+    if value is not None and value_stdin:
+        raise click.UsageError("give VALUE or --value-stdin, not both")
+    if value is not None:
+        if secret:
+            raise click.UsageError(
+                f"{name} is a secret: a value on the command line is visible to other users "
+                "in `ps` and stays in the shell history. Leave VALUE out to be asked for it, or "
+                f"pipe it: `medshake-bridge config set {name} --value-stdin < file`.")
+        return value
+    if value_stdin:
+        line = sys.stdin.readline()
+        if not line:
+            raise click.UsageError("--value-stdin: standard input is empty")
+        return line.rstrip("\r\n")
+    return str(click.prompt(f"Value of {name}", hide_input=secret,
+                            confirmation_prompt=secret))
 
 
 @config_group.command("unset")

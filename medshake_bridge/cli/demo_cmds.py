@@ -6,8 +6,11 @@ relay in a thread) and the web app: send as Alice, collect as Bob, read it.
 
 from __future__ import annotations
 
+import ipaddress
+
 import click
-from flask import current_app
+from flask import Flask, current_app
+from sqlalchemy import func, select
 from werkzeug.serving import run_simple
 
 from medshake_bridge import migrate
@@ -18,8 +21,12 @@ from medshake_bridge.cli.demo_sandbox import (
     prepare_sandbox,
 )
 from medshake_bridge.cli.group import bridge_group
+from medshake_bridge.config import bridge_home
+from medshake_bridge.db import db
+from medshake_bridge.models import SettingValue, User
+from medshake_bridge.paths import write_private_file
 from medshake_bridge.scheduler.service import embedded_scheduler
-from medshake_bridge.users import create_user, find_user
+from medshake_bridge.users import find_user, hash_password
 
 DEMO_PASSWORD = "demo-medshake"  # noqa: S105 - printed to the person running the demo
 DEMO_USERS = (
@@ -30,14 +37,52 @@ DEMO_USERS = (
 )
 
 
+DEMO_MARKER = "medshake-bridge-demo-instance"
+LOOPBACK_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost")
+
+
 def ensure_demo_users() -> list[str]:
-    """Create the demo accounts that do not exist yet; returns the logins created."""
+    """Create the demo accounts that do not exist yet; returns the logins created.
+
+    Their password is published (it is printed and in the docs), so the password policy, which
+    refuses it for real accounts, is not applied: :func:`claim_demo_instance` makes sure this
+    only ever happens in an instance the demo made."""
     created = []
     for login, role, name in DEMO_USERS:
         if find_user(login) is None:
-            create_user(login, DEMO_PASSWORD, role=role, display_name=name)
+            user = User(login=login, display_name=name, role=role, module="base",
+                        password_hash=hash_password(DEMO_PASSWORD), active=True)
+            db.session.add(user)
+            db.session.commit()
             created.append(login)
     return created
+
+
+def claim_demo_instance(app: Flask) -> None:
+    """Refuse an instance the demo did not create (it would add an admin with a published
+    password and overwrite real users' mailbox settings); mark a new one as the demo's."""
+    marker = bridge_home(app) / DEMO_MARKER
+    if marker.is_file():
+        return
+    users = db.session.scalar(select(func.count()).select_from(User)) or 0
+    settings = db.session.scalar(select(func.count()).select_from(SettingValue)) or 0
+    if users or settings:
+        raise click.ClickException(
+            f"The instance in {app.instance_path} was not created by `demo` (it has {users} "
+            f"user(s) and {settings} setting value(s)). The demo would add accounts with a "
+            "published password and overwrite mailbox settings, so it refuses. Run the demo in "
+            "a folder of its own: MEDSHAKE_BRIDGE_INSTANCE=/tmp/medshake-demo medshake-bridge "
+            "demo")
+    write_private_file(marker, b"This instance was created by `medshake-bridge demo`.\n")
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 @bridge_group.command("demo")
@@ -46,10 +91,24 @@ def ensure_demo_users() -> list[str]:
 @click.option("--relay-port", default=2525, show_default=True, type=int,
               help="Port of the FAKE sandbox relay (0: any free port).")
 @click.option("--no-serve", is_flag=True, help="Prepare the demo and exit.")
-def demo_cmd(host: str, port: int, relay_port: int, no_serve: bool) -> None:
-    """Prepare the demo (database, users, sandbox) in the instance folder and serve it."""
+@click.option("--public", is_flag=True,
+              help="Allow a --host other than loopback (the demo's passwords are published).")
+def demo_cmd(host: str, port: int, relay_port: int, no_serve: bool, public: bool) -> None:
+    """Prepare the demo (database, users, sandbox) in the instance folder and serve it.
+
+    Only in an instance the demo created (a marker file says so), and on loopback unless
+    --public is given."""
+    if not is_loopback(host) and not public:
+        raise click.UsageError(
+            f"--host {host} would let other machines reach the demo, whose admin password is "
+            "published. Keep the default 127.0.0.1, or add --public if you really mean it.")
+    if not is_loopback(host):
+        click.echo(f"WARNING: the demo is reachable from other machines at {host}:{port}; "
+                   f"anyone there can log in as admin with the published password "
+                   f"{DEMO_PASSWORD!r}. Never use it with real data.", err=True)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     migrate.upgrade(app)
+    claim_demo_instance(app)
     ensure_secret_key(app)
     created = ensure_demo_users()
     sandbox = prepare_sandbox(app)

@@ -14,6 +14,7 @@ import email.policy
 import json
 import logging
 import os
+import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,12 +23,18 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from medshake_bridge.backends import backend_for
+from medshake_bridge.backends import backend_for, decrypted_limits
 from medshake_bridge.collect.documents import build_documents
 from medshake_bridge.collect.locks import MailboxBusy, mailbox_lock
 from medshake_bridge.collect.mailboxes import MailboxPlan, plan_mailboxes
 from medshake_bridge.collect.process import attachments_json, process_stored_message
-from medshake_bridge.collect.rawstore import RawMessageFile, hash_file, raw_file_name
+from medshake_bridge.collect.provenance import is_external_sender
+from medshake_bridge.collect.rawstore import (
+    RawMessageFile,
+    RawTooLarge,
+    hash_file,
+    raw_file_name,
+)
 from medshake_bridge.db import db
 from medshake_bridge.errors import CONFIGURATION, CONTENT, TRANSIENT, BridgeError, error_cause
 from medshake_bridge.extension import BridgeState
@@ -43,6 +50,7 @@ from medshake_bridge.models.mail import (
 )
 from medshake_bridge.models.settings import SettingValue, utcnow
 from medshake_bridge.webhooks import outbox
+from medshake_bridge.workfolders import prepare_work_folder, remove_leftovers
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +162,19 @@ def _folders(state: BridgeState, plan: MailboxPlan) -> tuple[Path, Path, Path]:
     return inbox, work, locks
 
 
+def _ready_work_folder(plan: MailboxPlan) -> Path:
+    """The mailbox's work folder, checked (never chmod'ed), emptied of a crashed run's clear
+    text; a world-writable folder fails this mailbox with its fix (a configuration error)."""
+    work = prepare_work_folder(plan.settings["apicryptCheminFichierC"],
+                               setting="apicryptCheminFichierC")
+    remove_leftovers(work)
+    for name in ("apicryptCheminFichierNC", "apicrypt2Spool"):
+        folder = plan.settings.get(name)
+        if folder and Path(str(folder)).is_dir():
+            remove_leftovers(str(folder))
+    return work
+
+
 def collect_mailbox(state: BridgeState, plan: MailboxPlan, *, dry_run: bool = False,
                     progress: Progress = _quiet, retry_now: bool = False) -> MailboxReport:
     report = MailboxReport(plan.identity.key, list(plan.owners))
@@ -165,6 +186,7 @@ def collect_mailbox(state: BridgeState, plan: MailboxPlan, *, dry_run: bool = Fa
     expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
     try:
         with mailbox_lock(locks, plan.identity.key):
+            _ready_work_folder(plan)
             _collect_locked(state, plan, mailbox, inbox, work, report, dry_run, progress,
                             retry_now)
     except MailboxBusy:
@@ -209,7 +231,7 @@ def _collect_locked(state: BridgeState, plan: MailboxPlan, mailbox: Mailbox, inb
             select(ReceivedMessage.server_id).where(ReceivedMessage.mailbox_id == mailbox.id)))
         new = [item for item in listed if item.server_id not in known]
         progress("listed", {"mailbox": plan.identity.key, "new": len(new)})
-        max_bytes = int(plan.settings.get("apicryptMaxMessageMB") or 100) * 1024 * 1024
+        max_bytes = _max_message_bytes(plan.settings)
         batch: list[ReceivedMessage] = []
         for item in new:
             if item.size > max_bytes:
@@ -217,8 +239,14 @@ def _collect_locked(state: BridgeState, plan: MailboxPlan, mailbox: Mailbox, inb
                 log.warning("message %s is %d bytes, over the cap: left on the server",
                             item.server_id, item.size)
                 continue
-            batch.append(_store_raw(collector, mailbox, item, inbox / "raw" / str(mailbox.id),
-                                    report))
+            try:
+                batch.append(_store_raw(collector, mailbox, item,
+                                        inbox / "raw" / str(mailbox.id), report, max_bytes))
+            except RawTooLarge:  # the server announced less than it sent: cut, left there
+                report.skipped_too_large += 1
+                log.warning("message %s went over the cap of %d bytes while downloading: "
+                            "left on the server", item.server_id, max_bytes)
+                continue
             if len(batch) >= FETCH_BATCH:
                 report.fetched += _commit_rows(batch)
                 batch = []
@@ -243,6 +271,15 @@ def _collect_locked(state: BridgeState, plan: MailboxPlan, mailbox: Mailbox, inb
         report.deleted = len(deletable)
 
 
+def _max_message_bytes(settings: dict[str, Any]) -> int:
+    """``apicryptMaxMessageMB``: both what the server announces and what it sends."""
+    try:
+        megabytes = int(settings.get("apicryptMaxMessageMB") or 100)
+    except (TypeError, ValueError):
+        megabytes = 100
+    return max(megabytes, 1) * 1024 * 1024
+
+
 def _read_headers(path: Path) -> email.message.Message:
     """Only the header block, without reading a large body into memory."""
     lines = []
@@ -257,14 +294,14 @@ def _read_headers(path: Path) -> email.message.Message:
 
 
 def _store_raw(collector: MailCollector, mailbox: Mailbox, item: ServerMessage, raw_dir: Path,
-               report: MailboxReport) -> ReceivedMessage:
+               report: MailboxReport, max_bytes: int | None = None) -> ReceivedMessage:
     """Stream one message to its private file (or adopt the file a crashed run left)."""
     final = raw_dir / raw_file_name(item.server_id)
     if final.is_file():
         sha256, size = hash_file(final)
         report.adopted += 1
     else:
-        raw = RawMessageFile(raw_dir, final.name)
+        raw = RawMessageFile(raw_dir, final.name, limit=max_bytes)
         try:
             collector.fetch_to(item.server_id, raw.writer)
             final, sha256, size = raw.keep()
@@ -406,7 +443,7 @@ def process_message_row(state: BridgeState, row: ReceivedMessage, owners: list[i
     try:
         backend = backend_for(state, settings)
         result = process_stored_message(Path(row.raw_path), inbox / "messages" / str(row.id),
-                                        work, backend)
+                                        work, backend, decrypted_limits(settings))
     except Exception as exc:  # noqa: BLE001 - recorded on the row; the raw file stays
         db.session.rollback()
         _record_failure(row, exc)
@@ -421,6 +458,11 @@ def process_message_row(state: BridgeState, row: ReceivedMessage, owners: list[i
     row.error_cause, row.error_fix = "", ""
     row.waiting_since = row.next_attempt_at = None
     row.last_attempt_at = utcnow()
+    row.unencrypted = result.unencrypted
+    row.external_sender = is_external_sender(parsed.from_address, settings)
+    if (row.unencrypted or row.external_sender) and settings.get(
+            "apicryptRefuseUnprotectedMail"):
+        return _refuse_unprotected(row, result.folder)
     documents = build_documents(row, result.documents, owners)
     db.session.add_all(documents)
     row.state, row.processed_at = PROCESSED, utcnow()
@@ -429,6 +471,25 @@ def process_message_row(state: BridgeState, row: ReceivedMessage, owners: list[i
     db.session.commit()
     _announce(state, row, documents)
     return PROCESSED, len(documents)
+
+
+def _refuse_unprotected(row: ReceivedMessage, folder: Path | None) -> tuple[str, int]:
+    """``apicryptRefuseUnprotectedMail``: no inbox document, straight to the quarantine (the
+    raw message stays, an admin can read it there)."""
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+    reasons = [text for flag, text in ((row.unencrypted, "not encrypted with Apicrypt"),
+                                       (row.external_sender, "sender outside the Apicrypt "
+                                        "domains")) if flag]
+    row.state, row.error_cause = QUARANTINED, CONTENT
+    row.last_error = f"refused: {' and '.join(reasons)} ({row.from_address})"[:4000]
+    row.error_fix = ("check with the sender; to accept such mail, turn off "
+                     "apicryptRefuseUnprotectedMail or add the sender's domain to "
+                     "apicryptSenderDomains, then retry")
+    row.attachments_json = "[]"
+    db.session.commit()
+    log.warning("message %s refused: %s", row.id, row.last_error)
+    return QUARANTINED, 0
 
 
 def _record_failure(row: ReceivedMessage, exc: Exception) -> None:
@@ -507,6 +568,7 @@ def retry_message(state: BridgeState, message_id: int) -> str:
             f"no user owns the mailbox {row.mailbox.key} any more",
             fix="set apicryptAdresse and the mailbox settings of its owner again, then retry")
     inbox, work, _ = _folders(state, plan)
+    _ready_work_folder(plan)
     row.attempts = 0
     db.session.commit()
     return process_message_row(state, row, plan.owners, plan.settings, inbox, work)[0]

@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import signal
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from medshake_bridge.backends import DecryptedLimits, decrypted_limits
 from medshake_bridge.collect.filenames import safe_display_name
 from medshake_bridge.collect.mime import ParsedMessage, parse_message_file
 from medshake_bridge.errors import CONTENT, BridgeError, CryptoError, ProgramError, error_cause
@@ -23,6 +25,7 @@ from medshake_bridge.hprim import HprimDocument, has_end_markers, parse_message_
 from medshake_bridge.interfaces import CryptoBackend
 from medshake_bridge.paths import ensure_private_dir
 from medshake_bridge.textdecode import decode_bytes
+from medshake_bridge.workfolders import private_work_dir
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +48,11 @@ class ProcessedMessage:
     notes: list[str] = field(default_factory=list)
 
     @property
+    def unencrypted(self) -> bool:
+        """The body was not Apicrypt-encrypted (clear HPRIM text kept as it came)."""
+        return UNENCRYPTED_NOTE in self.notes
+
+    @property
     def signature_invalid(self) -> bool:
         """True when the text or any attachment has an invalid signature."""
         return self.signature_status == INVALID or any(
@@ -52,6 +60,7 @@ class ProcessedMessage:
 
 
 INVALID = "invalid"
+UNENCRYPTED_NOTE = "body kept as clear text (it did not decrypt but holds HPRIM markers)"
 
 
 def _clear_bytes(result: Any) -> tuple[bytes, str, str]:
@@ -82,7 +91,7 @@ def _decrypt_body(body: bytes, backend: CryptoBackend, notes: list[str]
         # Only a body the back-end could judge is kept as clear text: during an outage the
         # message waits, so an encrypted one is never mistaken for clear text.
         if cause == CONTENT and has_end_markers(decode_bytes(body).text):
-            notes.append("body kept as clear text (it did not decrypt but holds HPRIM markers)")
+            notes.append(UNENCRYPTED_NOTE)
             return body, "", ""
         raise ProcessingError(f"the message body could not be decrypted: {_reason(exc)}",
                               fix=getattr(exc, "fix", "") or "check the keys and programs "
@@ -90,14 +99,20 @@ def _decrypt_body(body: bytes, backend: CryptoBackend, notes: list[str]
 
 
 def process_stored_message(raw_path: Path, message_folder: Path, work_root: Path,
-                           backend: CryptoBackend) -> ProcessedMessage:
+                           backend: CryptoBackend,
+                           limits: DecryptedLimits | None = None) -> ProcessedMessage:
     """Decrypt and parse ``raw_path``; attachments end in ``message_folder`` (replaced).
 
     Folders are made only when a message has attachments: most lab results have none, and
     creating and removing empty folders costs more than parsing them.
     """
-    ensure_private_dir(work_root)
-    work = work_root / f"collect-{uuid.uuid4().hex}"
+    with private_work_dir(work_root, "collect-") as work:
+        return _process_in(raw_path, message_folder, work, backend,
+                           limits or decrypted_limits({}))
+
+
+def _process_in(raw_path: Path, message_folder: Path, work: Path,
+                backend: CryptoBackend, limits: DecryptedLimits) -> ProcessedMessage:
     staging = message_folder.with_name(message_folder.name + ".staging")
     try:
         parsed = parse_message_file(raw_path, work / "parts")
@@ -109,7 +124,7 @@ def process_stored_message(raw_path: Path, message_folder: Path, work_root: Path
         if parsed.attachments:
             shutil.rmtree(staging, ignore_errors=True)
             ensure_private_dir(staging)
-            attachments = _store_attachments(parsed, backend, work, staging)
+            attachments = _store_attachments(parsed, backend, work, staging, limits)
             shutil.rmtree(message_folder, ignore_errors=True)
             staging.rename(message_folder)
             folder = message_folder
@@ -118,14 +133,30 @@ def process_stored_message(raw_path: Path, message_folder: Path, work_root: Path
         return ProcessedMessage(parsed, text, parse_message_text(text), attachments,
                                 folder, signature, signer, notes)
     finally:
-        if work.exists():
-            shutil.rmtree(work, ignore_errors=True)
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
 
 
+def _over_limit(name: str, limits: DecryptedLimits, what: str) -> ProcessingError:
+    return ProcessingError(
+        f"the attachment {name} decrypted to {what}: it was set aside, nothing was kept",
+        fix=f"check with the sender; if the attachment is genuine, raise "
+            f"apicryptMaxDecryptedMo ({limits.max_bytes // (1024 * 1024)} MB) or "
+            f"apicryptMaxDecryptedFiles ({limits.max_files}) and retry", cause=CONTENT)
+
+
+def _check_output(name: str, files: list[Path], limits: DecryptedLimits) -> None:
+    """What a decryption wrote stays within the limits (count, then total size)."""
+    if len(files) > limits.max_files:
+        raise _over_limit(name, limits, f"{len(files)} files (limit {limits.max_files})")
+    total = sum(Path(path).stat().st_size for path in files)
+    if total > limits.max_bytes:
+        raise _over_limit(name, limits, f"{total // (1024 * 1024)} MB or more "
+                          f"(limit {limits.max_bytes // (1024 * 1024)} MB)")
+
+
 def _store_attachments(parsed: ParsedMessage, backend: CryptoBackend, work: Path,
-                       staging: Path) -> list[dict[str, Any]]:
+                       staging: Path, limits: DecryptedLimits) -> list[dict[str, Any]]:
     stored: list[dict[str, Any]] = []
     names: list[str] = []
 
@@ -149,6 +180,13 @@ def _store_attachments(parsed: ParsedMessage, backend: CryptoBackend, work: Path
         try:
             files = backend.decrypt_attachment(attachment.path, out)
         except (CryptoError, ProgramError) as exc:
+            result = getattr(exc, "result", None)
+            # Killed by the file-size limit (SIGXFSZ), or told "File too large" (EFBIG) by a
+            # program that ignores the signal.
+            if result is not None and (getattr(result, "returncode", 0) == -signal.SIGXFSZ
+                                       or "File too large" in getattr(result, "stderr", "")):
+                raise _over_limit(attachment.display_name, limits,
+                                  "a file larger than the limit") from exc
             raise ProcessingError(
                 f"the attachment {attachment.display_name} could not be decrypted: "
                 f"{_reason(exc)}",
@@ -158,6 +196,7 @@ def _store_attachments(parsed: ParsedMessage, backend: CryptoBackend, work: Path
         if not files:
             raise ProcessingError(f"the attachment {attachment.display_name} decrypted to "
                                   "nothing", fix="ask the sender to send it again")
+        _check_output(attachment.display_name, [Path(path) for path in files], limits)
         # v2 signs each attachment: its status travels with the files (v1: none).
         signature = str(getattr(files, "signature_status", "") or "")
         signer = str(getattr(files, "signer", "") or "")

@@ -12,18 +12,31 @@ import uuid
 from pathlib import Path
 from typing import BinaryIO
 
+from medshake_bridge.errors import BridgeError
 from medshake_bridge.paths import PRIVATE_FILE_MODE, ensure_private_dir
+
+
+class RawTooLarge(BridgeError):
+    """A download went past ``apicryptMaxMessageMB`` (whatever size the server announced)."""
 
 
 class HashingWriter:
     """A write-only binary stream that hashes and counts what goes through it."""
 
-    def __init__(self, handle: BinaryIO) -> None:
+    def __init__(self, handle: BinaryIO, limit: int | None = None) -> None:
         self._handle = handle
         self.sha256 = hashlib.sha256()
         self.size = 0
+        self.limit = limit
+        self.overflow = False
 
     def write(self, data: bytes) -> int:
+        """Past ``limit`` the data is read and dropped, not written (the mail protocol stays
+        in step: stopping mid-message would leave the rest of it in the connection)."""
+        if self.limit is not None and self.size + len(data) > self.limit:
+            self.overflow = True
+            self.size += len(data)
+            return len(data)
         self._handle.write(data)
         self.sha256.update(data)
         self.size += len(data)
@@ -57,7 +70,8 @@ class RawMessageFile:
     from an fsync per message.
     """
 
-    def __init__(self, folder: Path, name: str | None = None) -> None:
+    def __init__(self, folder: Path, name: str | None = None, *,
+                 limit: int | None = None) -> None:
         self.folder = ensure_private_dir(folder)
         name = name or uuid.uuid4().hex + ".eml"
         for stale in self.folder.glob(f".{name}.*.part"):  # a crashed run's partial copy
@@ -66,10 +80,16 @@ class RawMessageFile:
         self.final = self.folder / name
         fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE_MODE)
         self._handle = os.fdopen(fd, "wb")
-        self.writer = HashingWriter(self._handle)
+        self.writer = HashingWriter(self._handle, limit)
 
     def keep(self) -> tuple[Path, str, int]:
-        """Close and move into place; returns (path, sha256 hex, size)."""
+        """Close and move into place; returns (path, sha256 hex, size). Raises
+        :class:`RawTooLarge` (the partial file is removed) when the message went over the
+        limit."""
+        if self.writer.overflow:
+            self.discard()
+            raise RawTooLarge(f"the message is larger than {self.writer.limit} bytes",
+                              fix="raise apicryptMaxMessageMB if such mail is expected")
         self._handle.close()
         os.replace(self.tmp, self.final)
         return self.final, self.writer.sha256.hexdigest(), self.writer.size

@@ -13,4 +13,5 @@ DEFAULT_PLUGINS = (
     "medshake_bridge.default_plugins.scheduled_jobs",
     "medshake_bridge.default_plugins.system_checks",
     "medshake_bridge.default_plugins.api_pages",
+    "medshake_bridge.default_plugins.security_settings",
 )

@@ -13,6 +13,7 @@ from typing import Any
 from medshake_bridge.api import command_validator
 from medshake_bridge.hookspecs import hookimpl
 from medshake_bridge.settings import SettingSpec
+from medshake_bridge.settings.checks import programs_folder_validator
 
 CATEGORY = "Apicrypt"
 
@@ -104,7 +105,7 @@ SHARED_SETTINGS = [
               "Dossier contenant apicrypt, apicryptpj, apiuncrypt, apiuncryptpj et "
               "ApiV2AESUtility (fournis par APICEM).",
               "Folder holding apicrypt, apicryptpj, apiuncrypt, apiuncryptpj and "
-              "ApiV2AESUtility (supplied by APICEM)."),
+              "ApiV2AESUtility (supplied by APICEM).", validator=programs_folder_validator),
     _apicrypt("apicryptCheminVersClefs", "folder", "", "Dossier des clefs",
               "Keys folder",
               "Dossier qui CONTIENT le dossier Clefs/ (sans « Clefs » à la fin).",

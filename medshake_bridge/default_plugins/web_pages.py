@@ -14,6 +14,7 @@ from medshake_bridge.interfaces import MenuItem
 
 @hookimpl
 def medshake_blueprints(app: Any) -> list[Any]:
+    from medshake_bridge.views.account import account_pages
     from medshake_bridge.views.audit_log import audit_pages
     from medshake_bridge.views.home import home_pages
     from medshake_bridge.views.overrides import override_pages
@@ -21,7 +22,8 @@ def medshake_blueprints(app: Any) -> list[Any]:
     from medshake_bridge.views.settings_global import settings_pages
     from medshake_bridge.views.users import user_pages
 
-    return [home_pages, user_pages, settings_pages, override_pages, plugin_pages, audit_pages]
+    return [home_pages, account_pages, user_pages, settings_pages, override_pages, plugin_pages,
+            audit_pages]
 
 
 @hookimpl

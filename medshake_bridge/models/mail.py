@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -79,6 +80,12 @@ class ReceivedMessage(db.Model):
     signer: Mapped[str] = mapped_column(String(255), nullable=False, default="")
     # True when any decrypted part (the text or an attachment) has an invalid signature.
     signature_invalid: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # Provenance: the message was not Apicrypt-encrypted, or came from outside the configured
+    # Apicrypt domains (shown as "non chiffré" / "expéditeur externe").
+    unencrypted: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False,
+                                              server_default=false())
+    external_sender: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False,
+                                                  server_default=false())
     # Why the last try failed: "transient" (an outage), "configuration" (a setting, a
     # certificate) or "content" (the message itself); only "content" counts toward quarantine.
     error_cause: Mapped[str] = mapped_column(String(20), nullable=False, default="")

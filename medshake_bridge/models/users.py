@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, DateTime, Integer, String
+from sqlalchemy import Boolean, DateTime, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from medshake_bridge.db import db
@@ -30,6 +30,13 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     # The host application's identity this user was provisioned from (embedding), if any.
     host_identity: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # Raised to end every session of the user (logout, password reset, role change): a session
+    # carries the epoch it was opened under and is refused once the user's has moved on.
+    session_epoch: Mapped[int] = mapped_column(Integer, nullable=False, default=0,
+                                               server_default="0")
+    # An admin reset the password: the user must choose their own before anything else.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False,
+                                                       server_default=false())
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, default=utcnow
     )

@@ -11,7 +11,7 @@ Contract::
     apicryptpj    -s FILE [-s FILE2 ...] -o DST.apz -u USER -k KEYDIR -d R1,R2 [-v]
     apiuncrypt    -s SRC [-o DST] -k KEYDIR          (no -o: writes SRC.txt)
     apiuncryptpj  -s FILE.apz -o DESTDIR/ -k KEYDIR   (writes the files it holds into DESTDIR)
-    ApiV2AESUtility SOURCE DESTINATION CODE
+    ApiV2AESUtility SOURCE DESTINATION CODE   (or --code-file=PATH as the third argument)
 
 ``-k`` is the folder that contains ``Clefs/``. Repeating ``-s`` is a sandbox extension that puts
 several files in one ``.apz`` (a real ``.apz`` may hold several). Exit statuses: 0 done, 1 injected
@@ -177,6 +177,8 @@ def _aes_utility(program: str, argv: Sequence[str]) -> list[Path]:
             fix=f"Run: {program} SOURCE.aes DESTINATION CODE",
         )
     source, destination, code = argv
+    if code.startswith("--code-file="):  # the sandbox also reads the code from a file
+        code = Path(code.removeprefix("--code-file=")).read_text(encoding="utf-8").strip()
     return [decrypt_aes_key(source, destination, code)]
 
 

@@ -18,6 +18,7 @@ from medshake_bridge.db import db
 from medshake_bridge.extension import bridge_state
 from medshake_bridge.models import User
 from medshake_bridge.scheduler.runs import JobFailed
+from medshake_bridge.workfolders import remove_leftovers
 
 WORK_FOLDER_SETTINGS = ("apicryptCheminFichierNC", "apicryptCheminFichierC", "apicrypt2Spool")
 PROTECTED_FOLDER_SETTINGS = ("apicryptCheminInbox", "apicryptCheminArchivesInbox")
@@ -107,6 +108,7 @@ def clean_work_folders(app: Flask, *, max_age: float = LEFTOVER_AGE_SECONDS) -> 
         if not folder.is_dir():
             continue
         counts["folders"] += 1
+        counts["removed"] += remove_leftovers(folder)  # crashed runs' clear text, any age
         for entry in folder.iterdir():
             try:
                 if _newest_mtime(entry) > limit:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +42,7 @@ from medshake_bridge.send.addresses import RecipientError, parse_recipients
 from medshake_bridge.send.mime import build_message, new_message_id
 from medshake_bridge.send.smtp import smtp_endpoint, submit
 from medshake_bridge.webhooks import outbox
+from medshake_bridge.workfolders import prepare_work_folder, private_work_dir
 
 log = logging.getLogger(__name__)
 
@@ -317,9 +317,9 @@ def _encrypt_and_submit(state: Any, settings: dict[str, Any], message: OutgoingM
     endpoint = smtp_endpoint(settings)  # settings problems show before any encryption
     backend = backend_for(state, settings)
     locals_ = [address.rpartition("@")[0] for address in message.recipients]
-    root = ensure_private_dir(settings["apicryptCheminFichierC"])
-    work = Path(tempfile.mkdtemp(prefix="send-", dir=root))
-    try:
+    root = prepare_work_folder(settings["apicryptCheminFichierC"],
+                               setting="apicryptCheminFichierC")
+    with private_work_dir(root, "send-") as work:
         encrypted = backend.encrypt_body(message.text, locals_)
         apz_dir = ensure_private_dir(work / "apz")
         apz_files: list[Path] = []
@@ -333,6 +333,4 @@ def _encrypt_and_submit(state: Any, settings: dict[str, Any], message: OutgoingM
                              subject=message.subject, armour=encrypted.armour,
                              attachments=apz_files, message_id=message_id)
         submit(endpoint, mime, sender=message.sender, recipients=message.recipients)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     return message_id, _notice(getattr(encrypted, "replacements", ()))

@@ -89,3 +89,33 @@ def check_command(text: str) -> list[str]:
 def command_validator(value: Any) -> None:
     """A :class:`~medshake_bridge.settings.SettingSpec` validator for command settings."""
     check_command(str(value))
+
+
+def programs_folder_validator(value: Any) -> None:
+    """``apicryptCheminVersBinaires``: the bridge runs what this folder holds, so a folder every
+    account may write into (or a program there that anyone may replace) is refused."""
+    import stat
+
+    folder = str(value or "").strip()
+    if not folder or not os.path.exists(folder):
+        return  # "missing" is reported by the folder check and the system information page
+    if not os.path.isabs(folder):
+        raise ValueProblem(f"{folder} is not an absolute path",
+                           "give the full path, e.g. /usr/local/apicrypt/bin")
+    writable = [path for path in [folder, *(os.path.join(folder, name)
+                                            for name in _listing(folder))]
+                if os.path.exists(path) and os.stat(path).st_mode & stat.S_IWOTH
+                and not os.path.islink(path)]
+    if writable:
+        raise ValueProblem(
+            f"{writable[0]} may be changed by every account on this machine, and the bridge "
+            "runs the programs found there",
+            f"remove write access for others (chmod o-w {writable[0]}) or install the programs "
+            "in a folder only administrators can write")
+
+
+def _listing(folder: str) -> list[str]:
+    try:
+        return sorted(os.listdir(folder))[:200]
+    except OSError:
+        return []

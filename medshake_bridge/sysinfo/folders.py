@@ -62,6 +62,10 @@ def _nearest_existing(path: Path) -> Path:
     return existing
 
 
+# Where clear text exists for a moment (see medshake_bridge/workfolders.py).
+WORK_FOLDERS = ("apicryptCheminFichierNC", "apicryptCheminFichierC")
+
+
 def data_folder_check(label: str, setting: str, path: str, who: str = "") -> CheckResult:
     """A folder the bridge writes to: exists (or can be created), writable, private."""
     name = f"{label} ({who})" if who else label
@@ -92,6 +96,12 @@ def data_folder_check(label: str, setting: str, path: str, who: str = "") -> Che
                            f"Give {folder} to the bridge's account ('chown' it) or change "
                            f"{setting}.", FOLDERS)
     mode = stat.S_IMODE(folder.stat().st_mode)
+    if mode & stat.S_IWOTH and setting in WORK_FOLDERS:
+        return CheckResult(name, False, f"{folder} may be written by every account (mode "
+                           f"{mode:04o}): the bridge refuses to put clear text there",
+                           f"Create a folder of the bridge's own ('install -d -m 700 "
+                           f"/var/lib/medshake-bridge/work') and set {setting} to it; the bridge "
+                           "never changes the permissions of an existing folder.", FOLDERS)
     if mode & 0o077:
         return CheckResult(name, None, f"{folder} is writable but open to other accounts "
                            f"(mode {mode:04o})", f"Run 'chmod 700 {folder}'.", FOLDERS)

@@ -12,6 +12,7 @@ from medshake_bridge.access import ADMIN, protect
 from medshake_bridge.audit import AuditFilter, known_actions, search
 from medshake_bridge.i18n import _
 from medshake_bridge.models.audit import OUTCOMES
+from medshake_bridge.web.numbers import int_arg
 
 audit_pages = protect(Blueprint("bridge_audit", __name__, url_prefix="/admin/audit"), ADMIN)
 PER_PAGE = 50
@@ -41,10 +42,7 @@ def index() -> str:
         since=datetime.combine(since, time.min, UTC) if since else None,
         until=datetime.combine(until, time.min, UTC) + timedelta(days=1) if until else None,
     )
-    try:
-        page = max(int(args.get("page", "1")), 1)
-    except ValueError:
-        page = 1
+    page = int_arg("page", 1)
     events, total = search(criteria, page=page, per_page=PER_PAGE)
     pages = max((total + PER_PAGE - 1) // PER_PAGE, 1)
     filters = {key: args.get(key, "") for key in ("action", "actor", "outcome", "target",

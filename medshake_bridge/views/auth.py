@@ -21,6 +21,7 @@ from medshake_bridge.access import (
     PUBLIC,
     SESSION_USER_KEY,
     current_bridge_user,
+    end_login_session,
     host_user,
     owns_login_manager,
     protect,
@@ -28,8 +29,11 @@ from medshake_bridge.access import (
     remember_user,
 )
 from medshake_bridge.audit import audit
+from medshake_bridge.audit_noise import audit_unauthenticated, login_target
+from medshake_bridge.db import db
 from medshake_bridge.i18n import LANGUAGE_COOKIE, LANGUAGES, _
 from medshake_bridge.models import User
+from medshake_bridge.sessions import revoke_sessions, stamp_session
 from medshake_bridge.urls import cookie_path, login_url, safe_next
 from medshake_bridge.users import find_user, hash_password, verify_password
 from medshake_bridge.web.state import web_state
@@ -71,38 +75,40 @@ def login() -> Response:
     login_name = request.form.get("login", "").strip()[:80]
     password = request.form.get("password", "")
     throttle = web_state().throttle
-    if not throttle.allowed(login_name):
-        wait = throttle.retry_after(login_name)
-        audit("login.throttled", target=login_name, outcome="denied", actor=None,
-              actor_login=login_name, detail=f"retry after {wait} s")
+    user = find_user(login_name) if login_name else None
+    logged = login_target(login_name, known=user is not None)  # never a password typed there
+    # The limiter's keys hold the same (a shared Redis store must not keep a typed password).
+    if not throttle.allowed(logged):
+        wait = throttle.retry_after(logged)
+        audit_unauthenticated("login.throttled", target=logged, actor_login=logged,
+                              detail=f"retry after {wait} s")
         flash(_("Too many failed attempts. Wait %(seconds)s seconds, then try again.",
                 seconds=wait), "error")
         response = _login_page(429, login_name, next_url)
         response.headers["Retry-After"] = str(wait)
         return response
-    user = find_user(login_name) if login_name else None
     if user is None:
         _check_against_dummy(password)
-        return _failed(login_name, next_url, "unknown login")
+        return _failed(login_name, logged, next_url, "unknown login")
     if not verify_password(user, password):
-        return _failed(login_name, next_url, "wrong password")
+        return _failed(login_name, logged, next_url, "wrong password")
     if not user.active:
-        throttle.failed(login_name)
-        audit("login.failed", target=login_name, outcome="denied", actor=None,
-              actor_login=login_name, detail="deactivated account")
+        throttle.failed(logged)
+        audit_unauthenticated("login.failed", target=logged, actor_login=logged,
+                              detail="deactivated account")
         flash(_("This account is deactivated. Ask an administrator to reactivate it."), "error")
         return _login_page(403, login_name, next_url)
     _start_session(user)
-    throttle.succeeded(login_name)
+    throttle.succeeded(logged)
     audit("login", target=user.login)
     flash(_("Welcome, %(name)s.", name=user.display_name or user.login), "success")
     return redirect(next_url or url_for(HOME_ENDPOINT))
 
 
-def _failed(login_name: str, next_url: str | None, detail: str) -> Response:
-    web_state().throttle.failed(login_name)
-    audit("login.failed", target=login_name, outcome="failed", actor=None,
-          actor_login=login_name, detail=detail)
+def _failed(login_name: str, logged: str, next_url: str | None, detail: str) -> Response:
+    web_state().throttle.failed(logged)
+    audit_unauthenticated("login.failed", target=logged, outcome="failed", actor_login=logged,
+                          detail=detail)
     flash(_("Wrong login or password. Check both and try again."), "error")
     return _login_page(401, login_name, next_url)
 
@@ -119,14 +125,8 @@ def _start_session(user: User) -> None:
         flask_login.login_user(user)
     else:
         session[SESSION_USER_KEY] = user.id
+    stamp_session(user)
     remember_user(user)
-
-
-def _end_session() -> None:
-    if owns_login_manager():
-        flask_login.logout_user()
-    session.pop(SESSION_USER_KEY, None)
-    remember_user(None)
 
 
 @auth_pages.route("/logout", methods=["POST"])
@@ -134,8 +134,10 @@ def _end_session() -> None:
 def logout() -> Response:
     user = current_bridge_user()
     if user is not None:
+        revoke_sessions(user)  # a copied cookie of any of the user's sessions stops working
+        db.session.commit()
         audit("logout", target=user.login)
-    _end_session()
+    end_login_session()
     if host_user() is not None:  # signed in through the host: back to the host's pages
         return redirect(request.script_root.rstrip("/") + "/")
     flash(_("You are logged out."), "success")

@@ -31,6 +31,7 @@ from medshake_bridge.inbox import service
 from medshake_bridge.inbox.identity import header_from_document
 from medshake_bridge.models.mail import FILED, NEW, REMOVED
 from medshake_bridge.patient_ref import NewPatient, PatientRef
+from medshake_bridge.web.numbers import int_arg
 
 inbox_pages = protect(Blueprint("bridge_inbox", __name__, url_prefix="/inbox"), USER)
 STATES = (NEW, FILED, REMOVED)
@@ -38,8 +39,7 @@ PER_PAGE = 50
 
 
 def _int_arg(name: str, default: int) -> int:
-    value = request.args.get(name, "")
-    return int(value) if value.isdigit() and int(value) > 0 else default
+    return int_arg(name, default)
 
 
 @inbox_pages.route("/")
@@ -112,6 +112,7 @@ def attachment(document_id: int, index: int) -> Response:
 @inbox_pages.post("/<int:document_id>/file")
 def file(document_id: int) -> Response:
     user = current_bridge_user()
+    service.get_document(user, document_id)  # another user's document: 404 before anything
     chosen = request.form.get("patient", "").strip()
     if not chosen:
         flash(_("Choose a patient first, or create one from the received identity."), "error")

@@ -9,11 +9,8 @@ staged in a private folder (0700) that is removed after the send, failure includ
 from __future__ import annotations
 
 import secrets
-import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -50,6 +47,9 @@ from medshake_bridge.send.sources import (
     patient_documents,
     stored_attachment,
 )
+from medshake_bridge.web.limits import upload_route
+from medshake_bridge.web.numbers import id_arg, int_arg
+from medshake_bridge.workfolders import prepare_work_folder, private_work_dir
 
 sending_pages = protect(Blueprint("bridge_send", __name__, url_prefix="/send"), USER)
 CHUNK = 64 * 1024
@@ -81,9 +81,9 @@ def staged_uploads(files: list[FileStorage], settings: dict[str, Any]
     """Copy the uploads into a private folder, refusing one over the size limit while
     reading it; the folder is removed on the way out, whatever happened."""
     limit = max_attachment_bytes(settings)
-    root = ensure_private_dir(settings["apicryptCheminFichierNC"])
-    folder = Path(tempfile.mkdtemp(prefix="upload-", dir=root))
-    try:
+    root = prepare_work_folder(settings["apicryptCheminFichierNC"],
+                               setting="apicryptCheminFichierNC")
+    with private_work_dir(root, "upload-") as folder:
         staged: list[AttachmentFile] = []
         for number, upload in enumerate(files):
             name = clean_upload_name(upload.filename)
@@ -99,8 +99,6 @@ def staged_uploads(files: list[FileStorage], settings: dict[str, Any]
             target.chmod(0o600)
             staged.append(AttachmentFile(name, target))
         yield staged
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _address_book(user: User) -> list[Correspondent]:
@@ -136,8 +134,8 @@ def _context(user: User) -> dict[str, Any]:
     patient_arg = request.values.get("patient", "").strip()
     document = patient = identity = None
     stored: list[Any] = []
-    if source.isdigit():
-        document = inbox.get_document(user, int(source))
+    if (source_id := id_arg(source)) is not None:
+        document = inbox.get_document(user, source_id)
         identity = identity_from_document(document)
         if document.filed_patient_ref:
             try:
@@ -168,6 +166,7 @@ def _default_recipients(document: Any) -> str:
 
 
 @sending_pages.route("/compose", methods=["GET", "POST"])
+@upload_route()
 def compose() -> Any:
     user = current_bridge_user()
     context = _context(user)
@@ -233,8 +232,7 @@ def sent() -> str:
     if patient_arg:
         patient = _patient_from_arg(patient_arg)
         query = query.where(SentMessage.patient_id == str(patient.ref))
-    page = max(int(request.args.get("page", "1")) if request.args.get("page", "").isdigit()
-               else 1, 1)
+    page = int_arg("page", 1)
     total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = list(db.session.scalars(query.order_by(SentMessage.created_at.desc(),
                                                   SentMessage.id.desc())

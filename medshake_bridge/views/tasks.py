@@ -47,6 +47,7 @@ from medshake_bridge.scheduler.tasks import (
     planned_tasks,
     update_task,
 )
+from medshake_bridge.web.numbers import int_arg
 
 task_pages = protect(Blueprint("bridge_tasks", __name__, url_prefix="/admin/tasks"), ADMIN)
 PER_PAGE = 50
@@ -202,10 +203,7 @@ def history() -> str:
     job_id = request.args.get("job", "").strip()
     if job_id and job_id not in jobs:
         job_id = ""
-    try:
-        page = max(int(request.args.get("page", "1")), 1)
-    except ValueError:
-        page = 1
+    page = int_arg("page", 1)
     runs, total = run_history(job_id=job_id, page=page, per_page=PER_PAGE)
     pages = max((total + PER_PAGE - 1) // PER_PAGE, 1)
     lang = current_language()

@@ -26,12 +26,12 @@ from medshake_bridge.user_changes import (
 )
 from medshake_bridge.users import (
     LOGIN_PATTERN,
-    MIN_PASSWORD_LENGTH,
     UserError,
     create_user,
     find_user,
     list_users,
 )
+from medshake_bridge.views.account import policy_message
 
 user_pages = protect(Blueprint("bridge_users", __name__, url_prefix="/admin/users"), ADMIN)
 
@@ -43,12 +43,8 @@ def _user_or_404(user_id: int) -> User:
     return user
 
 
-def _password_problem(password: str, confirm: str) -> str:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        return _("The password needs at least %(count)s characters.", count=MIN_PASSWORD_LENGTH)
-    if password != confirm:
-        return _("The two passwords differ: type the same password twice.")
-    return ""
+def _password_problem(password: str, confirm: str, *, login: str) -> str:
+    return policy_message(password, confirm, login=login)
 
 
 def _module_problem(module: str) -> str:
@@ -68,7 +64,7 @@ def _creation_problems(form: dict[str, str]) -> dict[str, str]:
         problems["role"] = _("Choose a role from the list.")
     if problem := _module_problem(form["module"]):
         problems["module"] = problem
-    if problem := _password_problem(form["password"], form["confirm"]):
+    if problem := _password_problem(form["password"], form["confirm"], login=form["login"]):
         problems["password"] = problem
     return problems
 
@@ -163,10 +159,11 @@ def _audit_update(user: User, changed: list[str]) -> None:
 def password(user_id: int) -> Response | tuple[str, int]:
     user = _user_or_404(user_id)
     new = request.form.get("password", "")
-    problem = _password_problem(new, request.form.get("confirm", ""))
+    problem = _password_problem(new, request.form.get("confirm", ""), login=user.login)
+    must_change = request.form.get("must_change") == "1"
     if not problem:
         try:
-            reset_password(user, new)
+            reset_password(user, new, must_change=must_change)
         except UserError as error:
             problem = str(error)
     if problem:
@@ -175,7 +172,8 @@ def password(user_id: int) -> Response | tuple[str, int]:
                 "active": user.active}
         return render_template("bridge/user_edit.html", user=user, form=form,
                                problems={"password": problem}, roles=ROLES), 400
-    audit("user.password_reset", target=user.login)
+    audit("user.password_reset", target=user.login,
+          detail="must change at next login" if must_change else "")
     flash(_("New password saved for %(login)s. Give it to them by a safe channel.",
             login=user.login), "success")
     return redirect(url_for(".edit", user_id=user.id))

@@ -153,14 +153,38 @@ def render_http_error(error: HTTPException) -> tuple[str, int] | Response:
               _("This page does not exist or you may not open it. Use the menu to go on.")),
         405: (_("Not allowed"), _("Use the buttons of the page instead of typing the address.")),
         429: (_("Too many attempts"), _("Wait a minute, then try again.")),
+        413: (_("The request is too large"), _too_large_advice()),
     }
     title, advice = explanations.get(
         code, (_("Something went wrong"),
                _("The error has been logged. Try again; if it keeps happening, tell your "
                  "administrator the time it happened."))
     )
+    if _wants_json():
+        from flask import jsonify
+
+        return jsonify({"error": title, "message": advice, "status": code}), code
     try:
         body = render_template("bridge/error.html", code=code, title=title, advice=advice)
     except Exception:  # noqa: BLE001 - the layout itself failed (e.g. database down)
         return error.get_response()
     return body, code
+
+
+def _wants_json() -> bool:
+    accept = request.accept_mimetypes
+    return bool(request.is_json) or (
+        accept.best == "application/json" and accept["application/json"] > accept["text/html"])
+
+
+def _too_large_advice() -> str:
+    """413: the cap in megabytes, and that nothing was kept (the sender tries again)."""
+    from medshake_bridge.i18n import _, human_size
+    from medshake_bridge.web.limits import current_limit
+
+    limit = current_limit()
+    if limit is None:
+        return _("Nothing was saved. Send less data at once, then try again.")
+    return _("The request is larger than %(size)s, the maximum for this page. Nothing was "
+             "saved: send smaller files or fewer at once, or ask an administrator to raise "
+             "the limit.", size=human_size(limit))

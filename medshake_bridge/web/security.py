@@ -10,7 +10,9 @@
   cookie is named ``medshake_bridge_session``, its path is the bridge's root (so an app mounted
   beside it never receives it), and it is marked ``Secure`` whenever the request came over HTTPS
   (behind a reverse proxy, wrap the app in Werkzeug's ``ProxyFix`` so Flask sees it), and always
-  when ``SESSION_COOKIE_SECURE`` is set.
+  when ``SESSION_COOKIE_SECURE`` or ``MEDSHAKE_BRIDGE_HSTS_SECONDS`` is set.
+* HSTS: ``MEDSHAKE_BRIDGE_HSTS_SECONDS`` > 0 adds ``Strict-Transport-Security`` to the bridge's
+  HTTPS responses (off by default: it is usually the reverse proxy's job, see docs/security.md).
 """
 
 from __future__ import annotations
@@ -52,7 +54,15 @@ def check_csrf() -> None:
     try:
         _csrf.protect()
     except CSRFError as error:
-        audit("csrf.failed", target=request.path, outcome="denied", detail=str(error.description))
+        from medshake_bridge.access import current_bridge_user
+        from medshake_bridge.audit_noise import audit_unauthenticated
+
+        if current_bridge_user() is None:  # anyone can do this: rate-limited, aggregated
+            audit_unauthenticated("csrf.failed", target=request.path,
+                                  detail=str(error.description))
+        else:
+            audit("csrf.failed", target=request.path, outcome="denied",
+                  detail=str(error.description))
         raise
 
 
@@ -69,7 +79,18 @@ def add_security_headers(response: Response, *, page: bool) -> Response:
     headers.setdefault("Referrer-Policy", "same-origin")
     if page:
         headers.setdefault("Cache-Control", "no-store")
+    hsts = hsts_seconds()
+    if hsts and request.is_secure:  # browsers ignore it over plain HTTP; never sent there
+        headers.setdefault("Strict-Transport-Security", f"max-age={hsts}; includeSubDomains")
     return response
+
+
+def hsts_seconds() -> int:
+    """``MEDSHAKE_BRIDGE_HSTS_SECONDS`` (0: no HSTS header; the reverse proxy may send it)."""
+    try:
+        return max(int(current_app.config.get("MEDSHAKE_BRIDGE_HSTS_SECONDS") or 0), 0)
+    except (TypeError, ValueError):
+        return 0
 
 
 FLASK_DEFAULT_COOKIE_NAME = "session"
@@ -95,7 +116,12 @@ class StandaloneSessionInterface(SecureCookieSessionInterface):
 
     def get_cookie_secure(self, app: Flask) -> bool:
         configured = bool(super().get_cookie_secure(app))
-        return configured or (has_request_context() and request.is_secure)
+        if configured or (has_request_context() and request.is_secure):
+            return True
+        try:  # a site that promises HTTPS only (HSTS) never sends the cookie in clear
+            return int(app.config.get("MEDSHAKE_BRIDGE_HSTS_SECONDS") or 0) > 0
+        except (TypeError, ValueError):
+            return False
 
     def get_cookie_path(self, app: Flask) -> str:
         if app.config.get("SESSION_COOKIE_PATH") or not has_request_context():

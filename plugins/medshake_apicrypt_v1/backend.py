@@ -20,9 +20,8 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -38,6 +37,8 @@ from medshake_bridge.api import (
     destination_folder,
     encode_outgoing_latin1,
     free_name,
+    prepare_work_folder,
+    private_work_dir,
     safe_work_name,
     write_new_private,
 )
@@ -87,15 +88,6 @@ class ApicryptV1Config:
 
 
 
-
-
-def _remove_tree(folder: Path) -> None:
-    """Remove a work folder; what cannot be removed (a root-owned leftover) is logged."""
-    try:
-        shutil.rmtree(folder)
-    except OSError as exc:
-        shutil.rmtree(folder, ignore_errors=True)
-        logger.warning("could not remove the work folder %s completely: %s", folder, exc)
 
 
 class ApicryptV1Backend:
@@ -375,25 +367,26 @@ class ApicryptV1Backend:
 
     @contextmanager
     def _workspace(self) -> Iterator[tuple[Path, Path]]:
-        """A fresh 0700 folder under each working folder, removed on the way out, always."""
-        made: list[Path] = []
-        try:
+        """A fresh 0700 folder under each working folder, locked while in use and removed on
+        the way out, always (a crashed run's folders are removed by the next collection).
+        A configured folder is never chmod'ed; a world-writable one is refused."""
+        with ExitStack() as stack:
+            made: list[Path] = []
             for base, setting in (
                 (self.clear_dir, "apicryptCheminFichierNC"),
                 (self.encrypted_dir, "apicryptCheminFichierC"),
             ):
                 try:
-                    base.mkdir(parents=True, exist_ok=True, mode=0o700)
-                    made.append(Path(tempfile.mkdtemp(prefix="apicrypt-", dir=base)))
+                    prepare_work_folder(base, setting=setting)
+                    made.append(stack.enter_context(private_work_dir(base, "apicrypt-")))
+                except ConfigurationError as exc:
+                    raise ApicryptV1ConfigError(exc.message, fix=exc.fix) from exc
                 except OSError as exc:
                     raise ApicryptV1ConfigError(
                         f"Cannot create a private work folder in {base} ({exc.strerror}).",
                         fix=f"Make {base} writable by the bridge's account or change {setting}.",
                     ) from exc
             yield made[0], made[1]
-        finally:
-            for folder in made:
-                _remove_tree(folder)
 
 
 def build_backend(settings: Mapping[str, Any], runner: Runner) -> ApicryptV1Backend:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from medshake_bridge.api import (
     attachment_source,
     destination_folder,
     free_name,
+    private_work_dir,
     safe_work_name,
     write_new_private,
 )
@@ -289,10 +289,12 @@ class ApicryptV2Backend:
 
     @contextmanager
     def _call(self) -> Iterator[Path]:
-        """A fresh 0700 folder in the spool for one call, removed on the way out, always."""
+        """A fresh 0700 folder in the spool for one call, locked while in use and removed on
+        the way out, always (a crashed run's folders are removed by the next collection)."""
         try:
             self.spool.mkdir(parents=True, exist_ok=True, mode=0o700)
-            folder = Path(tempfile.mkdtemp(prefix="call-", dir=self.spool))
+            work = private_work_dir(self.spool, "call-")
+            folder = work.__enter__()
         except OSError as exc:
             raise ApicryptV2ConfigError(
                 f"Cannot create a private folder in the spool {self.spool} ({exc.strerror}).",
@@ -301,11 +303,7 @@ class ApicryptV2Backend:
         try:
             yield folder
         finally:
-            try:
-                shutil.rmtree(folder)
-            except OSError as exc:
-                shutil.rmtree(folder, ignore_errors=True)
-                logger.warning("could not remove the spool folder %s completely: %s", folder, exc)
+            work.__exit__(None, None, None)
 
 
 def config_from_settings(settings: Mapping[str, Any]) -> ApicryptV2Config:

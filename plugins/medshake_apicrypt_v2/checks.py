@@ -284,4 +284,23 @@ def site_checks(settings: Mapping[str, Any]) -> list[CheckResult]:
         results.append(_check("Apicrypt v2 restart command", True, " ".join(argv)))
     except ApicryptV2ConfigError as exc:
         results.append(_check("Apicrypt v2 restart command", False, exc.message, exc.fix))
+    results.append(long_code_check(settings))
     return results
+
+
+def long_code_check(settings: Mapping[str, Any]) -> CheckResult:
+    """Say plainly whether the long code of a .aes key is visible in `ps` while it is opened."""
+    from medshake_apicrypt_v2.service import code_on_command_line
+
+    name = ".aes long code and process list"
+    if not code_on_command_line(settings):
+        return _check(name, True, "apicrypt2AesCommand passes the long code in a private file "
+                      "({code_file}), never on the command line")
+    return _check(
+        name, None,
+        "APICEM's ApiV2AESUtility takes the long code as a command-line argument: while a .aes "
+        "key is opened (a fraction of a second), any local account can see the code with `ps`, "
+        "and sudo logs it when apicryptCommandPrefix uses sudo",
+        "Run the bridge under a dedicated account on a machine without other users, mount /proc "
+        "with hidepid=2, or use a wrapper that reads the code from a file: set "
+        "apicrypt2AesCommand to '<wrapper> {source} {destination} {code_file}'.")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import shlex
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,11 @@ DEFAULT_RESTART_COMMAND = "sudo -n service compagnonApicrypt restart"
 DEFAULT_AES_COMMAND = "ApiV2AESUtility {source} {destination} {code}"
 # Characters that only mean something to a shell (the runner's parse_prefix refuses the same).
 SHELL_ONLY = (";", "|", "&", "<", ">", "`", "$(", "${", "\n")
-AES_PLACEHOLDERS = ("{source}", "{destination}", "{code}")
+AES_PLACEHOLDERS = ("{source}", "{destination}")
+# The long code: as an argument ({code}, what APICEM's ApiV2AESUtility takes, visible in `ps`
+# during the run) or as the path of a private file holding it ({code_file}, for a program or a
+# wrapper that can read it; the file is 0600 and removed after the run).
+CODE_PLACEHOLDERS = ("{code}", "{code_file}")
 
 
 def parse_command(text: str | None, *, setting: str) -> list[str]:
@@ -87,8 +92,13 @@ def restart_companion(settings: Mapping[str, Any], runner: Runner | None = None)
     return _own_runner(runner).run(argv[0], argv[1:])
 
 
-def aes_argv(settings: Mapping[str, Any], source: Path, destination: Path, code: str
-             ) -> list[str]:
+def code_on_command_line(settings: Mapping[str, Any]) -> bool:
+    """True when ``apicrypt2AesCommand`` passes the long code as an argument (``{code}``)."""
+    return "{code}" in str(settings.get("apicrypt2AesCommand") or DEFAULT_AES_COMMAND)
+
+
+def aes_argv(settings: Mapping[str, Any], source: Path, destination: Path, code: str,
+             code_file: Path | None = None) -> list[str]:
     """``apicrypt2AesCommand`` with its placeholders filled, one argument each.
 
     Placeholders are replaced after splitting, so a path with spaces stays one argument. A bare
@@ -97,13 +107,15 @@ def aes_argv(settings: Mapping[str, Any], source: Path, destination: Path, code:
     template = settings.get("apicrypt2AesCommand") or DEFAULT_AES_COMMAND
     parts = parse_command(str(template), setting="apicrypt2AesCommand")
     missing = [p for p in AES_PLACEHOLDERS if not any(p in part for part in parts)]
+    if not any(p in part for part in parts for p in CODE_PLACEHOLDERS):
+        missing.append("{code} or {code_file}")
     if missing:
         raise ApicryptV2ConfigError(
             f"apicrypt2AesCommand lacks {', '.join(missing)}.",
             fix=f"Write it like '{DEFAULT_AES_COMMAND}'.",
         )
     values = {"{source}": os.fspath(source), "{destination}": os.fspath(destination),
-              "{code}": code}
+              "{code_file}": os.fspath(code_file) if code_file else "", "{code}": code}
     argv = []
     for part in parts:
         for placeholder, value in values.items():
@@ -128,8 +140,17 @@ def open_aes_key(
     programs); the code is redacted from logs and errors. Returns ``destination``.
     """
     target = Path(destination)
-    argv = aes_argv(settings, Path(source), target, code)
-    runner.run(argv[0], argv[1:], expect_output=target, secrets=[code])
+    if code_on_command_line(settings):
+        argv = aes_argv(settings, Path(source), target, code)
+        runner.run(argv[0], argv[1:], expect_output=target, secrets=[code])
+        return target
+    with tempfile.TemporaryDirectory(prefix="medshake-aes-") as private:  # 0700
+        code_file = Path(private) / "code"
+        descriptor = os.open(code_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(code + "\n")
+        argv = aes_argv(settings, Path(source), target, code, code_file)
+        runner.run(argv[0], argv[1:], expect_output=target, secrets=[code])
     return target
 
 

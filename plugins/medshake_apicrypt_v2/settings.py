@@ -17,6 +17,27 @@ CATEGORY = "Apicrypt"
 PLUGIN = "apicrypt_v2"
 
 
+def aes_command_validator(value: Any) -> None:
+    """``apicrypt2AesCommand`` runs a program: refused when saved if it holds shell syntax or
+    lacks a placeholder (a bare program name is looked up in the programs folder at run time,
+    so only a path is checked for existence here)."""
+    from pathlib import Path
+
+    from medshake_apicrypt_v2.errors import ApicryptV2ConfigError
+    from medshake_apicrypt_v2.service import aes_argv
+    from medshake_bridge.api import resolve_program
+    from medshake_bridge.settings.spec import ValueProblem
+
+    try:
+        argv = aes_argv({"apicrypt2AesCommand": str(value)}, Path("s"), Path("d"), "c")
+    except ApicryptV2ConfigError as exc:
+        raise ValueProblem(exc.message, exc.fix) from None
+    if "/" in argv[0] and resolve_program(argv[0]) is None:
+        raise ValueProblem(f"the program {argv[0]!r} does not exist or is not executable",
+                           "give the path of the installed program, or its bare name "
+                           "(looked up in the Apicrypt programs folder)")
+
+
 def _setting(name: str, type_: str, default: Any, fr: str, en: str, help_fr: str,
              help_en: str, **extra: Any) -> SettingSpec:
     return SettingSpec(name=name, type=type_, default=default, category=CATEGORY, label_fr=fr,
@@ -63,5 +84,5 @@ SETTINGS = [
              "de programme seul est cherché dans le dossier des programmes Apicrypt.",
              "Argument template; {source}, {destination} and {code} are replaced. A bare "
              "program name is looked for in the Apicrypt programs folder.",
-             levels=("default",)),
+             levels=("default",), validator=aes_command_validator),
 ]

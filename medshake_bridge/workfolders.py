@@ -1,0 +1,105 @@
+"""The configured working folders, where clear text exists for a moment.
+
+Three rules (issue #17, items 12 and 13):
+
+* **Never change the permissions of an existing folder.** An admin may point a setting at a
+  folder shared with other programs; making it 0700 once broke a host whose setting named the
+  system temporary folder. A folder the bridge creates gets mode 0700 when it creates it; the
+  system information page reports a configured folder others can read.
+* **Refuse a world-writable folder** (``/tmp``, mode 1777): another account could plant or swap
+  files there between two steps. The error names the setting and the fix.
+* **Clear text never outlives its process.** Every piece of work happens in its own subfolder
+  (:func:`private_work_dir`) that holds an exclusive lock while in use and is removed on the way
+  out. After a crash (``kill -9``) the kernel drops the lock, and :func:`remove_leftovers`
+  (called when a collection starts and by the hourly clean-up) removes every unlocked
+  subfolder at once, whatever its age.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import shutil
+import stat
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from medshake_bridge.errors import ConfigurationError
+
+logger = logging.getLogger(__name__)
+
+IN_USE = ".in-use"
+PREFIXES = ("collect-", "upload-", "send-", "apicrypt-", "call-", "work-")
+
+
+def prepare_work_folder(path: str | os.PathLike[str], *, setting: str) -> Path:
+    """``path`` ready for clear-text work: created 0700 when missing; an existing folder is
+    checked, never chmod'ed."""
+    folder = Path(path)
+    if not folder.exists():
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        folder.chmod(0o700)  # whatever the umask: the bridge created it
+        return folder
+    info = folder.stat()
+    if not stat.S_ISDIR(info.st_mode):
+        raise ConfigurationError(f"{setting} names {folder}, which is not a folder",
+                                 fix=f"set {setting} to a folder of the bridge's own")
+    if info.st_mode & stat.S_IWOTH:
+        raise ConfigurationError(
+            f"{setting} names {folder}, which every account may write into "
+            f"(mode {stat.S_IMODE(info.st_mode):04o}); clear text would be exposed there",
+            fix=f"create a folder of the bridge's own (mkdir -m 700 /var/lib/medshake-bridge/"
+                f"work) and set {setting} to it; the bridge never changes the permissions of a "
+                "folder it did not create")
+    return folder
+
+
+@contextmanager
+def private_work_dir(root: str | os.PathLike[str], prefix: str = "work-") -> Iterator[Path]:
+    """A fresh 0700 subfolder of ``root``, locked while in use, removed on the way out."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix, dir=root))
+    # Locked under a temporary name, then renamed: a visible lock file is always held by a
+    # live process or by nobody (a crash), never "not locked yet".
+    handle = open(folder / f"{IN_USE}.new", "w")  # noqa: SIM115 - held for the whole block
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        os.replace(folder / f"{IN_USE}.new", folder / IN_USE)
+        yield folder
+    finally:
+        try:
+            shutil.rmtree(folder)
+        except OSError as exc:
+            shutil.rmtree(folder, ignore_errors=True)
+            logger.warning("could not remove the work folder %s completely: %s", folder, exc)
+        handle.close()
+
+
+def remove_leftovers(root: str | os.PathLike[str]) -> int:
+    """Remove the work subfolders of ``root`` that no running process holds; returns how many.
+
+    Only subfolders named like the bridge's (:data:`PREFIXES`) with a lock file are considered;
+    anything else in the folder is left alone."""
+    folder = Path(root)
+    if not folder.is_dir():
+        return 0
+    removed = 0
+    for entry in folder.iterdir():
+        if not entry.name.startswith(PREFIXES) or entry.is_symlink() or not entry.is_dir():
+            continue
+        lock = entry / IN_USE
+        if not lock.is_file():
+            continue
+        try:
+            with open(lock) as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                shutil.rmtree(entry, ignore_errors=True)
+        except BlockingIOError:
+            continue  # a running process is using it
+        except OSError as exc:
+            logger.warning("could not remove the leftover work folder %s: %s", entry, exc)
+            continue
+        removed += 1
+    return removed
