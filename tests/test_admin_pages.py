@@ -159,7 +159,10 @@ def test_invalid_values_are_explained_and_nothing_is_saved(app, admin, field, va
 
 
 def test_a_user_id_that_does_not_exist_is_refused(app, admin, people):
-    response = post(admin, "/admin/settings/", [
+    # delegation is granted per user only (never on the global page)
+    url = f"/admin/users/{people.sophie}/settings"
+    response = post(admin, url, [
+        ("setting", "apicryptInboxMailForUserID"),
         ("s-apicryptInboxMailForUserID__shown", "1"),
         ("s-apicryptInboxMailForUserID", str(people.alice)),
         ("s-apicryptInboxMailForUserID", "999")])

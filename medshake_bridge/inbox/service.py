@@ -18,6 +18,7 @@ from medshake_bridge.audit import audit
 from medshake_bridge.db import db
 from medshake_bridge.errors import BridgeError
 from medshake_bridge.extension import bridge_state
+from medshake_bridge.inbox import readstate
 from medshake_bridge.interfaces import PatientCandidate
 from medshake_bridge.models import User
 from medshake_bridge.models.mail import (
@@ -104,7 +105,8 @@ def list_documents(user: User, *, state: str = NEW, newest_first: bool = True, p
 
 
 def unread_count(user: User) -> int:
-    """Unread new documents the user may see, counted up to 999 (shown as "999+" past it);
+    """Unread new documents the user may see (unread *by this user*: a delegate's reading
+    never changes the owner's count), counted up to 999 (shown as "999+" past it);
     computed once per request (the menu and the page both show it)."""
     cache_key = f"_bridge_unread_{user.id}"
     if has_request_context() and cache_key in g:
@@ -114,7 +116,7 @@ def unread_count(user: User) -> int:
     if owners:
         count, _ = count_capped(
             InboxDocument.owner_user_id.in_(owners) & (InboxDocument.state == NEW)
-            & InboxDocument.read_at.is_(None), UNREAD_COUNT_CAP)
+            & readstate.unread_by(user.id), UNREAD_COUNT_CAP)
     if has_request_context():
         setattr(g, cache_key, count)
     return count
@@ -164,13 +166,10 @@ def get_document(user: User, document_id: int) -> InboxDocument:
     return document
 
 
-def mark_read(document: InboxDocument) -> None:
-    if document.read_at is None:
-        document.read_at = utcnow()
-        db.session.commit()
-        if has_request_context():
-            for key in [key for key in g if key.startswith("_bridge_unread_")]:
-                g.pop(key)
+def mark_read(document: InboxDocument, user: User | None = None) -> None:
+    """Record that ``user`` (default: the owner) opened the document; audited."""
+    reader = user or db.session.get(User, document.owner_user_id)
+    readstate.record_read(document, reader)
 
 
 def attachments(document: InboxDocument) -> list[Attachment]:

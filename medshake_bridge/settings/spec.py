@@ -70,6 +70,8 @@ class SettingSpec:
     validator: Callable[[Any], None] | None = None
     must_exist: bool = True
     plugin: str = field(default="", compare=False)
+    # What to tell someone who tries a level not in ``levels`` (why, and where to set it).
+    levels_fix: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
         if self.type not in TYPES:

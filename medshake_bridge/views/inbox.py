@@ -29,10 +29,11 @@ from medshake_bridge.db import db
 from medshake_bridge.default_plugins.standalone_patients import create_patient_from_identity
 from medshake_bridge.errors import BridgeError
 from medshake_bridge.i18n import _, human_size
-from medshake_bridge.inbox import service
+from medshake_bridge.inbox import readstate, service
 from medshake_bridge.inbox.identity import header_from_document
 from medshake_bridge.models.mail import FILED, NEW, REMOVED
 from medshake_bridge.models.patients import Patient
+from medshake_bridge.web.dates import local_date, local_datetime
 
 inbox_pages = protect(Blueprint("bridge_inbox", __name__, url_prefix="/inbox"), USER)
 STATES = (NEW, FILED, REMOVED)
@@ -54,8 +55,13 @@ def index() -> str:
                                   page=_int_arg("page", 1), per_page=PER_PAGE)
     days = [(day, list(items)) for day, items in itertools.groupby(
         page.items, key=lambda document: document.created_at.date())]
+    ids = [document.id for document in page.items]
     return render_template("bridge/inbox.html", page=page, days=days, state=state,
                            newest_first=newest_first, states=STATES,
+                           read_ids=readstate.read_ids(user.id, ids),
+                           readers=readstate.other_readers(ids, user.id),
+                           owners=readstate.owner_names(
+                               {document.owner_user_id for document in page.items}),
                            unread=service.unread_count(user),
                            waiting=service.waiting_mail(readable_mail_owner_ids(user)))
 
@@ -69,7 +75,7 @@ def unread() -> Response:
 def view(document_id: int) -> str:
     user = current_bridge_user()
     document = service.get_document(user, document_id)
-    service.mark_read(document)
+    service.mark_read(document, user)
     search = request.args.get("q", "").strip()
     found: list[Patient] = []
     if search:
@@ -81,6 +87,9 @@ def view(document_id: int) -> str:
         header=service.header(document), results=service.results(document),
         attachments=service.attachments(document), candidates=service.candidates(document),
         search=search, found=found, invalid_parts=service.invalid_parts(document),
+        readers=readstate.other_readers([document.id], user.id).get(document.id, []),
+        owner_name=readstate.owner_names([document.owner_user_id]).get(
+            document.owner_user_id, ""),
     )
 
 
@@ -195,6 +204,10 @@ def collect_messages(mailbox: Any) -> list[tuple[str, str]]:
     messages.insert(0, (category, _("Mailbox collected: %(count)s new document(s).",
                                     count=mailbox.documents)))
     return messages
+
+
+inbox_pages.add_app_template_filter(local_datetime, "local_datetime")
+inbox_pages.add_app_template_filter(local_date, "local_date")
 
 
 @inbox_pages.app_template_filter("attachment_count")
