@@ -29,7 +29,7 @@ from medshake_bridge.db import db
 from medshake_bridge.default_plugins.standalone_patients import create_patient_from_identity
 from medshake_bridge.errors import BridgeError
 from medshake_bridge.i18n import _, human_size
-from medshake_bridge.inbox import readstate, service
+from medshake_bridge.inbox import delegation, readstate, service
 from medshake_bridge.inbox.identity import header_from_document
 from medshake_bridge.models.mail import FILED, NEW, REMOVED
 from medshake_bridge.models.patients import Patient
@@ -88,6 +88,7 @@ def view(document_id: int) -> str:
         attachments=service.attachments(document), candidates=service.candidates(document),
         search=search, found=found, invalid_parts=service.invalid_parts(document),
         readers=readstate.other_readers([document.id], user.id).get(document.id, []),
+        can_send=bool(delegation.send_as_choices(user)),
         owner_name=readstate.owner_names([document.owner_user_id]).get(
             document.owner_user_id, ""),
     )
@@ -163,19 +164,20 @@ def remove(document_id: int) -> Response:
 
 @inbox_pages.post("/collect")
 def collect_now() -> Response:
-    from medshake_bridge.collect.pipeline import collect_all
-    from medshake_bridge.extension import bridge_state
-
     user = current_bridge_user()
-    report = collect_all(bridge_state(), user_id=user.id, retry_now=True)
+    report, names = delegation.collect_for(user)
     if not report.mailboxes and not report.problems:
-        flash(_("You have no Apicrypt mailbox to collect (apicryptAdresse is not set)."),
-              "error")
+        flash(_("You have no Apicrypt mailbox to collect (apicryptAdresse is not set) and no "
+                "practitioner has delegated their mail to you. Ask an administrator."), "error")
     for mailbox in report.mailboxes:
+        whose = [names[owner] for owner in mailbox.owners if owner in names]
         for category, message in collect_messages(mailbox):
+            if whose and whose != [names.get(user.id)]:
+                message = _("Mailbox of %(names)s: %(outcome)s", names=", ".join(whose),
+                            outcome=message)
             flash(message, category)
     for problem in report.problems:
-        flash(_("Your mailbox was not collected: %(reason)s", reason=str(problem)), "error")
+        flash(_("A mailbox was not collected: %(reason)s", reason=str(problem)), "error")
     return redirect(url_for(".index"))
 
 

@@ -26,6 +26,7 @@ from medshake_bridge.audit import audit
 from medshake_bridge.db import db
 from medshake_bridge.extension import bridge_state
 from medshake_bridge.i18n import _
+from medshake_bridge.inbox import delegation
 from medshake_bridge.inbox import service as inbox
 from medshake_bridge.models import User
 from medshake_bridge.models.patients import Patient
@@ -53,6 +54,7 @@ sending_pages = protect(Blueprint("bridge_send", __name__, url_prefix="/send"), 
 CHUNK = 64 * 1024
 MAX_NAME = 150
 PER_PAGE = 50
+MAX_SUBJECT_LENGTH = 200
 
 
 class UploadTooLarge(Exception):
@@ -143,20 +145,59 @@ def _default_recipients(document: Any) -> str:
     return document.message.from_address or ""
 
 
+def _default_subject(document: Any, settings: dict[str, Any]) -> str:
+    """"RE: …" for a reply, "TR: …" for a forward (the received subject is already in clear),
+    else the site's default subject."""
+    default = settings.get("apicryptDefautSujet") or ""
+    if document is None:
+        return default
+    original = (document.message.subject or "").strip() or default
+    prefix = "TR: " if request.values.get("mode") == "forward" else "RE: "
+    if original.upper().startswith(prefix.strip().upper()):
+        return original[:MAX_SUBJECT_LENGTH]
+    return (prefix + original)[:MAX_SUBJECT_LENGTH]
+
+
+def _send_as(user: User, choices: list[delegation.SendAs]) -> User | None:
+    """The mailbox owner the form asks to send as, if ``user`` may; ``None`` otherwise."""
+    wanted = request.form.get("send_as", "").strip()
+    if not wanted and not delegation.needs_explicit_choice(choices):
+        wanted = str(choices[0].user_id)
+    if not wanted.isdigit() or int(wanted) not in {item.user_id for item in choices}:
+        return None
+    return db.session.get(User, int(wanted))
+
+
 @sending_pages.route("/compose", methods=["GET", "POST"])
 def compose() -> Any:
     user = current_bridge_user()
     context = _context(user)
+    choices = delegation.send_as_choices(user)
+    context.update(send_as_choices=choices,
+                   explicit_send_as=delegation.needs_explicit_choice(choices))
+    if not choices:
+        # Refused before any typing: the page says why and what to ask for.
+        return render_template("bridge/send_compose.html", form={}, errors={},
+                               cannot_send=True, **context), 403 \
+            if request.method == "POST" else 200
     if request.method == "GET":
         form = {"recipients": _default_recipients(context["document"]),
-                "subject": context["settings"].get("apicryptDefautSujet") or "",
-                "body": "", "token": secrets.token_hex(16), "chosen": []}
+                "subject": _default_subject(context["document"], context["settings"]),
+                "body": "", "token": secrets.token_hex(16), "chosen": [],
+                "send_as": "" if context["explicit_send_as"] else str(choices[0].user_id)}
         return render_template("bridge/send_compose.html", form=form, errors={}, **context)
     form = {"recipients": request.form.get("recipients", ""),
             "subject": request.form.get("subject", ""), "body": request.form.get("body", ""),
             "token": request.form.get("token", ""),
             "chosen": request.form.getlist("correspondent"),
-            "stored_chosen": request.form.getlist("stored")}
+            "stored_chosen": request.form.getlist("stored"),
+            "send_as": request.form.get("send_as", "")}
+    owner = _send_as(user, choices)
+    if owner is None:
+        errors = {"send_as": _("Choose in whose name this message is sent (\"Send on behalf "
+                               "of\"): nothing was sent.")}
+        return render_template("bridge/send_compose.html", form=form, errors=errors,
+                               **context), 400
     recipients = [*form["chosen"], form["recipients"]]
     identity = context["identity"]
     patient, document = context["patient"], context["document"]
@@ -172,7 +213,7 @@ def compose() -> Any:
                           identity=identity, patient_id=str(patient.id) if patient else "",
                           patient_label=label, attachments=[*staged, *picked],
                           source_document_id=document.id if document else None)
-            outcome = send_message(user, draft, token=form["token"])
+            outcome = send_message(owner, draft, token=form["token"], acting_user=user)
     except UploadTooLarge as exc:
         errors["attachments"] = _("The attachment %(name)s is larger than the limit of "
                                   "%(limit)s MB; nothing was sent.", name=exc.name,
@@ -203,7 +244,8 @@ def compose() -> Any:
 def sent() -> str:
     user = current_bridge_user()
     owners = sorted(readable_mail_owner_ids(user))
-    query = select(SentMessage).where(SentMessage.user_id.in_(owners))
+    query = select(SentMessage).where(or_(SentMessage.user_id.in_(owners),
+                                          SentMessage.acted_by_user_id == user.id))
     patient = None
     patient_arg = request.args.get("patient", "")
     if patient_arg.isdigit():
@@ -216,7 +258,8 @@ def sent() -> str:
                                                   SentMessage.id.desc())
                                    .limit(PER_PAGE).offset((page - 1) * PER_PAGE)))
     senders = {row.id: row for row in db.session.scalars(
-        select(User).where(User.id.in_({item.user_id for item in rows})))}
+        select(User).where(User.id.in_({item.user_id for item in rows} | {
+            item.acted_by_user_id for item in rows if item.acted_by_user_id})))}
     return render_template("bridge/send_history.html", rows=rows, senders=senders,
                            patient=patient, page=page,
                            pages=max(1, -(-int(total) // PER_PAGE)))

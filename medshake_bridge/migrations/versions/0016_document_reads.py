@@ -1,4 +1,5 @@
-"""Read state per person: who opened which inbox document (owner and delegates separate)
+"""Read state per person: who opened which inbox document (owner and delegates separate);
+who sent a message on behalf of its owner
 
 Revision ID: 0016
 Revises: 0007
@@ -28,6 +29,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("document_id", "user_id"),
     )
+    with op.batch_alter_table("bridge_sent_messages", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("acted_by_user_id", sa.Integer(), nullable=True))
     op.create_index("ix_bridge_document_reads_user", "bridge_document_reads",
                     ["user_id", "document_id"], unique=False)
     # Until now one read_at was shared by everyone: keep it as the owner's reading (the only
@@ -39,5 +42,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("bridge_sent_messages", schema=None) as batch_op:
+        batch_op.drop_column("acted_by_user_id")
     op.drop_index("ix_bridge_document_reads_user", table_name="bridge_document_reads")
     op.drop_table("bridge_document_reads")
