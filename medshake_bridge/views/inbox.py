@@ -30,6 +30,7 @@ from medshake_bridge.default_plugins.standalone_patients import create_patient_f
 from medshake_bridge.errors import BridgeError
 from medshake_bridge.i18n import _, human_size
 from medshake_bridge.inbox import delegation, readstate, service
+from medshake_bridge.inbox import results as lab
 from medshake_bridge.inbox.identity import header_from_document
 from medshake_bridge.models.mail import FILED, NEW, REMOVED
 from medshake_bridge.models.patients import Patient
@@ -77,6 +78,7 @@ def view(document_id: int) -> str:
     document = service.get_document(user, document_id)
     service.mark_read(document, user)
     search = request.args.get("q", "").strip()
+    rows = lab.result_rows(user, document)
     found: list[Patient] = []
     if search:
         found = list(db.session.scalars(
@@ -89,6 +91,7 @@ def view(document_id: int) -> str:
         search=search, found=found, invalid_parts=service.invalid_parts(document),
         readers=readstate.other_readers([document.id], user.id).get(document.id, []),
         can_send=bool(delegation.send_as_choices(user)),
+        result_rows=rows, critical=lab.has_critical(rows), exam_date=lab.exam_date(document),
         owner_name=readstate.owner_names([document.owner_user_id]).get(
             document.owner_user_id, ""),
     )
