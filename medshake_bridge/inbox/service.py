@@ -89,12 +89,15 @@ def count_capped(condition: Any, cap: int) -> tuple[int, bool]:
 
 
 def list_documents(user: User, *, state: str = NEW, newest_first: bool = True, page: int = 1,
-                   per_page: int = 50) -> Page:
-    """The documents ``user`` may see in one state, a page at a time (indexed query)."""
+                   per_page: int = 50, where: Any = None) -> Page:
+    """The documents ``user`` may see in one state, a page at a time (indexed query);
+    ``where`` narrows them further (the inbox's filters)."""
     owners = sorted(readable_mail_owner_ids(user))
     if not owners:
         return Page([], page, per_page, 0)
     condition = (InboxDocument.owner_user_id.in_(owners)) & (InboxDocument.state == state)
+    if where is not None:
+        condition = condition & where
     total, capped = count_capped(condition, LIST_COUNT_CAP)
     order = InboxDocument.created_at.desc() if newest_first else InboxDocument.created_at.asc()
     items = list(db.session.scalars(
@@ -259,6 +262,29 @@ def file_document(user: User, document_id: int, patient_id: str) -> InboxDocumen
     db.session.commit()
     audit("inbox.file", target=f"document {document.id}", detail=f"patient {patient_id}",
           actor=user)
+    return document
+
+
+def count_documents(user: User, *, state: str, where: Any = None) -> int:
+    """How many documents of one state ``user`` may see (capped like the list)."""
+    owners = sorted(readable_mail_owner_ids(user))
+    if not owners:
+        return 0
+    condition = (InboxDocument.owner_user_id.in_(owners)) & (InboxDocument.state == state)
+    if where is not None:
+        condition = condition & where
+    return count_capped(condition, LIST_COUNT_CAP)[0]
+
+
+def restore_document(user: User, document_id: int) -> InboxDocument:
+    """Undo a removal: the document goes back to the documents to process; idempotent.
+    Its archived copy stays where it is (the archive never loses anything)."""
+    document = get_document(user, document_id)
+    if document.state != REMOVED:
+        return document
+    document.state, document.removed_at = NEW, None
+    db.session.commit()
+    audit("inbox.restore", target=f"document {document.id}", actor=user)
     return document
 
 

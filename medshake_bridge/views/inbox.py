@@ -23,7 +23,13 @@ from flask import (
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
-from medshake_bridge.access import USER, current_bridge_user, protect, readable_mail_owner_ids
+from medshake_bridge.access import (
+    USER,
+    can_admin,
+    current_bridge_user,
+    protect,
+    readable_mail_owner_ids,
+)
 from medshake_bridge.audit import audit
 from medshake_bridge.db import db
 from medshake_bridge.default_plugins.standalone_patients import create_patient_from_identity
@@ -31,6 +37,8 @@ from medshake_bridge.errors import BridgeError
 from medshake_bridge.i18n import _, human_size
 from medshake_bridge.inbox import delegation, readstate, service
 from medshake_bridge.inbox import results as lab
+from medshake_bridge.inbox.collection_status import collection_status
+from medshake_bridge.inbox.filters import InboxFilter
 from medshake_bridge.inbox.identity import header_from_document
 from medshake_bridge.models.mail import FILED, NEW, REMOVED
 from medshake_bridge.models.patients import Patient
@@ -52,19 +60,29 @@ def index() -> str:
     state = request.args.get("state", NEW)
     state = state if state in STATES else NEW
     newest_first = request.args.get("order", "newest") != "oldest"
+    chosen = InboxFilter.from_args(request.args)
+    where = chosen.condition(user.id)
     page = service.list_documents(user, state=state, newest_first=newest_first,
-                                  page=_int_arg("page", 1), per_page=PER_PAGE)
+                                  page=_int_arg("page", 1), per_page=PER_PAGE, where=where)
     days = [(day, list(items)) for day, items in itertools.groupby(
         page.items, key=lambda document: document.created_at.date())]
     ids = [document.id for document in page.items]
+    owner_ids = readable_mail_owner_ids(user)
+    names = readstate.owner_names(owner_ids)
     return render_template("bridge/inbox.html", page=page, days=days, state=state,
                            newest_first=newest_first, states=STATES,
                            read_ids=readstate.read_ids(user.id, ids),
                            readers=readstate.other_readers(ids, user.id),
                            owners=readstate.owner_names(
                                {document.owner_user_id for document in page.items}),
+                           filters=chosen, filter_args=chosen.args(),
+                           counts={name: service.count_documents(user, state=name, where=where)
+                                   for name in STATES},
+                           collection=collection_status(
+                               owner_ids if not can_admin(user) else {user.id} | set(
+                                   delegation.delegated_owner_ids(user)), names),
                            unread=service.unread_count(user),
-                           waiting=service.waiting_mail(readable_mail_owner_ids(user)))
+                           waiting=service.waiting_mail(owner_ids))
 
 
 @inbox_pages.route("/unread.json")
@@ -159,10 +177,23 @@ def _file(user: Any, document_id: int, patient_id: str) -> Response:
 
 @inbox_pages.post("/<int:document_id>/remove")
 def remove(document_id: int) -> Response:
-    service.remove_document(current_bridge_user(), document_id)
-    flash(_("Document removed from the inbox. It stays in the archive and in the removed "
-            "documents."), "success")
+    user = current_bridge_user()
+    document = service.get_document(user, document_id)
+    if request.form.get("confirm") != "1":
+        # Asked to confirm first (the button's dialog does it in one step with JavaScript).
+        return Response(render_template("bridge/inbox/confirm_remove.html",
+                                        document=document), mimetype="text/html")
+    service.remove_document(user, document_id)
+    flash(_("Document removed from the inbox. It stays in the archive; to undo, open the "
+            "\"Removed\" tab and choose \"Put back in the inbox\"."), "success")
     return redirect(url_for(".index"))
+
+
+@inbox_pages.post("/<int:document_id>/restore")
+def restore(document_id: int) -> Response:
+    service.restore_document(current_bridge_user(), document_id)
+    flash(_("Document put back among the documents to process."), "success")
+    return redirect(url_for(".index", state=REMOVED))
 
 
 @inbox_pages.post("/collect")
@@ -213,6 +244,22 @@ def collect_messages(mailbox: Any) -> list[tuple[str, str]]:
 
 inbox_pages.add_app_template_filter(local_datetime, "local_datetime")
 inbox_pages.add_app_template_filter(local_date, "local_date")
+
+
+@inbox_pages.app_template_filter("sender_label")
+def sender_label(document: Any) -> str:
+    """The sender as people name it: the HPRIM sender's name, else the address's name part
+    ("laboratoire.central" → "laboratoire central"), never a bare address fragment."""
+    name = (document.sender_name or "").strip()
+    if name:
+        return name.replace(".", " ").strip()
+    address = (document.message.from_address or "").strip()
+    if "<" in address:
+        label = address.split("<", 1)[0].strip().strip('"')
+        if label:
+            return label
+        address = address.split("<", 1)[1].rstrip(">")
+    return address.partition("@")[0].replace(".", " ") or address
 
 
 @inbox_pages.app_template_filter("attachment_count")
