@@ -32,7 +32,9 @@ from medshake_bridge.models import User
 from medshake_bridge.models.patients import Patient
 from medshake_bridge.models.sending import Correspondent, SentMessage
 from medshake_bridge.paths import ensure_private_dir
+from medshake_bridge.send import drafts
 from medshake_bridge.send.addresses import RecipientError, parse_address
+from medshake_bridge.send.explain import explain, explain_text
 from medshake_bridge.send.service import (
     AttachmentFile,
     Draft,
@@ -202,18 +204,27 @@ def compose() -> Any:
     identity = context["identity"]
     patient, document = context["patient"], context["document"]
     uploads = [item for item in request.files.getlist("upload") if item and item.filename]
+    draft_folder = drafts.folder_for(context["settings"], user.id, form["token"])
+    drafts.sweep(context["settings"], user.id)
+    kept_names = set(request.form.getlist("kept"))
     errors: dict[str, str] = {}
     status = 400
     try:
         with staged_uploads(uploads, context["settings"]) as staged:
-            picked = [stored_attachment(user, key) for key in form["stored_chosen"]]
-            label = patient.display_name if patient else (
-                f"{identity.last_name} {identity.first_name}".strip() if identity else "")
-            draft = Draft(recipients=recipients, subject=form["subject"], body=form["body"],
-                          identity=identity, patient_id=str(patient.id) if patient else "",
-                          patient_label=label, attachments=[*staged, *picked],
-                          source_document_id=document.id if document else None)
-            outcome = send_message(owner, draft, token=form["token"], acting_user=user)
+            try:
+                kept = [item for item in drafts.files(draft_folder) if item.name in kept_names]
+                picked = [stored_attachment(user, key) for key in form["stored_chosen"]]
+                label = patient.display_name if patient else (
+                    f"{identity.last_name} {identity.first_name}".strip() if identity else "")
+                draft = Draft(recipients=recipients, subject=form["subject"],
+                              body=form["body"], identity=identity,
+                              patient_id=str(patient.id) if patient else "",
+                              patient_label=label, attachments=[*kept, *staged, *picked],
+                              source_document_id=document.id if document else None)
+                outcome = send_message(owner, draft, token=form["token"], acting_user=user)
+            except BaseException:
+                drafts.keep(draft_folder, staged)  # offered again, ticked, with the error
+                raise
     except UploadTooLarge as exc:
         errors["attachments"] = _("The attachment %(name)s is larger than the limit of "
                                   "%(limit)s MB; nothing was sent.", name=exc.name,
@@ -224,10 +235,13 @@ def compose() -> Any:
         errors["form"] = f"{exc.message} {exc.fix}"
         status = 409
     except SendFailed as exc:
-        errors["form"] = _("Nothing was sent: %(reason)s. %(fix)s", reason=exc.message,
-                           fix=exc.fix)
+        explained = explain(exc.cause)
+        errors["form"] = str(explained)
+        if explained.field != "form":
+            errors[explained.field] = explained.message
         status = 502
     else:
+        drafts.discard(draft_folder)
         if outcome.already:
             flash(_("This message had already been sent (sent once only)."), "success")
         else:
@@ -236,6 +250,9 @@ def compose() -> Any:
         if outcome.notice:
             flash(outcome.notice, "warning")
         return redirect(url_for(".sent"))
+    offered = set(request.form.getlist("kept_offered"))
+    form["kept"] = [(item.name, item.name in kept_names or item.name not in offered)
+                    for item in drafts.files(draft_folder)]
     return render_template("bridge/send_compose.html", form=form, errors=errors,
                            **context), status
 
@@ -263,6 +280,12 @@ def sent() -> str:
     return render_template("bridge/send_history.html", rows=rows, senders=senders,
                            patient=patient, page=page,
                            pages=max(1, -(-int(total) // PER_PAGE)))
+
+
+@sending_pages.app_template_filter("send_error")
+def send_error(text: str) -> str:
+    """A stored sending error told in the page's language (the audit keeps the original)."""
+    return str(explain_text(text or ""))
 
 
 @sending_pages.route("/correspondents", methods=["GET", "POST"])
