@@ -8,13 +8,13 @@ import re
 
 import pytest
 from mailworld import BOB
+from officeworld import make_office
 from sendworld import DOMAIN
 from web_helpers import csrf_token, events
 
 from medshake_bridge import bridge_state
 from medshake_bridge.db import db
 from medshake_bridge.models import User
-from medshake_bridge.users import create_user
 
 PASSWORD = "password for tests"
 BOB_ADDRESS = f"{BOB}@{DOMAIN}"
@@ -23,18 +23,7 @@ _FORM_TOKEN = re.compile(r'name="token" value="([0-9a-f]+)"')
 
 @pytest.fixture
 def office(send_world):
-    sw = send_world
-    with sw.app.app_context():
-        for user_id, name in ((sw.alice, "Dr Martin"), (sw.world.bob, "Dr Durand")):
-            db.session.get(User, user_id).display_name = name
-        sophie = create_user("sophie", PASSWORD, role="secretary")
-        sophie.display_name = "Sophie"
-        create_user("paul", PASSWORD, role="secretary")
-        db.session.commit()
-        sw.sophie = sophie.id
-        bridge_state().settings.set("apicryptInboxMailForUserID", f"{sw.alice},{sw.world.bob}",
-                                    level="user", user_id=sophie.id)
-    return sw
+    return make_office(send_world)
 
 
 def _client(sw, login: str):
