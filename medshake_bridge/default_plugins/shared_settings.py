@@ -57,7 +57,8 @@ SHARED_SETTINGS = [
               "Port du serveur d'envoi (587 avec STARTTLS par défaut).",
               "Sending server port (587 with STARTTLS by default)."),
     _apicrypt("apicryptSmtpTls", "choice", "starttls", "Chiffrement SMTP", "SMTP TLS mode",
-              "none, starttls ou tls ; le certificat est toujours vérifié.",
+              "« none » (sans chiffrement), « starttls » ou « tls » ; le certificat est toujours "
+              "vérifié.",
               "none, starttls or tls; the certificate is always verified.",
               choices=("none", "starttls", "tls")),
     _apicrypt("apicryptTlsCaFile", "file", "", "Autorité de certification", "CA bundle",

@@ -42,7 +42,6 @@ from medshake_bridge.inbox.filters import InboxFilter
 from medshake_bridge.inbox.identity import header_from_document
 from medshake_bridge.models.mail import FILED, NEW, REMOVED
 from medshake_bridge.models.patients import Patient
-from medshake_bridge.web.dates import local_date, local_datetime
 
 inbox_pages = protect(Blueprint("bridge_inbox", __name__, url_prefix="/inbox"), USER)
 STATES = (NEW, FILED, REMOVED)
@@ -242,8 +241,6 @@ def collect_messages(mailbox: Any) -> list[tuple[str, str]]:
     return messages
 
 
-inbox_pages.add_app_template_filter(local_datetime, "local_datetime")
-inbox_pages.add_app_template_filter(local_date, "local_date")
 
 
 @inbox_pages.app_template_filter("sender_label")
