@@ -81,6 +81,11 @@ def test_secretary_collects_reads_results_and_the_owner_keeps_his_state(office, 
     colour = potassium.locator(".result-value").evaluate("e => getComputedStyle(e).color")
     assert colour == "rgb(179, 38, 30)"
     screenshot(sophie, "workflow-02-results-first-critical-previous")
+    sophie.click("#history-link")
+    chart = sophie.locator('[data-analyte-history="code:K"] svg')
+    assert chart.is_visible() and chart.locator("circle").count() == 3
+    screenshot(sophie, "workflow-02b-results-over-time-chart")
+    sophie.go_back()
 
     bob = _session(browser, base, "bob")
     bob.goto(f"{base}/inbox/")

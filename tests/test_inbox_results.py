@@ -101,3 +101,24 @@ def test_previous_values_come_only_from_mail_the_reader_may_see(reports):
     assert login(client, "carol", PASSWORD).status_code == 302
     page = client.get(f"/inbox/{carol_doc}").get_data(as_text=True)
     assert "6,8" in page and "5,6" not in page and "le 30/11/2026" not in page
+
+
+def test_results_over_time_chart_and_table_without_script(reports):
+    client = reports.app.test_client()
+    assert login(client, "bob", PASSWORD).status_code == 302
+    view = client.get(f"/inbox/{reports.ids['2026-11-30']}").get_data(as_text=True)
+    assert f"/inbox/{reports.ids['2026-11-30']}/history" in view
+    response = client.get(f"/inbox/{reports.ids['2026-11-30']}/history")
+    page = response.get_data(as_text=True)
+    assert "3 documents" in page and "<script>" not in page.split("<main")[1]
+    potassium = page.split('data-analyte-history="code:K"')[1].split("</section>")[0]
+    assert "<svg" in potassium and "<polyline" in potassium
+    assert potassium.count("<circle") == 3 and 'fill="#e3f2e6"' in potassium  # normal band
+    rows = potassium.split("<tbody>")[1].split("</tr>")[:3]
+    assert "30/11/2026" in rows[0] and "6,8" in rows[0] and "critique" in rows[0]
+    assert "02/11/2026" in rows[2] and "4,1" in rows[2]
+    # the other patient (MARTIN, potassium 3,0) is not on Jeanne Dupont's chart
+    assert "3,0" not in potassium
+    sodium = page.split('data-analyte-history="code:NA"')[1].split("</section>")[0]
+    assert "<svg" not in sodium and "128" in sodium  # one value: a table, no chart
+    assert "script-src" in response.headers.get("Content-Security-Policy", "script-src")

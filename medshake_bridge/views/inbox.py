@@ -39,6 +39,7 @@ from medshake_bridge.inbox import delegation, readstate, service
 from medshake_bridge.inbox import results as lab
 from medshake_bridge.inbox.collection_status import collection_status
 from medshake_bridge.inbox.filters import InboxFilter
+from medshake_bridge.inbox.history import analyte_history
 from medshake_bridge.inbox.identity import header_from_document
 from medshake_bridge.models.mail import FILED, NEW, REMOVED
 from medshake_bridge.models.patients import Patient
@@ -112,6 +113,17 @@ def view(document_id: int) -> str:
         owner_name=readstate.owner_names([document.owner_user_id]).get(
             document.owner_user_id, ""),
     )
+
+
+@inbox_pages.route("/<int:document_id>/history")
+def history(document_id: int) -> str:
+    """Each analyte of this document's patient over time (chart and table)."""
+    user = current_bridge_user()
+    document = service.get_document(user, document_id)
+    series = analyte_history(user, document)
+    count = len({point.document_id for item in series for point in item.points})
+    return render_template("bridge/inbox/history.html", document=document, history=series,
+                           documents=count)
 
 
 @inbox_pages.route("/<int:document_id>/attachments/<int:index>")
