@@ -187,6 +187,21 @@ def local_time(value: datetime | None) -> str:
     return local_datetime(value, seconds=True)
 
 
+def cron_summary(fields: object) -> str:
+    """A task's crontab fields ((name, value, error) triples or a mapping) in plain French
+    (empty on an English page, or when a field is in error)."""
+    if not is_french():
+        return ""
+    from medshake_bridge.scheduler.summary import summary_fr
+
+    if isinstance(fields, dict):
+        return summary_fr(fields)
+    items = list(fields or [])
+    if any(error for _name, _value, error in items):
+        return ""
+    return summary_fr({name: value for name, value, _error in items})
+
+
 def register(app) -> None:
     """Offer the filters (and the local-date ones) to every template of the app."""
     from medshake_bridge.web.dates import local_date, local_datetime
@@ -194,5 +209,5 @@ def register(app) -> None:
     for name, function in (("french", french), ("french_count", french_counts),
                            ("action_label", action_label), ("outcome_label", outcome_label),
                            ("local_time", local_time), ("local_datetime", local_datetime),
-                           ("local_date", local_date)):
+                           ("local_date", local_date), ("cron_summary", cron_summary)):
         app.add_template_filter(function, name)
