@@ -141,3 +141,13 @@ def test_every_page_is_in_french_without_iso_dates(practice, role, login):
                         break
     assert report == {}, "English or ISO dates on French pages:\n" + "\n".join(
         f"{url}: {', '.join(items)}" for url, items in report.items())
+
+
+def test_one_menu_entry_is_current(practice):
+    client = _client(practice, "sophie")
+    for url, label in (("/send/sent", "Messages envoyés"), ("/send/compose", "Nouveau message"),
+                       ("/send/correspondents", "Correspondants"), ("/inbox/", "Boîte")):
+        page = client.get(url).get_data(as_text=True)
+        menu = page.split('id="bridge-menu"')[1].split("</nav>")[0]
+        assert menu.count('aria-current="page"') == 1, url
+        assert label in menu.split('aria-current="page"')[1].split("</a>")[0], url
