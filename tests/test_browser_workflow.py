@@ -115,6 +115,17 @@ def test_removal_is_confirmed_and_undone(office, live_server, browser):
     screenshot(bob, "workflow-05-removal-undone")
     bob.click('nav.tabs a[data-tab="new"]')
     assert bob.locator("table.inbox tbody tr").count() == 3
+    # keyboard triage: j/j/Enter opens the second line, j goes to the next document, u back
+    second = bob.locator("table.inbox tbody tr").nth(1).get_attribute("data-document")
+    third = bob.locator("table.inbox tbody tr").nth(2).get_attribute("data-document")
+    bob.keyboard.press("j")
+    bob.keyboard.press("j")
+    bob.keyboard.press("Enter")
+    bob.wait_for_url(f"{base}/inbox/{second}")
+    bob.keyboard.press("j")
+    bob.wait_for_url(f"{base}/inbox/{third}")
+    bob.keyboard.press("u")
+    bob.wait_for_url(lambda url: url.startswith(f"{base}/inbox/?"))
 
 
 def test_secretary_sends_on_behalf_and_an_error_keeps_the_attachment(office, live_server,

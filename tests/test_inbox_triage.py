@@ -109,3 +109,15 @@ def test_removal_asks_to_confirm_and_can_be_undone(inbox):
     refused = carol.post(f"/inbox/{document_id}/restore",
                          data={"csrf_token": csrf_token(carol, "/inbox/")})
     assert refused.status_code == 404
+
+
+def test_previous_and_next_document_links_follow_the_list(inbox):
+    client = inbox.client
+    listing = client.get("/inbox/").get_data(as_text=True)
+    order = [int(part.split('"')[0]) for part in listing.split('data-document="')[1:]]
+    assert len(order) == 3
+    middle = client.get(f"/inbox/{order[1]}").get_data(as_text=True)
+    nav = middle.split('class="document-nav')[1].split("</nav>")[0]
+    assert f'/inbox/{order[0]}" data-key="k"' in nav and f'/inbox/{order[2]}" data-key="j"' in nav
+    first = client.get(f"/inbox/{order[0]}").get_data(as_text=True)
+    assert 'data-key="k"' not in first.split('class="document-nav')[1].split("</nav>")[0]

@@ -31,4 +31,33 @@
         .catch(function () { /* offline for a moment: try again next time */ });
     }, 60000);
   }
+  /* Keyboard triage: j/k next/previous, c file, u back to the list, / search. */
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey) { return; }
+    var target = event.target;
+    if (target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName))) {
+      return;
+    }
+    var key = event.key;
+    if (key === "/") {
+      var search = document.querySelector('#inbox-filters input[name="q"]');
+      if (search) { event.preventDefault(); search.focus(); }
+      return;
+    }
+    var jump = document.querySelector('.document-nav a[data-key="' + key + '"]');
+    if (jump) { event.preventDefault(); window.location.href = jump.href; return; }
+    if (key === "c") {
+      var filing = document.querySelector('#candidates input[type="radio"], form[action$="/file"] input[type="radio"], #q');
+      if (filing) { event.preventDefault(); filing.focus(); }
+      return;
+    }
+    if (key === "j" || key === "k") {
+      var links = Array.prototype.slice.call(document.querySelectorAll("table.inbox tbody td:first-child a"));
+      if (!links.length) { return; }
+      var index = links.indexOf(document.activeElement);
+      index = key === "j" ? Math.min(index + 1, links.length - 1) : Math.max(index - 1, 0);
+      event.preventDefault();
+      links[index].focus();
+    }
+  });
 })();

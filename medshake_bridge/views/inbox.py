@@ -41,6 +41,7 @@ from medshake_bridge.inbox.collection_status import collection_status
 from medshake_bridge.inbox.filters import InboxFilter
 from medshake_bridge.inbox.history import analyte_history
 from medshake_bridge.inbox.identity import header_from_document
+from medshake_bridge.inbox.navigation import neighbours
 from medshake_bridge.models.mail import FILED, NEW, REMOVED
 from medshake_bridge.models.patients import Patient
 
@@ -110,6 +111,7 @@ def view(document_id: int) -> str:
         readers=readstate.other_readers([document.id], user.id).get(document.id, []),
         can_send=bool(delegation.send_as_choices(user)),
         result_rows=rows, critical=lab.has_critical(rows), exam_date=lab.exam_date(document),
+        neighbours=neighbours(user, document),
         owner_name=readstate.owner_names([document.owner_user_id]).get(
             document.owner_user_id, ""),
     )
