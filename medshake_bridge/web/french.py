@@ -98,6 +98,8 @@ PHRASES: list[tuple[str, str]] = [
     # Apicrypt v2 companion
     (r"^The Apicrypt v2 companion at (\S+) does not answer \(ping: Connection refused\)\.?$",
      r"Le compagnon Apicrypt v2 à \1 ne répond pas (ping : connexion refusée)."),
+    (r"^The Apicrypt v2 companion at (\S+) does not answer \(ping: (.*)\)\.?$",
+     r"Le compagnon Apicrypt v2 à \1 ne répond pas (ping : \2)."),
     (r"^The Apicrypt v2 companion at (\S+) does not answer(.*)$",
      r"Le compagnon Apicrypt v2 à \1 ne répond pas\2"),
     (r"^The compagnonApicrypt service is not running or not on that port: start it or use "
