@@ -108,12 +108,19 @@ def test_unknown_user_pages_are_404(admin):
 # -- global settings ------------------------------------------------------------------------
 
 def test_global_page_lists_every_setting_by_category(app, admin):
+    # one topic at a time: every setting is on the page of its category
     page = _text(admin.get("/admin/settings/"))
     registry = bridge_state(app).registry
-    for spec in registry:
-        if "default" in spec.levels:
-            assert f'id="setting-{spec.name}"' in page, spec.name
-    assert "<legend>Apicrypt</legend>" in page
+    for category, specs in registry.categories().items():
+        if not any("default" in spec.levels for spec in specs):
+            continue
+        topic = _text(admin.get("/admin/settings/", query_string={"topic": category}))
+        assert f'data-topic="{category}" aria-current="page"' in topic, category
+        for spec in specs:
+            if "default" in spec.levels:
+                assert f'id="setting-{spec.name}"' in topic, spec.name
+    assert "<legend>Apicrypt</legend>" in page and "apicryptVersion" in page
+    assert 'id="setting-optionGeActiverInboxApicrypt"' not in page  # another topic
     assert "Serveur de réception (POP3)" in page and "Port POP3" in page
     assert 'type="number" id="f-apicryptPopPort" name="s-apicryptPopPort" value="110"' in page
 

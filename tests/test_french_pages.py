@@ -101,6 +101,11 @@ def _pages(sw, client, role: str) -> list[str]:
             f"/send/compose?document={documents[0]}&mode=reply", "/send/sent",
             "/send/correspondents"]
     if role == "admin":
+        from medshake_bridge import bridge_state
+
+        with sw.app.app_context():
+            topics = list(bridge_state(sw.app).registry.categories())
+        urls += [f"/admin/settings/?topic={topic}" for topic in topics]
         urls += ["/admin/users/", *[f"/admin/users/{i}" for i in users],
                  *[f"/admin/users/{i}/settings" for i in users], "/admin/overrides",
                  "/admin/modules/base/settings", "/admin/settings/", "/admin/audit/",
