@@ -108,6 +108,7 @@ def _pages(sw, client, role: str) -> list[str]:
         urls += [f"/admin/settings/?topic={topic}" for topic in topics]
         urls += ["/admin/users/", *[f"/admin/users/{i}" for i in users],
                  *[f"/admin/users/{i}/settings" for i in users], "/admin/overrides",
+                 *[f"/admin/users/{i}/setup" for i in users],
                  "/admin/modules/base/settings", "/admin/settings/", "/admin/audit/",
                  "/admin/plugins/", "/admin/system/", "/admin/tasks/", "/admin/tasks/history",
                  "/admin/quarantine/", "/admin/keys/", "/admin/apicrypt2/"]

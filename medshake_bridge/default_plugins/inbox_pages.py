@@ -11,9 +11,10 @@ from medshake_bridge.interfaces import MenuItem
 @hookimpl
 def medshake_blueprints(app: Any) -> list[Any]:
     from medshake_bridge.views.inbox import inbox_pages
+    from medshake_bridge.views.practitioner_setup import setup_pages
     from medshake_bridge.views.quarantine import quarantine_pages
 
-    return [inbox_pages, quarantine_pages]
+    return [inbox_pages, quarantine_pages, setup_pages]
 
 
 @hookimpl
