@@ -31,7 +31,7 @@ def test_one_form_sets_up_the_practitioner_and_the_delegates(app, admin, people)
     assert f'href="{url}"' in admin.get("/admin/users/").get_data(as_text=True)
     page = admin.get(url).get_data(as_text=True)
     assert 'id="f-apicryptAdresse"' in page and 'id="f-apicryptPopPassword"' in page
-    assert 'name="delegate" value="%d"' % people.sophie in page
+    assert f'name="delegate" value="{people.sophie}"' in page
     response = post(admin, url, [
         ("s-apicryptAdresse", "bob.DURAND@medical69.apicrypt.org"),
         ("s-apicryptUtilisateur", "bob.DURAND"),
