@@ -23,25 +23,17 @@ from flask import (
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
-from medshake_bridge.access import (
-    USER,
-    can_admin,
-    current_bridge_user,
-    protect,
-    readable_mail_owner_ids,
-)
+from medshake_bridge.access import USER, current_bridge_user, protect, readable_mail_owner_ids
 from medshake_bridge.audit import audit
 from medshake_bridge.db import db
 from medshake_bridge.default_plugins.standalone_patients import create_patient_from_identity
 from medshake_bridge.errors import BridgeError
 from medshake_bridge.i18n import _, human_size
-from medshake_bridge.inbox import delegation, readstate, service
-from medshake_bridge.inbox import results as lab
-from medshake_bridge.inbox.collection_status import collection_status
+from medshake_bridge.inbox import delegation, service
 from medshake_bridge.inbox.filters import InboxFilter
 from medshake_bridge.inbox.history import analyte_history
 from medshake_bridge.inbox.identity import header_from_document
-from medshake_bridge.inbox.navigation import neighbours
+from medshake_bridge.inbox.page_context import document_context, list_context
 from medshake_bridge.models.mail import FILED, NEW, REMOVED
 from medshake_bridge.models.patients import Patient
 
@@ -67,23 +59,11 @@ def index() -> str:
                                   page=_int_arg("page", 1), per_page=PER_PAGE, where=where)
     days = [(day, list(items)) for day, items in itertools.groupby(
         page.items, key=lambda document: document.created_at.date())]
-    ids = [document.id for document in page.items]
-    owner_ids = readable_mail_owner_ids(user)
-    names = readstate.owner_names(owner_ids)
     return render_template("bridge/inbox.html", page=page, days=days, state=state,
                            newest_first=newest_first, states=STATES,
-                           read_ids=readstate.read_ids(user.id, ids),
-                           readers=readstate.other_readers(ids, user.id),
-                           owners=readstate.owner_names(
-                               {document.owner_user_id for document in page.items}),
-                           filters=chosen, filter_args=chosen.args(),
-                           counts={name: service.count_documents(user, state=name, where=where)
-                                   for name in STATES},
-                           collection=collection_status(
-                               owner_ids if not can_admin(user) else {user.id} | set(
-                                   delegation.delegated_owner_ids(user)), names),
+                           **list_context(user, page, STATES, chosen, where),
                            unread=service.unread_count(user),
-                           waiting=service.waiting_mail(owner_ids))
+                           waiting=service.waiting_mail(readable_mail_owner_ids(user)))
 
 
 @inbox_pages.route("/unread.json")
@@ -97,7 +77,6 @@ def view(document_id: int) -> str:
     document = service.get_document(user, document_id)
     service.mark_read(document, user)
     search = request.args.get("q", "").strip()
-    rows = lab.result_rows(user, document)
     found: list[Patient] = []
     if search:
         found = list(db.session.scalars(
@@ -108,12 +87,7 @@ def view(document_id: int) -> str:
         header=service.header(document), results=service.results(document),
         attachments=service.attachments(document), candidates=service.candidates(document),
         search=search, found=found, invalid_parts=service.invalid_parts(document),
-        readers=readstate.other_readers([document.id], user.id).get(document.id, []),
-        can_send=bool(delegation.send_as_choices(user)),
-        result_rows=rows, critical=lab.has_critical(rows), exam_date=lab.exam_date(document),
-        neighbours=neighbours(user, document),
-        owner_name=readstate.owner_names([document.owner_user_id]).get(
-            document.owner_user_id, ""),
+        **document_context(user, document),
     )
 
 
@@ -193,7 +167,7 @@ def remove(document_id: int) -> Response:
     user = current_bridge_user()
     document = service.get_document(user, document_id)
     if request.form.get("confirm") != "1":
-        # Asked to confirm first (the button's dialog does it in one step with JavaScript).
+        # Asked to confirm first, on a page of its own (works without JavaScript).
         return Response(render_template("bridge/inbox/confirm_remove.html",
                                         document=document), mimetype="text/html")
     service.remove_document(user, document_id)
@@ -253,8 +227,6 @@ def collect_messages(mailbox: Any) -> list[tuple[str, str]]:
     messages.insert(0, (category, _("Mailbox collected: %(count)s new document(s).",
                                     count=mailbox.documents)))
     return messages
-
-
 
 
 @inbox_pages.app_template_filter("sender_label")
