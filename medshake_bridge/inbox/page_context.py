@@ -20,8 +20,9 @@ from medshake_bridge.models.mail import InboxDocument
 
 
 def list_context(user: User, page: Any, states: tuple[str, ...], chosen: InboxFilter,
-                 where: Any) -> dict[str, Any]:
-    """Extra context of the inbox list (one page of documents already chosen)."""
+                 where: Any, state: str = "") -> dict[str, Any]:
+    """Extra context of the inbox list (one page of documents already chosen; the current
+    tab's count is the list's own)."""
     ids = [document.id for document in page.items]
     owner_ids = readable_mail_owner_ids(user)
     mine = owner_ids if not can_admin(user) else {user.id, *delegation.delegated_owner_ids(user)}
@@ -30,8 +31,8 @@ def list_context(user: User, page: Any, states: tuple[str, ...], chosen: InboxFi
         "readers": readstate.other_readers(ids, user.id),
         "owners": readstate.owner_names({document.owner_user_id for document in page.items}),
         "filters": chosen, "filter_args": chosen.args(),
-        "counts": {name: service.count_documents(user, state=name, where=where)
-                   for name in states},
+        "counts": {name: _tab_count(user, name, where) if name != state else
+                   (f"{page.total}+" if page.capped else str(page.total)) for name in states},
         "collection": collection_status(mine, readstate.owner_names(mine)),
     }
 
@@ -48,3 +49,8 @@ def document_context(user: User, document: InboxDocument) -> dict[str, Any]:
         "exam_date": lab.exam_date(document),
         "neighbours": neighbours(user, document),
     }
+
+
+def _tab_count(user: User, state: str, where: Any) -> str:
+    count, capped = service.count_documents(user, state=state, where=where)
+    return f"{count}+" if capped else str(count)

@@ -62,6 +62,7 @@ class Attachment:
 
 
 LIST_COUNT_CAP = 10_000
+FILTERED_COUNT_CAP = 999
 UNREAD_COUNT_CAP = 999
 
 
@@ -96,9 +97,11 @@ def list_documents(user: User, *, state: str = NEW, newest_first: bool = True, p
     if not owners:
         return Page([], page, per_page, 0)
     condition = (InboxDocument.owner_user_id.in_(owners)) & (InboxDocument.state == state)
+    cap = LIST_COUNT_CAP
     if where is not None:
         condition = condition & where
-    total, capped = count_capped(condition, LIST_COUNT_CAP)
+        cap = FILTERED_COUNT_CAP  # a filtered list is read, not paged through 200 pages
+    total, capped = count_capped(condition, cap)
     order = InboxDocument.created_at.desc() if newest_first else InboxDocument.created_at.asc()
     items = list(db.session.scalars(
         select(InboxDocument).where(condition).order_by(order, InboxDocument.id.desc())
@@ -265,15 +268,20 @@ def file_document(user: User, document_id: int, patient_id: str) -> InboxDocumen
     return document
 
 
-def count_documents(user: User, *, state: str, where: Any = None) -> int:
-    """How many documents of one state ``user`` may see (capped like the list)."""
+TAB_COUNT_CAP = 999
+
+
+def count_documents(user: User, *, state: str, where: Any = None,
+                    cap: int = TAB_COUNT_CAP) -> tuple[int, bool]:
+    """How many documents of one state ``user`` may see, stopping at ``cap`` (for the tabs:
+    "999+" is as useful as the exact number and costs a tenth of it); ``(count, capped)``."""
     owners = sorted(readable_mail_owner_ids(user))
     if not owners:
-        return 0
+        return 0, False
     condition = (InboxDocument.owner_user_id.in_(owners)) & (InboxDocument.state == state)
     if where is not None:
         condition = condition & where
-    return count_capped(condition, LIST_COUNT_CAP)[0]
+    return count_capped(condition, cap)
 
 
 def restore_document(user: User, document_id: int) -> InboxDocument:

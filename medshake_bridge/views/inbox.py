@@ -61,7 +61,7 @@ def index() -> str:
         page.items, key=lambda document: document.created_at.date())]
     return render_template("bridge/inbox.html", page=page, days=days, state=state,
                            newest_first=newest_first, states=STATES,
-                           **list_context(user, page, STATES, chosen, where),
+                           **list_context(user, page, STATES, chosen, where, state),
                            unread=service.unread_count(user),
                            waiting=service.waiting_mail(readable_mail_owner_ids(user)))
 
