@@ -56,7 +56,7 @@ def test_unknown_recipient_is_explained_in_french_and_the_attachment_is_kept(sen
 
 def test_a_failed_send_in_the_history_is_explained_in_french(send_world):
     sw = send_world
-    sw.configure(apicryptPopPassword="wrong")
+    sw.configure(apicryptPopPassword="mauvais-mot-de-passe-smtp")
     client = sw.app.test_client()
     _login(client, "alice")
     url = f"/send/compose?patient={sw.patient_id}"
