@@ -34,6 +34,7 @@ def list_context(user: User, page: Any, states: tuple[str, ...], chosen: InboxFi
         "counts": {name: _tab_count(user, name, where) if name != state else
                    (f"{page.total}+" if page.capped else str(page.total)) for name in states},
         "collection": collection_status(mine, readstate.owner_names(mine)),
+        "collects_for_others": bool(delegation.delegated_owner_ids(user)),
     }
 
 
