@@ -157,3 +157,14 @@ def test_one_menu_entry_is_current(practice):
         menu = page.split('id="bridge-menu"')[1].split("</nav>")[0]
         assert menu.count('aria-current="page"') == 1, url
         assert label in menu.split('aria-current="page"')[1].split("</a>")[0], url
+
+
+def test_every_page_still_renders_in_english(practice):
+    client = _client(practice, "root")
+    client.set_cookie(LANGUAGE_COOKIE, "en")
+    for url in _pages(practice, client, "admin"):
+        response = client.get(url, follow_redirects=True)
+        assert response.status_code == 200, url
+        assert 'lang="en"' in response.get_data(as_text=True), url
+    page = client.get("/admin/tasks/").get_data(as_text=True)
+    assert "data-schedule-summary" not in page  # the plain summary is French only
