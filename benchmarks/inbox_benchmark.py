@@ -28,6 +28,8 @@ from medshake_bridge.models.mail import InboxDocument, Mailbox, ReceivedMessage 
 from medshake_bridge.users import create_user  # noqa: E402
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+# The triage filters (issue 16): two search words, the unread-by-me filter, a date range.
+FILTERED = "&q=jeanne+labo&unread=1&since=2024-01-01&until=2030-12-31"
 
 
 def fill(app, count: int) -> None:
@@ -55,20 +57,21 @@ def fill(app, count: int) -> None:
                           "patient_last_name": f"PATIENT{offset + i}",
                           "patient_first_name": "Jeanne", "sender_name": "LABO",
                           "header_json": "{}", "results_json": "[]", "abnormal": False,
-                          "body": "texte", "created_at": start + dt.timedelta(minutes=offset + i)}
+                          "body": "texte", "created_at": start + dt.timedelta(minutes=offset + i),
+                          "exam_date": (start + dt.timedelta(minutes=offset + i)).date()}
                          for i in range(size)]
             db.session.execute(insert(InboxDocument), documents)
             db.session.commit()
 
 
-def measure(app, rounds: int) -> dict:
+def measure(app, rounds: int, query: str = "") -> dict:
     client = app.test_client()
     login(client, "bob", "correct horse battery")
     timings = []
     for index in range(rounds):
         page = 1 + index % 20
         started = time.perf_counter()
-        response = client.get(f"/inbox/?page={page}")
+        response = client.get(f"/inbox/?page={page}{query}")
         timings.append((time.perf_counter() - started) * 1000)
         assert response.status_code == 200
     timings.sort()
@@ -88,6 +91,7 @@ def main() -> int:
     migrate.upgrade(app)
     fill(app, args.documents)
     results["sqlite"] = measure(app, args.rounds)
+    results["sqlite_filtered"] = measure(app, args.rounds, FILTERED)
     name = f"msb_bench_{int(time.time())}"
     admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
@@ -102,6 +106,7 @@ def main() -> int:
             db.session.execute(text("ANALYZE"))
             db.session.commit()
         results["postgresql"] = measure(app, args.rounds)
+        results["postgresql_filtered"] = measure(app, args.rounds, FILTERED)
         with app.app_context():
             db.session.remove()
             db.engine.dispose()

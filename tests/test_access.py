@@ -20,6 +20,7 @@ from medshake_bridge.access import (
     require_mail_access,
 )
 from medshake_bridge.db import db
+from medshake_bridge.errors import SettingLevelError
 from medshake_bridge.models import User
 
 
@@ -41,13 +42,14 @@ def test_mail_rules_on_every_database(db_app):
         assert readable_mail_owner_ids(None) == set()
 
 
-def test_module_level_sharing_applies_to_the_module_users(app):
+def test_module_level_sharing_is_refused_delegation_is_per_user(app):
     people = make_people(app)
     with app.app_context():
-        bridge_state(app).settings.set("apicryptInboxMailForUserID", str(people.alice),
-                                       level="module", module="cardio")
-        assert readable_mail_owner_ids(db.session.get(User, people.bob)) == {
-            people.bob, people.alice}
+        with pytest.raises(SettingLevelError, match="module level") as refused:
+            bridge_state(app).settings.set("apicryptInboxMailForUserID", str(people.alice),
+                                           level="module", module="cardio")
+        assert "one person at a time" in refused.value.fix
+        assert readable_mail_owner_ids(db.session.get(User, people.bob)) == {people.bob}
 
 
 def test_refused_mail_is_a_404_and_is_audited(app):

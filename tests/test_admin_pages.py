@@ -108,12 +108,19 @@ def test_unknown_user_pages_are_404(admin):
 # -- global settings ------------------------------------------------------------------------
 
 def test_global_page_lists_every_setting_by_category(app, admin):
+    # one topic at a time: every setting is on the page of its category
     page = _text(admin.get("/admin/settings/"))
     registry = bridge_state(app).registry
-    for spec in registry:
-        if "default" in spec.levels:
-            assert f'id="setting-{spec.name}"' in page, spec.name
-    assert "<legend>Apicrypt</legend>" in page
+    for category, specs in registry.categories().items():
+        if not any("default" in spec.levels for spec in specs):
+            continue
+        topic = _text(admin.get("/admin/settings/", query_string={"topic": category}))
+        assert f'data-topic="{category}" aria-current="page"' in topic, category
+        for spec in specs:
+            if "default" in spec.levels:
+                assert f'id="setting-{spec.name}"' in topic, spec.name
+    assert "<legend>Apicrypt</legend>" in page and "apicryptVersion" in page
+    assert 'id="setting-optionGeActiverInboxApicrypt"' not in page  # another topic
     assert "Serveur de réception (POP3)" in page and "Port POP3" in page
     assert 'type="number" id="f-apicryptPopPort" name="s-apicryptPopPort" value="110"' in page
 
@@ -159,7 +166,10 @@ def test_invalid_values_are_explained_and_nothing_is_saved(app, admin, field, va
 
 
 def test_a_user_id_that_does_not_exist_is_refused(app, admin, people):
-    response = post(admin, "/admin/settings/", [
+    # delegation is granted per user only (never on the global page)
+    url = f"/admin/users/{people.sophie}/settings"
+    response = post(admin, url, [
+        ("setting", "apicryptInboxMailForUserID"),
         ("s-apicryptInboxMailForUserID__shown", "1"),
         ("s-apicryptInboxMailForUserID", str(people.alice)),
         ("s-apicryptInboxMailForUserID", "999")])

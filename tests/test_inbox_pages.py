@@ -48,7 +48,7 @@ def test_list_groups_by_day_and_shows_identity_and_counter(site):
 def test_view_shows_results_flagged_and_attachments_through_the_endpoint(site):
     client = _client(site, "bob")
     page = client.get(f"/inbox/{site.document_id}").get_data(as_text=True)
-    assert "Hémoglobine" in page and 'class="abnormal"' in page
+    assert "Hémoglobine" in page and 'class="abnormal result-down"' in page
     assert "hémoglobine à surveiller" in page
     assert client.get("/inbox/unread.json").get_json() == {"unread": 0}
     download = client.get(f"/inbox/{site.document_id}/attachments/0")

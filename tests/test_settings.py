@@ -51,8 +51,8 @@ def test_values_are_typed(store):
     assert store.get("apicryptPopPort", user_id=alice) == 995
     store.set("apicryptKeepOnServer", "oui")
     assert store.get("apicryptKeepOnServer") is True
-    store.set("apicryptInboxMailForUserID", f"{alice}, {alice}")
-    assert store.get("apicryptInboxMailForUserID") == [alice]
+    store.set("apicryptInboxMailForUserID", f"{alice}, {alice}", level="user", user_id=alice)
+    assert store.get("apicryptInboxMailForUserID", user_id=alice) == [alice]
     assert store.get("apicryptCommandTimeout") == 60
 
 
@@ -77,8 +77,6 @@ def test_effective_all_reports_each_level_in_one_call(store):
         ("apicryptCheminVersClefs", "/does/not/exist/anywhere", "does not exist"),
         ("apicryptCheminVersClefs", "relative/path", "absolute"),
         ("apicryptKeepOnServer", "maybe", "yes/no"),
-        ("apicryptInboxMailForUserID", "999", "no user with id 999"),
-        ("apicryptInboxMailForUserID", "x", "not a user id"),
     ],
 )
 def test_invalid_values_are_refused_with_setting_level_and_fix(store, name, value, words):
@@ -88,6 +86,17 @@ def test_invalid_values_are_refused_with_setting_level_and_fix(store, name, valu
     assert name in message and "default level" in message and words in message
     assert caught.value.fix
     assert store.stored(name, "default") is None  # nothing half-saved
+
+
+@pytest.mark.parametrize(("value", "words"), [("999", "no user with id 999"),
+                                               ("x", "not a user id")])
+def test_invalid_user_ids_are_refused_at_the_user_level(store, value, words):
+    (alice,) = _users("base")
+    with pytest.raises(SettingValueError) as caught:
+        store.set("apicryptInboxMailForUserID", value, level="user", user_id=alice)
+    message = str(caught.value)
+    assert "apicryptInboxMailForUserID" in message and "user level" in message
+    assert words in message and caught.value.fix
 
 
 def test_unknown_setting_and_bad_levels(store):

@@ -284,7 +284,7 @@ def test_system_page_shows_groups_fixes_menu_and_actions(site: Site) -> None:
     assert "Nothing is broken" not in page and "Rien n" in page
     _break(site)
     page = client.get("/admin/system/").get_data(as_text=True)
-    assert "check-broken" in page and "restart button" in page and "EN PANNE" in page
+    assert "check-broken" in page and "bouton de redémarrage" in page and "EN PANNE" in page
     assert "Dossier Maildir (alice)" in page and "alice-missing" in page
 
 
@@ -340,7 +340,7 @@ def test_apicrypt2_mailbox_page_up_then_down(site: Site) -> None:
     assert ">alice<" in page or "alice</td>" in page
     site.companion.set_mode("down")
     down = client.get("/admin/apicrypt2/").get_data(as_text=True)
-    assert 'id="companion-down"' in down and "does not answer" in down
+    assert 'id="companion-down"' in down and "ne répond pas" in down
     assert "/admin/apicrypt2/restart" in down
 
 

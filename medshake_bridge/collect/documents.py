@@ -50,6 +50,8 @@ def build_documents(message: ReceivedMessage, documents: list[HprimDocument],
                 patient_first_name=(header.first_name if header else "")[:200],
                 patient_birth_date=header.birth_date if header else None,
                 sender_name=(header.sender_name if header else "")[:255],
+                exam_date=(header.exam_date if header and header.exam_date else
+                           dt.date.today()),
                 header_json=header_json(header),
                 results_json=results_json(document),
                 abnormal=document.has_abnormal_results,

@@ -12,9 +12,10 @@ from medshake_bridge.interfaces import MenuItem
 def medshake_blueprints(app: Any) -> list[Any]:
     from medshake_bridge.views.inbox import inbox_pages
     from medshake_bridge.views.patients import patient_pages
+    from medshake_bridge.views.practitioner_setup import setup_pages
     from medshake_bridge.views.quarantine import quarantine_pages
 
-    return [inbox_pages, quarantine_pages, patient_pages]
+    return [inbox_pages, quarantine_pages, patient_pages, setup_pages]
 
 
 @hookimpl

@@ -59,7 +59,8 @@ SHARED_SETTINGS = [
               "Port du serveur d'envoi (587 avec STARTTLS par défaut).",
               "Sending server port (587 with STARTTLS by default)."),
     _apicrypt("apicryptSmtpTls", "choice", "starttls", "Chiffrement SMTP", "SMTP TLS mode",
-              "none, starttls ou tls ; le certificat est toujours vérifié.",
+              "« none » (sans chiffrement), « starttls » ou « tls » ; le certificat est toujours "
+              "vérifié.",
               "none, starttls or tls; the certificate is always verified.",
               choices=("none", "starttls", "tls")),
     _apicrypt("apicryptTlsCaFile", "file", "", "Autorité de certification", "CA bundle",
@@ -112,10 +113,18 @@ SHARED_SETTINGS = [
               "Folder that CONTAINS the Clefs/ folder (without the final “Clefs”)."),
     _apicrypt("apicryptInboxMailForUserID", "userids", [], "Courrier d'autres utilisateurs",
               "Other users' mail",
-              "Identifiants des utilisateurs dont cet utilisateur peut lire le courrier "
-              "(par ex. un secrétariat), séparés par des virgules.",
-              "Ids of users whose mail this user may read (e.g. a secretary), "
-              "comma-separated."),
+              "Délégation : cet utilisateur (par ex. un secrétariat) peut lire, classer et "
+              "retirer le courrier des utilisateurs choisis, relever leur boîte et envoyer en "
+              "leur nom. Leur état « lu » reste le leur ; chaque ouverture est tracée. Se "
+              "règle utilisateur par utilisateur, jamais pour tous.",
+              "Delegation: this user (e.g. a secretary) may read, file and remove the mail of "
+              "the chosen users, collect their mailbox and send on their behalf. Their own "
+              "read state stays theirs; every opening is audited. Granted per user only, "
+              "never to everyone.",
+              levels=("user",),
+              levels_fix="a delegation is granted to one person at a time, never at the default "
+                         "or module level (that would let every user read this mail): set it "
+                         "on the delegate's own page (Users → the secretary → settings)"),
     _apicrypt("apicryptCommandPrefix", "text", "", "Préfixe des commandes", "Command prefix",
               "Préfixe des programmes, par ex. « sudo -n » (jamais interprété par un shell).",
               "Prefix for the programs, e.g. “sudo -n” (never run through a shell).",

@@ -21,6 +21,7 @@ from medshake_bridge.audit import audit
 from medshake_bridge.db import db
 from medshake_bridge.errors import BridgeError
 from medshake_bridge.extension import bridge_state
+from medshake_bridge.inbox import readstate
 from medshake_bridge.models import User
 from medshake_bridge.models.mail import (
     FAILED,
@@ -60,6 +61,7 @@ class Attachment:
 
 
 LIST_COUNT_CAP = 10_000
+FILTERED_COUNT_CAP = 999
 UNREAD_COUNT_CAP = 999
 
 
@@ -87,13 +89,18 @@ def count_capped(condition: Any, cap: int) -> tuple[int, bool]:
 
 
 def list_documents(user: User, *, state: str = NEW, newest_first: bool = True, page: int = 1,
-                   per_page: int = 50) -> Page:
-    """The documents ``user`` may see in one state, a page at a time (indexed query)."""
+                   per_page: int = 50, where: Any = None) -> Page:
+    """The documents ``user`` may see in one state, a page at a time (indexed query);
+    ``where`` narrows them further (the inbox's filters)."""
     owners = sorted(readable_mail_owner_ids(user))
     if not owners:
         return Page([], page, per_page, 0)
     condition = (InboxDocument.owner_user_id.in_(owners)) & (InboxDocument.state == state)
-    total, capped = count_capped(condition, LIST_COUNT_CAP)
+    cap = LIST_COUNT_CAP
+    if where is not None:
+        condition = condition & where
+        cap = FILTERED_COUNT_CAP  # a filtered list is read, not paged through 200 pages
+    total, capped = count_capped(condition, cap)
     order = InboxDocument.created_at.desc() if newest_first else InboxDocument.created_at.asc()
     items = list(db.session.scalars(
         select(InboxDocument).where(condition).order_by(order, InboxDocument.id.desc())
@@ -103,7 +110,8 @@ def list_documents(user: User, *, state: str = NEW, newest_first: bool = True, p
 
 
 def unread_count(user: User) -> int:
-    """Unread new documents the user may see, counted up to 999 (shown as "999+" past it);
+    """Unread new documents the user may see (unread *by this user*: a delegate's reading
+    never changes the owner's count), counted up to 999 (shown as "999+" past it);
     computed once per request (the menu and the page both show it)."""
     cache_key = f"_bridge_unread_{user.id}"
     if has_request_context() and cache_key in g:
@@ -113,7 +121,7 @@ def unread_count(user: User) -> int:
     if owners:
         count, _ = count_capped(
             InboxDocument.owner_user_id.in_(owners) & (InboxDocument.state == NEW)
-            & InboxDocument.read_at.is_(None), UNREAD_COUNT_CAP)
+            & readstate.unread_by(user.id), UNREAD_COUNT_CAP)
     if has_request_context():
         setattr(g, cache_key, count)
     return count
@@ -163,13 +171,10 @@ def get_document(user: User, document_id: int) -> InboxDocument:
     return document
 
 
-def mark_read(document: InboxDocument) -> None:
-    if document.read_at is None:
-        document.read_at = utcnow()
-        db.session.commit()
-        if has_request_context():
-            for key in [key for key in g if key.startswith("_bridge_unread_")]:
-                g.pop(key)
+def mark_read(document: InboxDocument, user: User | None = None) -> None:
+    """Record that ``user`` (default: the owner) opened the document; audited."""
+    reader = user or db.session.get(User, document.owner_user_id)
+    readstate.record_read(document, reader)
 
 
 def attachments(document: InboxDocument) -> list[Attachment]:
@@ -205,6 +210,34 @@ def header(document: InboxDocument) -> dict[str, Any]:
 
 def results(document: InboxDocument) -> list[dict[str, Any]]:
     return json.loads(document.results_json or "[]")
+
+
+TAB_COUNT_CAP = 999
+
+
+def count_documents(user: User, *, state: str, where: Any = None,
+                    cap: int = TAB_COUNT_CAP) -> tuple[int, bool]:
+    """How many documents of one state ``user`` may see, stopping at ``cap`` (for the tabs:
+    "999+" is as useful as the exact number and costs a tenth of it); ``(count, capped)``."""
+    owners = sorted(readable_mail_owner_ids(user))
+    if not owners:
+        return 0, False
+    condition = (InboxDocument.owner_user_id.in_(owners)) & (InboxDocument.state == state)
+    if where is not None:
+        condition = condition & where
+    return count_capped(condition, cap)
+
+
+def restore_document(user: User, document_id: int) -> InboxDocument:
+    """Undo a removal: the document goes back to the documents to process; idempotent.
+    Its archived copy stays where it is (the archive never loses anything)."""
+    document = get_document(user, document_id)
+    if document.state != REMOVED:
+        return document
+    document.state, document.removed_at = NEW, None
+    db.session.commit()
+    audit("inbox.restore", target=f"document {document.id}", actor=user)
+    return document
 
 
 def remove_document(user: User, document_id: int) -> InboxDocument:

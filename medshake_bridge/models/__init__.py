@@ -5,6 +5,7 @@ from medshake_bridge.models.audit import AuditEvent
 from medshake_bridge.models.mail import InboxDocument, Mailbox, ReceivedMessage
 from medshake_bridge.models.patients import FiledDocument, Patient
 from medshake_bridge.models.plugins import PluginFailure, PluginSuspension
+from medshake_bridge.models.reads import DocumentRead
 from medshake_bridge.models.sending import Correspondent, SentMessage
 from medshake_bridge.models.settings import SettingValue
 from medshake_bridge.models.tasks import ScheduledTask, TaskRun
@@ -14,6 +15,7 @@ __all__ = [
     "ApiToken",
     "AuditEvent",
     "Correspondent",
+    "DocumentRead",
     "FiledDocument",
     "InboxDocument",
     "Mailbox",

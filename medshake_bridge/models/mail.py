@@ -122,6 +122,9 @@ class InboxDocument(db.Model):
     patient_first_name: Mapped[str] = mapped_column(String(200), nullable=False, default="")
     patient_birth_date: Mapped[date | None] = mapped_column(Date)
     sender_name: Mapped[str] = mapped_column(String(255), nullable=False, default="")
+    # The exam date the sender wrote (HPRIM line 10), else the day it was received: what the
+    # inbox shows, sorts and filters by.
+    exam_date: Mapped[date | None] = mapped_column(Date)
     header_json: Mapped[str] = mapped_column(Text, nullable=False, default="{}")
     results_json: Mapped[str] = mapped_column(Text, nullable=False, default="[]")
     abnormal: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)

@@ -64,6 +64,8 @@ class SentMessage(db.Model):
     attachments_json: Mapped[str] = mapped_column(Text, nullable=False, default="[]")
     message_id_header: Mapped[str] = mapped_column(String(255), nullable=False, default="")
     source_document_id: Mapped[int | None] = mapped_column(Integer)
+    # Who pressed "send" when it was not the mailbox owner (a delegate sending on behalf).
+    acted_by_user_id: Mapped[int | None] = mapped_column(Integer)
     notice: Mapped[str] = mapped_column(Text, nullable=False, default="")
     error: Mapped[str] = mapped_column(Text, nullable=False, default="")
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)

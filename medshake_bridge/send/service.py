@@ -268,8 +268,13 @@ def _notice(replacements: Sequence[Any]) -> str:
              "%(changes)s.", changes=changed)
 
 
-def send_message(user: User, draft: Draft, *, token: str) -> SendOutcome:
+def send_message(user: User, draft: Draft, *, token: str,
+                 acting_user: User | None = None) -> SendOutcome:
     """Send ``draft`` for ``user`` once per ``token``; see the module docstring for the steps.
+
+    ``user`` owns the mailbox the message goes out from (address, keys); ``acting_user`` is
+    who pressed "send" when that is someone else (a delegate, already checked by the caller):
+    the record and the audit name both.
 
     Raises :class:`SendRefused` (nothing claimed), :class:`SendInProgress`, or
     :class:`SendFailed` (recorded as failed; nothing went out).
@@ -280,7 +285,13 @@ def send_message(user: User, draft: Draft, *, token: str) -> SendOutcome:
     _before_send(message, user)
     if not token or len(token) > 64:
         raise SendRefused({"form": _("This form has expired. Open a new message.")})
+    actor = acting_user or user
+    on_behalf = actor.id != user.id
     record, already = _claim(user, token, message)
+    if on_behalf and not already:
+        record.acted_by_user_id = actor.id
+        db.session.commit()
+    behalf = f", on behalf of {user.login}" if on_behalf else ""
     if already:
         return SendOutcome(record, already=True, notice=record.notice)
     try:
@@ -290,7 +301,7 @@ def send_message(user: User, draft: Draft, *, token: str) -> SendOutcome:
         record.state, record.error = FAILED, str(exc)[:4000]
         db.session.commit()
         audit("mail.send", target=record.recipients, outcome="failed",
-              detail=f"sent message {record.id}: {exc}", actor=user)
+              detail=f"sent message {record.id}{behalf}: {exc}", actor=actor)
         if isinstance(exc, BridgeError | OSError):
             raise SendFailed(record, exc) from exc
         raise
@@ -300,7 +311,7 @@ def send_message(user: User, draft: Draft, *, token: str) -> SendOutcome:
     db.session.commit()
     audit("mail.send", target=record.recipients,
           detail=f"sent message {record.id}, {message_id}, patient {record.patient_id or '-'}, "
-                 f"{len(message.attachment_names)} attachment(s)", actor=user)
+                 f"{len(message.attachment_names)} attachment(s){behalf}", actor=actor)
     # each reaction on its own: a plugin's failure is recorded and never hides the sending
     from medshake_bridge.public import BridgeUser, SentRecord
 

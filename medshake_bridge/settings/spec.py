@@ -74,6 +74,8 @@ class SettingSpec:
     #: hook (``"medshake_mail_collectors"``) or a function ``(app) -> [(value, label)]``
     #: (see :mod:`medshake_bridge.settings.choices`). ``choices`` then only adds fixed extras.
     choices_from: str | Callable[[Any], Any] | None = field(default=None, compare=False)
+    # What to tell someone who tries a level not in ``levels`` (why, and where to set it).
+    levels_fix: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
         if self.type not in TYPES:

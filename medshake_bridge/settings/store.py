@@ -234,7 +234,7 @@ class SettingsStore:
         if level not in spec.levels:
             raise SettingLevelError(
                 f"{spec.name} cannot be stored at the {level} level",
-                fix=f"store it at the {' or '.join(spec.levels)} level",
+                fix=spec.levels_fix or f"store it at the {' or '.join(spec.levels)} level",
             )
         if level == "user":
             if user_id is None:
@@ -287,7 +287,9 @@ class SettingsStore:
     def _resolve(self, spec: SettingSpec, rows: Mapping[str, SettingValue], *,
                  user_id: int | None, module: str | None) -> EffectiveValue:
         for level in ("user", "module", "default"):
-            row = rows.get(level)
+            # A row at a level the declaration no longer allows (left by an older version,
+            # e.g. a delegation granted to everyone) is ignored, never applied.
+            row = rows.get(level) if level in spec.levels else None
             if row is not None:
                 return EffectiveValue(spec, self._decode(row), level, row.scope)
         return EffectiveValue(spec, self.declared_default(spec), "declared")

@@ -27,8 +27,11 @@ from medshake_bridge.access import USER, current_bridge_user, protect, readable_
 from medshake_bridge.audit import audit
 from medshake_bridge.errors import BridgeError
 from medshake_bridge.i18n import _, human_size
-from medshake_bridge.inbox import service
+from medshake_bridge.inbox import delegation, service
+from medshake_bridge.inbox.filters import InboxFilter
+from medshake_bridge.inbox.history import analyte_history
 from medshake_bridge.inbox.identity import header_from_document
+from medshake_bridge.inbox.page_context import document_context, list_context
 from medshake_bridge.models.mail import FILED, NEW, REMOVED
 from medshake_bridge.patient_ref import NewPatient, PatientRef
 from medshake_bridge.web.numbers import int_arg
@@ -48,12 +51,15 @@ def index() -> str:
     state = request.args.get("state", NEW)
     state = state if state in STATES else NEW
     newest_first = request.args.get("order", "newest") != "oldest"
+    chosen = InboxFilter.from_args(request.args)
+    where = chosen.condition(user.id)
     page = service.list_documents(user, state=state, newest_first=newest_first,
-                                  page=_int_arg("page", 1), per_page=PER_PAGE)
+                                  page=_int_arg("page", 1), per_page=PER_PAGE, where=where)
     days = [(day, list(items)) for day, items in itertools.groupby(
         page.items, key=lambda document: document.created_at.date())]
     return render_template("bridge/inbox.html", page=page, days=days, state=state,
                            newest_first=newest_first, states=STATES,
+                           **list_context(user, page, STATES, chosen, where, state),
                            unread=service.unread_count(user),
                            waiting=service.waiting_mail(readable_mail_owner_ids(user)))
 
@@ -67,7 +73,7 @@ def unread() -> Response:
 def view(document_id: int) -> str:
     user = current_bridge_user()
     document = service.get_document(user, document_id)
-    service.mark_read(document)
+    service.mark_read(document, user)
     search = request.args.get("q", "").strip()
     found = patients.search_patients(search, user=user) if search else []
     candidates = patients.candidates_for_document(document.id, user=user) \
@@ -81,7 +87,19 @@ def view(document_id: int) -> str:
         confirm_source=confirm_source if confirm_source in patients.creatable_sources() else "",
         creatable=patients.creatable_sources(), problems=patients.provider_problems(),
         search=search, found=found, invalid_parts=service.invalid_parts(document),
+        **document_context(user, document),
     )
+
+
+@inbox_pages.route("/<int:document_id>/history")
+def history(document_id: int) -> str:
+    """Each analyte of this document's patient over time (chart and table)."""
+    user = current_bridge_user()
+    document = service.get_document(user, document_id)
+    series = analyte_history(user, document)
+    count = len({point.document_id for item in series for point in item.points})
+    return render_template("bridge/inbox/history.html", document=document, history=series,
+                           documents=count)
 
 
 @inbox_pages.route("/<int:document_id>/attachments/<int:index>")
@@ -182,27 +200,41 @@ def _file(user: Any, document_id: int, ref: PatientRef) -> Response:
 
 @inbox_pages.post("/<int:document_id>/remove")
 def remove(document_id: int) -> Response:
-    service.remove_document(current_bridge_user(), document_id)
-    flash(_("Document removed from the inbox. It stays in the archive and in the removed "
-            "documents."), "success")
+    user = current_bridge_user()
+    document = service.get_document(user, document_id)
+    if request.form.get("confirm") != "1":
+        # Asked to confirm first, on a page of its own (works without JavaScript).
+        return Response(render_template("bridge/inbox/confirm_remove.html",
+                                        document=document), mimetype="text/html")
+    service.remove_document(user, document_id)
+    flash(_("Document removed from the inbox. It stays in the archive; to undo, open the "
+            "\"Removed\" tab and choose \"Put back in the inbox\"."), "success")
     return redirect(url_for(".index"))
+
+
+@inbox_pages.post("/<int:document_id>/restore")
+def restore(document_id: int) -> Response:
+    service.restore_document(current_bridge_user(), document_id)
+    flash(_("Document put back among the documents to process."), "success")
+    return redirect(url_for(".index", state=REMOVED))
 
 
 @inbox_pages.post("/collect")
 def collect_now() -> Response:
-    from medshake_bridge.collect.pipeline import collect_all
-    from medshake_bridge.extension import bridge_state
-
     user = current_bridge_user()
-    report = collect_all(bridge_state(), user_id=user.id, retry_now=True)
+    report, names = delegation.collect_for(user)
     if not report.mailboxes and not report.problems:
-        flash(_("You have no Apicrypt mailbox to collect (apicryptAdresse is not set)."),
-              "error")
+        flash(_("You have no Apicrypt mailbox to collect (apicryptAdresse is not set) and no "
+                "practitioner has delegated their mail to you. Ask an administrator."), "error")
     for mailbox in report.mailboxes:
+        whose = [names[owner] for owner in mailbox.owners if owner in names]
         for category, message in collect_messages(mailbox):
+            if whose and whose != [names.get(user.id)]:
+                message = _("Mailbox of %(names)s: %(outcome)s", names=", ".join(whose),
+                            outcome=message)
             flash(message, category)
     for problem in report.problems:
-        flash(_("Your mailbox was not collected: %(reason)s", reason=str(problem)), "error")
+        flash(_("A mailbox was not collected: %(reason)s", reason=str(problem)), "error")
     return redirect(url_for(".index"))
 
 
@@ -231,6 +263,22 @@ def collect_messages(mailbox: Any) -> list[tuple[str, str]]:
     messages.insert(0, (category, _("Mailbox collected: %(count)s new document(s).",
                                     count=mailbox.documents)))
     return messages
+
+
+@inbox_pages.app_template_filter("sender_label")
+def sender_label(document: Any) -> str:
+    """The sender as people name it: the HPRIM sender's name, else the address's name part
+    ("laboratoire.central" → "laboratoire central"), never a bare address fragment."""
+    name = (document.sender_name or "").strip()
+    if name:
+        return name.replace(".", " ").strip()
+    address = (document.message.from_address or "").strip()
+    if "<" in address:
+        label = address.split("<", 1)[0].strip().strip('"')
+        if label:
+            return label
+        address = address.split("<", 1)[1].rstrip(">")
+    return address.partition("@")[0].replace(".", " ") or address
 
 
 @inbox_pages.app_template_filter("attachment_count")

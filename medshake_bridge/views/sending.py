@@ -25,12 +25,15 @@ from medshake_bridge.db import db
 from medshake_bridge.errors import TRANSIENT, BridgeError
 from medshake_bridge.extension import bridge_state
 from medshake_bridge.i18n import _
+from medshake_bridge.inbox import delegation
 from medshake_bridge.inbox import service as inbox
 from medshake_bridge.models import User
 from medshake_bridge.models.sending import Correspondent, SentMessage
 from medshake_bridge.paths import ensure_private_dir
 from medshake_bridge.patient_ref import PatientRef, PatientSummary
+from medshake_bridge.send import drafts
 from medshake_bridge.send.addresses import RecipientError, parse_address
+from medshake_bridge.send.explain import explain, explain_text
 from medshake_bridge.send.service import (
     AttachmentFile,
     Draft,
@@ -55,6 +58,7 @@ sending_pages = protect(Blueprint("bridge_send", __name__, url_prefix="/send"), 
 CHUNK = 64 * 1024
 MAX_NAME = 150
 PER_PAGE = 50
+MAX_SUBJECT_LENGTH = 200
 
 
 class UploadTooLarge(Exception):
@@ -165,37 +169,85 @@ def _default_recipients(document: Any) -> str:
     return document.message.from_address or ""
 
 
+def _default_subject(document: Any, settings: dict[str, Any]) -> str:
+    """"RE: …" for a reply, "TR: …" for a forward (the received subject is already in clear),
+    else the site's default subject."""
+    default = settings.get("apicryptDefautSujet") or ""
+    if document is None:
+        return default
+    original = (document.message.subject or "").strip() or default
+    prefix = "TR: " if request.values.get("mode") == "forward" else "RE: "
+    if original.upper().startswith(prefix.strip().upper()):
+        return original[:MAX_SUBJECT_LENGTH]
+    return (prefix + original)[:MAX_SUBJECT_LENGTH]
+
+
+def _send_as(user: User, choices: list[delegation.SendAs]) -> User | None:
+    """The mailbox owner the form asks to send as, if ``user`` may; ``None`` otherwise."""
+    wanted = request.form.get("send_as", "").strip()
+    if not wanted and not delegation.needs_explicit_choice(choices):
+        wanted = str(choices[0].user_id)
+    if not wanted.isdigit() or int(wanted) not in {item.user_id for item in choices}:
+        return None
+    return db.session.get(User, int(wanted))
+
+
 @sending_pages.route("/compose", methods=["GET", "POST"])
 @upload_route()
 def compose() -> Any:
     user = current_bridge_user()
     context = _context(user)
+    choices = delegation.send_as_choices(user)
+    context.update(send_as_choices=choices,
+                   explicit_send_as=delegation.needs_explicit_choice(choices))
+    if not choices:
+        # Refused before any typing: the page says why and what to ask for.
+        return render_template("bridge/send_compose.html", form={}, errors={},
+                               cannot_send=True, **context), 403 \
+            if request.method == "POST" else 200
     if request.method == "GET":
         form = {"recipients": _default_recipients(context["document"]),
-                "subject": context["settings"].get("apicryptDefautSujet") or "",
-                "body": "", "token": secrets.token_hex(16), "chosen": []}
+                "subject": _default_subject(context["document"], context["settings"]),
+                "body": "", "token": secrets.token_hex(16), "chosen": [],
+                "send_as": "" if context["explicit_send_as"] else str(choices[0].user_id)}
         return render_template("bridge/send_compose.html", form=form, errors={}, **context)
     form = {"recipients": request.form.get("recipients", ""),
             "subject": request.form.get("subject", ""), "body": request.form.get("body", ""),
             "token": request.form.get("token", ""),
             "chosen": request.form.getlist("correspondent"),
-            "stored_chosen": request.form.getlist("stored")}
+            "stored_chosen": request.form.getlist("stored"),
+            "send_as": request.form.get("send_as", "")}
+    owner = _send_as(user, choices)
+    if owner is None:
+        errors = {"send_as": _("Choose in whose name this message is sent (\"Send on behalf "
+                               "of\"): nothing was sent.")}
+        return render_template("bridge/send_compose.html", form=form, errors=errors,
+                               **context), 400
     recipients = [*form["chosen"], form["recipients"]]
     identity = context["identity"]
     patient, document = context["patient"], context["document"]
     uploads = [item for item in request.files.getlist("upload") if item and item.filename]
+    draft_folder = drafts.folder_for(context["settings"], user.id, form["token"])
+    drafts.sweep(context["settings"], user.id)
+    kept_names = set(request.form.getlist("kept"))
     errors: dict[str, str] = {}
     status = 400
     try:
         with staged_uploads(uploads, context["settings"]) as staged:
-            picked = [stored_attachment(user, key) for key in form["stored_chosen"]]
-            label = patient.display_name if patient else (
-                f"{identity.last_name} {identity.first_name}".strip() if identity else "")
-            draft = Draft(recipients=recipients, subject=form["subject"], body=form["body"],
-                          identity=identity, patient_id=str(patient.ref) if patient else "",
-                          patient_label=label, attachments=[*staged, *picked],
-                          source_document_id=document.id if document else None)
-            outcome = send_message(user, draft, token=form["token"])
+            try:
+                kept = [item for item in drafts.files(draft_folder) if item.name in kept_names]
+                picked = [stored_attachment(user, key) for key in form["stored_chosen"]]
+                label = patient.display_name if patient else (
+                    f"{identity.last_name} {identity.first_name}".strip() if identity else "")
+                draft = Draft(recipients=recipients, subject=form["subject"],
+                              body=form["body"], identity=identity,
+                              patient_id=str(patient.ref) if patient else "",
+                              patient_label=label, attachments=[*kept, *staged, *picked],
+                              source_document_id=document.id if document else None)
+                outcome = send_message(owner, draft, token=form["token"], acting_user=user)
+            except BaseException:
+                drafts.keep(draft_folder, staged)  # offered again, ticked, with the error
+                raise
     except UploadTooLarge as exc:
         errors["attachments"] = _("The attachment %(name)s is larger than the limit of "
                                   "%(limit)s MB; nothing was sent.", name=exc.name,
@@ -206,10 +258,13 @@ def compose() -> Any:
         errors["form"] = f"{exc.message} {exc.fix}"
         status = 409
     except SendFailed as exc:
-        errors["form"] = _("Nothing was sent: %(reason)s. %(fix)s", reason=exc.message,
-                           fix=exc.fix)
+        explained = explain(exc.cause)
+        errors["form"] = str(explained)
+        if explained.field != "form":
+            errors[explained.field] = explained.message
         status = 502
     else:
+        drafts.discard(draft_folder)
         if outcome.already:
             flash(_("This message had already been sent (sent once only)."), "success")
         else:
@@ -218,6 +273,9 @@ def compose() -> Any:
         if outcome.notice:
             flash(outcome.notice, "warning")
         return redirect(url_for(".sent"))
+    offered = set(request.form.getlist("kept_offered"))
+    form["kept"] = [(item.name, item.name in kept_names or item.name not in offered)
+                    for item in drafts.files(draft_folder)]
     return render_template("bridge/send_compose.html", form=form, errors=errors,
                            **context), status
 
@@ -226,7 +284,8 @@ def compose() -> Any:
 def sent() -> str:
     user = current_bridge_user()
     owners = sorted(readable_mail_owner_ids(user))
-    query = select(SentMessage).where(SentMessage.user_id.in_(owners))
+    query = select(SentMessage).where(or_(SentMessage.user_id.in_(owners),
+                                          SentMessage.acted_by_user_id == user.id))
     patient = None
     patient_arg = request.args.get("patient", "").strip()
     if patient_arg:
@@ -238,10 +297,17 @@ def sent() -> str:
                                                   SentMessage.id.desc())
                                    .limit(PER_PAGE).offset((page - 1) * PER_PAGE)))
     senders = {row.id: row for row in db.session.scalars(
-        select(User).where(User.id.in_({item.user_id for item in rows})))}
+        select(User).where(User.id.in_({item.user_id for item in rows} | {
+            item.acted_by_user_id for item in rows if item.acted_by_user_id})))}
     return render_template("bridge/send_history.html", rows=rows, senders=senders,
                            patient=patient, page=page,
                            pages=max(1, -(-int(total) // PER_PAGE)))
+
+
+@sending_pages.app_template_filter("send_error")
+def send_error(text: str) -> str:
+    """A stored sending error told in the page's language (the audit keeps the original)."""
+    return str(explain_text(text or ""))
 
 
 @sending_pages.route("/correspondents", methods=["GET", "POST"])

@@ -41,6 +41,17 @@ def _categories(submitted: dict[str, Any], errors: dict[str, str]) -> list[
     return list(grouped.items())
 
 
+def _topic(categories: list[tuple[str, list[SettingField]]], errors: dict[str, str]) -> str:
+    """The topic shown: the one with a refused value, else the one asked for, else the
+    first (the page shows one topic at a time instead of one very long form)."""
+    names = [name for name, _fields in categories]
+    for name, fields in categories:
+        if any(field.name in errors for field in fields):
+            return name
+    wanted = request.values.get("topic", "")
+    return wanted if wanted in names else (names[0] if names else "")
+
+
 @settings_pages.route("/", methods=["GET", "POST"])
 def index() -> Response | tuple[str, int]:
     store = bridge_state().settings
@@ -51,7 +62,8 @@ def index() -> Response | tuple[str, int]:
                 flash(_("%(name)s is back to its declared default.", name=name), "success")
             else:
                 flash(_("%(name)s already had its declared default.", name=name), "info")
-        return redirect(url_for(".index") + f"#setting-{name}")
+        return redirect(url_for(".index", topic=request.form.get("topic") or None)
+                        + f"#setting-{name}")
     submitted: dict[str, Any] = {}
     errors: dict[str, str] = {}
     if request.method == "POST":
@@ -63,11 +75,13 @@ def index() -> Response | tuple[str, int]:
                                names=", ".join(result.saved)), "success")
             else:
                 flash(_("Nothing changed."), "info")
-            return redirect(url_for(".index"))
+            return redirect(url_for(".index", topic=request.form.get("topic") or None))
         submitted, errors = result.submitted, result.errors
         flash(ngettext("Nothing was saved: %(num)s value is refused. Correct it below.",
                        "Nothing was saved: %(num)s values are refused. Correct them below.",
                        len(errors)), "error")
     status = 400 if errors else 200
-    return render_template("bridge/settings_global.html", categories=_categories(
-        submitted, errors), errors=errors), status
+    categories = _categories(submitted, errors)
+    topic = _topic(categories, errors)
+    return render_template("bridge/settings_global.html", categories=categories,
+                           topic=topic, errors=errors), status

@@ -39,6 +39,7 @@ from medshake_bridge.db import db
 from medshake_bridge.i18n import init_babel, template_helpers
 from medshake_bridge.models import User
 from medshake_bridge.urls import current_target
+from medshake_bridge.web.french import register as register_french_filters
 from medshake_bridge.web.menu import build_menu
 from medshake_bridge.web.security import (
     add_security_headers,
@@ -77,6 +78,7 @@ def init_web(app: Flask, state: Any, plugin_blueprints: list[Blueprint]) -> WebS
     app.before_request(guard_request)
     app.after_request(_after_request)
     app.context_processor(_layout_context)
+    register_french_filters(app)
     return web
 
 

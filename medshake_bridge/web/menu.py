@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from flask import current_app, request, url_for
 
@@ -42,7 +42,22 @@ def build_menu(user: User | None) -> list[MenuEntry]:
         label = item.label_en if lang == "en" else item.label_fr
         entries.append(MenuEntry(label, url_for(item.endpoint), item.endpoint,
                                  _is_active(item.endpoint)))
-    return entries
+    return _one_current(entries)
+
+
+def _one_current(entries: list[MenuEntry]) -> list[MenuEntry]:
+    """Exactly one entry is marked current: the page's own entry when it has one, else the
+    first entry of the page's blueprint (several entries of one blueprint, such as "new
+    message" and "sent messages", must not all light up)."""
+    current = request.endpoint or ""
+    exact = any(entry.endpoint == current for entry in entries)
+    marked = False
+    result = []
+    for entry in entries:
+        active = entry.active and not marked and (entry.endpoint == current or not exact)
+        marked = marked or active
+        result.append(replace(entry, active=active))
+    return result
 
 
 def _is_active(endpoint: str) -> bool:

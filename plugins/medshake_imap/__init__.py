@@ -35,7 +35,8 @@ def medshake_settings() -> list[SettingSpec]:
             name="apicryptImapTls", type="choice", default="tls",
             choices=("none", "starttls", "tls"), category="Apicrypt",
             label_fr="Chiffrement IMAP", label_en="IMAP TLS mode",
-            help_fr="none, starttls ou tls ; le certificat est toujours vérifié.",
+            help_fr="« none » (sans chiffrement), « starttls » ou « tls » ; le certificat est "
+                    "toujours vérifié.",
             help_en="none, starttls or tls; the certificate is always verified.",
         ),
         SettingSpec(

@@ -36,7 +36,8 @@ def medshake_settings() -> list[SettingSpec]:
         SettingSpec(
             name="apicryptPopTls", type="choice", default="starttls", choices=TLS_CHOICES,
             category="Apicrypt", label_fr="Chiffrement POP3", label_en="POP3 TLS mode",
-            help_fr="none, starttls ou tls ; le certificat est toujours vérifié.",
+            help_fr="« none » (sans chiffrement), « starttls » ou « tls » ; le certificat est "
+                    "toujours vérifié.",
             help_en="none, starttls or tls; the certificate is always verified.",
         ),
     ]

@@ -1,0 +1,104 @@
+"""Acting on behalf: what a delegate (a secretary) may do for the practitioners who chose her.
+
+A delegation is the per-user setting ``apicryptInboxMailForUserID`` (never granted at the
+default or module level). It lets the delegate read the owner's mail (:mod:`medshake_bridge.
+access`), collect the owner's mailbox and send *as* the owner, always chosen explicitly and
+recorded with both names (who acted, for whom). An admin's right to see every inbox is not a
+delegation: an admin sends only as themself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from medshake_bridge.audit import audit
+from medshake_bridge.db import db
+from medshake_bridge.extension import bridge_state
+from medshake_bridge.models import User
+
+
+@dataclass(frozen=True)
+class SendAs:
+    """A mailbox someone may send from: its owner and the owner's Apicrypt address."""
+
+    user_id: int
+    name: str
+    address: str
+    own: bool  # True for the person's own mailbox
+
+
+def delegated_owner_ids(user: User | None) -> list[int]:
+    """Ids of the users who delegated their mail to ``user`` (per-user setting only)."""
+    if user is None or not user.active:
+        return []
+    stored = bridge_state().settings.stored("apicryptInboxMailForUserID", "user",
+                                            user_id=user.id) or []
+    return [int(owner) for owner in stored if int(owner) != user.id]
+
+
+def _address(user_id: int) -> str:
+    settings = bridge_state().settings
+    address = str(settings.get("apicryptAdresse", user_id=user_id) or "").strip()
+    login = str(settings.get("apicryptUtilisateur", user_id=user_id) or "").strip()
+    return address if address and login else ""
+
+
+def send_as_choices(user: User | None) -> list[SendAs]:
+    """The mailboxes ``user`` may send from: their own (when set up) and those of the
+    practitioners who delegated to them (when set up), own first."""
+    if user is None:
+        return []
+    found: list[SendAs] = []
+    own = _address(user.id)
+    if own:
+        found.append(SendAs(user.id, user.display_name or user.login, own, True))
+    owners = delegated_owner_ids(user)
+    if owners:
+        for owner in db.session.scalars(select(User).where(User.id.in_(owners),
+                                                           User.active.is_(True))
+                                        .order_by(User.display_name, User.login)):
+            address = _address(owner.id)
+            if address:
+                found.append(SendAs(owner.id, owner.display_name or owner.login, address,
+                                    False))
+    return found
+
+
+def needs_explicit_choice(choices: list[SendAs]) -> bool:
+    """A delegate always says in whose name she sends; someone with only their own mailbox
+    has nothing to choose."""
+    return not (len(choices) == 1 and choices[0].own)
+
+
+def collect_for(user: User, *, retry_now: bool = True) -> tuple[Any, dict[int, str]]:
+    """Collect ``user``'s mailbox and those of the practitioners who delegated to them.
+
+    A mailbox shared by several of them is collected once. Returns the pipeline's report and
+    the names of the owners (to say whose mailbox each line is about). Audited as
+    ``inbox.collect`` with the owners collected for.
+    """
+    from medshake_bridge.collect.mailboxes import plan_mailboxes
+    from medshake_bridge.collect.pipeline import CollectReport, collect_mailbox
+
+    wanted = {user.id, *delegated_owner_ids(user)}
+    state = bridge_state()
+    plans, problems = plan_mailboxes(state)
+    report = CollectReport(problems=[str(problem) for problem in problems
+                                     if problem.user_id in wanted])
+    for plan in plans:
+        if wanted & set(plan.owners):
+            report.mailboxes.append(collect_mailbox(state, plan, retry_now=retry_now))
+    names = {row.id: row.display_name or row.login for row in db.session.scalars(
+        select(User).where(User.id.in_(wanted)))}
+    others = sorted(wanted - {user.id})
+    audit("inbox.collect", target=", ".join(report_mailboxes(report)) or "-",
+          detail=(f"on behalf of {', '.join(names.get(i, str(i)) for i in others)}"
+                  if others else ""), actor=user)
+    return report, names
+
+
+def report_mailboxes(report: Any) -> list[str]:
+    return [mailbox.mailbox for mailbox in report.mailboxes]

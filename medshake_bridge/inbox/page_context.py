@@ -1,0 +1,57 @@
+"""What the inbox pages show beyond the documents themselves: who each line is for and who
+saw it, the triage filters and counts, the last and next collection, the results with their
+previous values, the neighbours for keyboard triage, whether the reader may send.
+
+Kept out of the views so each view adds one line to its template context.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from medshake_bridge.access import can_admin, readable_mail_owner_ids
+from medshake_bridge.inbox import delegation, readstate, service
+from medshake_bridge.inbox import results as lab
+from medshake_bridge.inbox.collection_status import collection_status
+from medshake_bridge.inbox.filters import InboxFilter
+from medshake_bridge.inbox.navigation import neighbours
+from medshake_bridge.models import User
+from medshake_bridge.models.mail import InboxDocument
+
+
+def list_context(user: User, page: Any, states: tuple[str, ...], chosen: InboxFilter,
+                 where: Any, state: str = "") -> dict[str, Any]:
+    """Extra context of the inbox list (one page of documents already chosen; the current
+    tab's count is the list's own)."""
+    ids = [document.id for document in page.items]
+    owner_ids = readable_mail_owner_ids(user)
+    mine = owner_ids if not can_admin(user) else {user.id, *delegation.delegated_owner_ids(user)}
+    return {
+        "read_ids": readstate.read_ids(user.id, ids),
+        "readers": readstate.other_readers(ids, user.id),
+        "owners": readstate.owner_names({document.owner_user_id for document in page.items}),
+        "filters": chosen, "filter_args": chosen.args(),
+        "counts": {name: _tab_count(user, name, where) if name != state else
+                   (f"{page.total}+" if page.capped else str(page.total)) for name in states},
+        "collection": collection_status(mine, readstate.owner_names(mine)),
+        "collects_for_others": bool(delegation.delegated_owner_ids(user)),
+    }
+
+
+def document_context(user: User, document: InboxDocument) -> dict[str, Any]:
+    """Extra context of one document's page."""
+    rows = lab.result_rows(user, document)
+    return {
+        "readers": readstate.other_readers([document.id], user.id).get(document.id, []),
+        "owner_name": readstate.owner_names([document.owner_user_id]).get(
+            document.owner_user_id, ""),
+        "can_send": bool(delegation.send_as_choices(user)),
+        "result_rows": rows, "critical": lab.has_critical(rows),
+        "exam_date": lab.exam_date(document),
+        "neighbours": neighbours(user, document),
+    }
+
+
+def _tab_count(user: User, state: str, where: Any) -> str:
+    count, capped = service.count_documents(user, state=state, where=where)
+    return f"{count}+" if capped else str(count)

@@ -1,0 +1,97 @@
+"""Read state per person: the owner's and each delegate's are kept apart.
+
+A document counts as unread *for a person* until that person opens it. The owner's first
+reading is also copied to ``InboxDocument.read_at`` (what older code and exports read). Every
+opening is audited (``inbox.read``), whoever reads, because reading a patient's mail is an
+access to health data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flask import g, has_request_context
+from sqlalchemy import exists, select
+from sqlalchemy.exc import IntegrityError
+
+from medshake_bridge.audit import audit
+from medshake_bridge.db import db
+from medshake_bridge.models import User
+from medshake_bridge.models.mail import InboxDocument
+from medshake_bridge.models.reads import DocumentRead
+from medshake_bridge.models.settings import utcnow
+
+
+@dataclass(frozen=True)
+class Reader:
+    """Someone other than the person looking who opened a document ("vu par Sophie")."""
+
+    user_id: int
+    name: str
+    first_read_at: datetime
+
+
+def unread_by(user_id: int) -> Any:
+    """SQL condition: the document has not been opened by ``user_id``."""
+    return ~exists().where(DocumentRead.document_id == InboxDocument.id,
+                           DocumentRead.user_id == user_id)
+
+
+def record_read(document: InboxDocument, user: User) -> None:
+    """Remember that ``user`` opened ``document`` (idempotent) and audit the opening."""
+    now = utcnow()
+    row = db.session.scalars(select(DocumentRead).where(
+        DocumentRead.document_id == document.id, DocumentRead.user_id == user.id)).first()
+    if row is None:
+        db.session.add(DocumentRead(document_id=document.id, user_id=user.id,
+                                    first_read_at=now, last_read_at=now))
+    else:
+        row.last_read_at = now
+    if user.id == document.owner_user_id and document.read_at is None:
+        document.read_at = now
+    try:
+        db.session.commit()
+    except IntegrityError:  # two tabs opened it at the same instant: one row is enough
+        db.session.rollback()
+    if has_request_context():
+        for key in [key for key in g if key.startswith("_bridge_unread_")]:
+            g.pop(key)
+    detail = "" if user.id == document.owner_user_id else f"for user {document.owner_user_id}"
+    audit("inbox.read", target=f"document {document.id}", detail=detail, actor=user)
+
+
+def read_ids(user_id: int, document_ids: list[int]) -> set[int]:
+    """Which of ``document_ids`` ``user_id`` has opened (one query for a page of the list)."""
+    if not document_ids:
+        return set()
+    return set(db.session.scalars(select(DocumentRead.document_id).where(
+        DocumentRead.user_id == user_id, DocumentRead.document_id.in_(document_ids))))
+
+
+def other_readers(document_ids: list[int], user_id: int) -> dict[int, list[Reader]]:
+    """For each document, the people other than ``user_id`` who opened it, first reader
+    first (the owner sees "vu par Sophie à 10:32"; a delegate sees the owner read it)."""
+    if not document_ids:
+        return {}
+    rows = db.session.execute(
+        select(DocumentRead.document_id, DocumentRead.user_id, DocumentRead.first_read_at,
+               User.display_name, User.login)
+        .join(User, User.id == DocumentRead.user_id)
+        .where(DocumentRead.document_id.in_(document_ids), DocumentRead.user_id != user_id)
+        .order_by(DocumentRead.first_read_at))
+    found: dict[int, list[Reader]] = {}
+    for document_id, reader_id, when, display_name, login in rows:
+        found.setdefault(document_id, []).append(
+            Reader(reader_id, display_name or login, when))
+    return found
+
+
+def owner_names(owner_ids: set[int] | list[int]) -> dict[int, str]:
+    """Display names of mailbox owners ("Pour : Dr Durand" on a delegate's lines)."""
+    if not owner_ids:
+        return {}
+    return {user_id: display_name or login for user_id, display_name, login in
+            db.session.execute(select(User.id, User.display_name, User.login)
+                               .where(User.id.in_(list(owner_ids))))}

@@ -1,0 +1,26 @@
+"""A practice for the workflow tests: Dr Martin (alice, sends through the sandbox relay),
+Dr Durand (bob, collected from a Maildir) and Sophie, secretary delegated by both."""
+
+from __future__ import annotations
+
+from medshake_bridge import bridge_state
+from medshake_bridge.db import db
+from medshake_bridge.models import User
+from medshake_bridge.users import create_user
+
+PASSWORD = "password for tests"
+
+
+def make_office(sw):
+    """Name the practitioners, add Sophie (delegated by both) and Paul (no delegation)."""
+    with sw.app.app_context():
+        for user_id, name in ((sw.alice, "Dr Martin"), (sw.world.bob, "Dr Durand")):
+            db.session.get(User, user_id).display_name = name
+        sophie = create_user("sophie", PASSWORD, role="secretary")
+        sophie.display_name = "Sophie"
+        create_user("paul", PASSWORD, role="secretary")
+        db.session.commit()
+        sw.sophie = sophie.id
+        bridge_state().settings.set("apicryptInboxMailForUserID", f"{sw.alice},{sw.world.bob}",
+                                    level="user", user_id=sophie.id)
+    return sw
