@@ -20,6 +20,7 @@ from medshake_apicrypt_v1.backend import (
 )
 
 from medshake_bridge.crypto_common import EncryptedBody, InvalidRecipientError, validate_recipients
+from medshake_bridge.errors import CryptoError
 from medshake_bridge.interfaces import CheckResult, CryptoBackend
 from medshake_bridge.runner import (
     ProgramFailedError,
@@ -500,8 +501,9 @@ def test_missing_programs_folder(net: SandboxNetwork, tmp_path: Path) -> None:
 
 def test_missing_attachment_is_a_clear_error(net: SandboxNetwork, tmp_path: Path) -> None:
     alice = make_backend(net, tmp_path, ALICE)
-    with pytest.raises(Exception, match="does not exist"):
+    with pytest.raises(CryptoError, match="gone.pdf does not exist") as caught:
         alice.encrypt_attachment(tmp_path / "gone.pdf", [BOB], tmp_path / "out")
+    assert type(caught.value) is CryptoError and caught.value.fix
 
 
 # -- checks ----------------------------------------------------------------------------------

@@ -191,6 +191,7 @@ def test_fetch_command_shows_progress_and_summary(world):
     assert "Dry run: nothing was deleted" in result.output
     assert len(world.on_server()) == 1
     result = runner.invoke(args=["bridge", "fetch", "--user", str(world.bob)])
+    assert result.exit_code == 0, result.output
     assert "1 deleted" in result.output and world.on_server() == []
 
 

@@ -100,17 +100,31 @@ def test_post_without_csrf_token_is_refused(site):
 def test_quarantine_page_is_for_admins_and_retries(site, monkeypatch):
     with site.app.app_context():
         create_user("root", PASSWORD, role="admin")
-    site.deliver(site.mail().replace(b"MEDSHAKE", b"MEDSHAKF", 1))
+    broken = site.mail().replace(b"MEDSHAKE", b"MEDSHAKF", 1)
+    site.deliver(broken)
+    admin = _client(site, "root")
+    empty = admin.get("/admin/quarantine/").get_data(as_text=True)
+    assert "Aucun message en attente." in empty and "<tr>" not in empty.split("<tbody>")[1]
     for _ in range(3):
         site.collect()
     bob = _client(site, "bob")
     assert bob.get("/admin/quarantine/").status_code == 404
-    admin = _client(site, "root")
+    [message] = [m for m in site.messages() if m.state == "quarantined"]
     page = admin.get("/admin/quarantine/").get_data(as_text=True)
-    assert "quarantined" in page.lower() or "quarantaine" in page.lower()
-    message = [m for m in site.messages() if m.state == "quarantined"][0]
+    table = page.split("<tbody>")[1]
+    assert table.count("<tr>") == 1 and f"<td>{message.id}</td>" in table
+    assert 'class="badge badge-alert"' in table and "<td>3</td>" in table
     raw = admin.get(f"/admin/quarantine/{message.id}/raw")
-    assert raw.data.startswith(b"From:") or b"MEDSHAKF" in raw.data
+    assert raw.status_code == 200
+    with open(message.raw_path, "rb") as stored:
+        assert raw.data == stored.read()
+    assert raw.data.replace(b"\r\n", b"\n") == broken.replace(b"\r\n", b"\n")
+    assert raw.headers["Cache-Control"] == "private, no-store"
     retried = post(admin, f"/admin/quarantine/{message.id}/retry", page="/admin/quarantine/")
     assert retried.status_code == 302
-    assert [m.attempts for m in site.messages() if m.id == message.id] == [1]
+    # the mail is still damaged: the retry fails again, says so, and the message stays here
+    assert [(m.state, m.attempts) for m in site.messages() if m.id == message.id] == [
+        ("failed", 1)]
+    after = admin.get("/admin/quarantine/").get_data(as_text=True)
+    assert "a de nouveau échoué" in after and f"<td>{message.id}</td>" in after
+    assert len(site.documents()) == 1  # only the site's own document
