@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import binascii
 import os
-import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,8 +106,17 @@ def seal(
         nonce=os.urandom(12),
     )
     ciphertext = AESGCM(key.secret).encrypt(header.nonce, plaintext, header.associated_data())
-    body = textwrap.wrap(base64.b64encode(ciphertext).decode("ascii"), 76)
+    body = _lines_of(base64.b64encode(ciphertext).decode("ascii"), 76)
     return ("\n".join([BEGIN, *header.lines(), "", *body, END]) + "\n").encode("ascii")
+
+
+def _lines_of(text: str, width: int) -> list[str]:
+    """Cut ``text`` (one long base64 line) into lines of ``width``.
+
+    Linear, unlike ``textwrap.wrap``, which is quadratic on a line without spaces: a 10 MB
+    attachment took two minutes to armour with it.
+    """
+    return [text[start : start + width] for start in range(0, len(text), width)]
 
 
 def parse(armour: bytes) -> tuple[ArmourHeader, bytes]:
