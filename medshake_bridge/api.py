@@ -6,6 +6,7 @@ host's internals and may change without notice. Names are grouped by what they a
 
 from __future__ import annotations
 
+from medshake_bridge.clock import today, utcnow
 from medshake_bridge.errors import (
     CONFIGURATION,
     CONTENT,
@@ -83,6 +84,9 @@ __all__ = [
     "ActingUser",
     # embedding
     "HostIdentity",
+    # the bridge's clock (tests and demos can fix it: medshake_bridge.clock)
+    "today",
+    "utcnow",
     # errors
     "BridgeError",
     "ConfigurationError",

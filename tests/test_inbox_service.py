@@ -11,7 +11,7 @@ from mailworld import PDF_1
 from sqlalchemy import select
 from werkzeug.exceptions import NotFound
 
-from medshake_bridge import bridge_state
+from medshake_bridge import bridge_state, clock
 from medshake_bridge.db import db
 from medshake_bridge.default_plugins.standalone_patients import create_patient_from_identity
 from medshake_bridge.inbox import service
@@ -91,14 +91,16 @@ def test_filing_twice_files_once_and_archives_a_copy(collected):
         bob = _user("bob")
         document = service.list_documents(bob).items[0]
         patient = create_patient_from_identity(header_from_document(document))
-        first = service.file_document(bob, document.id, str(patient.id))
+        # the last instant of a year (UTC): the folder is that day's, whatever the wall clock
+        last_instant = dt.datetime(2030, 12, 31, 23, 59, 59, 999999, tzinfo=dt.UTC)
+        with clock.frozen(last_instant):
+            first = service.file_document(bob, document.id, str(patient.id))
         second = service.file_document(bob, document.id, str(patient.id))
         assert first.state == second.state == "filed"
         assert db.session.scalar(select(db.func.count()).select_from(FiledDocument)) == 1
         folder = Path(first.archive_path)
-        today = dt.datetime.now(dt.UTC)
-        assert folder.parts[-5:] == ("bob", f"{today:%Y}", f"{today:%m}", f"{today:%d}",
-                                     f"document-{document.id}")
+        assert folder.parts[-5:] == ("bob", "2030", "12", "31", f"document-{document.id}")
+        assert first.filed_at.replace(tzinfo=dt.UTC) == last_instant
         assert (folder / "00-cr.pdf").read_bytes() == PDF_1
         assert "hémoglobine" in (folder / "document.txt").read_text("utf-8")
         assert service.list_documents(bob).total == 0

@@ -31,6 +31,7 @@ from medshake_apicrypt_v2.errors import (
     ApicryptV2ConfigError,
     CompanionError,
 )
+from medshake_bridge.api import today as bridge_today
 from medshake_bridge.errors import BridgeError
 from medshake_bridge.interfaces import CheckResult
 
@@ -238,7 +239,7 @@ def certificate_expiry_check(name: str, health: HealthReply, today: date | None 
     if report is None or report.raw.get("missing"):
         return _check(check_name, False, "the companion does not know this certificate",
                       "Install the certificate in the companion or correct apicrypt2CertName.")
-    today = today or date.today()
+    today = today or bridge_today()
     expires = report.expires
     if report.expired:
         return _check(check_name, False,
