@@ -21,8 +21,7 @@ from medshake_bridge.models.patients import FiledDocument, Patient
 from medshake_bridge.users import create_user
 
 
-@pytest.fixture
-def collected(world):
+def _collect_one(world):
     world.deliver(world.mail(attachments=[("cr.pdf", PDF_1)]))
     world.collect()
     with world.app.app_context():
@@ -30,6 +29,17 @@ def collected(world):
         create_user("carol", "password for tests", role="practitioner")
         create_user("root", "password for tests", role="admin")
     return world
+
+
+@pytest.fixture
+def collected(world):
+    return _collect_one(world)
+
+
+@pytest.fixture
+def db_collected(db_world):
+    """One collected document, on SQLite, PostgreSQL and MariaDB."""
+    return _collect_one(db_world)
 
 
 def _user(login: str) -> User:
@@ -107,31 +117,40 @@ def test_filing_twice_files_once_and_archives_a_copy(collected):
         assert service.list_documents(bob, state="filed").total == 1
 
 
-def test_concurrent_double_click_files_once(collected):
-    app = collected.app
+def test_concurrent_double_click_files_once(db_collected):
+    app = db_collected.app
     with app.app_context():
         bob_id = _user("bob").id
         document_id = db.session.scalars(select(service.InboxDocument.id)).one()
         patient_id = create_patient_from_identity(
             header_from_document(db.session.get(service.InboxDocument, document_id))).id
     errors: list[BaseException] = []
+    clicks = 4
+    together = threading.Barrier(clicks, timeout=60)
 
     def click() -> None:
         with app.test_request_context():
             try:
-                service.file_document(db.session.get(User, bob_id), document_id, str(patient_id))
+                user = db.session.get(User, bob_id)  # connected before the barrier
+                together.wait()  # every click reaches file_document at the same moment
+                service.file_document(user, document_id, str(patient_id))
             except BaseException as exc:  # noqa: BLE001
                 errors.append(exc)
 
-    threads = [threading.Thread(target=click) for _ in range(4)]
+    threads = [threading.Thread(target=click) for _ in range(clicks)]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join()
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads)
     assert errors == []
     with app.app_context():
         assert db.session.scalar(select(db.func.count()).select_from(FiledDocument)) == 1
-        assert db.session.get(service.InboxDocument, document_id).state == "filed"
+        document = db.session.get(service.InboxDocument, document_id)
+        assert document.state == "filed" and document.filed_patient_id == str(patient_id)
+        filed_events = [e for e in db.session.scalars(select(AuditEvent).where(
+            AuditEvent.action == "inbox.file"))]
+        assert [e.outcome for e in filed_events] == ["ok"]  # filed once, audited once
 
 
 def test_filing_into_an_unknown_patient_leaves_the_document_in_the_inbox(collected):
