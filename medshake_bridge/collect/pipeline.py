@@ -199,7 +199,7 @@ def _collect_locked(state: BridgeState, plan: MailboxPlan, mailbox: Mailbox, inb
             select(ReceivedMessage.server_id).where(ReceivedMessage.mailbox_id == mailbox.id)))
         new = [item for item in listed if item.server_id not in known]
         progress("listed", {"mailbox": plan.identity.key, "new": len(new)})
-        max_bytes = int(plan.settings.get("apicryptMaxMessageMB") or 100) * 1024 * 1024
+        max_bytes = int(plan.settings["apicryptMaxMessageMB"]) * 1024 * 1024
         batch: list[ReceivedMessage] = []
         for item in new:
             if item.size > max_bytes:

@@ -13,6 +13,7 @@ from typing import Any
 from medshake_bridge.api import command_validator
 from medshake_bridge.hookspecs import hookimpl
 from medshake_bridge.settings import SettingSpec
+from medshake_bridge.settings.spec import ValueProblem
 
 CATEGORY = "Apicrypt"
 
@@ -25,6 +26,12 @@ def data_folder(name: str):
 
     default.__doc__ = f"<instance data>/{name}"
     return default
+
+
+def _message_size(value: int) -> None:
+    if not 1 <= int(value) <= 2048:
+        raise ValueProblem(f"{value} MB is not a usable message size limit",
+                           "give a number of megabytes between 1 and 2048")
 
 
 def _apicrypt(name: str, type_: str, default: Any, fr: str, en: str, help_fr: str, help_en: str,
@@ -81,6 +88,12 @@ SHARED_SETTINGS = [
               "nombre de jours (0 = dès qu'ils sont stockés).",
               "Without keep-on-server: delete on the server only mail stored this many days "
               "ago (0 = as soon as stored)."),
+    _apicrypt("apicryptMaxMessageMB", "int", 100, "Taille maximale d'un message (Mo)",
+              "Largest message (MB)",
+              "Un message plus gros est laissé sur le serveur (et signalé dans le journal) au "
+              "lieu d'être relevé.",
+              "A larger message is left on the server (and logged) instead of being "
+              "collected.", validator=_message_size),
     _apicrypt("apicryptCheminInbox", "folder", data_folder("inbox"), "Dossier de réception",
               "Inbox folder",
               "Où les messages reçus sont stockés ; jamais dans un dossier servi par le web.",
