@@ -19,6 +19,7 @@ pytest_plugins = [
     "support.dovecot",
     "support.smtp",
     "support.browser",
+    "support.unprivileged",
     "databases",
     "mailworld",
     "sendworld",
