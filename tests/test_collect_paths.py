@@ -183,8 +183,9 @@ def test_a_plugin_failing_on_the_announcement_undoes_nothing(world, caplog):
 def _quarantine_one(world, monkeypatch) -> ReceivedMessage:
     world.deliver(world.mail())
     monkeypatch.setenv("MEDSHAKE_SANDBOX_FAULT", "apiuncrypt:exit1")
-    for _ in range(3):
-        world.collect()
+    reports = [world.collect() for _ in range(3)]
+    assert [r.total("failed") for r in reports] == [1, 1, 0]
+    assert [r.total("quarantined") for r in reports] == [0, 0, 1]
     (message,) = world.messages()
     assert (message.state, message.attempts) == (QUARANTINED, 3)
     return message
@@ -253,3 +254,47 @@ def test_mail_left_by_an_unusable_setting_is_not_lost(world):
                                     user_id=world.bob)
     assert _exit(world).exit_code == 0
     assert len(world.documents()) == 1 and world.on_server() == []
+
+
+# -- survivors of the mutation run of collect/pipeline.py (docs/testing.md) ---------------------
+
+def _clear(message_id: str, body: bytes) -> bytes:
+    return (f"From: labo@medical69.apicrypt.org\r\nTo: bob.DURAND@medical69.apicrypt.org\r\n"
+            f"Subject: clair\r\nMessage-ID: <{message_id}@test>\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\n\r\n").encode() + body
+
+
+def test_the_size_cap_is_in_mebibytes_and_inclusive(world):
+    head = _clear("exact", b"")
+    text = HPRIM_LAB.encode()
+    exact = head + text + b"x" * (1024 * 1024 - len(head) - len(text))
+    assert len(exact) == 1024 * 1024
+    world.deliver(exact)
+    world.deliver(_clear("over", b"") + b"y" * (1024 * 1024))
+    with world.app.app_context():
+        bridge_state().settings.set("apicryptMaxMessageMB", "1", level="user",
+                                    user_id=world.bob)
+    (mailbox,) = world.collect().mailboxes
+    assert (mailbox.fetched, mailbox.skipped_too_large) == (1, 1)
+    assert [m.size for m in world.messages()] == [1024 * 1024]
+
+
+def test_the_backoff_grows_with_the_wait_between_one_and_thirty_minutes():
+    import datetime as dt
+
+    from medshake_bridge.collect.pipeline import BACKOFF_MAX, BACKOFF_MIN, backoff
+
+    now = dt.datetime(2030, 1, 1, 12, 0, tzinfo=dt.UTC)
+    assert (BACKOFF_MIN, BACKOFF_MAX) == (60, 30 * 60)
+    assert backoff(now, now) == dt.timedelta(minutes=1)
+    assert backoff(now - dt.timedelta(minutes=10), now) == dt.timedelta(minutes=10)
+    assert backoff(now - dt.timedelta(days=2), now) == dt.timedelta(minutes=30)
+
+
+def test_same_message_id_with_other_bytes_is_not_a_duplicate(world):
+    world.deliver(_clear("same", HPRIM_LAB.encode()))
+    world.deliver(_clear("same", HPRIM_LAB.replace("Jeanne", "Jeanne-Marie").encode()))
+    world.deliver(_clear("same", HPRIM_LAB.encode()))  # the very same bytes again: a duplicate
+    report = world.collect()
+    assert (report.total("processed"), report.total("duplicates")) == (2, 1)
+    assert len(world.documents()) == 2
