@@ -147,3 +147,13 @@ def test_a_match_is_an_unchangeable_value() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         match.matched = ()  # type: ignore[misc]
     assert {match} == {match}
+
+
+def test_a_different_nir_never_matches_and_no_limit_means_nothing() -> None:
+    close = PatientRecord(patient_id="close", birth_date=BORN, nir="2850575123457")
+    assert rank_candidates(HEADER, [close]) == []  # the birth date alone is not enough
+    two = [PatientRecord(patient_id=str(n), last_name="TESTARD", birth_date=BORN)
+           for n in range(2)]
+    assert _ids(rank_candidates(HEADER, two)) == ["0", "1"]
+    assert rank_candidates(HEADER, two, limit=0) == []
+    assert rank_candidates(HEADER, two, limit=-1) == []
