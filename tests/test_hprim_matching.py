@@ -157,3 +157,15 @@ def test_a_different_nir_never_matches_and_no_limit_means_nothing() -> None:
     assert _ids(rank_candidates(HEADER, two)) == ["0", "1"]
     assert rank_candidates(HEADER, two, limit=0) == []
     assert rank_candidates(HEADER, two, limit=-1) == []
+
+
+def test_limit_one_birth_name_alone_and_records_by_keyword_only() -> None:
+    import pytest
+
+    two = [PatientRecord(patient_id=str(n), last_name="TESTARD", birth_date=BORN)
+           for n in range(2)]
+    assert _ids(rank_candidates(HEADER, two, limit=1)) == ["0"]
+    only_birth_name = PatientIdentity(last_name="", birth_name="Testard", birth_date=BORN)
+    assert _ids(rank_candidates(only_birth_name, two)) == ["0", "1"]
+    with pytest.raises(TypeError):
+        PatientRecord("1")  # type: ignore[misc] - fields are named, never positional
