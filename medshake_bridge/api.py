@@ -18,6 +18,7 @@ from medshake_bridge.access import (
     protect,
     require_mail_access,
 )
+from medshake_bridge.clock import today, utcnow
 from medshake_bridge.crypto_common import (
     LOCAL_PART,
     EncryptedBody,
@@ -241,6 +242,9 @@ __all__ = [
     "linked_user",
     "host_identity_of",
     "create_linked_user",
+    # the bridge's clock (tests and demos can fix it: medshake_bridge.clock)
+    "today",
+    "utcnow",
     # errors
     "BridgeError",
     "ConfigurationError",

@@ -19,6 +19,7 @@ pytest_plugins = [
     "support.dovecot",
     "support.smtp",
     "support.browser",
+    "support.unprivileged",
     "databases",
     "mailworld",
     "sendworld",
@@ -66,28 +67,51 @@ def app(make_app: Callable[..., Flask]) -> Flask:
 
 
 @pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
-def db_app(request: pytest.FixtureRequest, make_app: Callable[..., Flask]) -> Iterator[Flask]:
-    """A migrated app on each of the three databases (empty tables at the start)."""
+def make_db_app(request: pytest.FixtureRequest,
+                make_app: Callable[..., Flask]) -> Iterator[Callable[..., Flask]]:
+    """Build migrated apps on one of the three databases (the test runs once per database).
+
+    SQLite: each app gets its own file in its instance folder (pass ``INSTANCE_PATH`` to
+    share one). PostgreSQL / MariaDB: every app of the test shares this session's database
+    (``msb_test_<pid>_<random>``, migrated once), emptied after the test. Concurrency and
+    exactly-once tests use this: SQLite serialises writers, the servers really race.
+    """
     from databases import empty_tables, server_database_or_skip
     from support.components import require_component
 
     backend = request.param
-    if backend == "sqlite":
-        application = make_app()
-        migrate.upgrade(application)
-        yield application
-        return
-    server = server_database_or_skip(
-        request.getfixturevalue("server_databases"), backend, require_component
-    )
-    application = make_app(MEDSHAKE_BRIDGE_DATABASE_URL=server.url)
-    if not server.migrated:
-        migrate.upgrade(application)
-        server.migrated = True
-    yield application
-    with application.app_context():
-        db.session.remove()
-    empty_tables(server.url)
+    server = None
+    if backend != "sqlite":
+        server = server_database_or_skip(
+            request.getfixturevalue("server_databases"), backend, require_component)
+    built: list[Flask] = []
+
+    def factory(**config: Any) -> Flask:
+        if server is None:
+            application = make_app(**config)
+            migrate.upgrade(application)
+        else:
+            application = make_app(MEDSHAKE_BRIDGE_DATABASE_URL=server.url, **config)
+            if not server.migrated:
+                migrate.upgrade(application)
+                server.migrated = True
+        built.append(application)
+        return application
+
+    factory.backend = backend  # type: ignore[attr-defined]
+    yield factory
+    for application in built:
+        with application.app_context():
+            db.session.remove()
+            db.engine.dispose()
+    if server is not None:
+        empty_tables(server.url)
+
+
+@pytest.fixture
+def db_app(make_db_app: Callable[..., Flask]) -> Flask:
+    """A migrated app on each of the three databases (empty tables at the start)."""
+    return make_db_app()
 
 
 @pytest.fixture

@@ -88,3 +88,12 @@ def world(make_app, tmp_path, monkeypatch) -> World:
     return World(app, tmp_path, monkeypatch)
 
 
+
+
+@pytest.fixture
+def db_world(make_db_app, tmp_path, monkeypatch) -> World:
+    """The same world on SQLite, PostgreSQL and MariaDB (concurrency, exactly-once tests)."""
+    app = make_db_app(MEDSHAKE_BRIDGE_RUNNER_ENV_PASSTHROUGH=list(SANDBOX_ENV_VARS))
+    world = World(app, tmp_path, monkeypatch)
+    world.backend = make_db_app.backend
+    return world

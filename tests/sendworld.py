@@ -98,3 +98,11 @@ def send_world(world, throwaway_pki):
     sending = SendWorld(world, throwaway_pki)
     yield sending
     sending.relay.stop()
+
+
+@pytest.fixture
+def db_send_world(db_world, throwaway_pki):
+    """The sending world on SQLite, PostgreSQL and MariaDB (send once per token)."""
+    sending = SendWorld(db_world, throwaway_pki)
+    yield sending
+    sending.relay.stop()

@@ -18,8 +18,10 @@ from medshake_apicrypt_v1.backend import (
     ApicryptV1ConfigError,
     build_backend,
 )
+from support.unprivileged import run_unprivileged
 
 from medshake_bridge.crypto_common import EncryptedBody, InvalidRecipientError, validate_recipients
+from medshake_bridge.errors import CryptoError
 from medshake_bridge.interfaces import CheckResult, CryptoBackend
 from medshake_bridge.runner import (
     ProgramFailedError,
@@ -500,8 +502,9 @@ def test_missing_programs_folder(net: SandboxNetwork, tmp_path: Path) -> None:
 
 def test_missing_attachment_is_a_clear_error(net: SandboxNetwork, tmp_path: Path) -> None:
     alice = make_backend(net, tmp_path, ALICE)
-    with pytest.raises(Exception, match="does not exist"):
+    with pytest.raises(CryptoError, match="gone.pdf does not exist") as caught:
         alice.encrypt_attachment(tmp_path / "gone.pdf", [BOB], tmp_path / "out")
+    assert type(caught.value) is CryptoError and caught.value.fix
 
 
 # -- checks ----------------------------------------------------------------------------------
@@ -546,16 +549,34 @@ def test_checks_on_a_broken_setup(net: SandboxNetwork, tmp_path: Path) -> None:
     assert bad_user.ok is False and "apicryptUtilisateur" in bad_user.fix
 
 
-def test_checks_for_an_unreadable_keys_folder(net: SandboxNetwork, tmp_path: Path) -> None:
-    if os.getuid() == 0:
-        pytest.skip("root reads and writes any folder: permissions cannot fail here")
+UNWRITABLE_KEYS_FOLDER = """
+import json, os, shutil, tempfile
+from pathlib import Path
+os.environ["MEDSHAKE_SANDBOX_YEAR"] = "2026"
+from medshake_bridge.sandbox import create_network
+from test_apicrypt_v1 import ALICE, BOB, CAROL, by_name, make_backend
+tmp = Path(tempfile.mkdtemp())
+try:
+    net = create_network(tmp / "sandbox", [ALICE, BOB, CAROL], year=2026)
     clefs = net.keys_dir(ALICE) / "Clefs"
+    writable = by_name(make_backend(net, tmp, ALICE).checks())["Keys folder"]
     clefs.chmod(0o500)
-    try:
-        result = by_name(make_backend(net, tmp_path, ALICE).checks())["Keys folder"]
-    finally:
-        clefs.chmod(0o700)
-    assert result.ok is False and "NOT writable" in result.detail
+    read_only = by_name(make_backend(net, tmp, ALICE).checks())["Keys folder"]
+    clefs.chmod(0o700)
+    print(json.dumps({"uid": os.geteuid(), "before": [writable.ok, writable.detail],
+                      "after": [read_only.ok, read_only.detail]}))
+finally:
+    shutil.rmtree(tmp)
+"""
+
+
+@pytest.mark.real_component("unprivileged-user")
+def test_checks_for_an_unreadable_keys_folder() -> None:
+    """Run as an unprivileged account (root ignores permission bits)."""
+    found = run_unprivileged(UNWRITABLE_KEYS_FOLDER)
+    assert found["uid"] != 0
+    assert found["before"][0] is True
+    assert found["after"][0] is False and "NOT writable" in found["after"][1]
 
 
 def test_in_december_next_years_key_is_a_warning_until_installed(

@@ -39,6 +39,20 @@ def test_next_is_followed_only_on_this_site(app, people):
     assert response.location == "/"
 
 
+@pytest.mark.parametrize("query", [
+    "next=/%09/evil.example",  # a tab: browsers drop it, /\t/evil becomes //evil
+    "next=/%0a/evil.example", "next=/%0d/evil.example", "next=/%00/evil.example",
+    "next=/%5c/evil.example", "next=%5c%5cevil.example", "next=/%20/evil.example",
+    "next=https://evil.example/", "next=http:/evil.example", "next=javascript:alert(1)",
+])
+def test_hostile_next_with_control_characters_stays_on_this_site(app, people, query):
+    """Standalone bridge (no mount): every hostile ``next`` lands on the home page."""
+    client = app.test_client()
+    response = post(client, f"/login?{query}", {"login": "admin", "password": PASSWORD},
+                    page="/login")
+    assert (response.status_code, response.location) == (302, "/")
+
+
 @pytest.mark.parametrize("name, password, detail", [
     ("alice", "wrong password!", "wrong password"),
     ("nobody", PASSWORD, "unknown login"),

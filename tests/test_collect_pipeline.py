@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from medshake_bridge import bridge_state
 from medshake_bridge.collect.locks import mailbox_lock
-from medshake_bridge.db import db
+from medshake_bridge.db import db, engine_url
 
 
 def test_lab_mail_reaches_the_inbox_with_identity_results_and_attachments(world):
@@ -191,6 +191,7 @@ def test_fetch_command_shows_progress_and_summary(world):
     assert "Dry run: nothing was deleted" in result.output
     assert len(world.on_server()) == 1
     result = runner.invoke(args=["bridge", "fetch", "--user", str(world.bob)])
+    assert result.exit_code == 0, result.output
     assert "1 deleted" in result.output and world.on_server() == []
 
 
@@ -296,32 +297,61 @@ from medshake_bridge import bridge_state, create_app
 from medshake_bridge.collect.pipeline import collect_all
 app = create_app({"INSTANCE_PATH": sys.argv[1], "MEDSHAKE_BRIDGE_SECRET_KEYS": [sys.argv[2]]})
 with app.app_context():
+    bridge_state().settings.get("apicryptMaildir")  # connected and ready
+print("ready", flush=True)
+sys.stdin.readline()  # the start signal: every process begins at the same moment
+with app.app_context():
     report = collect_all(bridge_state())
 print(json.dumps([m.outcome for m in report.mailboxes]))
 """
 
 
-def test_several_processes_collecting_at_once_store_each_message_once(world):
-    """What two web workers ("collect now") and a scheduler do at the same moment."""
+def test_several_processes_collecting_at_once_store_each_message_once(db_world, tmp_path):
+    """What two web workers ("collect now") and a scheduler do at the same moment. On
+    PostgreSQL and MariaDB the processes stand for three hosts (own instance folders, so no
+    shared lock file): only the database's unique keys keep each message once."""
+    import os
     import subprocess
     import sys
 
     from conftest import TEST_SECRET_KEY
 
+    world = db_world
     for index in range(12):
         world.deliver(world.mail(subject=f"Résultats {index}"))
+    env = dict(os.environ)
+    one_host = world.backend == "sqlite"
+    if not one_host:
+        env["MEDSHAKE_BRIDGE_DATABASE_URL"] = engine_url(world.app)
+    instances = [world.app.instance_path if one_host else str(tmp_path / f"host{n}")
+                 for n in range(3)]
     processes = [subprocess.Popen(
-        [sys.executable, "-c", CONCURRENT_COLLECTION, world.app.instance_path, TEST_SECRET_KEY],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
-    outcomes = []
-    for process in processes:
-        out, err = process.communicate(timeout=180)
-        assert process.returncode == 0, err
-        outcomes.append(out.strip())
-    assert any('"ok"' in outcome for outcome in outcomes)
+        [sys.executable, "-c", CONCURRENT_COLLECTION, instance, TEST_SECRET_KEY],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=env) for instance in instances]
+    try:
+        for process in processes:  # a barrier: all started and connected before any collects
+            assert process.stdout.readline().strip() == "ready", process.stderr.read()
+        for process in processes:
+            process.stdin.write("go\n")
+            process.stdin.flush()
+        outcomes = []
+        for process in processes:
+            out, err = process.communicate(timeout=300)
+            assert process.returncode == 0, err
+            outcomes.append(json.loads(out.strip().splitlines()[-1]))
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+    assert all(outcome in (["ok"], ["busy"]) for outcome in outcomes), outcomes
+    assert ["ok"] in outcomes
+    if not one_host:
+        assert outcomes == [["ok"]] * 3  # no shared lock between hosts: all three raced
     messages = world.messages()
     assert len(messages) == 12 and len({m.server_id for m in messages}) == 12
     assert len(world.documents()) == 12
+    assert sorted(d.message_id for d in world.documents()) == sorted(m.id for m in messages)
     world.collect()  # whatever a busy process left: deleted now, nothing duplicated
     assert world.on_server() == [] and len(world.documents()) == 12
 

@@ -45,9 +45,11 @@ def v2world(world):
     world.spool = world.tmp / "spool"
     world.spool.mkdir(mode=0o700)
     world.companion = SandboxCompanion(world.spool, world.net.network_dir, token=TOKEN,
-                                       slow_seconds=3).start()
+                                       slow_seconds=60).start()
+    # success paths get a generous timeout (a loaded machine); the slow-companion tests
+    # lower it to 1 s (_companion_timeout), far below the companion's 60 s delay
     store_settings(world.app, v2_settings(BOB, world.companion, world.spool,
-                                          apicrypt2CompanionTimeout=1), user_id=world.bob)
+                                          apicrypt2CompanionTimeout=30), user_id=world.bob)
     yield world
     world.companion.stop()
 
@@ -114,6 +116,10 @@ def _send_v2(world, *, attachments=(), with_body=True) -> bytes:
     return raw
 
 
+def _companion_timeout(world, seconds: int) -> None:
+    store_settings(world.app, {"apicrypt2CompanionTimeout": seconds}, user_id=world.bob)
+
+
 def _time_passes(world) -> None:
     """Every waiting message's backoff delay is over."""
     with world.app.app_context():
@@ -134,6 +140,8 @@ def test_companion_fault_during_reception_waits_then_recovers_without_an_admin(
     else:  # attachment-only mail: the attachment is the first thing the companion sees
         raws = [_send_v2(world, attachments=[("cr.pdf", PDF)], with_body=False),
                 _send_v2(world, attachments=[("cr2.pdf", PDF)], with_body=False)]
+    if mode == "slow":
+        _companion_timeout(world, 1)
     world.companion.set_mode(mode)
     for _ in range(MAX_ATTEMPTS + 2):  # more runs than would have quarantined before
         report = world.collect(retry_now=True)
@@ -155,6 +163,8 @@ def test_companion_fault_during_reception_waits_then_recovers_without_an_admin(
     assert error.split()[0] in page
 
     world.companion.set_mode("normal")
+    if mode == "slow":  # back to the generous timeout (a transient fault ignores settings)
+        _companion_timeout(world, 30)
     report = world.collect()  # the scheduler honours the backoff: not yet
     assert report.total("waiting") == 2 and world.documents() == []
     _time_passes(world)

@@ -4,6 +4,7 @@ byte-exact fetches, deletions (or moves) only at close, and failures as MailErro
 from __future__ import annotations
 
 import base64
+import dataclasses
 import imaplib
 import io
 import os
@@ -373,8 +374,9 @@ def test_connection_dropped_mid_message(dovecot, mail_user, drop_proxy):
 def test_a_stalled_server_times_out(dovecot, mail_user, drop_proxy):
     dovecot.seed(mail_user.login, make_message("bloqué", attachment=200_000))
     proxy = drop_proxy(dovecot.imap, cut_after=1000, trigger=b"BODY.PEEK", mode="stall")
-    collector = opened(settings(dovecot, mail_user, apicryptImapPort=proxy.port), timeout=0.5)
-    (item,) = collector.list_messages()
+    collector = opened(settings(dovecot, mail_user, apicryptImapPort=proxy.port), timeout=30)
+    (item,) = collector.list_messages()  # login and listing under a generous timeout
+    shorten_timeout(collector, 0.5)  # only the stalled fetch waits on the short one
     with pytest.raises(MailConnectionError) as caught:
         fetch(collector, item.server_id)
     assert "did not answer within 0.5 s" in caught.value.message
@@ -520,3 +522,10 @@ def test_move_to_a_missing_folder_deletes_nothing(dovecot, mail_user):
     with pytest.raises(MailProtocolError):
         collector.close()
     assert keys(dovecot, mail_user) == [seeded]
+
+
+def shorten_timeout(collector, seconds: float) -> None:
+    """Lower the open session's socket timeout (and the figure its messages quote): a loaded
+    machine may take long to log in, but the stall under test must be seen quickly."""
+    collector.endpoint = dataclasses.replace(collector.endpoint, timeout=seconds)
+    collector._imap.sock.settimeout(seconds)

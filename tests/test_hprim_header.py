@@ -38,6 +38,10 @@ TODAY = dt.date(2024, 6, 1)
         ("1985-05-17", dt.date(1985, 5, 17)),
         ("19850517", dt.date(1985, 5, 17)),
         ("17051985", dt.date(1985, 5, 17)),
+        ("19851217", dt.date(1985, 12, 17)),  # two-digit months and days in compact forms
+        ("17121985", dt.date(1985, 12, 17)),
+        ("19851217 10:30", dt.date(1985, 12, 17)),  # a compact date with its time
+        ("2024-11-30T08:15:00", dt.date(2024, 11, 30)),
         ("01/03/2024 10:30", dt.date(2024, 3, 1)),
         ("01/03/2024 10h30", dt.date(2024, 3, 1)),
         ("  29/02/2000  ", dt.date(2000, 2, 29)),
@@ -90,6 +94,26 @@ def test_nir_without_key_and_with_wrong_key() -> None:
     assert parse_nir("1720269123045").key_valid is None
     assert parse_nir("1720269123045 70").key_valid is False
     assert parse_nir("1720269123045").sex == "M"
+
+
+def test_a_nir_is_a_value_hashable_and_unchangeable() -> None:
+    import dataclasses
+
+    nir = parse_nir("2850575123456 23")
+    assert {nir, parse_nir("2 85 05 75 123 456 23")} == {nir}  # usable as a key, equal by value
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        nir.key = "00"  # type: ignore[misc]
+
+
+def test_compared_identity_fields_are_values_too() -> None:
+    import dataclasses
+
+    from medshake_bridge.hprim.identity import IdentityFields
+
+    fields = IdentityFields("DUPONT", "", "Jeanne", dt.date(1961, 3, 12), "", "69003")
+    assert {fields, dataclasses.replace(fields)} == {fields}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fields.last_name = "MARTIN"  # type: ignore[misc]
 
 
 def test_corsican_nir_is_read() -> None:

@@ -119,3 +119,53 @@ def test_outgoing_identity_can_be_matched_too() -> None:
     patient = PatientRecord(patient_id="5", last_name="DURAND", birth_date=BORN)
     (match,) = rank_candidates(identity, [patient])
     assert match.matched == ("last_name", "birth_date")
+
+
+def test_equal_counts_are_ordered_by_rarer_criteria_then_by_position() -> None:
+    """Found by mutation testing: the tie-break weights were never exercised."""
+    birth_and_postcode = PatientRecord(patient_id="bd+pc", last_name="AUTRE",
+                                       first_name="Zoé", birth_date=BORN, postcode="69003")
+    names = PatientRecord(patient_id="ln+fn", last_name="TESTARD", first_name="Élodie",
+                          postcode="75001")
+    postcode_and_first_name = PatientRecord(patient_id="fn+pc", last_name="AUTRE",
+                                            first_name="Élodie", postcode="69003")
+    # weights: birth date 4 + postcode 1 = last name 3 + first name 2: the order given wins
+    assert _ids(rank_candidates(HEADER, [birth_and_postcode, names])) == ["bd+pc", "ln+fn"]
+    assert _ids(rank_candidates(HEADER, [names, birth_and_postcode])) == ["ln+fn", "bd+pc"]
+    # first name 2 + postcode 1 < last name 3 + first name 2, whatever the order given
+    assert _ids(rank_candidates(HEADER, [postcode_and_first_name, names])) == ["ln+fn", "fn+pc"]
+
+
+def test_a_match_is_an_unchangeable_value() -> None:
+    import dataclasses
+
+    import pytest
+
+    (match,) = rank_candidates(HEADER, [PatientRecord(patient_id="1", last_name="TESTARD",
+                                                      birth_date=BORN)])
+    assert match.matched == ("last_name", "birth_date")  # in the order of CRITERIA
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        match.matched = ()  # type: ignore[misc]
+    assert {match} == {match}
+
+
+def test_a_different_nir_never_matches_and_no_limit_means_nothing() -> None:
+    close = PatientRecord(patient_id="close", birth_date=BORN, nir="2850575123457")
+    assert rank_candidates(HEADER, [close]) == []  # the birth date alone is not enough
+    two = [PatientRecord(patient_id=str(n), last_name="TESTARD", birth_date=BORN)
+           for n in range(2)]
+    assert _ids(rank_candidates(HEADER, two)) == ["0", "1"]
+    assert rank_candidates(HEADER, two, limit=0) == []
+    assert rank_candidates(HEADER, two, limit=-1) == []
+
+
+def test_limit_one_birth_name_alone_and_records_by_keyword_only() -> None:
+    import pytest
+
+    two = [PatientRecord(patient_id=str(n), last_name="TESTARD", birth_date=BORN)
+           for n in range(2)]
+    assert _ids(rank_candidates(HEADER, two, limit=1)) == ["0"]
+    only_birth_name = PatientIdentity(last_name="", birth_name="Testard", birth_date=BORN)
+    assert _ids(rank_candidates(only_birth_name, two)) == ["0", "1"]
+    with pytest.raises(TypeError):
+        PatientRecord("1")  # type: ignore[misc] - fields are named, never positional

@@ -67,9 +67,19 @@ def test_require_component_skips_locally(monkeypatch):
         require_component("dovecot", False, "no binary")
 
 
-def test_require_component_fails_under_ci(monkeypatch):
-    monkeypatch.setenv("CI", "true")
-    with pytest.raises(pytest.fail.Exception, match="'dovecot' is missing and CI=true"):
+@pytest.mark.parametrize("value", ["true", "TRUE", "1", "yes", "on", "woodpecker"])
+def test_require_component_fails_under_any_truthy_ci(monkeypatch, value):
+    monkeypatch.setenv("CI", value)
+    assert running_under_ci()
+    with pytest.raises(pytest.fail.Exception, match=f"'dovecot' is missing and CI={value},"):
+        require_component("dovecot", False, "no binary")
+
+
+@pytest.mark.parametrize("value", ["", " ", "0", "false", "False", "no", "off"])
+def test_an_empty_or_explicitly_false_ci_is_local(monkeypatch, value):
+    monkeypatch.setenv("CI", value)
+    assert not running_under_ci()
+    with pytest.raises(pytest.skip.Exception):
         require_component("dovecot", False, "no binary")
 
 
@@ -116,13 +126,14 @@ def test_real_component_marker_skips_locally(tmp_path):
     assert "real component 'unobtainium' not available: not made on this planet" in result.stdout
 
 
-def test_real_component_skips_are_failures_under_ci(tmp_path):
-    result = run_inner_pytest(tmp_path, ci="true")
+@pytest.mark.parametrize("ci", ["true", "1"])
+def test_real_component_skips_are_failures_under_ci(tmp_path, ci):
+    result = run_inner_pytest(tmp_path, ci=ci)
     assert result.returncode == 1, result.stdout + result.stderr
     # a failure in the setup phase is reported by pytest as an "error"
     assert "1 skipped, 2 errors" in result.stdout
-    assert "'unobtainium' is missing and CI=true" in result.stdout
-    assert "CI=true, which counts as a failure: Skipped: skipped for another" in result.stdout
+    assert f"'unobtainium' is missing and CI={ci}," in result.stdout
+    assert f"CI={ci}, which counts as a failure: Skipped: skipped for another" in result.stdout
 
 
 def test_fixtures_mark_their_tests(request):
@@ -489,3 +500,29 @@ def test_browser_live_server_click_and_screenshot(page, live_server):
     path = screenshot(page, "infrastructure/after click")
     assert path == SCREENSHOT_DIR / "infrastructure_after_click.png"
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# --- the suite tests the source tree ---------------------------------------------------------
+
+
+def test_the_suite_imports_the_host_and_every_plugin_from_the_source_tree():
+    """An edit under plugins/ must be what the tests run: a stale non-editable install would
+    let the suite pass against the old code (scripts/test installs editable)."""
+    from importlib.metadata import entry_points
+
+    import medshake_bridge
+
+    repo = TESTS_DIR.parent
+    assert Path(medshake_bridge.__file__).resolve().is_relative_to(repo / "medshake_bridge")
+    found = entry_points(group="medshake_bridge")
+    assert {e.name for e in found} >= {"apicrypt_v1", "apicrypt_v2", "pop3", "imap",
+                                        "maildir", "keys"}
+    for entry in found:
+        module = sys.modules.get(entry.module) or __import__(entry.module, fromlist=["_"])
+        where = Path(module.__file__).resolve()
+        assert where.is_relative_to(repo / "plugins"), (entry.name, where)
+
+
+def test_scripts_test_installs_editable():
+    script = (TESTS_DIR.parent / "scripts" / "test").read_text()
+    assert '--editable ".[test]"' in script and "--no-deps ." not in script

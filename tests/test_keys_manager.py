@@ -7,7 +7,6 @@ contents, hidden work files included).
 from __future__ import annotations
 
 import io
-import os
 import stat
 from datetime import date
 from pathlib import Path
@@ -25,6 +24,7 @@ from medshake_keys.errors import (
 )
 from medshake_keys.manager import MAX_KEY_BYTES, ClefsManager
 from medshake_keys.names import parse_name, validate_name
+from support.unprivileged import run_unprivileged
 
 from medshake_bridge.runner import Runner
 from medshake_bridge.sandbox import SANDBOX_ENV_VARS, install_programs, make_aes_key, make_keys
@@ -198,18 +198,39 @@ def test_a_key_folder_that_cannot_be_written_even_by_root(site: Site):
     assert snapshot(site.keys_dir) == before
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores permission bits; the Clefs-is-a-"
-                    "file test covers the refusal for every account")
-def test_a_read_only_clefs_folder(site: Site):  # pragma: no cover - runs as a normal user
+READ_ONLY_CLEFS = """
+import io, json, os, shutil, tempfile
+from pathlib import Path
+from medshake_keys.errors import KeyFolderError
+from test_keys_manager import Site, snapshot
+tmp = Path(tempfile.mkdtemp())
+try:
+    site = Site(tmp)
     site.add("bob.DURAND.126")
     site.clefs.chmod(0o500)
+    before = snapshot(site.keys_dir)
     try:
-        before = snapshot(site.keys_dir)
-        with pytest.raises(KeyFolderError, match="may not write"):
-            site.manager().import_key("Master.126", io.BytesIO(site.key("Master.126")))
-        assert snapshot(site.keys_dir) == before
-    finally:
-        site.clefs.chmod(0o700)
+        site.manager().import_key("Master.126", io.BytesIO(site.key("Master.126")))
+        refused = ""
+    except KeyFolderError as exc:
+        refused = str(exc)
+    unchanged = snapshot(site.keys_dir) == before
+    site.clefs.chmod(0o700)
+    site.add("Master.126")  # writable again: the same import works
+    print(json.dumps({"uid": os.geteuid(), "refused": refused, "unchanged": unchanged,
+                      "keys": sorted(k.name for k in site.manager().list_keys())}))
+finally:
+    shutil.rmtree(tmp)
+"""
+
+
+@pytest.mark.real_component("unprivileged-user")
+def test_a_read_only_clefs_folder():
+    """Run as an unprivileged account (root ignores permission bits)."""
+    found = run_unprivileged(READ_ONLY_CLEFS)
+    assert found["uid"] != 0
+    assert "may not write" in found["refused"] and found["unchanged"]
+    assert found["keys"] == ["Master.126", "bob.DURAND.126"]
 
 
 # -- list and delete ---------------------------------------------------------------------

@@ -184,6 +184,48 @@ def test_same_token_sends_once_and_a_failed_send_can_be_retried(send_world):
     assert len(sw.delivered()) == 1
 
 
+def test_clicks_racing_with_one_token_send_once_on_every_database(db_send_world):
+    """Several requests with the same form token at the same moment (a double click reaching
+    two workers): one sends, the others see it sent or being sent; never two messages."""
+    import threading
+
+    from medshake_bridge.models import User
+    from medshake_bridge.send.service import SendInProgress, send_message
+
+    sw = db_send_world
+    draft = sw.draft()
+    clicks = 4
+    together = threading.Barrier(clicks, timeout=60)
+    outcomes: list[str] = []
+    errors: list[BaseException] = []
+
+    def click() -> None:
+        with sw.app.app_context():
+            try:
+                user = db.session.get(User, sw.alice)
+                together.wait()
+                outcome = send_message(user, draft, token="form-race")
+                outcomes.append("already" if outcome.already else "sent")
+            except SendInProgress:
+                outcomes.append("in progress")
+            except BaseException as exc:  # noqa: BLE001
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=click) for _ in range(clicks)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=180)
+    assert not any(thread.is_alive() for thread in threads)
+    assert errors == []
+    assert outcomes.count("sent") == 1 and len(outcomes) == clicks, outcomes
+    (row,) = _rows(sw.app)
+    assert row.state == SENT and row.attempts == 1
+    assert len(sw.delivered()) == 1
+
+
 class Veto:
     def __init__(self) -> None:
         self.sent: list[str] = []

@@ -61,6 +61,7 @@ MAX_ATTEMPTS = 3  # tries of a message whose own content fails, before quarantin
 BACKOFF_MIN = 60
 BACKOFF_MAX = 30 * 60
 FETCH_BATCH = 50
+TAKEN = "taken"  # process_message_row: another process (another host) processed it first
 HEADER_READ_LIMIT = 256 * 1024
 Progress = Callable[[str, dict[str, Any]], None]
 
@@ -385,6 +386,8 @@ def _process_pending(state: BridgeState, plan: MailboxPlan, mailbox: Mailbox, in
             report.duplicates += 1
         elif outcome == QUARANTINED:
             report.quarantined += 1
+        elif outcome == TAKEN:
+            pass  # counted by the process that stored its documents
         elif row.error_cause in ("", CONTENT):
             report.failed += 1
         else:
@@ -468,7 +471,16 @@ def process_message_row(state: BridgeState, row: ReceivedMessage, owners: list[i
     row.state, row.processed_at = PROCESSED, utcnow()
     db.session.flush()
     outbox.document_received(documents)  # announced in the same commit as the documents
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # Hosts sharing one database each hold their own mailbox lock, so two may process
+        # the same stored message; the unique key on its documents keeps them once. The
+        # loser keeps nothing and goes on with the next message.
+        db.session.rollback()
+        log.info("message %s (server id %s) was processed by another process meanwhile",
+                 row.id, row.server_id)
+        return TAKEN, 0
     _announce(state, row, documents)
     return PROCESSED, len(documents)
 

@@ -18,7 +18,13 @@ from medshake_bridge.textdecode import normalise_line_endings
 from .dates import format_date
 from .documents import parse_document
 from .header import CODE_WIDTH, EMPTY_CODE
-from .markers import END_MARKER, FILE_END_MARKER, is_end_marker
+from .markers import (
+    END_MARKER,
+    FILE_END_MARKER,
+    is_end_marker,
+    is_lab_end_marker,
+    is_lab_marker,
+)
 from .nir import Nir, parse_nir
 from .score import plausible_name
 
@@ -68,6 +74,12 @@ def _clean(value: str, label: str) -> str:
                 f"The {label} contains a control character (U+{ord(char):04X}).",
                 fix=f"Retype the {label} without invisible characters.",
             )
+    if is_end_marker(value) or is_lab_marker(value) or is_lab_end_marker(value):
+        raise HprimBuildError(
+            f"The {label} is an HPRIM marker ({value.strip()!r}); the recipient would read "
+            "the header's line as the end of the document.",
+            fix=f"Correct the {label}.",
+        )
     return value.strip()
 
 

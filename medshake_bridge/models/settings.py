@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Boolean, DateTime, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from medshake_bridge import clock
 from medshake_bridge.db import db
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """Now, in UTC, from :mod:`medshake_bridge.clock` (which tests can fix)."""
+    return clock.utcnow()
 
 
 class SettingValue(db.Model):

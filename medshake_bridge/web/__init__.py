@@ -53,6 +53,16 @@ STATIC_ENDPOINT = "bridge_auth.static"
 OWN_LAYOUT = "bridge/layout.html"
 
 
+def _nested_levels(levels: dict[str, str], name: str, blueprint: Blueprint) -> None:
+    """Blueprints nested in a bridge blueprint (endpoints ``parent.child.view``) are bridge
+    pages too: each gets its own level (``protect``) or its parent's, so an admin-only child
+    of a user blueprint stays admin-only."""
+    for child, options in getattr(blueprint, "_blueprints", []):
+        dotted = f"{name}.{options.get('name', child.name)}"
+        levels[dotted] = getattr(child, ACCESS_ATTR, levels[name])
+        _nested_levels(levels, dotted, child)
+
+
 def init_web(app: Flask, state: Any, plugin_blueprints: list[Blueprint]) -> WebState:
     """Attach the web layer to ``app``; ``plugin_blueprints`` are already registered."""
     from medshake_bridge.views.auth import auth_pages
@@ -73,6 +83,7 @@ def init_web(app: Flask, state: Any, plugin_blueprints: list[Blueprint]) -> WebS
     app.register_blueprint(auth_pages, url_prefix=prefix)
     for blueprint in [auth_pages, *plugin_blueprints]:
         web.blueprints[blueprint.name] = getattr(blueprint, ACCESS_ATTR, USER)
+        _nested_levels(web.blueprints, blueprint.name, blueprint)
         # a blueprint with its own handler (the JSON API answers problem+json) keeps it
         app.error_handler_spec[blueprint.name][None].setdefault(HTTPException, render_http_error)
     app.before_request(guard_request)

@@ -32,6 +32,7 @@ from medshake_apicrypt_v2.errors import (
     CompanionError,
 )
 from medshake_bridge.api import BridgeError, CheckResult
+from medshake_bridge.api import today as bridge_today
 
 if TYPE_CHECKING:
     from medshake_apicrypt_v2.backend import ApicryptV2Backend
@@ -237,7 +238,7 @@ def certificate_expiry_check(name: str, health: HealthReply, today: date | None 
     if report is None or report.raw.get("missing"):
         return _check(check_name, False, "the companion does not know this certificate",
                       "Install the certificate in the companion or correct apicrypt2CertName.")
-    today = today or date.today()
+    today = today or bridge_today()
     expires = report.expires
     if report.expired:
         return _check(check_name, False,

@@ -4,7 +4,8 @@ Pytest plugin. ``require_component(name, available, reason)`` is the one rule:
 
 * component available: nothing happens;
 * missing, locally: the test is *skipped*, with a reason naming the component and the fix;
-* missing, under CI (environment variable ``CI`` set to ``true``): the test *fails*.
+* missing, under CI (environment variable ``CI`` set to anything but empty, ``0``, ``false``,
+  ``no`` or ``off``: ``true``, ``1``, ``yes``, a CI system's name): the test *fails*.
 
 The ``real_component(name)`` marker (declared in ``pyproject.toml``) does the same from a
 marker: a test marked ``@pytest.mark.real_component("dovecot")`` is checked before it runs
@@ -38,13 +39,23 @@ _PROBE_RESULTS: dict[str, str | None] = {}
 _FIXTURE_COMPONENTS: dict[str, str] = {}
 
 
+FALSY = frozenset({"", "0", "false", "no", "off", "n", "f"})
+
+
 def running_under_ci() -> bool:
-    """True when the environment variable ``CI`` is ``true`` (any case)."""
-    return os.environ.get("CI", "").strip().lower() == "true"
+    """True when the environment variable ``CI`` is set to a truthy value (any case).
+
+    CI systems differ: ``true`` (GitHub, GitLab), ``1``, ``yes``, or their own name
+    (Woodpecker sets ``woodpecker``). Only an empty value or an explicit no means "not CI"."""
+    return os.environ.get("CI", "").strip().lower() not in FALSY
+
+
+def _ci_label() -> str:
+    return f"CI={os.environ.get('CI', '').strip()}"
 
 
 def require_component(name: str, available: bool, reason: str) -> None:
-    """Skip (locally) or fail (under ``CI=true``) the current test when ``name`` is missing.
+    """Skip (locally) or fail (under CI) the current test when ``name`` is missing.
 
     Call it from a test or a fixture. ``reason`` says what is missing and how to get it.
     """
@@ -52,7 +63,8 @@ def require_component(name: str, available: bool, reason: str) -> None:
         return
     if running_under_ci():
         pytest.fail(
-            f"real component {name!r} is missing and CI=true, so this is a failure: {reason}",
+            f"real component {name!r} is missing and {_ci_label()}, so this is a failure: "
+            f"{reason}",
             pytrace=False,
         )
     pytest.skip(f"real component {name!r} not available: {reason}")
@@ -192,5 +204,5 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
     reason = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else longrepr
     report.outcome = "failed"
     report.longrepr = (
-        f"real-component test skipped while CI=true, which counts as a failure: {reason}"
+        f"real-component test skipped while {_ci_label()}, which counts as a failure: {reason}"
     )
