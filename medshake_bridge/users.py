@@ -58,8 +58,10 @@ def create_user(login: str, password: str, *, role: str = "practitioner",
 
 
 def find_user(login: str) -> User | None:
+    """The bridge user with this login, or ``None`` (connectors linking an EHR's accounts)."""
     return db.session.scalars(select(User).where(User.login == login)).first()
 
 
 def list_users() -> list[User]:
+    """Every bridge user, oldest first (connectors comparing with an EHR's accounts)."""
     return list(db.session.scalars(select(User).order_by(User.id)))

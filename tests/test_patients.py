@@ -62,7 +62,7 @@ class Duplicate:
 def test_every_app_has_the_bridge_store_and_plugins_add_sources(clinic_world):
     with clinic_world.app.app_context():
         providers = patients.patient_providers()
-        assert set(providers) == {"bridge", "clinic"}
+        assert {"bridge", "clinic"} <= set(providers)
         assert patients.provider_for(PatientRef("clinic", "9")) is clinic_world.clinic
         assert patients.provider_for("bridge:1").can_create
         with pytest.raises(PatientError, match="no patient provider for the source 'ehr'"):

@@ -150,13 +150,10 @@ def _exercise(name: str, app, module) -> None:  # noqa: C901 - one case per hook
         document = types.SimpleNamespace(key="doc-1", text="...")
         first = provider.file_document(document, "17", user=USER)
         assert provider.file_document(document, "17", user=USER) is first
-    elif name == "medshake_patient_candidates":
-        identity = types.SimpleNamespace(last_name="Dupont")
-        assert call(name, identity=identity, limit=5)[0].patient_id == "17"
-    elif name == "medshake_file_to_patient":
-        document = types.SimpleNamespace(id=9)
-        assert hooks.call_first(name, document=document, patient_id="mine:17",
-                                user=USER) == {"id": "mine-9"}
+    elif name == "medshake_cli_commands":
+        result = app.test_cli_runner().invoke(args=["count-users"])
+        assert result.exit_code == 0, result.output
+        assert result.output.strip().endswith("users") and result.output.split()[0].isdigit()
     elif name == "medshake_before_send":
         outgoing = types.SimpleNamespace(patient_id="", text="")
         assert "patient" in hooks.call(name, message=outgoing, user=USER)[0].value

@@ -20,7 +20,7 @@ HOST = ROOT / "medshake_bridge"
 DEFAULT_PLUGINS_PACKAGE = "medshake_bridge.default_plugins"
 # Files still importing a default plugin directly until the patient providers land (helper
 # `providers` replaces this import with medshake_bridge.patients); emptied by that merge.
-PENDING = {"medshake_bridge/views/inbox.py"}
+PENDING: set[str] = set()
 
 
 def _plugin_packages() -> set[str]:

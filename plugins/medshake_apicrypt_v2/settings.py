@@ -25,8 +25,7 @@ def aes_command_validator(value: Any) -> None:
 
     from medshake_apicrypt_v2.errors import ApicryptV2ConfigError
     from medshake_apicrypt_v2.service import aes_argv
-    from medshake_bridge.api import resolve_program
-    from medshake_bridge.settings.spec import ValueProblem
+    from medshake_bridge.api import ValueProblem, resolve_program
 
     try:
         argv = aes_argv({"apicrypt2AesCommand": str(value)}, Path("s"), Path("d"), "c")

@@ -2,7 +2,7 @@
 provenance of received mail (not Apicrypt-encrypted, sender outside the Apicrypt domains)
 
 Revision ID: 0014
-Revises: 0007
+Revises: 0013
 Create Date: 2026-12-01
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014"
-down_revision = "0007"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """Plugin failures recorded at run time, and plugins suspended after repeated failures
 
 Revision ID: 0015
-Revises: 0007
+Revises: 0014
 Create Date: 2026-12-01
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015"
-down_revision = "0007"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 

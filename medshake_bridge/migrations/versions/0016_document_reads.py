@@ -2,7 +2,7 @@
 who sent a message on behalf of its owner; the exam date of each inbox document
 
 Revision ID: 0016
-Revises: 0007
+Revises: 0015
 Create Date: 2026-12-01
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0016"
-down_revision = "0007"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
