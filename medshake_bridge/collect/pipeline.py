@@ -199,6 +199,10 @@ def _collect_locked(state: BridgeState, plan: MailboxPlan, mailbox: Mailbox, inb
         new = [item for item in listed if item.server_id not in known]
         progress("listed", {"mailbox": plan.identity.key, "new": len(new)})
         max_bytes = int(plan.settings.get("apicryptMaxMessageMB") or 100) * 1024 * 1024
+        raw_dir = inbox / "raw" / str(mailbox.id)
+        _announce_fetches(collector, [
+            item.server_id for item in new if item.size <= max_bytes
+            and not (raw_dir / raw_file_name(item.server_id)).is_file()])
         batch: list[ReceivedMessage] = []
         for item in new:
             if item.size > max_bytes:
@@ -206,8 +210,7 @@ def _collect_locked(state: BridgeState, plan: MailboxPlan, mailbox: Mailbox, inb
                 log.warning("message %s is %d bytes, over the cap: left on the server",
                             item.server_id, item.size)
                 continue
-            batch.append(_store_raw(collector, mailbox, item, inbox / "raw" / str(mailbox.id),
-                                    report))
+            batch.append(_store_raw(collector, mailbox, item, raw_dir, report))
             if len(batch) >= FETCH_BATCH:
                 report.fetched += _commit_rows(batch)
                 batch = []
@@ -230,6 +233,15 @@ def _collect_locked(state: BridgeState, plan: MailboxPlan, mailbox: Mailbox, inb
             row.deleted_on_server_at = now
         db.session.commit()
         report.deleted = len(deletable)
+
+
+def _announce_fetches(collector: MailCollector, server_ids: list[str]) -> None:
+    """Tell a collector that can batch (``prefetch``, optional in the interface) which
+    messages will be fetched next and in which order: IMAP asks for them a batch per round
+    trip, POP3 pipelines its RETR commands when the server allows it."""
+    prefetch = getattr(collector, "prefetch", None)
+    if prefetch is not None and server_ids:
+        prefetch(server_ids)
 
 
 def _read_headers(path: Path) -> email.message.Message:
