@@ -14,7 +14,9 @@ import email.policy
 import json
 import logging
 import os
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +31,14 @@ from medshake_bridge.collect.mailboxes import MailboxPlan, plan_mailboxes
 from medshake_bridge.collect.process import attachments_json, process_stored_message
 from medshake_bridge.collect.rawstore import RawMessageFile, hash_file, raw_file_name
 from medshake_bridge.db import db
-from medshake_bridge.errors import CONFIGURATION, CONTENT, TRANSIENT, BridgeError, error_cause
+from medshake_bridge.errors import (
+    CONFIGURATION,
+    CONTENT,
+    TRANSIENT,
+    BridgeError,
+    ConfigurationError,
+    error_cause,
+)
 from medshake_bridge.extension import BridgeState
 from medshake_bridge.interfaces import MailCollector, ServerMessage
 from medshake_bridge.models.mail import (
@@ -52,6 +61,8 @@ MAX_ATTEMPTS = 3  # tries of a message whose own content fails, before quarantin
 BACKOFF_MIN = 60
 BACKOFF_MAX = 30 * 60
 FETCH_BATCH = 50
+#: App config key: how many mailboxes are collected at once (default: the number of cores).
+WORKERS_CONFIG = "MEDSHAKE_BRIDGE_COLLECT_WORKERS"
 HEADER_READ_LIMIT = 256 * 1024
 Progress = Callable[[str, dict[str, Any]], None]
 
@@ -111,13 +122,36 @@ def _quiet(event: str, info: dict[str, Any]) -> None:
     return None
 
 
+def collect_workers(state: BridgeState, workers: int | None = None) -> int:
+    """How many mailboxes to collect at once: ``workers`` if given, else the app's
+    ``MEDSHAKE_BRIDGE_COLLECT_WORKERS``, else the number of cores."""
+    value = workers if workers is not None else state.app.config.get(WORKERS_CONFIG)
+    if value in (None, ""):
+        return os.cpu_count() or 1
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = 0
+    if number < 1:
+        raise ConfigurationError(
+            f"{WORKERS_CONFIG}={value!r} is not a number of mailboxes collected at once",
+            fix=f"set {WORKERS_CONFIG} to 1 or more (or leave it unset: one per core)")
+    return number
+
+
 def collect_all(state: BridgeState, *, user_id: int | None = None, dry_run: bool = False,
-                progress: Progress = _quiet, retry_now: bool = False) -> CollectReport:
+                progress: Progress = _quiet, retry_now: bool = False,
+                workers: int | None = None) -> CollectReport:
     """Collect every configured mailbox (or only the mailbox(es) ``user_id`` is on).
 
     A mailbox is always collected whole, for every user configured on it, whoever asked:
     collecting it for one user and deleting at the source would lose the others' mail.
     ``retry_now`` tries waiting messages without waiting for their backoff (a person asked).
+
+    Up to ``workers`` mailboxes (see :func:`collect_workers`) are collected at once, each in
+    its own thread with its own application context and database session, and each still
+    under its own lock: a mailbox is never collected twice at the same time. The reports
+    come back in the order of the plan whatever the order the mailboxes finish in.
     """
     plans, problems = plan_mailboxes(state)
     if user_id is not None:
@@ -125,9 +159,27 @@ def collect_all(state: BridgeState, *, user_id: int | None = None, dry_run: bool
         problems = [problem for problem in problems if problem.user_id == user_id]
     report = CollectReport(problems=[str(problem) for problem in problems])
     progress("plan", {"mailboxes": len(plans)})
-    for plan in plans:
-        report.mailboxes.append(collect_mailbox(state, plan, dry_run=dry_run, progress=progress,
-                                                retry_now=retry_now))
+    at_once = min(collect_workers(state, workers), len(plans))
+    if at_once <= 1:
+        for plan in plans:
+            report.mailboxes.append(collect_mailbox(state, plan, dry_run=dry_run,
+                                                    progress=progress, retry_now=retry_now))
+        return report
+    said = threading.Lock()
+
+    def serialised(event: str, info: dict[str, Any]) -> None:
+        with said:
+            progress(event, info)
+
+    app = state.app
+
+    def one(plan: MailboxPlan) -> MailboxReport:
+        with app.app_context():
+            return collect_mailbox(state, plan, dry_run=dry_run, progress=serialised,
+                                   retry_now=retry_now)
+
+    with ThreadPoolExecutor(max_workers=at_once, thread_name_prefix="collect") as pool:
+        report.mailboxes.extend(pool.map(one, plans))
     return report
 
 
@@ -214,7 +266,7 @@ def _collect_locked(state: BridgeState, plan: MailboxPlan, mailbox: Mailbox, inb
             if len(batch) >= FETCH_BATCH:
                 report.fetched += _commit_rows(batch)
                 batch = []
-            progress("fetched", {"server_id": item.server_id})
+            progress("fetched", {"server_id": item.server_id, "mailbox": plan.identity.key})
         report.fetched += _commit_rows(batch)
         _process_pending(state, plan, mailbox, inbox, work, report, progress, retry_now)
         deletable = [] if dry_run else _deletable(plan, mailbox, listed)
