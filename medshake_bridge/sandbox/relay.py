@@ -16,16 +16,20 @@ sandbox keys, so sending can be tried and tested end to end:
 
 from __future__ import annotations
 
+import base64
 import email
 import email.policy
+import io
+import itertools
 import logging
 import os
 import secrets
 import socket
 import ssl
 import time
-from collections.abc import Callable, Mapping
-from email.message import EmailMessage
+from collections.abc import Callable, Iterator, Mapping
+from email.generator import BytesGenerator
+from email.message import Message
 from pathlib import Path
 from typing import Any
 
@@ -89,44 +93,67 @@ def deliver(maildir: Path, data: bytes) -> Path:
     return target
 
 
-def _leaf_parts(message: EmailMessage) -> list[EmailMessage]:
+def _leaf_parts(message: Message) -> list[Message]:
     return [part for part in message.walk() if not part.is_multipart()]
 
 
-def copies_for(raw: bytes, network_dir: Path, recipients: list[str]) -> dict[str, bytes]:
+def _is_attachment(part: Message) -> bool:
+    return part.get_content_disposition() == "attachment"
+
+
+def copies_for(raw: bytes, network_dir: Path, recipients: list[str]
+               ) -> Iterator[tuple[str, bytes]]:
     """The message as each recipient receives it: body and attachments re-encrypted for them.
 
-    Raises :class:`SandboxError` when any part cannot be re-encrypted or is not encrypted for a
-    recipient: then nobody gets anything.
+    Everything is re-encrypted and checked before the first copy is made, so it raises
+    :class:`SandboxError` (when any part cannot be re-encrypted or is not encrypted for a
+    recipient) before anybody gets anything. Then the copies are made one at a time (yielded
+    as (recipient, bytes)), from one parse of the message whose encrypted parts are swapped:
+    parsing and generating the message once per recipient with the ``email`` default policy
+    held some thirty times a large attachment's size in memory.
     """
-    original = email.message_from_bytes(raw, policy=email.policy.default)
-    per_part: list[dict[str, bytes] | None] = []
-    for part in _leaf_parts(original):  # type: ignore[arg-type]
-        if part.is_attachment() or part.get_content_type() == "text/plain":
+    message = email.message_from_bytes(raw, policy=email.policy.compat32)
+    per_part: list[tuple[Message, dict[str, bytes]]] = []
+    for part in _leaf_parts(message):
+        if _is_attachment(part) or part.get_content_type() == "text/plain":
             payload = part.get_payload(decode=True) or b""
-            per_part.append(reencrypt(network_dir, payload))
-        else:
-            per_part.append(None)
-    copies: dict[str, bytes] = {}
+            if not isinstance(payload, bytes):
+                raise SandboxError("a part of the message cannot be decoded",
+                                   fix="send a well-formed MIME message")
+            per_part.append((part, reencrypt(network_dir, payload)))
+            part.set_payload("")  # the encoded original is no longer needed
     for recipient in recipients:
-        copy = email.message_from_bytes(raw, policy=email.policy.default)
-        for part, reencrypted in zip(_leaf_parts(copy), per_part, strict=True):  # type: ignore[arg-type]
-            if reencrypted is None:
-                continue
-            if recipient not in reencrypted:
-                raise SandboxError(f"the content is not encrypted for {recipient}",
-                                   fix="encrypt for every recipient of the envelope")
+        if any(recipient not in reencrypted for _, reencrypted in per_part):
+            raise SandboxError(f"the content is not encrypted for {recipient}",
+                               fix="encrypt for every recipient of the envelope")
+    del message["X-Sandbox-Relay"]
+    message["X-Sandbox-Relay"] = LABEL
+    for recipient in recipients:
+        for part, reencrypted in per_part:
             content = reencrypted[recipient]
-            if part.is_attachment():
-                name = part.get_filename() or "document.apz"
-                part.set_content(content, maintype="application", subtype="octet-stream",
-                                 filename=name)
+            del part["Content-Transfer-Encoding"]
+            if _is_attachment(part):
+                part["Content-Transfer-Encoding"] = "base64"
+                part.set_payload(_base64_lines(content))
             else:
-                part.set_content(content.decode("ascii"), subtype="plain",
-                                 charset="us-ascii", cte="7bit")
-        copy["X-Sandbox-Relay"] = LABEL
-        copies[recipient] = copy.as_bytes(policy=email.policy.SMTP.clone(linesep="\n"))
-    return copies
+                part["Content-Transfer-Encoding"] = "7bit"
+                if part.get_param("charset") is not None:
+                    part.set_param("charset", "us-ascii")
+                part.set_payload(content.decode("ascii"))
+        out = io.BytesIO()
+        BytesGenerator(out, mangle_from_=False, policy=_DELIVERY_POLICY).flatten(message)
+        for part, _ in per_part:
+            part.set_payload("")
+        yield recipient, out.getvalue()
+
+
+_DELIVERY_POLICY = email.policy.compat32.clone(linesep="\n")
+
+
+def _base64_lines(data: bytes) -> str:
+    """``data`` in base64 lines of 76 characters (linear, unlike a line-by-line loop)."""
+    text = base64.b64encode(data).decode("ascii")
+    return "".join(text[start:start + 76] + "\n" for start in range(0, len(text), 76))
 
 
 class RelayHandler:
@@ -164,16 +191,17 @@ class RelayHandler:
         raw = envelope.original_content or b""
         locals_ = [address.rpartition("@")[0] for address in envelope.rcpt_tos]
         times = 2 if DELIVER_TWICE_MARKER in raw else 1  # the companion's "duplicate" mode
+        copies = copies_for(raw, self.network_dir, locals_)
         try:
-            copies = copies_for(raw, self.network_dir, locals_)
+            first = next(copies)  # everything is re-encrypted and checked before this one
         except (SandboxError, ValueError, UnicodeDecodeError) as exc:
             log.warning("sandbox relay refused a message: %s", exc)
             return f"554 5.6.0 the FAKE sandbox relay could not re-encrypt the message: {exc}"
-        for local in locals_:
+        for local, copy in itertools.chain([first], copies):
             maildir = self.mailbox_for(local)
             assert maildir is not None
             for _ in range(times):
-                path = deliver(maildir, copies[local])
+                path = deliver(maildir, copy)
                 self.delivered.append((local, path))
         return f"250 2.0.0 delivered to {len(locals_)} mailbox(es) by the FAKE sandbox relay"
 
