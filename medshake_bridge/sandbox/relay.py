@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 LABEL = "FAKE medshake-bridge sandbox relay (not Apicrypt)"
 MailboxLookup = Callable[[str], Path | None]
+DATA_SIZE_LIMIT = 256 * 1024 * 1024  # bytes of one message the relay accepts
 
 
 def maildirs_under(root: str | os.PathLike[str]) -> MailboxLookup:
@@ -273,6 +274,9 @@ class SandboxRelay:
             "auth_required": True,
             "server_hostname": "localhost",
             "ident": LABEL,
+            # aiosmtpd refuses more than 32 MiB by default; a 50 MB attachment makes a
+            # message of about 95 MB once armoured and base64-encoded.
+            "data_size_limit": DATA_SIZE_LIMIT,
         }
         if tls_cert:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
