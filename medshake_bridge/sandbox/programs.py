@@ -93,14 +93,19 @@ def install_programs(dest_dir: str | os.PathLike[str]) -> list[Path]:
 
 
 def _library_path() -> list[str]:
-    """The installed-package folders of this Python (where ``cryptography`` lives)."""
+    """The installed-package folders of this Python (where ``cryptography`` and ``cffi``
+    live): its site folders, any site or dist-packages folder on its path (a venv made with
+    --system-site-packages, Debian's python3-cryptography), and cryptography's own folder."""
     import site
+
+    import cryptography
 
     folders = [*site.getsitepackages()]
     if site.ENABLE_USER_SITE:
         folders.append(site.getusersitepackages())
-    found = {os.path.dirname(os.path.dirname(os.path.abspath(__import__("cryptography").__file__)))}
-    return [folder for folder in dict.fromkeys([*folders, *sorted(found)]) if os.path.isdir(folder)]
+    folders += [p for p in sys.path if p.rstrip("/").endswith(("site-packages", "dist-packages"))]
+    folders.append(os.path.dirname(os.path.dirname(os.path.abspath(cryptography.__file__))))
+    return [folder for folder in dict.fromkeys(folders) if os.path.isdir(folder)]
 
 
 class _Options:
