@@ -119,3 +119,25 @@ def test_a_bad_number_of_workers_names_the_setting(world, bad):
     assert WORKERS_CONFIG in caught.value.message and WORKERS_CONFIG in caught.value.fix
 
 
+
+
+def test_parallel_collection_on_every_database(db_app, tmp_path, monkeypatch):
+    """Threads with their own sessions on SQLite, PostgreSQL and MariaDB alike."""
+    from mailworld import World
+
+    world = World(db_app, tmp_path, monkeypatch)
+    world.carol_maildir = world.tmp / "maildirs" / CAROL
+    for sub in ("cur", "new", "tmp"):
+        (world.carol_maildir / sub).mkdir(parents=True)
+    with world.app.app_context():
+        world.carol = world.add_user("carol", CAROL, world.carol_maildir)
+    for number in range(2):
+        world.deliver(world.mail())
+        seed_maildir(world.carol_maildir, sandbox_mail(
+            world.net, world.tmp / "sender-work", sender=ALICE, recipient=CAROL,
+            text=HPRIM_LAB), f"1700000000.M{number}P1.carol")
+    report = world.collect(workers=2)
+    assert report.ok, report
+    assert [m.processed for m in report.mailboxes] == [2, 2]
+    owners = sorted(document.owner_user_id for document in world.documents())
+    assert owners == [world.bob] * 2 + [world.carol] * 2
