@@ -31,7 +31,12 @@ from medshake_bridge.collect.documents import build_documents
 from medshake_bridge.collect.locks import MailboxBusy, mailbox_lock
 from medshake_bridge.collect.mailboxes import MailboxPlan, plan_mailboxes
 from medshake_bridge.collect.process import attachments_json, process_stored_message
-from medshake_bridge.collect.rawstore import RawMessageFile, hash_file, raw_file_name
+from medshake_bridge.collect.rawstore import (
+    RawMessageFile,
+    hash_file,
+    raw_file_name,
+    remove_partials,
+)
 from medshake_bridge.db import db
 from medshake_bridge.errors import (
     CONFIGURATION,
@@ -256,6 +261,7 @@ def _collect_locked(state: BridgeState, plan: MailboxPlan, mailbox: Mailbox, inb
         progress("listed", {"mailbox": plan.identity.key, "new": len(new)})
         max_bytes = int(plan.settings.get("apicryptMaxMessageMB") or 100) * 1024 * 1024
         raw_dir = inbox / "raw" / str(mailbox.id)
+        remove_partials(raw_dir)  # a crashed run's partial downloads (we hold the lock)
         _announce_fetches(collector, [
             item.server_id for item in new if item.size <= max_bytes
             and not (raw_dir / raw_file_name(item.server_id)).is_file()])
