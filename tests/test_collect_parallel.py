@@ -141,3 +141,22 @@ def test_parallel_collection_on_every_database(db_app, tmp_path, monkeypatch):
     assert [m.processed for m in report.mailboxes] == [2, 2]
     owners = sorted(document.owner_user_id for document in world.documents())
     assert owners == [world.bob] * 2 + [world.carol] * 2
+
+
+def test_an_in_memory_database_is_collected_in_one_thread(make_app, tmp_path, monkeypatch):
+    """An in-memory SQLite database is one connection shared by every thread (StaticPool):
+    two threads must never use it at once, so neither mailboxes at once nor the processing
+    thread are used there, and the collection is still complete."""
+    from mailworld import World
+
+    from medshake_bridge import migrate
+
+    app = make_app(MEDSHAKE_BRIDGE_DATABASE_URL="sqlite://")
+    migrate.upgrade(app)
+    world = World(app, tmp_path, monkeypatch)
+    world.deliver(world.mail())
+    world.deliver(world.mail())
+    report = world.collect(workers=4)
+    assert report.ok, report
+    assert [m.processed for m in report.mailboxes] == [2]
+    assert len(world.documents()) == 2

@@ -148,6 +148,13 @@ def collect_workers(state: BridgeState, workers: int | None = None) -> int:
     return number
 
 
+def threads_share_the_database() -> bool:
+    """Whether threads may each use their own session: not with an in-memory SQLite database,
+    which is a single connection shared by every thread (then everything runs in one)."""
+    url = db.engine.url
+    return not (url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"))
+
+
 def collect_all(state: BridgeState, *, user_id: int | None = None, dry_run: bool = False,
                 progress: Progress = _quiet, retry_now: bool = False,
                 workers: int | None = None) -> CollectReport:
@@ -169,7 +176,7 @@ def collect_all(state: BridgeState, *, user_id: int | None = None, dry_run: bool
     report = CollectReport(problems=[str(problem) for problem in problems])
     progress("plan", {"mailboxes": len(plans)})
     at_once = min(collect_workers(state, workers), len(plans))
-    if at_once <= 1:
+    if at_once <= 1 or not threads_share_the_database():
         for plan in plans:
             report.mailboxes.append(collect_mailbox(state, plan, dry_run=dry_run,
                                                     progress=progress, retry_now=retry_now))
@@ -465,21 +472,25 @@ class _Overlap:
         self._error: BaseException | None = None
         self.handled: set[int] = set()  # ids processed (or deferred) by the thread
         self._thread = threading.Thread(target=self._run, name="collect-process", daemon=True)
+        self._enabled = threads_share_the_database()
 
     def progress(self, event: str, info: dict[str, Any]) -> None:
         with self._said:
             self._progress(event, info)
 
     def __enter__(self) -> _Overlap:
-        self._thread.start()
+        if self._enabled:
+            self._thread.start()
         return self
 
     def submit(self, rows: list[ReceivedMessage]) -> None:
         ids = [row.id for row in rows if row.id is not None and row.state == STORED]
-        if ids:
+        if ids and self._enabled:
             self._queue.put(ids)
 
     def __exit__(self, *exc_info: object) -> None:
+        if not self._enabled:
+            return  # the sequential pass processes everything
         self._queue.put(None)
         self._thread.join()
         if self._error is not None and exc_info[0] is None:
