@@ -122,3 +122,73 @@ def test_an_8_mb_attachment_crosses_send_relay_collect_inbox(send_world) -> None
                 for item in json.loads(message.attachments_json)}
     assert received == {"IRM cérébrale.dcm": payload}
     assert sw.work_files() == []
+
+
+def _sender_message(net: SandboxNetwork, work: Path, *, attachments: int, preamble: bool,
+                    crlf: bool = True) -> bytes:
+    import email.policy
+    from email.message import EmailMessage
+
+    from mailbuild import sender_backend
+
+    backend = sender_backend(net, work / ALICE, ALICE)
+    message = EmailMessage(policy=email.policy.SMTP if crlf else email.policy.default)
+    message["From"], message["To"] = f"{ALICE}@x.org", f"{BOB}@x.org"
+    message["Subject"] = "Résultats"
+    message.set_content(backend.encrypt_body("Bonjour, Hélène.", [BOB]).armour.decode("ascii"))
+    for number in range(attachments):
+        source = work / f"compte rendu {number}.pdf"
+        source.write_bytes(os.urandom(5000 + number))
+        apz = backend.encrypt_attachment(source, [BOB], work / "apz")
+        message.add_attachment(apz.read_bytes(), maintype="application",
+                               subtype="octet-stream", filename=f"{source.name}.apz")
+    if preamble and attachments:
+        message.preamble = "This is a multi-part message in MIME format."
+    return message.as_bytes()
+
+
+@pytest.mark.parametrize(("attachments", "preamble", "crlf"),
+                         [(0, False, True), (1, True, True), (2, False, False)])
+def test_the_relay_copies_by_slicing_like_the_email_package(
+    net: SandboxNetwork, tmp_path: Path, attachments: int, preamble: bool, crlf: bool
+) -> None:
+    import email
+    import email.policy
+
+    from medshake_bridge.sandbox.armour import open_armour
+    from medshake_bridge.sandbox.relay import _copies_by_email, _copies_by_slicing
+
+    raw = _sender_message(net, tmp_path, attachments=attachments, preamble=preamble,
+                          crlf=crlf)
+    sliced = _copies_by_slicing(raw, net.network_dir, [BOB])
+    assert sliced is not None  # the messages the bridge sends take the fast way
+    (recipient, fast), = list(sliced)
+    (_, slow), = list(_copies_by_email(raw, net.network_dir, [BOB]))
+    assert recipient == BOB and b"\r\n" not in fast  # a Maildir file: LF line ends
+
+    def opened(copy: bytes) -> list[tuple[str | None, str, bytes]]:
+        message = email.message_from_bytes(copy, policy=email.policy.default)
+        assert message["X-Sandbox-Relay"] and message["Subject"] == "Résultats"
+        found = []
+        for part in message.walk():
+            if part.is_multipart():
+                continue
+            kind = "apz" if part.is_attachment() else "body"
+            clear = open_armour(part.get_payload(decode=True), net.keys_dir(BOB), kind=kind)[1]
+            found.append((part.get_filename(), part.get_content_type(), clear))
+        return found
+
+    assert opened(fast) == opened(slow)
+    assert len(opened(fast)) == 1 + attachments
+
+
+def test_the_relay_falls_back_to_the_email_package_for_nested_parts(
+    net: SandboxNetwork, tmp_path: Path
+) -> None:
+    from email.mime.multipart import MIMEMultipart
+
+    from medshake_bridge.sandbox.relay import _copies_by_slicing
+
+    outer = MIMEMultipart("mixed")
+    outer.attach(MIMEMultipart("alternative"))
+    assert _copies_by_slicing(outer.as_bytes(), net.network_dir, [BOB]) is None

@@ -190,12 +190,20 @@ def _new_header(
     )
 
 
-def _base64_lines(data: bytes) -> bytes:
-    """``data`` as base64 lines of 76 characters, each ended by a newline (linear)."""
-    text = _b64encode(data)
-    return b"".join(
-        text[start : start + LINE_WIDTH] + b"\n" for start in range(0, len(text), LINE_WIDTH)
-    )
+def base64_lines(data: bytes | memoryview) -> bytes:
+    """``data`` as base64 lines of 76 characters, each ended by a newline (linear).
+
+    Encoded a block at a time, so the line pieces in memory at once stay about a megabyte
+    whatever the size (a list of every line of 50 MB weighed more than the text itself).
+    """
+    view = memoryview(data)
+    blocks = []
+    for offset in range(0, len(view), BLOCK_SIZE):
+        text = _b64encode(view[offset : offset + BLOCK_SIZE])
+        blocks.append(b"".join(
+            text[start : start + LINE_WIDTH] + b"\n" for start in range(0, len(text), LINE_WIDTH)
+        ))
+    return b"".join(blocks)
 
 
 class ArmourWriter:
@@ -225,13 +233,13 @@ class ArmourWriter:
         self._pending += self._encryptor.update(data)
         if len(self._pending) >= BLOCK_SIZE:
             whole = len(self._pending) - len(self._pending) % _LINE_BYTES
-            self._out.write(_base64_lines(bytes(self._pending[:whole])))
+            self._out.write(base64_lines(bytes(self._pending[:whole])))
             del self._pending[:whole]
 
     def close(self) -> None:
         self._pending += self._encryptor.finalize()
         self._pending += self._encryptor.tag
-        self._out.write(_base64_lines(bytes(self._pending)))
+        self._out.write(base64_lines(bytes(self._pending)))
         self._pending.clear()
         self._out.write((END + "\n").encode("ascii"))
 
@@ -253,7 +261,7 @@ def seal(
     return b"".join(
         [
             ("\n".join([BEGIN, *header.lines(), ""]) + "\n").encode("ascii"),
-            _base64_lines(ciphertext),
+            base64_lines(ciphertext),
             (END + "\n").encode("ascii"),
         ]
     )
