@@ -69,7 +69,9 @@ BACKOFF_MIN = 60
 BACKOFF_MAX = 30 * 60
 FETCH_BATCH = 50
 FETCH_COMMIT_SECONDS = 0.25  # stored rows are committed at least this often while fetching
-PROCESS_QUEUE = 4 * FETCH_BATCH  # committed rows waiting for the processing thread, at most
+# Committed batches (of at most FETCH_BATCH rows) waiting for the processing thread; when it
+# lags further behind, the reader waits: the raw files on disk stay bounded by the download.
+PROCESS_QUEUE = 4
 #: App config key: how many mailboxes are collected at once (default: the number of cores).
 WORKERS_CONFIG = "MEDSHAKE_BRIDGE_COLLECT_WORKERS"
 HEADER_READ_LIMIT = 256 * 1024
