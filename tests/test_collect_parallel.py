@@ -160,3 +160,25 @@ def test_an_in_memory_database_is_collected_in_one_thread(make_app, tmp_path, mo
     assert report.ok, report
     assert [m.processed for m in report.mailboxes] == [2]
     assert len(world.documents()) == 2
+
+
+def test_messages_are_processed_while_the_next_ones_download(world, monkeypatch):
+    """The reader hands committed batches to the processing thread through a bounded queue:
+    with batches of 2 and a queue of 4, processing must have started before the 10th message
+    is fetched (the reader would wait otherwise), and every message is processed once."""
+    monkeypatch.setattr("medshake_bridge.collect.pipeline.FETCH_BATCH", 2)
+    monkeypatch.setattr("medshake_bridge.collect.pipeline.PROCESS_QUEUE", 4)
+    for _ in range(12):
+        world.deliver(world.mail())
+    events: list[tuple[str, str]] = []
+
+    def progress(event: str, info: dict) -> None:
+        events.append((event, threading.current_thread().name))
+
+    report = world.collect(progress=progress, workers=1)
+    assert report.ok, report
+    assert report.total("fetched") == report.total("processed") == 12
+    order = [event for event, _ in events if event in ("fetched", "processed")]
+    assert order.index("processed") < len(order) - 1 - order[::-1].index("fetched")
+    assert {thread for event, thread in events if event == "processed"} == {"collect-process"}
+    assert len(world.documents()) == 12

@@ -70,7 +70,7 @@ BACKOFF_MAX = 30 * 60
 FETCH_BATCH = 50
 FETCH_COMMIT_SECONDS = 0.25  # stored rows are committed at least this often while fetching
 # Committed batches (of at most FETCH_BATCH rows) waiting for the processing thread; when it
-# lags further behind, the reader waits: the raw files on disk stay bounded by the download.
+# lags further behind, the reader waits for it instead of running far ahead.
 PROCESS_QUEUE = 4
 #: App config key: how many mailboxes are collected at once (default: the number of cores).
 WORKERS_CONFIG = "MEDSHAKE_BRIDGE_COLLECT_WORKERS"
