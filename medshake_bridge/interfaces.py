@@ -100,7 +100,13 @@ class ServerMessage:
 @runtime_checkable
 class MailCollector(Protocol):
     """A session with one mailbox. Deletions take effect at :meth:`close` (POP3 QUIT, IMAP
-    EXPUNGE); a session dropped without ``close`` deletes nothing."""
+    EXPUNGE); a session dropped without ``close`` deletes nothing.
+
+    Optional: ``prefetch(server_ids)``. When a collector has it, the pipeline calls it after
+    :meth:`list_messages` with the ids it is about to fetch, in the order it will call
+    :meth:`fetch_to`, so the collector can ask for several at once (IMAP batches, POP3
+    PIPELINING). ``fetch_to`` must still work for any id, in any order.
+    """
 
     def open(self) -> None: ...
 

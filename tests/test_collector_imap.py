@@ -529,3 +529,79 @@ def shorten_timeout(collector, seconds: float) -> None:
     machine may take long to log in, but the stall under test must be seen quickly."""
     collector.endpoint = dataclasses.replace(collector.endpoint, timeout=seconds)
     collector._imap.sock.settimeout(seconds)
+# --- batched fetching (prefetch) ---------------------------------------------------------------
+
+
+def spy_sent(collector: ImapCollector) -> list[bytes]:
+    """Record every line the collector writes to the socket (imaplib's and the batches')."""
+    sent: list[bytes] = []
+    imap = collector._imap
+    original = imap.send
+
+    def spy(data: bytes) -> None:
+        sent.append(bytes(data))
+        original(data)
+
+    imap.send = spy
+    return sent
+
+
+def test_announced_messages_come_in_one_fetch_per_batch(dovecot, mail_user, monkeypatch):
+    monkeypatch.setattr("medshake_imap.collector.FETCH_BATCH", 4)
+    raws = [make_message(f"m{index}", attachment=70_000 if index % 3 == 0 else 0)
+            for index in range(10)]
+    raws.append(DOTS)
+    for raw in raws:
+        dovecot.seed(mail_user.login, raw)
+    collector = opened(settings(dovecot, mail_user), chunk_size=4096)  # literals in pieces
+    listed = collector.list_messages()
+    sent = spy_sent(collector)
+    collector.prefetch([item.server_id for item in listed])
+    assert [fetch(collector, item.server_id) for item in listed] == [wire(r) for r in raws]
+    fetches = [line for line in sent if b" UID FETCH " in line.upper()]
+    assert len(fetches) == 3  # 11 messages, 4 per batch: one command (round trip) each
+    assert all(b"BODY.PEEK[]" in line for line in fetches)  # \Seen left alone
+    collector.delete([item.server_id for item in listed])
+    collector.close()
+    assert keys(dovecot, mail_user) == []
+
+
+def test_a_batch_asked_out_of_order_or_left_half_read_stays_consistent(dovecot, mail_user):
+    raws = [make_message(f"m{index}") for index in range(6)]
+    for raw in raws:
+        dovecot.seed(mail_user.login, raw)
+    collector = opened(settings(dovecot, mail_user))
+    listed = collector.list_messages()
+    collector.prefetch([item.server_id for item in listed])
+    assert fetch(collector, listed[0].server_id) == wire(raws[0])
+    # Out of the announced order: the batch on the wire is read to its end, then a single fetch.
+    assert fetch(collector, listed[4].server_id) == wire(raws[4])
+    assert fetch(collector, listed[1].server_id) == wire(raws[1])
+    collector.prefetch([item.server_id for item in listed[2:]])
+    assert fetch(collector, listed[2].server_id) == wire(raws[2])
+    # Half a batch still on the wire: listing again and closing still work.
+    assert [item.server_id for item in collector.list_messages()] == [
+        item.server_id for item in listed]
+    collector.delete([listed[0].server_id])
+    collector.close()
+    assert len(keys(dovecot, mail_user)) == 5
+
+
+def test_a_message_expunged_before_its_batch_is_reported_not_mixed_up(dovecot, mail_user):
+    raws = [make_message(f"m{index}") for index in range(3)]
+    for raw in raws:
+        dovecot.seed(mail_user.login, raw)
+    collector = opened(settings(dovecot, mail_user))
+    listed = collector.list_messages()
+    other = client(dovecot, mail_user)  # another client deletes the second message meanwhile
+    other.select("INBOX")
+    other.store("2", "+FLAGS", r"(\Deleted)")
+    other.expunge()
+    other.logout()
+    collector.prefetch([item.server_id for item in listed])
+    assert fetch(collector, listed[0].server_id) == wire(raws[0])
+    with pytest.raises(MailProtocolError) as caught:
+        fetch(collector, listed[1].server_id)
+    assert listed[1].server_id in caught.value.message
+    assert fetch(collector, listed[2].server_id) == wire(raws[2])
+    collector.close()

@@ -474,3 +474,77 @@ def shorten_timeout(collector, seconds: float) -> None:
     machine may take long to log in, but the stall under test must be seen quickly."""
     collector.endpoint = dataclasses.replace(collector.endpoint, timeout=seconds)
     collector._pop.sock.settimeout(seconds)
+# --- pipelining (prefetch) ---------------------------------------------------------------------
+
+
+def spy_writes(collector: Pop3Collector) -> list[bytes]:
+    """Record each write the collector makes on the socket (one write = one round trip at
+    most; several commands in one write are pipelined)."""
+    writes: list[bytes] = []
+    sock = collector._pop.sock
+
+    class Spy:
+        def __getattr__(self, name: str):
+            return getattr(sock, name)
+
+        def sendall(self, data: bytes) -> None:
+            writes.append(bytes(data))
+            sock.sendall(data)
+
+    collector._pop.sock = Spy()
+    return writes
+
+
+def test_announced_messages_are_pipelined(dovecot, mail_user, monkeypatch):
+    monkeypatch.setattr("medshake_pop3.collector.PIPELINE_DEPTH", 4)
+    raws = [make_message(f"m{n}", attachment=60_000 if n % 4 == 0 else 0) for n in range(9)]
+    raws.append(DOTS)
+    for raw in raws:
+        dovecot.seed(mail_user.login, raw)
+    collector = opened(settings(dovecot, mail_user))
+    listed = collector.list_messages()
+    writes = spy_writes(collector)
+    collector.prefetch([item.server_id for item in listed])
+    assert [fetch(collector, item.server_id) for item in listed] == [wire(r) for r in raws]
+    retr_writes = [w for w in writes if w.startswith(b"RETR ")]
+    assert retr_writes[0].count(b"RETR ") == 4  # four on the wire at once, then one per answer
+    assert sum(w.count(b"RETR ") for w in retr_writes) == len(raws)
+    collector.delete([item.server_id for item in listed])
+    collector.close()
+    dele_writes = [w for w in writes if w.startswith(b"DELE ")]
+    assert len(dele_writes) == 1 and dele_writes[0].count(b"DELE ") == len(raws)
+    assert keys(dovecot, mail_user) == []
+
+
+def test_pipelined_answers_stay_in_step_when_asked_out_of_order(dovecot, mail_user):
+    raws = [make_message(f"m{n}") for n in range(6)]
+    seeded = [dovecot.seed(mail_user.login, raw) for raw in raws]
+    collector = opened(settings(dovecot, mail_user))
+    listed = collector.list_messages()
+    collector.prefetch([item.server_id for item in listed])
+    assert fetch(collector, listed[0].server_id) == wire(raws[0])
+    assert fetch(collector, listed[3].server_id) == wire(raws[3])  # the others are dropped
+    assert fetch(collector, listed[1].server_id) == wire(raws[1])
+    collector.prefetch([listed[4].server_id, listed[5].server_id])
+    assert fetch(collector, listed[4].server_id) == wire(raws[4])
+    collector.delete([listed[0].server_id])  # RETR for message 6 still on the wire
+    collector.close()
+    assert keys(dovecot, mail_user) == seeded[1:]
+
+
+def test_a_message_deleted_meanwhile_is_reported_and_the_rest_still_comes(dovecot, mail_user):
+    raws = [make_message(f"m{n}") for n in range(3)]
+    for raw in raws:
+        dovecot.seed(mail_user.login, raw)
+    collector = opened(settings(dovecot, mail_user))
+    listed = collector.list_messages()
+    other = opened(settings(dovecot, mail_user))
+    other.delete([listed[1].server_id])
+    other.close()
+    collector.prefetch([item.server_id for item in listed])
+    assert fetch(collector, listed[0].server_id) == wire(raws[0])
+    with pytest.raises(MailProtocolError) as caught:
+        fetch(collector, listed[1].server_id)
+    assert listed[1].server_id in caught.value.message
+    assert fetch(collector, listed[2].server_id) == wire(raws[2])
+    collector.abort()

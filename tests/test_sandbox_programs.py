@@ -74,7 +74,7 @@ def test_install_programs_writes_labelled_python_scripts(tmp_path: Path) -> None
     assert [p.name for p in paths] == list(PROGRAM_NAMES)
     for path in paths:
         lines = path.read_text("utf-8").splitlines()
-        assert lines[0] == f"#!{sys.executable}"
+        assert lines[0] == f"#!{sys.executable} -IS"  # no site, no PYTHON* variables: fast start
         assert "FAKE" in lines[1] and "NOT Apicrypt" in lines[2]
         assert os.access(path, os.X_OK)
     assert sorted(os.listdir(tmp_path / "bin")) == sorted(PROGRAM_NAMES)  # no temporaries left

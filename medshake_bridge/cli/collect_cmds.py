@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from medshake_bridge.cli.group import bridge_group
-from medshake_bridge.collect.pipeline import CollectReport, collect_all
+from medshake_bridge.collect.pipeline import CollectReport, collect_all, collect_workers
 from medshake_bridge.errors import ConfigurationError
 from medshake_bridge.extension import bridge_state
 
@@ -20,14 +20,22 @@ EXIT_OK, EXIT_FAILED, EXIT_CONFIGURATION = 0, 1, 2
 
 
 class ProgressPrinter:
-    """Turns pipeline events into one progress bar per mailbox (fetching, then processing)."""
+    """Turns pipeline events into one progress bar per mailbox (fetching, then processing).
 
-    def __init__(self) -> None:
+    When several mailboxes are collected at once (``parallel``), bars would overwrite each
+    other: each mailbox gets a line when listed and a line when done instead.
+    """
+
+    def __init__(self, *, parallel: bool = False) -> None:
         self.bar: Any = None
+        self.parallel = parallel
 
     def __call__(self, event: str, info: dict[str, Any]) -> None:
         if event == "plan":
+            self.parallel = self.parallel and info["mailboxes"] > 1
             click.echo(f"{info['mailboxes']} mailbox(es) to collect.")
+        elif event == "listed" and self.parallel:
+            click.echo(f"  {info['mailbox']}: {info['new']} new")
         elif event == "listed":
             self._finish()
             self.bar = click.progressbar(length=max(info["new"], 1),
@@ -71,15 +79,21 @@ def summary(report: CollectReport) -> str:
 @click.option("--user", "user_id", type=int, default=None, help="Only this user's mailbox.")
 @click.option("--dry-run", is_flag=True, help="Collect and process but never delete on the "
               "server.")
-def fetch_cmd(user_id: int | None, dry_run: bool) -> None:
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Mailboxes collected at once (default: MEDSHAKE_BRIDGE_COLLECT_WORKERS, "
+              "else one per core).")
+def fetch_cmd(user_id: int | None, dry_run: bool, jobs: int | None) -> None:
     """Collect the Apicrypt mailboxes now.
 
     Exit status: 0 all collected, 1 some mailbox or message failed (or waits for an outage),
     2 a configuration error stops some mail (see the lines starting with "fix:").
     """
     try:
-        report = collect_all(bridge_state(), user_id=user_id, dry_run=dry_run,
-                             progress=ProgressPrinter(), retry_now=True)
+        state = bridge_state()
+        workers = collect_workers(state, jobs)
+        report = collect_all(state, user_id=user_id, dry_run=dry_run,
+                             progress=ProgressPrinter(parallel=workers > 1), retry_now=True,
+                             workers=workers)
     except ConfigurationError as exc:
         click.echo(f"Nothing collected: {exc.message}", err=True)
         click.echo(f"fix: {exc.fix}", err=True)

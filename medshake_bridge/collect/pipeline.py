@@ -14,8 +14,12 @@ import email.policy
 import json
 import logging
 import os
+import queue
 import shutil
+import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,9 +38,17 @@ from medshake_bridge.collect.rawstore import (
     RawTooLarge,
     hash_file,
     raw_file_name,
+    remove_partials,
 )
 from medshake_bridge.db import db
-from medshake_bridge.errors import CONFIGURATION, CONTENT, TRANSIENT, BridgeError, error_cause
+from medshake_bridge.errors import (
+    CONFIGURATION,
+    CONTENT,
+    TRANSIENT,
+    BridgeError,
+    ConfigurationError,
+    error_cause,
+)
 from medshake_bridge.extension import BridgeState
 from medshake_bridge.interfaces import MailCollector, ServerMessage
 from medshake_bridge.models.mail import (
@@ -62,6 +74,12 @@ BACKOFF_MIN = 60
 BACKOFF_MAX = 30 * 60
 FETCH_BATCH = 50
 TAKEN = "taken"  # process_message_row: another process (another host) processed it first
+FETCH_COMMIT_SECONDS = 0.25  # stored rows are committed at least this often while fetching
+# Committed batches (of at most FETCH_BATCH rows) waiting for the processing thread; when it
+# lags further behind, the reader waits for it instead of running far ahead.
+PROCESS_QUEUE = 4
+#: App config key: how many mailboxes are collected at once (default: the number of cores).
+WORKERS_CONFIG = "MEDSHAKE_BRIDGE_COLLECT_WORKERS"
 HEADER_READ_LIMIT = 256 * 1024
 Progress = Callable[[str, dict[str, Any]], None]
 
@@ -121,13 +139,43 @@ def _quiet(event: str, info: dict[str, Any]) -> None:
     return None
 
 
+def collect_workers(state: BridgeState, workers: int | None = None) -> int:
+    """How many mailboxes to collect at once: ``workers`` if given, else the app's
+    ``MEDSHAKE_BRIDGE_COLLECT_WORKERS``, else the number of cores."""
+    value = workers if workers is not None else state.app.config.get(WORKERS_CONFIG)
+    if value in (None, ""):
+        return os.cpu_count() or 1
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = 0
+    if number < 1:
+        raise ConfigurationError(
+            f"{WORKERS_CONFIG}={value!r} is not a number of mailboxes collected at once",
+            fix=f"set {WORKERS_CONFIG} to 1 or more (or leave it unset: one per core)")
+    return number
+
+
+def threads_share_the_database() -> bool:
+    """Whether threads may each use their own session: not with an in-memory SQLite database,
+    which is a single connection shared by every thread (then everything runs in one)."""
+    url = db.engine.url
+    return not (url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"))
+
+
 def collect_all(state: BridgeState, *, user_id: int | None = None, dry_run: bool = False,
-                progress: Progress = _quiet, retry_now: bool = False) -> CollectReport:
+                progress: Progress = _quiet, retry_now: bool = False,
+                workers: int | None = None) -> CollectReport:
     """Collect every configured mailbox (or only the mailbox(es) ``user_id`` is on).
 
     A mailbox is always collected whole, for every user configured on it, whoever asked:
     collecting it for one user and deleting at the source would lose the others' mail.
     ``retry_now`` tries waiting messages without waiting for their backoff (a person asked).
+
+    Up to ``workers`` mailboxes (see :func:`collect_workers`) are collected at once, each in
+    its own thread with its own application context and database session, and each still
+    under its own lock: a mailbox is never collected twice at the same time. The reports
+    come back in the order of the plan whatever the order the mailboxes finish in.
     """
     plans, problems = plan_mailboxes(state)
     if user_id is not None:
@@ -135,9 +183,27 @@ def collect_all(state: BridgeState, *, user_id: int | None = None, dry_run: bool
         problems = [problem for problem in problems if problem.user_id == user_id]
     report = CollectReport(problems=[str(problem) for problem in problems])
     progress("plan", {"mailboxes": len(plans)})
-    for plan in plans:
-        report.mailboxes.append(collect_mailbox(state, plan, dry_run=dry_run, progress=progress,
-                                                retry_now=retry_now))
+    at_once = min(collect_workers(state, workers), len(plans))
+    if at_once <= 1 or not threads_share_the_database():
+        for plan in plans:
+            report.mailboxes.append(collect_mailbox(state, plan, dry_run=dry_run,
+                                                    progress=progress, retry_now=retry_now))
+        return report
+    said = threading.Lock()
+
+    def serialised(event: str, info: dict[str, Any]) -> None:
+        with said:
+            progress(event, info)
+
+    app = state.app
+
+    def one(plan: MailboxPlan) -> MailboxReport:
+        with app.app_context():
+            return collect_mailbox(state, plan, dry_run=dry_run, progress=serialised,
+                                   retry_now=retry_now)
+
+    with ThreadPoolExecutor(max_workers=at_once, thread_name_prefix="collect") as pool:
+        report.mailboxes.extend(pool.map(one, plans))
     return report
 
 
@@ -233,27 +299,39 @@ def _collect_locked(state: BridgeState, plan: MailboxPlan, mailbox: Mailbox, inb
         new = [item for item in listed if item.server_id not in known]
         progress("listed", {"mailbox": plan.identity.key, "new": len(new)})
         max_bytes = _max_message_bytes(plan.settings)
-        batch: list[ReceivedMessage] = []
-        for item in new:
-            if item.size > max_bytes:
-                report.skipped_too_large += 1
-                log.warning("message %s is %d bytes, over the cap: left on the server",
-                            item.server_id, item.size)
-                continue
-            try:
-                batch.append(_store_raw(collector, mailbox, item,
-                                        inbox / "raw" / str(mailbox.id), report, max_bytes))
-            except RawTooLarge:  # the server announced less than it sent: cut, left there
-                report.skipped_too_large += 1
-                log.warning("message %s went over the cap of %d bytes while downloading: "
-                            "left on the server", item.server_id, max_bytes)
-                continue
-            if len(batch) >= FETCH_BATCH:
-                report.fetched += _commit_rows(batch)
-                batch = []
-            progress("fetched", {"server_id": item.server_id})
-        report.fetched += _commit_rows(batch)
-        _process_pending(state, plan, mailbox, inbox, work, report, progress, retry_now)
+        raw_dir = inbox / "raw" / str(mailbox.id)
+        remove_partials(raw_dir)  # a crashed run's partial downloads (we hold the lock)
+        _announce_fetches(collector, [
+            item.server_id for item in new if item.size <= max_bytes
+            and not (raw_dir / raw_file_name(item.server_id)).is_file()])
+        with _Overlap(state, plan, mailbox, inbox, work, progress, retry_now) as processing:
+            batch: list[ReceivedMessage] = []
+            committed_at = time.monotonic()
+            for item in new:
+                if item.size > max_bytes:
+                    report.skipped_too_large += 1
+                    log.warning("message %s is %d bytes, over the cap: left on the server",
+                                item.server_id, item.size)
+                    continue
+                try:
+                    batch.append(_store_raw(collector, mailbox, item, raw_dir, report, max_bytes))
+                except RawTooLarge:  # the server announced less than it sent: cut, left there
+                    report.skipped_too_large += 1
+                    log.warning("message %s went over the cap of %d bytes while downloading: "
+                                "left on the server", item.server_id, max_bytes)
+                    continue
+                if (len(batch) >= FETCH_BATCH
+                        or time.monotonic() - committed_at >= FETCH_COMMIT_SECONDS):
+                    report.fetched += _commit_rows(batch)
+                    processing.submit(batch)
+                    batch, committed_at = [], time.monotonic()
+                processing.progress("fetched", {"server_id": item.server_id,
+                                                "mailbox": plan.identity.key})
+            report.fetched += _commit_rows(batch)
+            processing.submit(batch)
+        processing.merge_into(report)
+        _process_pending(state, plan, mailbox, inbox, work, report, processing.progress,
+                         retry_now, handled=processing.handled)
         deletable = [] if dry_run else _deletable(plan, mailbox, listed)
         if deletable:
             os.sync()  # raw copies and database on disk before the server copies go
@@ -279,6 +357,15 @@ def _max_message_bytes(settings: dict[str, Any]) -> int:
     except (TypeError, ValueError):
         megabytes = 100
     return max(megabytes, 1) * 1024 * 1024
+
+
+def _announce_fetches(collector: MailCollector, server_ids: list[str]) -> None:
+    """Tell a collector that can batch (``prefetch``, optional in the interface) which
+    messages will be fetched next and in which order: IMAP asks for them a batch per round
+    trip, POP3 pipelines its RETR commands when the server allows it."""
+    prefetch = getattr(collector, "prefetch", None)
+    if prefetch is not None and server_ids:
+        prefetch(server_ids)
 
 
 def _read_headers(path: Path) -> email.message.Message:
@@ -359,43 +446,134 @@ def _due(row: ReceivedMessage, now: dt.datetime, settings_changed: dt.datetime |
 
 def _process_pending(state: BridgeState, plan: MailboxPlan, mailbox: Mailbox, inbox: Path,
                      work: Path, report: MailboxReport, progress: Progress,
-                     retry_now: bool = False) -> None:
+                     retry_now: bool = False, handled: set[int] | frozenset[int] = frozenset()
+                     ) -> None:
+    """Process the stored and failed messages of the mailbox that are due, except those
+    ``handled`` already in this run (by the processing thread)."""
     pending = list(db.session.scalars(
         select(ReceivedMessage).where(ReceivedMessage.mailbox_id == mailbox.id,
                                       ReceivedMessage.state.in_((STORED, FAILED)))
         .order_by(ReceivedMessage.id)))
     now = utcnow()
     settings_changed = db.session.scalar(select(func.max(SettingValue.updated_at)))
-    outage: ReceivedMessage | None = None
+    outage: list[ReceivedMessage] = []
     for row in pending:
+        if row.id in handled:
+            continue
         if not _due(row, now, settings_changed, retry_now):
             report.waiting += 1
             _note_waiting(report, row)
             continue
-        if outage is not None:
-            # The service is down: asking again for each message would only add timeouts.
-            _defer(row, outage)
-            outcome = FAILED
-        else:
-            outcome, documents = process_message_row(state, row, plan.owners, plan.settings,
-                                                     inbox, work)
-        if outcome == PROCESSED:
-            report.processed += 1
-            report.documents += documents
-        elif outcome == DUPLICATE:
-            report.duplicates += 1
-        elif outcome == QUARANTINED:
-            report.quarantined += 1
-        elif outcome == TAKEN:
-            pass  # counted by the process that stored its documents
-        elif row.error_cause in ("", CONTENT):
-            report.failed += 1
-        else:
-            report.waiting += 1
-            _note_waiting(report, row)
-            if row.error_cause == TRANSIENT and outage is None:
-                outage = row
-        progress("processed", {"message": row.id, "outcome": outcome})
+        _process_counted(state, plan, row, inbox, work, report, progress, outage)
+
+
+def _process_counted(state: BridgeState, plan: MailboxPlan, row: ReceivedMessage, inbox: Path,
+                     work: Path, report: MailboxReport, progress: Progress,
+                     outage: list[ReceivedMessage]) -> None:
+    """Process one due message and count its outcome in ``report``. ``outage`` holds the
+    message that met an outage in this run, if any: the following ones wait for it without
+    being tried (asking again for each message would only add timeouts)."""
+    if outage:
+        _defer(row, outage[0])
+        outcome = FAILED
+    else:
+        outcome, documents = process_message_row(state, row, plan.owners, plan.settings,
+                                                 inbox, work)
+    if outcome == PROCESSED:
+        report.processed += 1
+        report.documents += documents
+    elif outcome == DUPLICATE:
+        report.duplicates += 1
+    elif outcome == QUARANTINED:
+        report.quarantined += 1
+    elif outcome == TAKEN:
+        pass  # counted by the process that stored its documents
+    elif row.error_cause in ("", CONTENT):
+        report.failed += 1
+    else:
+        report.waiting += 1
+        _note_waiting(report, row)
+        if row.error_cause == TRANSIENT and not outage:
+            outage.append(row)
+    progress("processed", {"message": row.id, "outcome": outcome})
+
+
+class _Overlap:
+    """Process stored messages while the next ones download (issue 18).
+
+    The mailbox reader commits stored rows, then hands their ids to one processing thread
+    through a bounded queue (it waits when the queue is full). The thread has its own
+    application context and database session and processes each message exactly as the
+    sequential run does (one commit per message), so the guarantees hold: rows are committed
+    before they are processed, a crash redoes at most the message being downloaded and the
+    one being processed, and documents are committed once with their message's new state.
+    Whatever the thread did not reach (it stops at the first unexpected error, which is then
+    raised here) is processed afterwards by the sequential pass.
+    """
+
+    def __init__(self, state: BridgeState, plan: MailboxPlan, mailbox: Mailbox, inbox: Path,
+                 work: Path, progress: Progress, retry_now: bool) -> None:
+        self.state, self.plan, self.mailbox = state, plan, mailbox
+        self.inbox, self.work = inbox, work
+        self._progress, self._said = progress, threading.Lock()
+        self.report = MailboxReport(plan.identity.key, list(plan.owners))
+        self._queue: queue.Queue[list[int] | None] = queue.Queue(maxsize=PROCESS_QUEUE)
+        self._error: BaseException | None = None
+        self.handled: set[int] = set()  # ids processed (or deferred) by the thread
+        self._thread = threading.Thread(target=self._run, name="collect-process", daemon=True)
+        self._enabled = threads_share_the_database()
+
+    def progress(self, event: str, info: dict[str, Any]) -> None:
+        with self._said:
+            self._progress(event, info)
+
+    def __enter__(self) -> _Overlap:
+        if self._enabled:
+            self._thread.start()
+        return self
+
+    def submit(self, rows: list[ReceivedMessage]) -> None:
+        ids = [row.id for row in rows if row.id is not None and row.state == STORED]
+        if ids and self._enabled:
+            self._queue.put(ids)
+
+    def __exit__(self, *exc_info: object) -> None:
+        if not self._enabled:
+            return  # the sequential pass processes everything
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None and exc_info[0] is None:
+            raise self._error
+
+    def _run(self) -> None:
+        outage: list[ReceivedMessage] = []
+        with self.state.app.app_context():
+            session = db.session()
+            session.expire_on_commit = False
+            while (ids := self._queue.get()) is not None:
+                if self._error is not None:
+                    continue  # keep emptying the queue: the reader must never block
+                try:
+                    for row in db.session.scalars(select(ReceivedMessage).where(
+                            ReceivedMessage.id.in_(ids), ReceivedMessage.state == STORED)
+                            .order_by(ReceivedMessage.id)):
+                        _process_counted(self.state, self.plan, row, self.inbox, self.work,
+                                         self.report, self.progress, outage)
+                        self.handled.add(row.id)
+                except BaseException as exc:  # noqa: BLE001 - raised in the reader's thread
+                    db.session.rollback()
+                    self._error = exc
+            db.session.remove()
+
+    def merge_into(self, report: MailboxReport) -> None:
+        mine = self.report
+        for name in ("processed", "documents", "duplicates", "failed", "quarantined",
+                     "waiting"):
+            setattr(report, name, getattr(report, name) + getattr(mine, name))
+        if mine.waiting_reason and (not report.waiting_reason
+                                    or mine.waiting_cause == CONFIGURATION):
+            report.waiting_reason = mine.waiting_reason
+            report.waiting_fix, report.waiting_cause = mine.waiting_fix, mine.waiting_cause
 
 
 def _note_waiting(report: MailboxReport, row: ReceivedMessage) -> None:

@@ -62,6 +62,24 @@ def hash_file(path: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
+def remove_partials(folder: Path) -> int:
+    """Remove the partial copies (``.NAME.PID.part``) a crashed run left in ``folder``.
+
+    Called once per collection of the mailbox, under its lock, before fetching: looking for
+    them at each message listed the whole folder each time (quadratic in its size).
+    """
+    removed = 0
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.name.startswith(".") and entry.name.endswith(".part"):
+                    Path(entry.path).unlink(missing_ok=True)
+                    removed += 1
+    except FileNotFoundError:
+        return 0
+    return removed
+
+
 class RawMessageFile:
     """A message being written: ``tmp`` while fetching, ``final`` once :meth:`keep` ran.
 
@@ -74,8 +92,6 @@ class RawMessageFile:
                  limit: int | None = None) -> None:
         self.folder = ensure_private_dir(folder)
         name = name or uuid.uuid4().hex + ".eml"
-        for stale in self.folder.glob(f".{name}.*.part"):  # a crashed run's partial copy
-            stale.unlink(missing_ok=True)
         self.tmp = self.folder / f".{name}.{os.getpid()}.part"
         self.final = self.folder / name
         fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE_MODE)

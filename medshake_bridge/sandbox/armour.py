@@ -6,19 +6,19 @@ the kind (``body`` or ``apz``), the sender, the recipients, whose key encrypts t
 (``Key-Owner``: the sender before the relay, one recipient after), that key's year number and a
 fingerprint. Everything between the BEGIN line and the blank line is the associated data, so a
 changed recipient or year is detected like a changed ciphertext.
+
+Sealing and opening are streamed (:class:`ArmourWriter`, :func:`read_armour`,
+:func:`open_armour_file`): a 50 MB attachment is encrypted or decrypted in blocks of about a
+megabyte, so a program's memory does not grow with the file. The byte API (:func:`seal`,
+:func:`parse`, :func:`open_armour`) produces and reads exactly the same text.
 """
 
 from __future__ import annotations
 
-import base64
 import binascii
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
-
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from collections.abc import Iterator, Sequence
+from io import BytesIO
 
 from medshake_bridge.sandbox.errors import (
     SandboxKeyMissingError,
@@ -28,8 +28,8 @@ from medshake_bridge.sandbox.errors import (
 )
 from medshake_bridge.sandbox.keys import (
     SandboxKey,
+    _clefs,
     check_user,
-    clefs_dir,
     key_owners,
     load_key,
 )
@@ -49,12 +49,68 @@ _FIELDS = (
     "Key-Id",
     "Nonce",
 )
+TAG_SIZE = 16
+LINE_WIDTH = 76
+_LINE_BYTES = LINE_WIDTH // 4 * 3  # 57 clear bytes make one full line of base64
+BLOCK_SIZE = _LINE_BYTES * 16384  # about 0.9 MB of clear data per step
+_READ_SIZE = 1 << 20
+_MAX_HEADER_LINE = 1 << 16
+_SPACES = b" \t\r\n"
+SMALL_ARMOUR = 6 << 20  # armour up to this size is opened in one step, in memory
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import BinaryIO
 
 
-@dataclass(frozen=True)
+def _b64encode(data: bytes) -> bytes:
+    return binascii.b2a_base64(data, newline=False)
+
+
+def _b64decode(data: bytes | str) -> bytes:
+    """Strict base64 (alphabet and padding), like ``base64.b64decode(validate=True)``."""
+    if isinstance(data, str):
+        data = data.encode("ascii")
+    return binascii.a2b_base64(data, strict_mode=True)
+
+
+def _aesgcm(secret: bytes):  # noqa: ANN202 - an AESGCM object
+    """One-shot AES-256-GCM.
+
+    ``cryptography``'s public module imports ``typing``, which costs a sandbox program more
+    start-up than everything else it does on a small message; the Rust class behind it is used
+    when this version of ``cryptography`` has it, the public one otherwise.
+    """
+    try:
+        from cryptography.hazmat.bindings._rust import openssl as rust_openssl
+
+        return rust_openssl.aead.AESGCM(secret)
+    except (ImportError, AttributeError):
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        return AESGCM(secret)
+
+
+def _gcm(secret: bytes, nonce: bytes, *, encrypt: bool):  # noqa: ANN202 - a cipher context
+    """A streaming AES-256-GCM context (large files only)."""
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    cipher = Cipher(algorithms.AES(secret), modes.GCM(nonce))
+    return cipher.encryptor() if encrypt else cipher.decryptor()
+
+
+def _is_invalid_tag(exc: BaseException) -> bool:
+    from cryptography.exceptions import InvalidTag
+
+    return isinstance(exc, InvalidTag)
+
+
 class ArmourHeader:
-    """The clear, authenticated part of an armour."""
+    """The clear, authenticated part of an armour (immutable; a plain class because importing
+    ``dataclasses`` or ``typing`` would slow every program start)."""
 
+    __slots__ = ("key_id", "key_owner", "key_yy", "kind", "nonce", "recipients", "sender")
+    _ORDER = ("kind", "sender", "recipients", "key_owner", "key_yy", "key_id", "nonce")
     kind: str
     sender: str
     recipients: tuple[str, ...]
@@ -62,6 +118,39 @@ class ArmourHeader:
     key_yy: int
     key_id: str
     nonce: bytes
+
+    def __init__(
+        self,
+        *,
+        kind: str,
+        sender: str,
+        recipients: tuple[str, ...],
+        key_owner: str,
+        key_yy: int,
+        key_id: str,
+        nonce: bytes,
+    ) -> None:
+        values = (kind, sender, recipients, key_owner, key_yy, key_id, nonce)
+        for name, value in zip(self._ORDER, values, strict=True):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"ArmourHeader is immutable ({name})")
+
+    def _values(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in self._ORDER)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ArmourHeader):
+            return NotImplemented
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._ORDER)
+        return f"ArmourHeader({fields})"
 
     def lines(self) -> list[str]:
         return [
@@ -73,11 +162,86 @@ class ArmourHeader:
             f"Key-Owner: {self.key_owner}",
             f"Key-Year: {self.key_yy}",
             f"Key-Id: {self.key_id}",
-            f"Nonce: {base64.b64encode(self.nonce).decode('ascii')}",
+            f"Nonce: {_b64encode(self.nonce).decode('ascii')}",
         ]
 
     def associated_data(self) -> bytes:
         return "\n".join(self.lines()).encode("utf-8")
+
+
+def _new_header(
+    kind: str, *, sender: str, recipients: Sequence[str], key: SandboxKey
+) -> ArmourHeader:
+    if kind not in KINDS:
+        raise SandboxUsageError(f"Unknown armour kind {kind!r}.", fix=f"Use one of {KINDS}.")
+    check_user(sender, what="sender")
+    if not recipients:
+        raise SandboxUsageError("No recipient given.", fix="Pass at least one recipient with -d.")
+    for recipient in recipients:
+        check_user(recipient, what="recipient")
+    return ArmourHeader(
+        kind=kind,
+        sender=sender,
+        recipients=tuple(recipients),
+        key_owner=key.user,
+        key_yy=key.yy,
+        key_id=key.key_id,
+        nonce=os.urandom(12),
+    )
+
+
+def base64_lines(data: bytes | memoryview) -> bytes:
+    """``data`` as base64 lines of 76 characters, each ended by a newline (linear).
+
+    Encoded a block at a time, so the line pieces in memory at once stay about a megabyte
+    whatever the size (a list of every line of 50 MB weighed more than the text itself).
+    """
+    view = memoryview(data)
+    blocks = []
+    for offset in range(0, len(view), BLOCK_SIZE):
+        text = _b64encode(view[offset : offset + BLOCK_SIZE])
+        blocks.append(b"".join(
+            text[start : start + LINE_WIDTH] + b"\n" for start in range(0, len(text), LINE_WIDTH)
+        ))
+    return b"".join(blocks)
+
+
+class ArmourWriter:
+    """Seal a stream: ``write`` clear bytes as they come, ``close`` writes the tag and END.
+
+    The text is identical to :func:`seal`'s: the base64 of ciphertext followed by the GCM tag,
+    in lines of 76. Clear data is buffered only up to one block (about 0.9 MB).
+    """
+
+    def __init__(
+        self,
+        out: BinaryIO,
+        kind: str,
+        *,
+        sender: str,
+        recipients: Sequence[str],
+        key: SandboxKey,
+    ) -> None:
+        self.header = _new_header(kind, sender=sender, recipients=recipients, key=key)
+        self._out = out
+        self._encryptor = _gcm(key.secret, self.header.nonce, encrypt=True)
+        self._encryptor.authenticate_additional_data(self.header.associated_data())
+        self._pending = bytearray()
+        out.write(("\n".join([BEGIN, *self.header.lines(), ""]) + "\n").encode("ascii"))
+
+    def write(self, data: bytes) -> None:
+        self._pending += self._encryptor.update(data)
+        if len(self._pending) >= BLOCK_SIZE:
+            whole = len(self._pending) - len(self._pending) % _LINE_BYTES
+            self._out.write(base64_lines(bytes(self._pending[:whole])))
+            del self._pending[:whole]
+
+    def close(self) -> None:
+        self._pending += self._encryptor.finalize()
+        self._pending += self._encryptor.tag
+        self._out.write(base64_lines(bytes(self._pending)))
+        self._pending.clear()
+        self._out.write((END + "\n").encode("ascii"))
 
 
 def seal(
@@ -88,69 +252,68 @@ def seal(
     recipients: Sequence[str],
     key: SandboxKey,
 ) -> bytes:
-    """Encrypt ``plaintext`` with ``key`` (the sender's, or one recipient's after the relay)."""
-    if kind not in KINDS:
-        raise SandboxUsageError(f"Unknown armour kind {kind!r}.", fix=f"Use one of {KINDS}.")
-    check_user(sender, what="sender")
-    if not recipients:
-        raise SandboxUsageError("No recipient given.", fix="Pass at least one recipient with -d.")
-    for recipient in recipients:
-        check_user(recipient, what="recipient")
-    header = ArmourHeader(
-        kind=kind,
-        sender=sender,
-        recipients=tuple(recipients),
-        key_owner=key.user,
-        key_yy=key.yy,
-        key_id=key.key_id,
-        nonce=os.urandom(12),
+    """Encrypt ``plaintext`` with ``key`` (the sender's, or one recipient's after the relay).
+
+    In memory and in one step (the same text as :class:`ArmourWriter` writes in blocks).
+    """
+    header = _new_header(kind, sender=sender, recipients=recipients, key=key)
+    ciphertext = _aesgcm(key.secret).encrypt(header.nonce, plaintext, header.associated_data())
+    return b"".join(
+        [
+            ("\n".join([BEGIN, *header.lines(), ""]) + "\n").encode("ascii"),
+            base64_lines(ciphertext),
+            (END + "\n").encode("ascii"),
+        ]
     )
-    ciphertext = AESGCM(key.secret).encrypt(header.nonce, plaintext, header.associated_data())
-    body = _lines_of(base64.b64encode(ciphertext).decode("ascii"), 76)
-    return ("\n".join([BEGIN, *header.lines(), "", *body, END]) + "\n").encode("ascii")
 
 
-def _lines_of(text: str, width: int) -> list[str]:
-    """Cut ``text`` (one long base64 line) into lines of ``width``.
-
-    Linear, unlike ``textwrap.wrap``, which is quadratic on a line without spaces: a 10 MB
-    attachment took two minutes to armour with it.
-    """
-    return [text[start : start + width] for start in range(0, len(text), width)]
+def _damaged(reason: str) -> SandboxTamperedError:
+    return SandboxTamperedError(f"The sandbox armour is damaged ({reason}).", fix="Fetch it again.")
 
 
-def parse(armour: bytes) -> tuple[ArmourHeader, bytes]:
-    """Split an armour into its header and ciphertext; anything malformed counts as tampered.
+def _truncated() -> SandboxTamperedError:
+    return SandboxTamperedError(
+        "The sandbox armour is truncated (its END line is missing).",
+        fix="Fetch the message again; it was cut in transit or by a fault.",
+    )
 
-    Text around the armour (a mail signature, CRLF line ends) is tolerated, as a mail body
-    would carry it.
-    """
-    text = armour.decode("utf-8", errors="replace").replace("\r\n", "\n").replace("\r", "\n")
-    lines = [line.rstrip() for line in text.split("\n")]
-    try:
-        start = lines.index(BEGIN)
-    except ValueError:
-        raise SandboxTamperedError(
-            "This is not a sandbox armour (its BEGIN line is missing).",
-            fix="Only output of the sandbox programs can be decrypted by them.",
-        ) from None
-    try:
-        end = lines.index(END, start)
-    except ValueError:
-        raise SandboxTamperedError(
-            "The sandbox armour is truncated (its END line is missing).",
-            fix="Fetch the message again; it was cut in transit or by a fault.",
-        ) from None
-    block = lines[start + 1 : end]
-    try:
-        blank = block.index("")
-    except ValueError:
-        raise SandboxTamperedError(
-            "The sandbox armour has no blank line after its header.", fix="Fetch it again."
-        ) from None
+
+def _text_line(raw: bytes) -> str:
+    return raw.decode("utf-8", errors="replace").rstrip()
+
+
+def _read_header(handle: BinaryIO) -> ArmourHeader:
+    """Skip any text before BEGIN, then read and check the header up to its blank line."""
+    while True:
+        raw = handle.readline(_MAX_HEADER_LINE)
+        if not raw:
+            raise SandboxTamperedError(
+                "This is not a sandbox armour (its BEGIN line is missing).",
+                fix="Only output of the sandbox programs can be decrypted by them.",
+            )
+        if _text_line(raw) == BEGIN:
+            break
+    block: list[str] = []
+    while True:
+        raw = handle.readline(_MAX_HEADER_LINE)
+        if not raw:
+            raise _truncated()
+        line = _text_line(raw)
+        if line == END:
+            raise SandboxTamperedError(
+                "The sandbox armour has no blank line after its header.", fix="Fetch it again."
+            )
+        if not line:
+            break
+        if len(block) > len(_FIELDS):
+            raise SandboxTamperedError(
+                "The sandbox armour header has unexpected fields or version.",
+                fix="Fetch it again.",
+            )
+        block.append(line)
     fields: dict[str, str] = {}
     names = []
-    for line in block[:blank]:
+    for line in block:
         name, sep, value = line.partition(": ")
         if not sep:
             raise SandboxTamperedError(
@@ -170,51 +333,140 @@ def parse(armour: bytes) -> tuple[ArmourHeader, bytes]:
             key_owner=fields["Key-Owner"],
             key_yy=int(fields["Key-Year"]),
             key_id=fields["Key-Id"],
-            nonce=base64.b64decode(fields["Nonce"], validate=True),
+            nonce=_b64decode(fields["Nonce"]),
         )
-        ciphertext = base64.b64decode("".join(block[blank + 1 :]), validate=True)
     except (ValueError, binascii.Error) as exc:
-        raise SandboxTamperedError(
-            f"The sandbox armour is damaged ({exc}).", fix="Fetch it again."
-        ) from exc
-    if header.associated_data() != "\n".join(block[:blank]).encode("utf-8"):
+        raise _damaged(str(exc)) from exc
+    if header.associated_data() != "\n".join(block).encode("utf-8"):
         raise SandboxTamperedError("The sandbox armour header was altered.", fix="Fetch it again.")
-    return header, ciphertext
+    return header
 
 
-def decrypt_with(header: ArmourHeader, ciphertext: bytes, key: SandboxKey) -> bytes:
-    """Authenticate and decrypt with a key already chosen for ``header``."""
+def _ciphertext_blocks(handle: BinaryIO) -> Iterator[bytes]:
+    """The decoded base64 between the header and END, in blocks (tag included, at the end).
+
+    Base64 never contains ``-``, so the first ``-`` ends the data: it must start the END line.
+    """
+    carry = b""
+    ended = False
+    while not ended:
+        raw = handle.read(_READ_SIZE)
+        if not raw:
+            raise _truncated()
+        dash = raw.find(b"-")
+        if dash >= 0:
+            tail = raw[dash:]
+            while b"\n" not in tail and len(tail) < len(END) + 2:
+                more = handle.read(_READ_SIZE)
+                if not more:
+                    break
+                tail += more
+            if _text_line(tail.split(b"\n", 1)[0]) != END:
+                if tail.startswith(END[:10].encode()):
+                    raise _truncated()
+                raise _damaged("unexpected text inside the base64 data")
+            raw = raw[:dash]
+            ended = True
+        data = carry + raw.translate(None, _SPACES)
+        usable = len(data) - len(data) % 4
+        carry = data[usable:]
+        if usable:
+            try:
+                yield _b64decode(data[:usable])
+            except (ValueError, binascii.Error) as exc:
+                raise _damaged(str(exc)) from exc
+    if carry:
+        raise _damaged("incomplete base64 data")
+
+
+class ArmourReader:
+    """An armour being read from a binary file: its header first, then its clear content.
+
+    :meth:`plaintext` yields clear blocks before the tag is checked (GCM); callers write them
+    to a file they only keep when the iteration ends without error.
+    """
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self._handle = handle
+        self.header = _read_header(handle)
+
+    def ciphertext(self) -> bytes:
+        """The whole ciphertext and tag (for the byte API)."""
+        return b"".join(_ciphertext_blocks(self._handle))
+
+    def plaintext(self, key: SandboxKey) -> Iterator[bytes]:
+        _check_key(self.header, key)
+        decryptor = _gcm(key.secret, self.header.nonce, encrypt=False)
+        decryptor.authenticate_additional_data(self.header.associated_data())
+        held = b""
+        for block in _ciphertext_blocks(self._handle):
+            held += block
+            if len(held) > TAG_SIZE:
+                yield decryptor.update(held[:-TAG_SIZE])
+                held = held[-TAG_SIZE:]
+        if len(held) < TAG_SIZE:
+            raise _failed()
+        try:
+            last = decryptor.finalize_with_tag(held)
+        except Exception as exc:
+            if _is_invalid_tag(exc):
+                raise _failed() from None
+            raise
+        yield last
+
+
+def _failed() -> SandboxTamperedError:
+    return SandboxTamperedError(
+        "The sandbox armour failed authentication: it was altered or truncated.",
+        fix="Fetch the message again; do not edit armour by hand.",
+    )
+
+
+def parse(armour: bytes) -> tuple[ArmourHeader, bytes]:
+    """Split an armour into its header and ciphertext; anything malformed counts as tampered.
+
+    Text around the armour (a mail signature, CRLF line ends) is tolerated, as a mail body
+    would carry it.
+    """
+    reader = ArmourReader(BytesIO(armour))
+    return reader.header, reader.ciphertext()
+
+
+def _check_key(header: ArmourHeader, key: SandboxKey) -> None:
     if key.key_id != header.key_id:
         raise SandboxKeyMissingError(
             f"The key file {key.path} is not the key this armour was encrypted with "
             f"(fingerprint {key.key_id}, armour expects {header.key_id}).",
             fix="The key was probably recreated; restore the original key file.",
         )
+
+
+def decrypt_with(header: ArmourHeader, ciphertext: bytes, key: SandboxKey) -> bytes:
+    """Authenticate and decrypt with a key already chosen for ``header``."""
+    _check_key(header, key)
     try:
-        return AESGCM(key.secret).decrypt(header.nonce, ciphertext, header.associated_data())
-    except InvalidTag:
-        raise SandboxTamperedError(
-            "The sandbox armour failed authentication: it was altered or truncated.",
-            fix="Fetch the message again; do not edit armour by hand.",
-        ) from None
+        return _aesgcm(key.secret).decrypt(header.nonce, ciphertext, header.associated_data())
+    except Exception as exc:
+        if _is_invalid_tag(exc):
+            raise _failed() from None
+        raise
 
 
-def open_armour(
-    armour: bytes, keys_dir: str | os.PathLike[str], *, kind: str
-) -> tuple[ArmourHeader, bytes]:
-    """Decrypt ``armour`` with the keys in ``keys_dir/Clefs``, as a recipient's program does.
+def recipient_key(
+    header: ArmourHeader, keys_dir: str | os.PathLike[str], *, kind: str
+) -> SandboxKey:
+    """The key in ``keys_dir/Clefs`` that opens ``header``, as a recipient's program finds it.
 
-    Errors, in the order they are checked: tampered/not an armour, wrong kind, no key at all,
-    not a recipient (or not yet re-encrypted by the relay), wrong year, authentication failure.
+    Errors, in the order they are checked: wrong kind, no key at all, not a recipient (or not
+    yet re-encrypted by the relay), wrong year.
     """
-    header, ciphertext = parse(armour)
     if header.kind != kind:
         other = "apiuncryptpj" if header.kind == "apz" else "apiuncrypt"
         raise SandboxUsageError(
             f"This armour holds a {header.kind!r}, not a {kind!r}.", fix=f"Decrypt it with {other}."
         )
     owners = key_owners(keys_dir)
-    folder = clefs_dir(keys_dir)
+    folder = _clefs(keys_dir)
     if not owners:
         raise SandboxKeyMissingError(
             f"No sandbox key in {folder}.",
@@ -235,14 +487,79 @@ def open_armour(
             f"{', '.join(mine)}.",
             fix="Only a recipient can decrypt it, with the copy the relay made for it.",
         )
-    key = load_key(keys_dir, header.key_owner, header.key_yy)
+    return load_key(keys_dir, header.key_owner, header.key_yy)
+
+
+def open_armour(
+    armour: bytes, keys_dir: str | os.PathLike[str], *, kind: str
+) -> tuple[ArmourHeader, bytes]:
+    """Decrypt ``armour`` with the keys in ``keys_dir/Clefs``, as a recipient's program does.
+
+    Errors, in the order they are checked: tampered/not an armour, wrong kind, no key at all,
+    not a recipient (or not yet re-encrypted by the relay), wrong year, authentication failure.
+    """
+    header, ciphertext = parse(armour)
+    key = recipient_key(header, keys_dir, kind=kind)
     return header, decrypt_with(header, ciphertext, key)
+
+
+def open_armour_file(
+    source: str | os.PathLike[str],
+    destination: str | os.PathLike[str],
+    keys_dir: str | os.PathLike[str],
+    *,
+    kind: str,
+) -> ArmourHeader:
+    """Decrypt the armour in file ``source`` into file ``destination``, streamed.
+
+    The clear text goes to a hidden file beside ``destination`` that is renamed into place
+    only once the armour has been authenticated; on any error nothing is left behind.
+    """
+    target = os.fspath(destination)
+    with open_input(source) as handle:
+        if os.fstat(handle.fileno()).st_size <= SMALL_ARMOUR:
+            header, clear = open_armour(handle.read(), keys_dir, kind=kind)
+            blocks: Iterator[bytes] = iter((clear,))
+        else:
+            reader = ArmourReader(handle)
+            header = reader.header
+            blocks = reader.plaintext(recipient_key(header, keys_dir, kind=kind))
+        folder, name = os.path.split(target)
+        temporary = os.path.join(folder, f".{name}.{os.getpid()}.part")
+        try:
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        except OSError as exc:
+            raise SandboxUsageError(
+                f"Cannot write {target} ({exc.strerror}).", fix="Check the -o path and its folder."
+            ) from exc
+        try:
+            with os.fdopen(fd, "wb") as out:
+                for block in blocks:
+                    out.write(block)
+            os.replace(temporary, target)
+        except BaseException:
+            if os.path.lexists(temporary):
+                os.unlink(temporary)
+            raise
+    return header
+
+
+def open_input(path: str | os.PathLike[str], what: str = "input") -> BinaryIO:
+    """Open a program's ``-s`` file for reading, with a usage error instead of a traceback."""
+    try:
+        return open(path, "rb")  # noqa: SIM115 - the caller closes it
+    except OSError as exc:
+        raise SandboxUsageError(
+            f"Cannot read the {what} {os.fspath(path)!r} ({exc.strerror}).",
+            fix="Check the -s path and its permissions.",
+        ) from exc
 
 
 def read_input(path: str | os.PathLike[str], what: str = "input") -> bytes:
     """Read a program's ``-s`` file with a usage error instead of a traceback."""
     try:
-        return Path(path).read_bytes()
+        with open(path, "rb") as handle:
+            return handle.read()
     except OSError as exc:
         raise SandboxUsageError(
             f"Cannot read the {what} {os.fspath(path)!r} ({exc.strerror}).",

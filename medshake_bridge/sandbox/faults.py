@@ -14,15 +14,15 @@ Modes are listed in :data:`FAULT_MODES`.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import sys
-import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 from medshake_bridge.sandbox.errors import SandboxUsageError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from pathlib import Path
 
 FAULT_ENV = "MEDSHAKE_SANDBOX_FAULT"
 LOG_ENV = "MEDSHAKE_SANDBOX_LOG"
@@ -66,7 +66,8 @@ def active_fault(program: str, environ: Mapping[str, str] | None = None) -> str 
 
 def _parent_argv() -> list[str]:
     try:
-        raw = Path(f"/proc/{os.getppid()}/cmdline").read_bytes()
+        with open(f"/proc/{os.getppid()}/cmdline", "rb") as handle:
+            raw = handle.read()
     except OSError:
         return []
     return [part.decode("utf-8", errors="replace") for part in raw.split(b"\0") if part]
@@ -83,6 +84,9 @@ def log_invocation(
     target = os.environ.get(LOG_ENV)
     if not target:
         return
+    import json  # imported here: most runs log nothing, and start-up time counts
+    import time
+
     record = {
         "time": time.time(),
         "program": program,
@@ -109,6 +113,8 @@ def log_invocation(
 
 def start_hang_child() -> int:
     """A grandchild that shares our stdout/stderr: only a process-group kill frees the pipes."""
+    import subprocess
+
     child = subprocess.Popen(  # noqa: S603 - fixed argument list
         [sys.executable, "-c", "import time; time.sleep(3600)"],
         stdin=subprocess.DEVNULL,
@@ -117,6 +123,8 @@ def start_hang_child() -> int:
 
 
 def hang() -> None:
+    import time
+
     time.sleep(3600)
 
 
@@ -130,9 +138,11 @@ def make_noise() -> None:
     sys.stderr.flush()
 
 
-def _files(outputs: Sequence[Path]) -> list[Path]:
+def _files(outputs: Sequence[str | os.PathLike[str]]) -> list[Path]:
+    from pathlib import Path
+
     found: list[Path] = []
-    for path in outputs:
+    for path in map(Path, outputs):
         if path.is_dir():
             found.extend(p for p in sorted(path.rglob("*")) if p.is_file())
         elif path.is_file():
@@ -140,7 +150,7 @@ def _files(outputs: Sequence[Path]) -> list[Path]:
     return found
 
 
-def damage_outputs(mode: str, outputs: Sequence[Path]) -> None:
+def damage_outputs(mode: str, outputs: Sequence[str | os.PathLike[str]]) -> None:
     """Apply an output fault (``noout``, ``empty``, ``truncate``, ``garbage``) after the work."""
     for path in _files(outputs):
         if mode == "noout":

@@ -8,20 +8,22 @@ plainly labelled FAKE: 32 random bytes used as an AES-256-GCM key by the sandbox
 
 from __future__ import annotations
 
-import base64
-import hashlib
+import binascii
 import os
-import re
-import secrets
-from dataclasses import dataclass
-from datetime import date
-from pathlib import Path
 
 from medshake_bridge.sandbox.errors import (
     SandboxKeyMissingError,
     SandboxKeyYearError,
     SandboxUsageError,
 )
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from pathlib import Path
+
+# ``pathlib`` is imported only by the functions that return paths: the sandbox programs use
+# ``os.path`` (importing pathlib, with re, enum and urllib.parse behind it, is a third of a
+# program's start-up).
 
 CLEFS = "Clefs"
 MASTER = "Master"
@@ -33,23 +35,74 @@ _NOTICE = (
     "works only with the sandbox programs and protects nothing real."
 )
 # A local part such as prenom.NOM: letters, digits, dot, dash, underscore; no leading or trailing
-# punctuation (a leading '-' would read as an option).
-USER_PATTERN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,62}[A-Za-z0-9])?\Z")
-_KEY_NAME = re.compile(r"(?P<user>.+)\.(?P<yy>\d{1,4})\Z")
+# punctuation (a leading '-' would read as an option); at most 64 characters. Checked by hand,
+# not with a regular expression: compiling one is a measurable part of a program's start.
+_ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+_USER_CHARS = _ALNUM | frozenset("._-")
 
 
-@dataclass(frozen=True)
+def _is_user_name(text: str) -> bool:
+    return (
+        0 < len(text) <= 64
+        and text[0] in _ALNUM
+        and text[-1] in _ALNUM
+        and all(ch in _USER_CHARS for ch in text)
+    )
+
+
+def _key_name(name: str) -> tuple[str, int] | None:
+    """``prenom.NOM.126`` -> ("prenom.NOM", 126); None for any other file name."""
+    user, dot, yy = name.rpartition(".")
+    if not dot or not user or not 1 <= len(yy) <= 4 or not yy.isascii() or not yy.isdigit():
+        return None
+    return user, int(yy)
+
+
 class SandboxKey:
-    """One fake yearly key: its owner, its Apicrypt year number (year - 1900) and its secret."""
+    """One fake yearly key: its owner, its Apicrypt year number (year - 1900) and its secret.
 
+    A plain immutable class rather than a dataclass or a named tuple: ``dataclasses`` and
+    ``typing`` take longer to import than the rest of a sandbox program's start-up.
+    """
+
+    __slots__ = ("_path", "secret", "user", "yy")
     user: str
     yy: int
     secret: bytes
-    path: Path
+
+    def __init__(self, user: str, yy: int, secret: bytes, path: str | os.PathLike[str]) -> None:
+        object.__setattr__(self, "user", user)
+        object.__setattr__(self, "yy", yy)
+        object.__setattr__(self, "secret", secret)
+        object.__setattr__(self, "_path", os.fspath(path))
+
+    @property
+    def path(self) -> Path:
+        from pathlib import Path
+
+        return Path(self._path)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"SandboxKey is immutable ({name})")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SandboxKey):
+            return NotImplemented
+        return (self.user, self.yy, self.secret, self._path) == (
+            other.user, other.yy, other.secret, other._path
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.user, self.yy, self.secret, self._path))
+
+    def __repr__(self) -> str:  # never the secret
+        return f"SandboxKey(user={self.user!r}, yy={self.yy}, path={self._path!r})"
 
     @property
     def key_id(self) -> str:
         """A short fingerprint written into armour, to tell "other key" from "tampered"."""
+        import hashlib  # only when a key is used: it loads OpenSSL's libcrypto
+
         return hashlib.sha256(self.secret).hexdigest()[:16]
 
 
@@ -66,7 +119,9 @@ def current_year() -> int:
     """Today's year, or ``MEDSHAKE_SANDBOX_YEAR`` so tests and demos can move the clock."""
     value = os.environ.get(YEAR_ENV, "").strip()
     if not value:
-        return date.today().year
+        import time
+
+        return time.localtime().tm_year
     if not value.isdigit():
         raise SandboxUsageError(
             f"{YEAR_ENV}={value!r} is not a year.", fix=f"Set {YEAR_ENV} to e.g. 2026, or unset it."
@@ -76,7 +131,7 @@ def current_year() -> int:
 
 def check_user(user: str, *, what: str = "user") -> str:
     """Refuse names that are not a plain local part (they become file names and arguments)."""
-    if not isinstance(user, str) or not USER_PATTERN.match(user):
+    if not isinstance(user, str) or not _is_user_name(user):
         raise SandboxUsageError(
             f"The {what} {user!r} is not a valid local part.",
             fix="Use a name like prenom.NOM: letters, digits, '.', '-', '_' only.",
@@ -86,7 +141,14 @@ def check_user(user: str, *, what: str = "user") -> str:
 
 def clefs_dir(keys_dir: str | os.PathLike[str]) -> Path:
     """``KEYDIR/Clefs``: ``-k`` names the parent, the keys live in ``Clefs/``."""
+    from pathlib import Path
+
     return Path(keys_dir) / CLEFS
+
+
+def _clefs(keys_dir: str | os.PathLike[str]) -> str:
+    """:func:`clefs_dir` as a string, without pathlib."""
+    return os.path.join(os.fspath(keys_dir), CLEFS)
 
 
 def key_path(keys_dir: str | os.PathLike[str], user: str, year: int) -> Path:
@@ -100,14 +162,14 @@ def render_key(user: str, yy: int, secret: bytes) -> bytes:
         _NOTICE,
         f"User: {user}",
         f"Year: {yy + 1900} ({yy})",
-        f"Secret: {base64.b64encode(secret).decode('ascii')}",
+        f"Secret: {binascii.b2a_base64(secret, newline=False).decode('ascii')}",
         KEY_END,
         "",
     ]
     return "\n".join(lines).encode("ascii")
 
 
-def parse_key(data: bytes, path: Path) -> SandboxKey:
+def parse_key(data: bytes, path: str | os.PathLike[str]) -> SandboxKey:
     """Read a fake key file, refusing anything that is not one."""
     text = data.decode("ascii", errors="replace")
     fields: dict[str, str] = {}
@@ -120,10 +182,10 @@ def parse_key(data: bytes, path: Path) -> SandboxKey:
             raise ValueError("no sandbox key label")
         user = fields["User"]
         yy = int(fields["Year"].split("(")[1].rstrip(")"))
-        secret = base64.b64decode(fields["Secret"], validate=True)
+        secret = binascii.a2b_base64(fields["Secret"].encode("ascii"), strict_mode=True)
         if len(secret) != 32:
             raise ValueError("secret is not 32 bytes")
-    except (KeyError, IndexError, ValueError) as exc:
+    except (KeyError, IndexError, ValueError, binascii.Error) as exc:
         raise SandboxKeyMissingError(
             f"{path} is not a sandbox key file ({exc}).",
             fix="Recreate it with 'medshake-bridge sandbox make-keys'.",
@@ -131,7 +193,7 @@ def parse_key(data: bytes, path: Path) -> SandboxKey:
     return SandboxKey(user=user, yy=yy, secret=secret, path=path)
 
 
-def _write_new(path: Path, data: bytes) -> None:
+def _write_new(path: str | os.PathLike[str], data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
@@ -155,21 +217,21 @@ def make_keys(user: str, keys_dir: str | os.PathLike[str], year: int | None = No
     for owner in (user, MASTER):
         path = folder / f"{owner}.{yy}"
         if not path.exists():
-            _write_new(path, render_key(owner, yy, secrets.token_bytes(32)))
+            _write_new(path, render_key(owner, yy, os.urandom(32)))
         written.append(path)
     return written
 
 
 def key_owners(keys_dir: str | os.PathLike[str]) -> dict[str, set[int]]:
     """Users (not ``Master``) with key files in ``KEYDIR/Clefs``, each with its years."""
-    folder = clefs_dir(keys_dir)
+    folder = _clefs(keys_dir)
     owners: dict[str, set[int]] = {}
-    if not folder.is_dir():
+    if not os.path.isdir(folder):
         return owners
-    for entry in folder.iterdir():
-        match = _KEY_NAME.match(entry.name)
-        if match and entry.is_file() and match["user"] != MASTER:
-            owners.setdefault(match["user"], set()).add(int(match["yy"]))
+    for name in os.listdir(folder):
+        parsed = _key_name(name)
+        if parsed and parsed[0] != MASTER and os.path.isfile(os.path.join(folder, name)):
+            owners.setdefault(parsed[0], set()).add(parsed[1])
     return owners
 
 
@@ -179,24 +241,27 @@ def _years(yys: set[int]) -> str:
 
 def load_key(keys_dir: str | os.PathLike[str], user: str, yy: int) -> SandboxKey:
     """The key of ``user`` for year number ``yy``; distinct errors for "none" and "wrong year"."""
-    folder = clefs_dir(keys_dir)
-    path = folder / f"{user}.{yy}"
-    if not path.is_file():
+    folder = _clefs(keys_dir)
+    name = f"{user}.{yy}"
+    path = os.path.join(folder, name)
+    keys = os.path.normpath(os.fspath(keys_dir))
+    if not os.path.isfile(path):
         years = key_owners(keys_dir).get(user, set())
         if years:
             raise SandboxKeyYearError(
-                f"No sandbox key of {user} for year {yy + 1900} ({path.name}) in {folder}; "
+                f"No sandbox key of {user} for year {yy + 1900} ({name}) in {folder}; "
                 f"it holds {user}'s keys for {_years(years)}.",
                 fix=f"Create it with 'medshake-bridge sandbox make-keys --user {user} "
-                f"--keys {Path(keys_dir)} --year {yy + 1900}'.",
+                f"--keys {keys} --year {yy + 1900}'.",
             )
         raise SandboxKeyMissingError(
-            f"No sandbox key of {user} in {folder} (looked for {path.name}).",
+            f"No sandbox key of {user} in {folder} (looked for {name}).",
             fix=f"Create it with 'medshake-bridge sandbox make-keys --user {user} "
-            f"--keys {Path(keys_dir)}', and pass the folder that contains Clefs/.",
+            f"--keys {keys}', and pass the folder that contains Clefs/.",
         )
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as handle:
+            data = handle.read()
     except OSError as exc:
         raise SandboxKeyMissingError(
             f"The sandbox key {path} cannot be read ({exc.strerror}).",

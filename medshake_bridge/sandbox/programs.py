@@ -21,33 +21,46 @@ recipient, 6 tampered or not a sandbox armour, 7 wrong long code (see ``sandbox/
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
-from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import NoReturn
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
-from medshake_bridge.sandbox import apz, faults
-from medshake_bridge.sandbox.aeskey import decrypt_aes_key
-from medshake_bridge.sandbox.armour import open_armour, read_input, seal
+from medshake_bridge.sandbox import faults
 from medshake_bridge.sandbox.errors import SandboxError, SandboxUsageError
-from medshake_bridge.sandbox.keys import check_user, current_year, load_key, to_yy
+from medshake_bridge.sandbox.keys import SandboxKey, check_user
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import BinaryIO
+
+# The programs run once per message part, so their start-up counts: the cryptography modules
+# are imported only by the command that needs them (see ``_encrypt``, ``_uncrypt``,
+# ``_aes_utility``), and the generated scripts load neither ``medshake_bridge/__init__.py``
+# (Flask) nor ``medshake_bridge/sandbox/__init__.py`` (the relay, the network, the .aes keys).
 
 PROGRAM_NAMES = ("apicrypt", "apicryptpj", "apiuncrypt", "apiuncryptpj", "ApiV2AESUtility")
 LABEL = "MEDSHAKE SANDBOX, FAKE, NOT APICRYPT"
 
-_SCRIPT = """#!{python}
+_SCRIPT = """#!{python} -IS
 # MEDSHAKE SANDBOX: a FAKE stand-in for the program {name!r}, written by medshake-bridge.
 # It is NOT Apicrypt, shares no code or cipher with it, and only works with sandbox keys.
+# -IS: no site module (its .pth files cost a third of a start), no PYTHON* variables; the
+# folders the programs import from are written here instead.
 import sys
 import types
 
-# Load the sandbox without the Flask host that medshake_bridge/__init__.py imports: a program
-# start must stay fast, it runs once per message part.
-package = types.ModuleType("medshake_bridge")
-package.__path__ = [{package_dir!r}]
-sys.modules["medshake_bridge"] = package
+sys.path.extend({library_path!r})
+
+# Load the sandbox without the Flask host that medshake_bridge/__init__.py imports, nor the
+# sandbox's own __init__ (relay, network): a program start must stay fast, it runs once per
+# message part.
+for name, path in (("medshake_bridge", {package_dir!r}),
+                   ("medshake_bridge.sandbox", {sandbox_dir!r})):
+    package = types.ModuleType(name)
+    package.__path__ = [path]
+    sys.modules[name] = package
 from medshake_bridge.sandbox.programs import main  # noqa: E402
 
 sys.exit(main({name!r}, sys.argv[1:]))
@@ -56,6 +69,8 @@ sys.exit(main({name!r}, sys.argv[1:]))
 
 def install_programs(dest_dir: str | os.PathLike[str]) -> list[Path]:
     """Write the five sandbox programs into ``dest_dir`` (created if needed), mode 0755."""
+    from pathlib import Path
+
     folder = Path(dest_dir)
     folder.mkdir(parents=True, exist_ok=True)
     package_dir = str(Path(__file__).resolve().parents[1])  # .../medshake_bridge
@@ -63,7 +78,13 @@ def install_programs(dest_dir: str | os.PathLike[str]) -> list[Path]:
     for name in PROGRAM_NAMES:
         target = folder / name
         temporary = folder / f".{name}.tmp"
-        script = _SCRIPT.format(python=sys.executable, name=name, package_dir=package_dir)
+        script = _SCRIPT.format(
+            python=sys.executable,
+            name=name,
+            package_dir=package_dir,
+            sandbox_dir=str(Path(package_dir) / "sandbox"),
+            library_path=_library_path(),
+        )
         temporary.write_text(script, "utf-8")
         temporary.chmod(0o755)
         os.replace(temporary, target)
@@ -71,14 +92,78 @@ def install_programs(dest_dir: str | os.PathLike[str]) -> list[Path]:
     return written
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise SandboxUsageError(f"{message}.", fix=self.format_usage().strip())
+def _library_path() -> list[str]:
+    """The installed-package folders of this Python (where ``cryptography`` and ``cffi``
+    live): its site folders, any site or dist-packages folder on its path (a venv made with
+    --system-site-packages, Debian's python3-cryptography), and cryptography's own folder."""
+    import site
+
+    import cryptography
+
+    folders = [*site.getsitepackages()]
+    if site.ENABLE_USER_SITE:
+        folders.append(site.getusersitepackages())
+    folders += [p for p in sys.path if p.rstrip("/").endswith(("site-packages", "dist-packages"))]
+    folders.append(os.path.dirname(os.path.dirname(os.path.abspath(cryptography.__file__))))
+    return [folder for folder in dict.fromkeys(folders) if os.path.isdir(folder)]
 
 
-def _parser(program: str) -> argparse.ArgumentParser:
-    """argparse that reports usage errors as sandbox errors (exit 2), without --help or abbrevs."""
-    return _Parser(prog=program, add_help=False, allow_abbrev=False)
+class _Options:
+    """The parsed options of one call: single letters, a value each except ``-v``."""
+
+    def __init__(self, values: dict[str, list[str]], verbose: bool) -> None:
+        self.values = values
+        self.verbose = verbose
+
+    def one(self, letter: str) -> str | None:
+        found = self.values.get(letter)
+        return found[-1] if found else None
+
+    def all(self, letter: str) -> list[str]:
+        return self.values.get(letter, [])
+
+
+def _parse(
+    program: str, argv: Sequence[str], *, valued: str, required: str, repeated: str = ""
+) -> _Options:
+    """Parse ``-x VALUE`` / ``-xVALUE`` options and the ``-v`` flag, as the contract says.
+
+    Hand-written rather than ``argparse``, whose import is a good part of a program's start-up
+    (it runs once per message part). Usage errors exit 2 with the usage line as the fix.
+    """
+    usage = f"usage: {program} " + " ".join(
+        f"-{letter} VALUE" if letter in required else f"[-{letter} VALUE]" for letter in valued
+    ) + " [-v]"
+    if repeated:
+        usage += f" (-{repeated} may be repeated)"
+    values: dict[str, list[str]] = {}
+    verbose = False
+    index = 0
+    while index < len(argv):
+        item = str(argv[index])
+        index += 1
+        if item == "-v":
+            verbose = True
+            continue
+        letter = item[1:2] if item.startswith("-") else ""
+        if not letter or letter not in valued:
+            raise SandboxUsageError(f"unrecognized argument: {item}.", fix=usage)
+        value = item[2:]
+        if not value:
+            if index >= len(argv):
+                raise SandboxUsageError(f"argument -{letter}: expected one argument.", fix=usage)
+            value = str(argv[index])
+            index += 1
+        if letter in values and letter not in repeated:
+            values[letter][-1:] = [value]
+        else:
+            values.setdefault(letter, []).append(value)
+    missing = [f"-{letter}" for letter in required if letter not in values]
+    if missing:
+        raise SandboxUsageError(
+            f"the following arguments are required: {', '.join(missing)}.", fix=usage
+        )
+    return _Options(values, verbose)
 
 
 def _recipients(text: str) -> list[str]:
@@ -88,15 +173,35 @@ def _recipients(text: str) -> list[str]:
     return names
 
 
-def _write(path: Path, data: bytes) -> None:
+_BLOCK = 1 << 20
+# Inputs up to this size are encrypted or decrypted in one step, in memory (a body, a small
+# attachment: the common case, where start-up time dominates); larger ones are streamed.
+SMALL_INPUT = 4 << 20
+
+
+@contextmanager
+def _open_output(path: str) -> Iterator[BinaryIO]:
+    """Write ``path`` through a hidden file renamed into place on success (removed on error)."""
+    folder, name = os.path.split(path)
+    temporary = os.path.join(folder, f".{name}.{os.getpid()}.part")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     except OSError as exc:
         raise SandboxUsageError(
             f"Cannot write {path} ({exc.strerror}).", fix="Check the -o path and its folder."
         ) from exc
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
+        os.replace(temporary, path)
+    except BaseException:
+        _remove(temporary)
+        raise
+
+
+def _remove(path: str) -> None:
+    if os.path.lexists(path):
+        os.unlink(path)
 
 
 def _say(program: str, verbose: bool, text: str) -> None:
@@ -104,73 +209,113 @@ def _say(program: str, verbose: bool, text: str) -> None:
         print(f"{program} ({LABEL}): {text}")
 
 
-def _encrypt(program: str, argv: Sequence[str]) -> list[Path]:
-    parser = _parser(program)
-    parser.add_argument("-s", dest="sources", action="append", required=True)
-    parser.add_argument("-o", dest="output", required=True)
-    parser.add_argument("-u", dest="user", required=True)
-    parser.add_argument("-k", dest="keys", required=True)
-    parser.add_argument("-d", dest="recipients", required=True)
-    parser.add_argument("-v", dest="verbose", action="store_true")
-    args = parser.parse_args(argv)
-    check_user(args.user)
-    recipients = _recipients(args.recipients)
-    key = load_key(args.keys, args.user, to_yy(current_year()))
-    if program == "apicrypt":
-        if len(args.sources) != 1:
-            raise SandboxUsageError("apicrypt takes one -s.", fix="Encrypt one body per call.")
-        kind, clear = "body", read_input(args.sources[0])
+def _encrypt(program: str, argv: Sequence[str]) -> list[str]:
+    options = _parse(program, argv, valued="soukd", required="soukd", repeated="s")
+    sources = options.all("s")
+    user, keys = options.one("u") or "", options.one("k") or ""
+    check_user(user)
+    recipients = _recipients(options.one("d") or "")
+    from medshake_bridge.sandbox.armour import read_input, seal
+    from medshake_bridge.sandbox.keys import current_year, load_key, to_yy
+
+    key = load_key(keys, user, to_yy(current_year()))
+    if program == "apicrypt" and len(sources) != 1:
+        raise SandboxUsageError("apicrypt takes one -s.", fix="Encrypt one body per call.")
+    output = options.one("o") or ""
+    kind = "body" if program == "apicrypt" else "apz"
+    if _total_size(sources) <= SMALL_INPUT:  # in one step: no streaming cipher to import
+        if program == "apicrypt":
+            clear = read_input(sources[0])
+        else:
+            from medshake_bridge.sandbox import apz
+
+            clear = apz.pack([(os.path.basename(s), read_input(s)) for s in sources])
+        with _open_output(output) as out:
+            out.write(seal(kind, clear, sender=user, recipients=recipients, key=key))
     else:
-        kind = "apz"
-        clear = apz.pack([(Path(s).name, read_input(s)) for s in args.sources])
-    output = Path(args.output)
-    _write(output, seal(kind, clear, sender=args.user, recipients=recipients, key=key))
+        _encrypt_stream(sources, output, kind, user=user, recipients=recipients, key=key)
     _say(
         program,
-        args.verbose,
-        f"encrypted {len(args.sources)} input(s) as {args.user} for "
+        options.verbose,
+        f"encrypted {len(sources)} input(s) as {user} for "
         f"{','.join(recipients)} with key year {key.yy}",
     )
     return [output]
 
 
-def _uncrypt(program: str, argv: Sequence[str]) -> list[Path]:
-    parser = _parser(program)
-    parser.add_argument("-s", dest="source", required=True)
-    parser.add_argument("-o", dest="output", required=program == "apiuncryptpj")
-    parser.add_argument("-k", dest="keys", required=True)
-    parser.add_argument("-v", dest="verbose", action="store_true")
-    args = parser.parse_args(argv)
-    armour = read_input(args.source)
+def _total_size(paths: Sequence[str]) -> int:
+    try:
+        return sum(os.stat(path).st_size for path in paths)
+    except OSError:
+        return 0  # reported with its file name when the input is read
+
+
+def _encrypt_stream(
+    sources: Sequence[str],
+    output: str,
+    kind: str,
+    *,
+    user: str,
+    recipients: list[str],
+    key: SandboxKey,
+) -> None:
+    """Encrypt large inputs block by block: memory stays flat whatever their size."""
+    from medshake_bridge.sandbox import apz
+    from medshake_bridge.sandbox.armour import ArmourWriter, open_input
+
+    with _open_output(output) as out:
+        writer = ArmourWriter(out, kind, sender=user, recipients=recipients, key=key)
+        if kind == "body":
+            with open_input(sources[0]) as source:
+                while block := source.read(_BLOCK):
+                    writer.write(block)
+        else:
+            apz.pack_files([(os.path.basename(s), s) for s in sources], writer)
+        writer.close()
+
+
+def _uncrypt(program: str, argv: Sequence[str]) -> list[str]:
+    options = _parse(
+        program, argv, valued="sok", required="sok" if program == "apiuncryptpj" else "sk"
+    )
+    source, keys, output_option = options.one("s") or "", options.one("k") or "", options.one("o")
+    from medshake_bridge.sandbox.armour import open_armour_file, open_input
+
     if program == "apiuncrypt":
-        header, clear = open_armour(armour, args.keys, kind="body")
-        output = Path(args.output) if args.output else Path(f"{args.source}.txt")
-        _write(output, clear)
-        _say(program, args.verbose, f"decrypted a body from {header.sender}")
+        output = output_option or f"{source}.txt"
+        header = open_armour_file(source, output, keys, kind="body")
+        _say(program, options.verbose, f"decrypted a body from {header.sender}")
         return [output]
-    header, container = open_armour(armour, args.keys, kind="apz")
-    folder = Path(args.output)
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, data in apz.unpack(container):
-        _write(_free_name(folder, name), data)
-    _say(program, args.verbose, f"decrypted an attachment from {header.sender}")
+    from medshake_bridge.sandbox import apz
+
+    folder = output_option or ""
+    os.makedirs(folder, exist_ok=True)
+    # The clear container is authenticated as a whole before any file is taken out of it.
+    container = os.path.join(folder, f".container.{os.getpid()}.part")
+    try:
+        header = open_armour_file(source, container, keys, kind="apz")
+        with open_input(container) as handle:
+            apz.unpack_to_folder(handle, folder, _free_name)
+    finally:
+        _remove(container)
+    _say(program, options.verbose, f"decrypted an attachment from {header.sender}")
     return [folder]
 
 
-def _free_name(folder: Path, name: str) -> Path:
+def _free_name(folder: str, name: str) -> str:
     """``name`` in ``folder``, or ``stem (2).ext`` etc. when taken: never overwrite."""
-    candidate = folder / name
+    candidate = os.path.join(folder, name)
     stem, dot, suffix = name.rpartition(".")
     if not dot or not stem:
         stem, dot, suffix = name, "", ""
     number = 2
-    while candidate.exists():
-        candidate = folder / f"{stem} ({number}){dot}{suffix}"
+    while os.path.lexists(candidate):
+        candidate = os.path.join(folder, f"{stem} ({number}){dot}{suffix}")
         number += 1
     return candidate
 
 
-def _aes_utility(program: str, argv: Sequence[str]) -> list[Path]:
+def _aes_utility(program: str, argv: Sequence[str]) -> list[str | Path]:
     if len(argv) != 3:
         raise SandboxUsageError(
             f"{program} takes exactly three arguments, got {len(argv)}.",
@@ -178,11 +323,14 @@ def _aes_utility(program: str, argv: Sequence[str]) -> list[Path]:
         )
     source, destination, code = argv
     if code.startswith("--code-file="):  # the sandbox also reads the code from a file
-        code = Path(code.removeprefix("--code-file=")).read_text(encoding="utf-8").strip()
+        with open(code.removeprefix("--code-file="), encoding="utf-8") as handle:
+            code = handle.read().strip()
+    from medshake_bridge.sandbox.aeskey import decrypt_aes_key
+
     return [decrypt_aes_key(source, destination, code)]
 
 
-_COMMANDS: dict[str, Callable[[str, Sequence[str]], list[Path]]] = {
+_COMMANDS: dict[str, Callable[[str, Sequence[str]], Sequence[str | Path]]] = {
     "apicrypt": _encrypt,
     "apicryptpj": _encrypt,
     "apiuncrypt": _uncrypt,

@@ -4,7 +4,11 @@ A server id is ``"<UIDVALIDITY>:<UID>"``: a UID alone is only meaningful with th
 UIDVALIDITY, and if the server ever resets it, old ids simply stop matching instead of naming
 other messages (which would be fetched as duplicates, or deleted unread). ``fetch_to`` reads the
 message in partial fetches (``BODY.PEEK[]<offset.size>``, which also leaves ``\\Seen`` alone),
-so at most one chunk is in memory whatever the message size. Deletions are only sent by
+so at most one chunk is in memory whatever the message size. When the pipeline announces the
+messages it is about to fetch (:meth:`ImapCollector.prefetch`), they are asked for with one
+``UID FETCH`` per batch (one round trip for up to ``FETCH_BATCH`` messages, which matters on a
+distant server) and each answer is streamed to its file as it arrives, so a crash still leaves
+at most the message being written to fetch again. Deletions are only sent by
 :meth:`ImapCollector.close` (flag ``\\Deleted`` then expunge, or move to a folder): an aborted
 session leaves the mailbox untouched.
 """
@@ -17,6 +21,7 @@ import imaplib
 import logging
 import re
 import ssl
+from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, BinaryIO
 
@@ -39,11 +44,14 @@ log = logging.getLogger(__name__)
 
 FETCH_CHUNK = 1024 * 1024  # bytes per partial fetch: the most a fetch holds in memory
 UID_BATCH = 500  # UIDs per STORE / EXPUNGE / MOVE command, to keep command lines short
+FETCH_BATCH = 100  # messages asked for by one batched UID FETCH (one round trip)
 DEFAULT_FOLDER = "INBOX"
 
 _UID_RE = re.compile(rb"\bUID (\d+)")
 _SIZE_RE = re.compile(rb"\bRFC822\.SIZE (\d+)")
 _BODY_RE = re.compile(rb"\bBODY\[\]<(\d+)>")
+_WHOLE_BODY_RE = re.compile(rb"\bBODY\[\] \{(\d+)\}\r?\n\Z")
+_LITERAL_RE = re.compile(rb"\{(\d+)\}\r?\n\Z")
 
 
 def imap_utf7(name: str) -> str:
@@ -110,6 +118,11 @@ class ImapCollector:
         self._capabilities: set[str] = set()
         self._pending: dict[str, None] = {}
         self._broken = False
+        self._hinted: list[int] = []  # UIDs the pipeline will fetch, in that order
+        self._next_hint = 0  # index in _hinted of the first UID not yet asked for
+        self._inflight: deque[int] = deque()  # UIDs of the batch on the wire, in order
+        self._batch_tag = b""
+        self._tags = 0
 
     # --- session ----------------------------------------------------------------------------
 
@@ -126,6 +139,7 @@ class ImapCollector:
             else:
                 self._imap = imaplib.IMAP4(ep.host, ep.port, timeout=ep.timeout)
         self._pending, self._broken, self.uidvalidity = {}, False, None
+        self._hinted, self._next_hint, self._inflight, self._batch_tag = [], 0, deque(), b""
         try:
             if ep.tls == "starttls":
                 self._starttls(context)
@@ -209,6 +223,7 @@ class ImapCollector:
     def list_messages(self) -> list[ServerMessage]:
         """All messages of the folder: one ``UID SEARCH ALL`` and one ``UID FETCH 1:*
         (RFC822.SIZE)``."""
+        self._finish_batch()
         imap = self._session()
         with self._errors("listing the messages"):
             typ, data = imap.uid("SEARCH", "ALL")
@@ -229,6 +244,14 @@ class ImapCollector:
         return [ServerMessage(f"{self.uidvalidity}:{uid}", sizes[uid])
                 for uid in sorted(set(uids)) if uid in sizes]  # absent: expunged meanwhile
 
+    def prefetch(self, server_ids: Sequence[str]) -> None:
+        """Announce the messages about to be fetched, in the order :meth:`fetch_to` will ask
+        for them: they are then requested ``FETCH_BATCH`` at a time (one round trip each)."""
+        self._finish_batch()
+        uids = [self._uid(server_id) for server_id in server_ids]
+        self._hinted = [uid for uid in uids if uid is not None]
+        self._next_hint = 0
+
     def fetch_to(self, server_id: str, dest: BinaryIO) -> int:
         """Stream message ``server_id`` to ``dest`` in ``chunk_size`` pieces; returns the
         number of bytes written."""
@@ -240,6 +263,15 @@ class ImapCollector:
                 fix="the server renumbered the folder; the messages are listed again with new "
                     "ids",
             )
+        if self._inflight and self._inflight[0] != uid:
+            self._finish_batch()  # asked out of the announced order: back to single fetches
+        if not self._inflight:
+            self._start_batch(uid)
+        if self._inflight:
+            return self._batched_fetch(server_id, uid, dest)
+        return self._partial_fetch(server_id, uid, dest)
+
+    def _partial_fetch(self, server_id: str, uid: int, dest: BinaryIO) -> int:
         imap = self._session()
         during = f"fetching message {server_id}"
         written = 0
@@ -259,6 +291,124 @@ class ImapCollector:
             written += len(piece)
             if len(piece) < self.chunk_size:
                 return written
+
+    # --- batched fetching --------------------------------------------------------------------
+
+    def _start_batch(self, uid: int) -> None:
+        """Ask for ``uid`` and the announced UIDs after it in one ``UID FETCH`` (no waiting)."""
+        hinted = self._hinted
+        try:
+            start = hinted.index(uid, self._next_hint)
+        except ValueError:
+            return
+        batch = hinted[start:start + FETCH_BATCH]
+        self._next_hint = start + len(batch)
+        imap = self._session()
+        self._tags += 1
+        tag = b"MSB%d" % self._tags
+        command = b"%s UID FETCH %s (UID BODY.PEEK[])\r\n" % (tag, uid_set(batch).encode())
+        with self._errors("asking for a batch of messages"):
+            imap.send(command)
+        self._batch_tag = tag
+        self._inflight = deque(sorted(batch))
+
+    def _batched_fetch(self, server_id: str, uid: int, dest: BinaryIO) -> int:
+        """Read the next answer of the batch on the wire, which must be ``uid``'s, into
+        ``dest``; the literal is copied in ``chunk_size`` pieces."""
+        imap = self._session()
+        during = f"fetching message {server_id}"
+        while True:
+            with self._errors(during):
+                line = imap.readline()
+                if not line:
+                    raise EOFError
+            if line.startswith(self._batch_tag + b" "):
+                self._end_batch(line, during)
+                raise MailProtocolError(
+                    f"message {server_id} is no longer in {self.folder!r} on "
+                    f"{self.endpoint.where}",
+                    fix="another program moved or deleted it; nothing to do",
+                )
+            literal = _LITERAL_RE.search(line)
+            if literal is None:
+                continue  # an unsolicited answer (EXISTS, EXPUNGE, a flag change...)
+            size = int(literal.group(1))
+            found = _UID_RE.search(line)
+            if not (line.startswith(b"* ") and b" FETCH " in line and _WHOLE_BODY_RE.search(line)
+                    and (found is None or int(found.group(1)) == uid)):
+                self._skip_literal(size, during)
+                if found is not None and int(found.group(1)) in self._inflight:
+                    # The server skipped ours (expunged meanwhile) and answers for a later one.
+                    self._finish_batch()
+                    raise MailProtocolError(
+                        f"message {server_id} is no longer in {self.folder!r} on "
+                        f"{self.endpoint.where}",
+                        fix="another program moved or deleted it; nothing to do",
+                    )
+                continue
+            written = self._copy_literal(size, dest, during)
+            with self._errors(during):
+                rest = imap.readline()
+            found = found or _UID_RE.search(rest)
+            if found is None or int(found.group(1)) != uid:
+                self._broken = True  # written to the wrong file: the caller discards it
+                raise MailProtocolError(
+                    f"the IMAP server {self.endpoint.where} answered for another message than "
+                    f"{server_id}",
+                    fix="the next collection tries again; if it persists, use POP3",
+                )
+            self._inflight.popleft()
+            if not self._inflight:
+                self._finish_batch()
+            return written
+
+    def _copy_literal(self, size: int, dest: BinaryIO | None, during: str) -> int:
+        imap = self._session()
+        left = size
+        while left:
+            with self._errors(during):
+                piece = imap.read(min(self.chunk_size, left))
+                if not piece:
+                    raise EOFError
+            if dest is not None:
+                try:
+                    dest.write(piece)
+                except BaseException:
+                    self._broken = True  # the rest of the answer is still on the wire
+                    raise
+            left -= len(piece)
+        return size
+
+    def _skip_literal(self, size: int, during: str) -> None:
+        self._copy_literal(size, None, during)
+
+    def _finish_batch(self) -> None:
+        """Read (and drop) what is left of the batch on the wire, up to its tagged end."""
+        if not self._batch_tag:
+            return
+        imap = self._session()
+        during = "finishing a batch of messages"
+        while True:
+            with self._errors(during):
+                line = imap.readline()
+                if not line:
+                    raise EOFError
+            if line.startswith(self._batch_tag + b" "):
+                self._end_batch(line, during)
+                return
+            literal = _LITERAL_RE.search(line)
+            if literal is not None:
+                self._skip_literal(int(literal.group(1)), during)
+
+    def _end_batch(self, line: bytes, during: str) -> None:
+        self._batch_tag, self._inflight = b"", deque()
+        status = line.split(b" ", 2)[1:2]
+        if status != [b"OK"]:
+            raise MailProtocolError(
+                f"the IMAP server {self.endpoint.where} answered "
+                f"{self.endpoint.scrub(line.strip())} while {during}",
+                fix="the next collection tries again; if it persists, check the server",
+            )
 
     @staticmethod
     def _body_piece(data: Sequence[Any], uid: int, offset: int) -> bytes | None:
@@ -301,6 +451,8 @@ class ImapCollector:
         if self._imap is None:
             return
         try:
+            if not self._broken:
+                self._finish_batch()
             if self._broken:
                 raise MailConnectionError(
                     f"the session with {self.endpoint.where} was interrupted; no message "
@@ -359,6 +511,7 @@ class ImapCollector:
     def _drop(self) -> None:
         imap, self._imap = self._imap, None
         self._pending = {}
+        self._inflight, self._batch_tag, self._hinted = deque(), b"", []
         if imap is not None:
             with contextlib.suppress(OSError, AttributeError):
                 imap.shutdown()

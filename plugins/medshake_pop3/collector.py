@@ -3,8 +3,12 @@
 Server ids are UIDL strings, stable across sessions. The listing costs one UIDL and one LIST
 (never a TOP per message). ``fetch_to`` streams the RETR response to the destination line by
 line, undoing dot-stuffing, because ``poplib.retr`` would hold a 50 MB message (and a list of
-its lines) in memory. DELE is only sent by :meth:`Pop3Collector.close`, right before QUIT, and
-POP3 applies deletions at QUIT only: a session that ends any other way deletes nothing.
+its lines) in memory. When the server advertises PIPELINING (RFC 2449) and the pipeline
+announces the messages it is about to fetch (:meth:`Pop3Collector.prefetch`), up to
+``PIPELINE_DEPTH`` RETR commands are kept on the wire, so a distant server is not waited for
+once per message; the DELE commands at close are pipelined the same way. DELE is only sent
+by :meth:`Pop3Collector.close`, right before QUIT, and POP3 applies deletions at QUIT only: a
+session that ends any other way deletes nothing.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import contextlib
 import logging
 import poplib
 import ssl
+from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, BinaryIO
 
@@ -35,6 +40,8 @@ log = logging.getLogger(__name__)
 
 READ_LINE_LIMIT = 64 * 1024  # longer lines are read in pieces, never refused
 WRITE_BATCH = 256 * 1024  # bytes gathered before one write to the destination
+PIPELINE_DEPTH = 16  # RETR commands on the wire at once (with PIPELINING)
+DELE_BATCH = 200  # DELE commands sent together before their answers are read
 # RFC 3206 response codes that mean "try again later", not "wrong password".
 TRANSIENT_LOGIN_CODES = (b"[IN-USE]", b"[LOGIN-DELAY]", b"[SYS/TEMP]")
 
@@ -83,6 +90,13 @@ def copy_multiline(file: BinaryIO, dest: BinaryIO) -> int:
     return written
 
 
+class _Discard:
+    """A destination that keeps nothing (answers read only to stay in step)."""
+
+    def write(self, data: bytes) -> int:
+        return len(data)
+
+
 def _server_text(exc: poplib.error_proto) -> bytes | None:
     """The server's ``-ERR`` line, or None when poplib itself complained (EOF, long line)."""
     answer = exc.args[0] if exc.args else None
@@ -98,6 +112,10 @@ class Pop3Collector:
         self._numbers: dict[str, int] | None = None  # UIDL -> message number, this session
         self._pending: dict[str, None] = {}  # ids to DELE at close, in order
         self._broken = False  # the stream failed (e.g. mid-message): the session cannot go on
+        self._pipelining: bool | None = None  # PIPELINING in CAPA (asked once per session)
+        self._hinted: list[str] = []  # ids the pipeline will fetch, in that order
+        self._next_hint = 0  # index in _hinted of the first id whose RETR is not sent yet
+        self._inflight: deque[str] = deque()  # ids whose RETR is sent and not yet read
 
     # --- session ----------------------------------------------------------------------------
 
@@ -114,6 +132,8 @@ class Pop3Collector:
             else:
                 self._pop = poplib.POP3(ep.host, ep.port, timeout=ep.timeout)
         self._numbers, self._pending, self._broken = None, {}, False
+        self._pipelining, self._hinted, self._next_hint = None, [], 0
+        self._inflight = deque()
         try:
             if ep.tls == "starttls":
                 self._starttls(context)
@@ -163,6 +183,7 @@ class Pop3Collector:
 
     def list_messages(self) -> list[ServerMessage]:
         """All messages with their UIDL and size: one UIDL and one LIST command."""
+        self._drain()
         pop = self._session()
         with self._errors("listing the messages"):
             uidl = pop.uidl()[1]
@@ -186,6 +207,54 @@ class Pop3Collector:
         return [ServerMessage(server_id, sizes.get(number, 0))
                 for server_id, number in sorted(numbers.items(), key=lambda item: item[1])]
 
+    def prefetch(self, server_ids: Sequence[str]) -> None:
+        """Announce the messages about to be fetched, in the order :meth:`fetch_to` will ask
+        for them; with PIPELINING their RETR commands are sent ahead."""
+        self._drain()
+        if self._pipelining is None:
+            self._pipelining = self._has_pipelining()
+        self._hinted = [sid for sid in server_ids if self._number(sid) is not None]
+        self._next_hint = 0
+
+    def _has_pipelining(self) -> bool:
+        pop = self._session()
+        with self._errors("asking for the server's capabilities (CAPA)"):
+            try:
+                return "PIPELINING" in pop.capa()
+            except poplib.error_proto as exc:
+                if _server_text(exc) is None:
+                    raise
+                return False  # no CAPA (RFC 1939 only): no pipelining
+
+    def _send_ahead(self, first: str | None = None) -> None:
+        """Keep up to ``PIPELINE_DEPTH`` announced RETR commands on the wire."""
+        if not self._pipelining:
+            return
+        if first is not None and not self._inflight:
+            try:
+                self._next_hint = self._hinted.index(first, self._next_hint)
+            except ValueError:
+                return
+        elif first is not None:
+            return
+        commands = []
+        while len(self._inflight) < PIPELINE_DEPTH and self._next_hint < len(self._hinted):
+            server_id = self._hinted[self._next_hint]
+            self._next_hint += 1
+            self._inflight.append(server_id)
+            commands.append(b"RETR %d\r\n" % self._number(server_id))
+        if commands:
+            pop = self._session()
+            with self._errors("asking for the next messages"):
+                pop.sock.sendall(b"".join(commands))
+
+    def _drain(self) -> None:
+        """Read (and drop) the answers to RETR commands sent ahead and not used."""
+        while self._inflight:
+            server_id = self._inflight[0]
+            self._read_retr(server_id, None)
+        self._hinted, self._next_hint = [], 0
+
     def fetch_to(self, server_id: str, dest: BinaryIO) -> int:
         """Stream message ``server_id`` to ``dest``; returns the number of bytes written."""
         number = self._number(server_id)
@@ -194,14 +263,31 @@ class Pop3Collector:
                 f"message {server_id} is no longer on the POP3 server {self.endpoint.where}",
                 fix="another program deleted it; nothing to do",
             )
+        if self._inflight and self._inflight[0] != server_id:
+            self._drain()  # asked out of the announced order: back to one RETR at a time
+        self._send_ahead(server_id)
+        if not self._inflight:
+            pop = self._session()
+            with self._errors(f"fetching message {server_id}"):
+                pop.sock.sendall(b"RETR %d\r\n" % number)
+            self._inflight.append(server_id)
+        written = self._read_retr(server_id, dest)
+        self._send_ahead()
+        return written
+
+    def _read_retr(self, server_id: str, dest: BinaryIO | None) -> int:
+        """Read the answer to the oldest RETR on the wire (``server_id``'s) into ``dest``
+        (``None``: read and drop it)."""
         pop = self._session()
         during = f"fetching message {server_id}"
+        self._inflight.popleft()
         with self._errors(during):
-            pop.sock.sendall(b"RETR %d\r\n" % number)
             status = pop.file.readline(READ_LINE_LIMIT)
             if not status:
                 raise EOFError
         if not status.startswith(b"+OK"):
+            if self._inflight:
+                self._drain()
             raise MailProtocolError(
                 f"the POP3 server {self.endpoint.where} refused to send message {server_id} "
                 f"({self.endpoint.scrub(status)})",
@@ -209,7 +295,7 @@ class Pop3Collector:
                     "lists the mailbox again",
             )
         try:
-            return copy_multiline(pop.file, dest)
+            return copy_multiline(pop.file, dest if dest is not None else _Discard())
         except _StreamBroken as exc:
             self._broken = True
             raise self._failure(exc.cause or EOFError(), during) from exc
@@ -245,6 +331,7 @@ class Pop3Collector:
                     "was deleted",
                     fix="the next collection tries again",
                 )
+            self._drain()
             if self._pending:
                 self._dele_pending()
             pop = self._session()
@@ -267,6 +354,11 @@ class Pop3Collector:
         self._pending = {}
 
     def _dele_pending(self) -> None:
+        if self._pipelining is None:
+            self._pipelining = self._has_pipelining()
+        if self._pipelining:
+            self._dele_pipelined()
+            return
         pop = self._session()
         for server_id in self._pending:
             number = self._number(server_id)
@@ -285,6 +377,27 @@ class Pop3Collector:
                         fix="nothing was deleted; the next collection tries again",
                     ) from None
 
+    def _dele_pipelined(self) -> None:
+        """DELE ``DELE_BATCH`` messages per write, then read their answers in order."""
+        pop = self._session()
+        numbered = [(sid, n) for sid in self._pending if (n := self._number(sid)) is not None]
+        for start in range(0, len(numbered), DELE_BATCH):
+            batch = numbered[start:start + DELE_BATCH]
+            with self._errors("deleting messages"):
+                pop.sock.sendall(b"".join(b"DELE %d\r\n" % number for _, number in batch))
+                answers = [pop.file.readline(READ_LINE_LIMIT) for _ in batch]
+            for (server_id, _), answer in zip(batch, answers, strict=True):
+                if not answer:
+                    self._broken = True
+                    raise self._failure(EOFError(), f"deleting message {server_id}")
+                if not answer.startswith(b"+OK"):
+                    self._broken = True  # answers may be out of step: never QUIT now
+                    raise MailProtocolError(
+                        f"the POP3 server {self.endpoint.where} refused to delete message "
+                        f"{server_id} ({self.endpoint.scrub(answer.strip())})",
+                        fix="nothing was deleted; the next collection tries again",
+                    )
+
     def abort(self) -> None:
         """Drop the connection without QUIT: the server deletes nothing."""
         self._drop()
@@ -292,6 +405,7 @@ class Pop3Collector:
     def _drop(self) -> None:
         pop, self._pop = self._pop, None
         self._pending = {}
+        self._inflight, self._hinted = deque(), []
         if pop is not None:
             with contextlib.suppress(OSError):
                 pop.close()

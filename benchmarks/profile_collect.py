@@ -1,0 +1,74 @@
+"""Where a collected message's milliseconds go: ``cProfile`` of one bridge collection.
+
+Seeds one dovecot mailbox (plain POP3, loopback; every third message with a 100 KB attachment)
+and collects it in this process under ``cProfile`` with the chosen back-end, then prints the
+functions by cumulative time, per message.
+
+Run: ``.venv/bin/python benchmarks/profile_collect.py --messages 500 --backend copy``
+(``passthrough``, ``copy`` for copy-through stand-ins, ``sandbox`` for the v1 programs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import pstats
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from suite import Bench  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=500)
+    parser.add_argument("--backend", choices=("passthrough", "copy", "sandbox"),
+                        default="copy")
+    parser.add_argument("--top", type=int, default=35)
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "profile.txt")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="msb-profile-"))
+    work.chmod(0o755)
+    bench = Bench(work, args.messages)
+    try:
+        user = bench.users[0]
+        spec = bench.instance(args.backend, [user])
+        bench.seed(user, args.messages)
+        sys.path.insert(0, str(bench.plugin_dir))
+        from medshake_bridge import bridge_state, create_app
+        from medshake_bridge.collect.pipeline import collect_all
+
+        app = create_app({"INSTANCE_PATH": spec["instance"], **spec["config"]})
+        with app.app_context():
+            bridge_state().settings.values_for_user(1)
+            profile = cProfile.Profile()
+            started = time.perf_counter()
+            profile.enable()
+            report = collect_all(bridge_state(), workers=1)
+            profile.disable()
+            elapsed = time.perf_counter() - started
+        stream = io.StringIO()
+        stats = pstats.Stats(profile, stream=stream)
+        stats.sort_stats("cumulative").print_stats(args.top)
+        stats.sort_stats("tottime").print_stats(args.top)
+        summary = {"backend": args.backend, "messages": args.messages, "seconds": elapsed,
+                   "ms_per_message": elapsed * 1000 / args.messages,
+                   "fetched": report.total("fetched"), "documents": report.total("documents")}
+        text = json.dumps(summary) + "\n" + stream.getvalue()
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text)
+        print(text)
+    finally:
+        bench.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,45 @@
+"""The raw message store: partial copies of a crashed run are swept once per collection."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from medshake_bridge.collect.rawstore import RawMessageFile, raw_file_name, remove_partials
+
+
+def test_partial_copies_are_removed_and_complete_files_kept(tmp_path: Path) -> None:
+    folder = tmp_path / "raw" / "1"
+    folder.mkdir(parents=True)
+    name = raw_file_name("1700000000:42")
+    (folder / f".{name}.999999.part").write_bytes(b"cut in the middle")
+    (folder / name).write_bytes(b"complete")
+    assert remove_partials(folder) == 1
+    assert sorted(p.name for p in folder.iterdir()) == [name]
+    assert remove_partials(tmp_path / "missing") == 0
+
+
+def test_a_message_file_appears_only_when_kept(tmp_path: Path) -> None:
+    raw = RawMessageFile(tmp_path, "m.eml")
+    raw.writer.write(b"From: a\r\n\r\nbody\r\n")
+    assert not (tmp_path / "m.eml").exists()
+    final, sha256, size = raw.keep()
+    assert final.read_bytes() == b"From: a\r\n\r\nbody\r\n" and size == 17 and len(sha256) == 64
+    assert [p.name for p in tmp_path.iterdir()] == ["m.eml"]
+
+
+def test_a_collection_sweeps_a_crashed_runs_partials(world) -> None:
+    world.deliver(world.mail())
+    with world.app.app_context():
+        from medshake_bridge import bridge_state
+        from medshake_bridge.collect.mailboxes import plan_mailboxes
+        from medshake_bridge.collect.pipeline import _mailbox_row
+
+        (plan,), _ = plan_mailboxes(bridge_state())
+        mailbox = _mailbox_row(plan)
+        raw_dir = Path(plan.settings["apicryptCheminInbox"]) / "raw" / str(mailbox.id)
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    stale = raw_dir / ".deadbeef.eml.4242.part"
+    stale.write_bytes(b"half")
+    report = world.collect()
+    assert report.ok, report
+    assert not stale.exists()
