@@ -307,13 +307,13 @@ def test_audit_page_filters(app, admin, people):
     assert "login.failed" in page and "bob" in page
     page = _text(admin.get("/admin/audit/?action=login.failed"))
     assert "alice" in page and ">bob<" not in page
-    assert "1 évènements ; page 1 sur 1." in page  # exactly the one failed login
+    assert "1 événements ; page 1 sur 1." in page  # exactly the one failed login
     assert page.split('id="audit"')[1].count('<tr class="outcome-') == 1
     page = _text(admin.get("/admin/audit/?outcome=ok&actor=bob"))
     assert "login.failed" not in page.split('id="audit"')[1] and ">bob<" in page
     assert "Aucun évènement" in _text(admin.get("/admin/audit/?since=2999-01-01"))
     page = _text(admin.get("/admin/audit/?until=2000-01-01"))
-    assert "0 évènements ; page 1 sur 1." in page and "Aucun évènement" in page
+    assert "0 événements ; page 1 sur 1." in page and "Aucun évènement" in page
     assert '<tr class="outcome-' not in page
     assert "n&#39;est pas une date" in _text(admin.get("/admin/audit/?since=yesterday"))
 

@@ -76,8 +76,6 @@ def test_secretary_with_delegation_sees_it_other_practitioner_gets_404(site):
         assert db.session.get(InboxDocument, site.document_id).state == "new"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 21: a delegation stored at the default level "
-                   "reaches every user; helper 'workflow' fixes it and removes this mark")
 def test_a_delegation_stored_at_the_default_level_gives_nobody_access(site):
     """``apicryptInboxMailForUserID`` is personal: a value at the default level (saved by an
     older version or by hand) must not let every user read that practitioner's mail."""

@@ -152,19 +152,16 @@ def test_mysql_aes_matches_mariadb(ehr: Ehr):
     assert decrypt_hex(hexed, b"testVarPwd") == "popsecret"
 
 
-def test_inbox_user_ids_are_translated_to_bridge_users(ehr_app, ehr: Ehr):
+def test_a_delegation_at_the_default_level_is_not_imported(ehr_app, ehr: Ehr):
+    """MedShakeEHR keeps ``apicryptInboxMailForUserID`` at its default level; in the bridge a
+    delegation is personal (issue 16: never granted to every user at once), so the import
+    skips it and says why."""
     from medshake_bridge.extension import bridge_state
-    from medshake_bridge.users import find_user
 
     ehr.execute("UPDATE configuration SET value='3,5' WHERE name='apicryptInboxMailForUserID'")
-    _run(ehr_app, "link-user", "nobody", "3")  # no bridge user yet: nothing linked
-    before = _run(ehr_app, "import-settings", "--dry-run")
-    assert "apicryptInboxMailForUserID (default): lists MedShakeEHR accounts not linked" \
-        in before.output
     _run(ehr_app, "import-users")
     result = _run(ehr_app, "import-settings")
+    assert "skipped      apicryptInboxMailForUserID (default): the bridge sets it at user " \
+        "level only" in result.output
     with ehr_app.app_context():
-        wanted = [find_user("admin").id, find_user("drmartin").id]
-        assert f"imported     apicryptInboxMailForUserID (default): {wanted[0]},{wanted[1]}" \
-            in result.output
-        assert bridge_state(ehr_app).settings.get("apicryptInboxMailForUserID") == wanted
+        assert bridge_state(ehr_app).settings.get("apicryptInboxMailForUserID") in (None, [], "")

@@ -52,10 +52,13 @@ def test_every_command_of_the_page_runs_in_order(make_app, ehr: Ehr, tmp_path):
         for line in block.splitlines():
             assert line.startswith("medshake-bridge "), line
             args = shlex.split(line)[1:]
+            stdin = None
+            if "<" in args:  # `--value-stdin < FILE`: the file holds the documented URL
+                args, stdin = args[:args.index("<")], ehr.url + "\n"
             args = [replacements.get(arg, arg) for arg in args]
             if args[0] not in app.cli.commands:
                 args = ["bridge", *args]
-            result = runner.invoke(args=args)
+            result = runner.invoke(args=args, input=stdin)
             assert result.exit_code == 0, f"{line}\n{result.output}"
             outputs.append(result.output)
     text = "\n".join(outputs)

@@ -97,7 +97,8 @@ def test_a_provider_missing_part_of_the_contract_stops_the_app(make_app):
     with app.app_context():
         from medshake_bridge.extension import bridge_state
 
-        assert list(patients.patient_providers()) == ["bridge"]
+        assert [source for source in patients.patient_providers()
+                if source != "medshakeehr"] == ["bridge"]
         failed = [r for r in bridge_state().plugins.values() if r.status == "failed"]
         assert len(failed) == 1 and "patient providers failed" in failed[0].error
 
@@ -285,8 +286,10 @@ def test_the_system_checks_list_the_patient_sources(clinic_world, make_app):
         (check,) = source_checks(bridge_state())
         assert (check.name, check.ok, check.detail) == (
             "Patient sources", True,
-            "bridge (Patients du bridge): create, file; clinic (Dossiers de la clinique): file")
-    alone = make_app(MEDSHAKE_BRIDGE_STANDALONE_PATIENTS=False)
+            "bridge (Patients du bridge): create, file; medshakeehr (MedShakeEHR): file; "
+            "clinic (Dossiers de la clinique): file")
+    alone = make_app(MEDSHAKE_BRIDGE_STANDALONE_PATIENTS=False,
+                     MEDSHAKE_BRIDGE_DISABLED_PLUGINS=["medshakeehr"])
     with alone.app_context():
         (check,) = source_checks(bridge_state())
         assert (check.ok, check.detail) == (False, "none")

@@ -647,9 +647,9 @@ def process_message_row(state: BridgeState, row: ReceivedMessage, owners: list[i
     documents = build_documents(row, result.documents, owners)
     db.session.add_all(documents)
     row.state, row.processed_at = PROCESSED, utcnow()
-    db.session.flush()
-    outbox.document_received(documents)  # announced in the same commit as the documents
     try:
+        db.session.flush()
+        outbox.document_received(documents)  # announced in the same commit as the documents
         db.session.commit()
     except IntegrityError:
         # Hosts sharing one database each hold their own mailbox lock, so two may process

@@ -117,6 +117,8 @@ def _patient_from_arg(text: str) -> PatientSummary | None:
     store, as links made before patient references were), or a 404 when there is none."""
     if not text:
         return None
+    if text.isdigit() and id_arg(text) is None:  # beyond any database id
+        deny(f"patient {text[:40]}", detail="no such patient")
     try:
         ref = PatientRef("bridge", text) if text.isdigit() else PatientRef.parse(text)
         found = patients.get_patient(ref)
@@ -149,6 +151,8 @@ def _context(user: User) -> dict[str, Any]:
                         reason=str(exc)), "warning")
         forward = request.values.get("mode") == "forward"
         stored = attachments_of_documents(user, [document]) if forward else []
+    elif source:
+        deny(f"document {source[:40]}", detail="no such document")
     else:
         patient = _patient_from_arg(patient_arg)
     if patient is not None:

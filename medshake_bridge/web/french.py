@@ -18,6 +18,10 @@ from flask_babel import get_locale
 _PATH = r"(\S+)"
 # (English pattern, French replacement); applied in order, each with re.sub.
 PHRASES: list[tuple[str, str]] = [
+    # webhooks (the JSON API's deliveries)
+    (r"^no event given up$", "aucun évènement abandonné"),
+    (r"^(\d+) event\(s\) could not be delivered for 24 hours: (.*); last error: (.*)$",
+     r"\1 évènement(s) non livré(s) depuis 24 heures : \2 ; dernière erreur : \3"),
     # folders and files
     (rf"^{_PATH} \(folder, mode (\d+)\)$", r"\1 (dossier, mode \2)"),
     (rf"^{_PATH} \(key file, mode (\d+)\)$", r"\1 (fichier de clef, mode \2)"),

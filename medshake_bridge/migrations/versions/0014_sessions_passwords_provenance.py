@@ -16,22 +16,27 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("bridge_users", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("session_epoch", sa.Integer(), nullable=False,
-                                      server_default="0"))
-        batch_op.add_column(sa.Column("must_change_password", sa.Boolean(), nullable=False,
-                                      server_default=sa.false()))
-    with op.batch_alter_table("bridge_received_messages", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("unencrypted", sa.Boolean(), nullable=False,
-                                      server_default=sa.false()))
-        batch_op.add_column(sa.Column("external_sender", sa.Boolean(), nullable=False,
-                                      server_default=sa.false()))
+    # plain ADD COLUMN (also on SQLite): rebuilding these tables would trip the foreign keys
+    # that point at them once rows exist
+    op.add_column("bridge_users", sa.Column("session_epoch", sa.Integer(), nullable=False,
+                                            server_default="0"))
+    op.add_column("bridge_users", sa.Column("must_change_password", sa.Boolean(),
+                                            nullable=False, server_default=sa.false()))
+    op.add_column("bridge_received_messages", sa.Column("unencrypted", sa.Boolean(),
+                                                        nullable=False,
+                                                        server_default=sa.false()))
+    op.add_column("bridge_received_messages", sa.Column("external_sender", sa.Boolean(),
+                                                        nullable=False,
+                                                        server_default=sa.false()))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("bridge_received_messages", schema=None) as batch_op:
-        batch_op.drop_column("external_sender")
-        batch_op.drop_column("unencrypted")
-    with op.batch_alter_table("bridge_users", schema=None) as batch_op:
-        batch_op.drop_column("must_change_password")
-        batch_op.drop_column("session_epoch")
+    for table, column in (("bridge_received_messages", "external_sender"),
+                          ("bridge_received_messages", "unencrypted"),
+                          ("bridge_users", "must_change_password"),
+                          ("bridge_users", "session_epoch")):
+        if op.get_bind().dialect.name == "sqlite":  # in place: other tables point at these
+            op.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+        else:
+            with op.batch_alter_table(table, schema=None) as batch_op:
+                batch_op.drop_column(column)

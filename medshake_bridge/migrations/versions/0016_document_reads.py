@@ -71,9 +71,13 @@ def _fill_exam_dates() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("bridge_inbox_documents", schema=None) as batch_op:
-        batch_op.drop_column("exam_date")
-    with op.batch_alter_table("bridge_sent_messages", schema=None) as batch_op:
-        batch_op.drop_column("acted_by_user_id")
-    op.drop_index("ix_bridge_document_reads_user", table_name="bridge_document_reads")
+    # The reads table first: it points at the documents (SQLite would refuse to rebuild them,
+    # MariaDB to drop an index its foreign key uses); dropping it drops its indexes.
     op.drop_table("bridge_document_reads")
+    for table, column in (("bridge_inbox_documents", "exam_date"),
+                          ("bridge_sent_messages", "acted_by_user_id")):
+        if op.get_bind().dialect.name == "sqlite":  # in place: other tables point at these
+            op.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+        else:
+            with op.batch_alter_table(table, schema=None) as batch_op:
+                batch_op.drop_column(column)
