@@ -41,10 +41,6 @@ STATES = (NEW, FILED, REMOVED)
 PER_PAGE = 50
 
 
-def _int_arg(name: str, default: int) -> int:
-    return int_arg(name, default)
-
-
 @inbox_pages.route("/")
 def index() -> str:
     user = current_bridge_user()
@@ -54,7 +50,7 @@ def index() -> str:
     chosen = InboxFilter.from_args(request.args)
     where = chosen.condition(user.id)
     page = service.list_documents(user, state=state, newest_first=newest_first,
-                                  page=_int_arg("page", 1), per_page=PER_PAGE, where=where)
+                                  page=int_arg("page", 1), per_page=PER_PAGE, where=where)
     days = [(day, list(items)) for day, items in itertools.groupby(
         page.items, key=lambda document: document.created_at.date())]
     return render_template("bridge/inbox.html", page=page, days=days, state=state,
