@@ -46,6 +46,7 @@ from medshake_bridge.errors import (
     ProgramError,
     error_cause,
 )
+from medshake_bridge.flashes import flash
 from medshake_bridge.hookspecs import hookimpl
 from medshake_bridge.host_identity import (
     create_linked_user,
@@ -170,6 +171,7 @@ __all__ = [
     "may_read_mail_of",
     "_",
     "human_size",
+    "flash",
     # pages that receive files: body up to MEDSHAKE_BRIDGE_MAX_UPLOAD_BYTES (or less)
     "upload_route",
     # clear-text work: private folders removed on the way out, and after a crash
