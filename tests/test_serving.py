@@ -57,3 +57,44 @@ def test_run_serves_the_login_page_with_the_chosen_server(tmp_path, extra, serve
     assert process.returncode in (0, -signal.SIGTERM), output
     if server == "gunicorn":
         assert "Booting worker" in output and output.count("Booting worker") >= 2, output
+
+
+def _smtp_banner(port: int, deadline: float) -> bytes:
+    import socket
+
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as connection:
+                return connection.recv(200)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+@pytest.mark.parametrize("extra, server", [([], "gunicorn"), (["--debug"], "Werkzeug")])
+def test_demo_serves_with_gunicorn_unless_debug(tmp_path, extra, server):
+    """`demo` serves like `run` (gunicorn; Werkzeug only with --debug); its FAKE relay runs in
+    a process of its own and stops with the demo."""
+    env = {**_environment(tmp_path / "demo"), "MEDSHAKE_BRIDGE_SCHEDULER": "embedded"}
+    port, relay_port = free_ports(2)
+    process = subprocess.Popen([BRIDGE, "demo", "--port", str(port), "--relay-port",
+                                str(relay_port), *extra], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 90
+        status, headers, body = _get(f"http://127.0.0.1:{port}/login", deadline)
+        assert status == 200 and b'name="password"' in body
+        assert headers["Server"].startswith(server)
+        assert b"FAKE" in _smtp_banner(relay_port, deadline)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        output = process.communicate(timeout=60)[0].decode("utf-8", "replace")
+    assert process.returncode in (0, -signal.SIGTERM), output
+    assert f"sandbox relay on localhost:{relay_port}" in output
+    if server == "gunicorn":
+        assert "Booting worker" in output and "(gunicorn, 1 worker(s) x 4 thread(s))" in output
+    import socket
+
+    with pytest.raises(OSError):  # the relay stopped with the demo
+        socket.create_connection(("127.0.0.1", relay_port), timeout=2).close()
