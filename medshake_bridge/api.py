@@ -7,8 +7,6 @@ they are for; ``docs/plugins.md`` lists them (generated from this module).
 
 from __future__ import annotations
 
-from typing import Any
-
 from medshake_bridge.access import (
     ADMIN,
     PUBLIC,
@@ -103,6 +101,7 @@ from medshake_bridge.public import (
     is_admin,
     plugin_folder,
     program_runner,
+    received_document,
     service_account,
     settings,
     users,
@@ -126,13 +125,6 @@ from medshake_bridge.textdecode import encode_outgoing_latin1
 from medshake_bridge.users import UserError, find_user, list_users
 from medshake_bridge.web.limits import upload_route
 from medshake_bridge.workfolders import prepare_work_folder, private_work_dir
-
-
-def bridge_settings(app: Any = None) -> SettingsStore:
-    """The settings store of ``app`` (default: the current app): ``get``, ``set``, ``stored``."""
-    from medshake_bridge.extension import bridge_state
-
-    return bridge_state(app).settings
 
 __all__ = [
     # declaring a plugin
@@ -159,6 +151,7 @@ __all__ = [
     "is_admin",
     "audit",
     "plugin_folder",
+    "received_document",
     "program_runner",
     "service_account",
     # pages: access levels and helpers
@@ -235,7 +228,6 @@ __all__ = [
     # embedding
     "HostIdentity",
     # bridge users and settings (connectors importing an EHR's accounts and settings)
-    "bridge_settings",
     "SettingsStore",
     "find_user",
     "list_users",

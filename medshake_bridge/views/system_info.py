@@ -33,6 +33,7 @@ system_pages = protect(Blueprint("bridge_system", __name__, url_prefix="/admin/s
 CATEGORY_ACTIONS = {
     "apicrypt_v2": [("Restart the companion…", "bridge_apicrypt2.restart"),
                     ("Apicrypt 2 mailboxes", "bridge_apicrypt2.mailboxes")],
+    "medshakeehr": [("MedShakeEHR inbox copies", "bridge_medshakeehr.copies")],
 }
 
 

@@ -22,6 +22,15 @@ PHRASES: list[tuple[str, str]] = [
     (r"^no event given up$", "aucun évènement abandonné"),
     (r"^(\d+) event\(s\) could not be delivered for 24 hours: (.*); last error: (.*)$",
      r"\1 évènement(s) non livré(s) depuis 24 heures : \2 ; dernière erreur : \3"),
+    # MedShakeEHR write-back copies not made (the connector's checks)
+    (r"^(\d+) document\(s\) not copied into MedShakeEHR's inbox since (.*); last error: (.*)$",
+     r"\1 document(s) non copié(s) dans la boîte de réception de MedShakeEHR depuis le \2 ; "
+     r"dernière erreur : \3"),
+    (r"^every collected document was copied$", "tous les documents relevés ont été copiés"),
+    (r"^fix the cause, then run ", "corrigez la cause, puis lancez "),
+    (r", then run (medshake-bridge medshakeehr retry-copies) ", r" ; puis lancez \1 "),
+    (r"\(or Retry on the MedShakeEHR copies page\)$",
+     "(ou « Réessayer les copies » sur la page Copies vers MedShakeEHR)"),
     # folders and files
     (rf"^{_PATH} \(folder, mode (\d+)\)$", r"\1 (dossier, mode \2)"),
     (rf"^{_PATH} \(key file, mode (\d+)\)$", r"\1 (fichier de clef, mode \2)"),
