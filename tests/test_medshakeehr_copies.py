@@ -100,3 +100,21 @@ def test_the_system_page_shows_the_count_and_its_page_retries(clinic, ehr: Ehr):
     assert client.post("/admin/medshakeehr/copies/retry").status_code in (400, 403)  # CSRF
     anonymous = clinic.app.test_client().get("/admin/medshakeehr/copies")
     assert anonymous.status_code in (302, 401, 404)
+
+
+def test_write_back_without_a_database_url_is_counted(world):
+    """Write-back on but MedShakeEHR's database not set: collection goes on, the documents
+    are counted as not copied and the check names the setting."""
+    from medshake_bridge.extension import bridge_state
+
+    with world.app.app_context():
+        store = bridge_state(world.app).settings
+        store.set("medshakeEhrWriteBack", True)
+        store.set("medshakeEhrInboxUserId", 3)
+    document = collect_helene(world)
+    assert document.state == "new"
+    check = _cli(world, "medshakeehr", "check")
+    assert check.exit_code == 1
+    assert "BROKEN  MedShakeEHR inbox copies: 1 document(s) not copied" in check.output
+    assert "last error: MedShakeEHR's database is not set" in check.output
+    assert "set medshakeEhrDatabaseUrl" in check.output

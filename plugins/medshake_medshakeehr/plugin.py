@@ -42,11 +42,9 @@ def medshake_message_stored(message: Any, documents: list[Any]) -> None:
 
     if not settings().get(WRITE_BACK):
         return
-    config = connector_config()
-    if config.configured:
-        from medshake_medshakeehr.writeback import copy_message
+    from medshake_medshakeehr.writeback import copy_message
 
-        copy_message(config, message, documents)
+    copy_message(connector_config(), message, documents)
 
 
 @hookimpl

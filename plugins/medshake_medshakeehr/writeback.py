@@ -241,7 +241,7 @@ def copy_message(config: ConnectorConfig, message: Any, documents: list[Any]) ->
 
     for document in documents:
         try:
-            copy_document(config, document, message)
+            copy_document(config, document, message)  # unconfigured: a ConfigurationError
         except BridgeError as exc:
             log.error("bridge document %s not copied into MedShakeEHR's inbox: %s (fix: %s)",
                       document.id, exc.message, exc.fix or f"check {names.WRITE_BACK}")
