@@ -72,10 +72,39 @@ def _smtp_banner(port: int, deadline: float) -> bytes:
             time.sleep(0.1)
 
 
+def _children(pid: int) -> dict[int, str]:
+    """The processes whose parent is ``pid``: their command lines."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found[int(entry.name)] = cmdline
+    return found
+
+
+def _wait_for(condition, deadline: float, what: str):
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still waiting for {what}")
+        time.sleep(0.1)
+
+
 @pytest.mark.parametrize("extra, server", [([], "gunicorn"), (["--debug"], "Werkzeug")])
 def test_demo_serves_with_gunicorn_unless_debug(tmp_path, extra, server):
-    """`demo` serves like `run` (gunicorn; Werkzeug only with --debug); its FAKE relay runs in
-    a process of its own and stops with the demo."""
+    """`demo` serves like `run` (gunicorn; Werkzeug only with --debug). Its FAKE relay runs in
+    a process of its own: a gunicorn worker that ends leaves it running, Ctrl+C on the demo
+    stops it."""
+    import socket
+
     env = {**_environment(tmp_path / "demo"), "MEDSHAKE_BRIDGE_SCHEDULER": "embedded"}
     port, relay_port = free_ports(2)
     process = subprocess.Popen([BRIDGE, "demo", "--port", str(port), "--relay-port",
@@ -87,14 +116,34 @@ def test_demo_serves_with_gunicorn_unless_debug(tmp_path, extra, server):
         assert status == 200 and b'name="password"' in body
         assert headers["Server"].startswith(server)
         assert b"FAKE" in _smtp_banner(relay_port, deadline)
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
+        if server == "gunicorn":  # a worker ends (a crash, a recycle): the relay stays up
+            workers = [pid for pid, line in _children(process.pid).items() if " demo " in line]
+            assert len(workers) == 1, _children(process.pid)
+            os.kill(workers[0], signal.SIGTERM)
+            _wait_for(lambda: [pid for pid, line in _children(process.pid).items()
+                               if " demo " in line and pid != workers[0]], deadline,
+                      "gunicorn to start a new worker")
+            assert _get(f"http://127.0.0.1:{port}/login", deadline)[0] == 200
+        # the relay's own process delivers: a letter sent as Alice is collected by Bob
+        letter = tmp_path / "lettre.txt"
+        letter.write_text("Chère consœur,\nvoici le bilan.\n", encoding="utf-8")
+        for command in (["send", "--user", "2", "--to", "bob.DURAND@medical69.apicrypt.org",
+                         "--patient", "1", "--body-file", str(letter)],
+                        ["fetch", "--user", "3"]):
+            done = subprocess.run([BRIDGE, *command], env=env, capture_output=True, text=True,
+                                  timeout=120)
+            assert done.returncode == 0, done.stdout + done.stderr
+        assert "1 document(s)" in done.stdout, done.stdout
+        os.kill(process.pid, signal.SIGINT)  # Ctrl+C: to the demo's process only
         output = process.communicate(timeout=60)[0].decode("utf-8", "replace")
-    assert process.returncode in (0, -signal.SIGTERM), output
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate(timeout=60)
+    assert process.returncode in (0, 1, -signal.SIGINT), output  # 1: Werkzeug's Ctrl+C
+    assert "Traceback" not in output, output
     assert f"sandbox relay on localhost:{relay_port}" in output
     if server == "gunicorn":
         assert "Booting worker" in output and "(gunicorn, 1 worker(s) x 4 thread(s))" in output
-    import socket
-
     with pytest.raises(OSError):  # the relay stopped with the demo
         socket.create_connection(("127.0.0.1", relay_port), timeout=2).close()

@@ -185,6 +185,7 @@ ACTION_LABELS = {
     "utilisateur modifié", "key.upload": "clef importée", "key.delete": "clef supprimée",
     "key.decrypt": "clef déchiffrée", "apicrypt2.restart": "redémarrage du compagnon",
     "quarantine.retry": "nouvel essai d'un message en quarantaine",
+    "medshakeehr.retry_copies": "nouvel essai des copies vers MedShakeEHR",
 }
 OUTCOME_LABELS = {"ok": "réussi", "denied": "refusé", "failed": "échec"}
 
