@@ -134,6 +134,36 @@ def test_a_stored_message_reaches_plugins_as_public_objects(make_app, tmp_path, 
         pass
     else:  # pragma: no cover
         raise AssertionError("StoredDocument must be frozen")
+    # a plugin retrying its own work later reads the same copies by the document's id
+    with world.app.app_context():
+        again_message, again_document = api.received_document(document.id)
+        assert again_document == document and again_message.id == message.id
+        assert api.received_document(document.id + 1000) is None
+
+
+def test_one_settings_accessor_reads_writes_and_checks_each_level(make_app):
+    """``api.settings`` is the only settings accessor (``bridge_settings`` was folded into it):
+    a connector importing another application's settings finds what it needs there."""
+    assert not hasattr(api, "bridge_settings") and "bridge_settings" not in api.__all__
+    app = make_app()
+    migrate.upgrade(app)
+    with app.app_context():
+        found = api.settings()
+        assert found.declaration("apicryptSenderDomains").type == "list"
+        assert found.declaration("noSuchSetting") is None
+        assert found.validate("apicryptSenderDomains", "a.org, b.org", level="module") == [
+            "a.org", "b.org"]
+        try:
+            found.validate("apicryptMaxMessageMB", "0")
+        except api.BridgeError as exc:
+            assert "apicryptMaxMessageMB (default level)" in str(exc)
+        else:  # pragma: no cover
+            raise AssertionError("a refused value must raise")
+        assert found.stored("apicryptSenderDomains", module="cardio") is None
+        found.set("apicryptSenderDomains", "cardio.example", module="cardio")
+        assert found.stored("apicryptSenderDomains", module="cardio") == ["cardio.example"]
+        assert found.stored("apicryptSenderDomains") is None  # nothing at the default level
+        assert found.get("apicryptSenderDomains", module="cardio") == ["cardio.example"]
 
 
 def test_every_host_call_of_a_hook_goes_through_the_guard() -> None:
