@@ -88,16 +88,6 @@ def _children(pid: int) -> dict[int, str]:
     return found
 
 
-def _wait_for(condition, deadline: float, what: str):
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still waiting for {what}")
-        time.sleep(0.1)
-
-
 @pytest.mark.parametrize("extra, server", [([], "gunicorn"), (["--debug"], "Werkzeug")])
 def test_demo_serves_with_gunicorn_unless_debug(tmp_path, extra, server):
     """`demo` serves like `run` (gunicorn; Werkzeug only with --debug). Its FAKE relay runs in
@@ -120,9 +110,11 @@ def test_demo_serves_with_gunicorn_unless_debug(tmp_path, extra, server):
             workers = [pid for pid, line in _children(process.pid).items() if " demo " in line]
             assert len(workers) == 1, _children(process.pid)
             os.kill(workers[0], signal.SIGTERM)
-            _wait_for(lambda: [pid for pid, line in _children(process.pid).items()
-                               if " demo " in line and pid != workers[0]], deadline,
-                      "gunicorn to start a new worker")
+            from scheduler_helpers import wait_for
+
+            wait_for(lambda: [pid for pid, line in _children(process.pid).items()
+                              if " demo " in line and pid != workers[0]],
+                     timeout=60)  # gunicorn starts a new worker
             assert _get(f"http://127.0.0.1:{port}/login", deadline)[0] == 200
         # the relay's own process delivers: a letter sent as Alice is collected by Bob
         letter = tmp_path / "lettre.txt"
