@@ -9,22 +9,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import date
 from html import unescape
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from test_apicrypt_v2 import ALICE, BOB, TOKEN, password, settings_for
+from test_apicrypt_v2 import BOB, TOKEN, settings_for, v2_network
 from web_helpers import events, login, make_people
 
 from medshake_bridge import bridge_state, migrate
 from medshake_bridge.api import Renewal, hookimpl, renewals
 from medshake_bridge.db import db
 from medshake_bridge.models import PluginFailure
-from medshake_bridge.sandbox import create_network
 from medshake_bridge.sandbox.companion import SandboxCompanion
-from medshake_bridge.sandbox.v2 import make_certificate
 
 pytestmark = pytest.mark.real_component("sandbox companion")
 
@@ -40,11 +37,7 @@ def spool(tmp_path: Path) -> Path:
 def companion(tmp_path: Path, spool: Path, monkeypatch: pytest.MonkeyPatch
               ) -> Iterator[SandboxCompanion]:
     """The sandbox companion with two v2 certificates that end on 31 December 2026."""
-    monkeypatch.setenv("MEDSHAKE_SANDBOX_YEAR", "2026")
-    monkeypatch.delenv("MEDSHAKE_SANDBOX_FAULT", raising=False)
-    network = create_network(tmp_path / "sandbox", [ALICE, BOB], year=2026)
-    for user in (ALICE, BOB):
-        make_certificate(user, network.keys_dir(user), password(user), not_after=date(2026, 12, 31))
+    network = v2_network(tmp_path / "sandbox", monkeypatch)
     with SandboxCompanion(spool, network.network_dir, token=TOKEN, slow_seconds=5) as server:
         yield server
 
