@@ -66,6 +66,7 @@ from medshake_bridge.interfaces import (
     MailboxIdentity,
     MailCollector,
     MenuItem,
+    Renewal,
     ServerMessage,
 )
 from medshake_bridge.mailtls import (
@@ -106,6 +107,7 @@ from medshake_bridge.public import (
     settings,
     users,
 )
+from medshake_bridge.renewals import renewals
 from medshake_bridge.runner import (
     MINIMAL_PATH,
     ProgramFailedError,
@@ -189,6 +191,9 @@ __all__ = [
     "MenuItem",
     "CheckResult",
     "Advice",
+    # yearly deadlines beside the keys (certificates, credentials)
+    "Renewal",
+    "renewals",
     # programs (v1-style back-ends) and crypto helpers
     "Runner",
     "ProgramResult",

@@ -170,11 +170,14 @@ COUNT_LABELS = {
     "not_collected": "non relevées", "problems": "problèmes", "where": "où",
     "errors": "erreurs", "removed": "retirés", "kept": "gardés", "runs": "exécutions",
     "sent": "envoyés", "checked": "vérifiés", "purged": "purgés",
+    "users_checked": "utilisateurs vérifiés", "missing_current": "clés manquantes cette année",
+    "missing_next": "clés manquantes l'an prochain", "renewals_due": "échéances à traiter",
 }
 
 ACTION_LABELS = {
     "login": "connexion", "login.failed": "connexion refusée", "logout": "déconnexion",
-    "access.denied": "accès refusé", "inbox.read": "lecture d'un document",
+    "access.denied": "accès refusé", "keys.expiry_warning": "clé Apicrypt manquante",
+    "keys.renewal_warning": "échéance à renouveler", "inbox.read": "lecture d'un document",
     "inbox.file": "classement", "inbox.remove": "retrait", "inbox.restore": "remise en boîte",
     "inbox.collect": "relève demandée", "inbox.open-invalid-signature":
     "ouverture malgré une signature invalide", "mail.send": "envoi",
