@@ -57,6 +57,7 @@ def test_run_serves_the_login_page_with_the_chosen_server(tmp_path, extra, serve
     assert process.returncode in (0, -signal.SIGTERM), output
     if server == "gunicorn":
         assert "Booting worker" in output and output.count("Booting worker") >= 2, output
+        assert "Control socket" not in output, output  # nothing written in $HOME
 
 
 def _smtp_banner(port: int, deadline: float) -> bytes:
@@ -137,5 +138,6 @@ def test_demo_serves_with_gunicorn_unless_debug(tmp_path, extra, server):
     assert f"sandbox relay on localhost:{relay_port}" in output
     if server == "gunicorn":
         assert "Booting worker" in output and "(gunicorn, 1 worker(s) x 4 thread(s))" in output
+        assert "Control socket" not in output, output
     with pytest.raises(OSError):  # the relay stopped with the demo
         socket.create_connection(("127.0.0.1", relay_port), timeout=2).close()
