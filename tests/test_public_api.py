@@ -175,3 +175,20 @@ def test_every_host_call_of_a_hook_goes_through_the_guard() -> None:
                  for number, line in enumerate(path.read_text().splitlines(), 1)
                  if direct.search(line)]
     assert offenders == [], "call hooks through bridge_state().hooks:\n" + "\n".join(offenders)
+
+
+def test_bridge_code_flashes_under_the_bridges_own_key() -> None:
+    """Flask's ``flash``/``get_flashed_messages`` share ``_flashes`` with a host portal (issue
+    12): the host and plugins use ``medshake_bridge.flashes`` / ``api.flash`` instead, and the
+    bridge's templates ``bridge_flashed_messages``."""
+    offenders = []
+    for path in [*sorted(HOST.rglob("*.py")), *_plugin_files()]:
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.ImportFrom) and node.module == "flask" and any(
+                    alias.name in ("flash", "get_flashed_messages") for alias in node.names):
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    for path in [*sorted((ROOT / "templates").rglob("*.html")),
+                 *sorted((ROOT / "plugins").rglob("*.html"))]:
+        if "get_flashed_messages(" in path.read_text(encoding="utf-8"):
+            offenders.append(str(path.relative_to(ROOT)))
+    assert offenders == [], "flash through medshake_bridge.flashes:\n" + "\n".join(offenders)
