@@ -17,7 +17,6 @@ from typing import Any
 from flask import (
     Blueprint,
     abort,
-    flash,
     jsonify,
     redirect,
     render_template,
@@ -27,7 +26,7 @@ from flask import (
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
-from medshake_bridge.api import ADMIN, _, deny, protect, renewals, settings
+from medshake_bridge.api import ADMIN, _, deny, flash, protect, renewals, settings
 from medshake_keys.clock import today
 from medshake_keys.errors import CurrentYearKeyError, KeyManagementError
 from medshake_keys.expiry import expiry_warnings
