@@ -1,0 +1,147 @@
+"""Putting work on the queue (``celery`` mode): one job per mailbox, one per planned task.
+
+Each job is recorded in the ledger *before* it is sent, so a broker outage loses nothing: the
+job stays "unsent" and is sent again at the next pass (each scheduled collection, each "collect
+now"). A mailbox that already has a job waiting or running gets no second one: it is collected
+once per tick however late the workers are. Jobs that never started within twice the
+visibility timeout (lost with a broker restarted without its data) are given up and replaced.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from flask import Flask
+
+from medshake_bridge.collect.mailboxes import plan_mailboxes
+from medshake_bridge.extension import bridge_state
+from medshake_bridge.models.scale import COLLECT, JOB, UNSENT, QueueJob
+from medshake_bridge.models.settings import utcnow
+from medshake_bridge.scale import ledger
+from medshake_bridge.scale.celery_app import COLLECT_TASK, RUN_JOB_TASK, publish
+from medshake_bridge.scale.executor import visibility_timeout
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EnqueueReport:
+    """What one pass put on the queue."""
+
+    mailboxes: int = 0
+    enqueued: int = 0
+    already_queued: int = 0
+    resent: int = 0
+    not_sent: int = 0
+    expired: int = 0
+    broker_error: str = ""
+    problems: list[str] = field(default_factory=list)
+    jobs: list[int] = field(default_factory=list)
+
+    def as_counts(self) -> dict[str, int]:
+        return {"mailboxes": self.mailboxes, "enqueued": self.enqueued,
+                "already_queued": self.already_queued, "resent": self.resent,
+                "not_sent": self.not_sent, "not_collected": len(self.problems)}
+
+
+def _send(app: Flask, job: QueueJob, report: EnqueueReport, *args: object) -> bool:
+    task = COLLECT_TASK if job.kind == COLLECT else RUN_JOB_TASK
+    try:
+        publish(app, task, job.id, *args)
+    except Exception as exc:  # noqa: BLE001 - any broker failure: the job waits in the ledger
+        report.not_sent += 1
+        report.broker_error = f"{type(exc).__name__}: {exc}"
+        ledger.mark_unsent(job.id, f"the broker could not be reached: {report.broker_error}")
+        log.warning("queue: job %s kept unsent, the broker could not be reached: %s", job.id,
+                    report.broker_error)
+        return False
+    ledger.mark_sent(job.id)
+    return True
+
+
+def _horizon(app: Flask) -> datetime:
+    return utcnow() - dt.timedelta(seconds=2 * visibility_timeout(app) + 60)
+
+
+def enqueue_collection(app: Flask, *, trigger: str, user_ids: Collection[int] | None = None,
+                       run_id: int | None = None) -> EnqueueReport:
+    """One collection job per mailbox (every mailbox, or those one of ``user_ids`` is on) that
+    has none waiting or running; sends again the ones a broker outage kept. Returns at once."""
+    state = bridge_state(app)
+    report = EnqueueReport()
+    horizon = _horizon(app)
+    report.expired = ledger.expire_before(horizon)
+    plans, problems = plan_mailboxes(state)
+    if user_ids is not None:
+        wanted = set(user_ids)
+        plans = [plan for plan in plans if wanted & set(plan.owners)]
+        problems = [problem for problem in problems if problem.user_id in wanted]
+    report.problems = [str(problem) for problem in problems]
+    report.mailboxes = len(plans)
+    for plan in plans:
+        waiting = ledger.pending(COLLECT, plan.identity.key, since=horizon)
+        if waiting is None:
+            job = ledger.record(COLLECT, plan.identity.key, trigger=trigger, run_id=run_id)
+            report.jobs.append(job.id)
+            if _send(app, job, report):
+                report.enqueued += 1
+            if report.broker_error:
+                _keep_the_rest(plans, plan, report, trigger, run_id, horizon)
+                break
+        elif waiting.state == UNSENT:
+            report.jobs.append(waiting.id)
+            if _send(app, waiting, report):
+                report.resent += 1
+            elif report.broker_error:
+                _keep_the_rest(plans, plan, report, trigger, run_id, horizon)
+                break
+        else:
+            report.already_queued += 1
+            report.jobs.append(waiting.id)
+    return report
+
+
+def _keep_the_rest(plans: list, current: object, report: EnqueueReport, trigger: str,
+                   run_id: int | None, horizon: datetime) -> None:
+    """The broker is away: record the remaining mailboxes' jobs as unsent without trying each
+    (each try would wait for the broker again)."""
+    rest = plans[plans.index(current) + 1:]
+    for plan in rest:
+        waiting = ledger.pending(COLLECT, plan.identity.key, since=horizon)
+        if waiting is None:
+            job = ledger.record(COLLECT, plan.identity.key, trigger=trigger, run_id=run_id)
+            ledger.mark_unsent(job.id, f"the broker could not be reached: {report.broker_error}")
+            report.jobs.append(job.id)
+            report.not_sent += 1
+        elif waiting.state == UNSENT:
+            report.not_sent += 1
+        else:
+            report.already_queued += 1
+
+
+def enqueue_planned(app: Flask, job_id: str, *, trigger: str,
+                    scheduled_for: datetime | None = None) -> EnqueueReport:
+    """One job that runs the planned task ``job_id`` on a worker (recorded there, with the
+    worker's host, in the task history)."""
+    report = EnqueueReport()
+    job = ledger.record(JOB, job_id, trigger=trigger)
+    report.jobs.append(job.id)
+    tick = scheduled_for.isoformat() if scheduled_for is not None else None
+    if _send(app, job, report, tick):
+        report.enqueued += 1
+    return report
+
+
+def resend_unsent(app: Flask) -> EnqueueReport:
+    """Send again every job a broker outage kept (planned tasks included)."""
+    report = EnqueueReport()
+    for job in ledger.unsent():
+        if _send(app, job, report):
+            report.resent += 1
+        else:
+            break
+    return report
