@@ -91,14 +91,22 @@ def celery_for(app: Flask) -> Any:
 def _register_tasks(app: Flask, worker_app: Any) -> None:
     from medshake_bridge.scale import work
 
+    again = max(1.0, min(visibility_timeout(app), 60.0))
+
+    def settle(task: Any, outcome: str) -> str:
+        if outcome == work.BUSY_ELSEWHERE:
+            raise task.retry(countdown=again, max_retries=None)
+        return outcome
+
     @worker_app.task(name=COLLECT_TASK, bind=True)
     def collect_mailbox(task: Any, job_id: int) -> str:
-        return work.run_collect(app, int(job_id), worker=str(task.request.hostname or ""))
+        return settle(task, work.run_collect(app, int(job_id),
+                                             worker=str(task.request.hostname or "")))
 
     @worker_app.task(name=RUN_JOB_TASK, bind=True)
     def run_job(task: Any, job_id: int, scheduled_for: str | None = None) -> str:
-        return work.run_planned(app, int(job_id), scheduled_for,
-                                worker=str(task.request.hostname or ""))
+        return settle(task, work.run_planned(app, int(job_id), scheduled_for,
+                                             worker=str(task.request.hostname or "")))
 
 
 def publish(app: Flask, task_name: str, *args: Any) -> None:

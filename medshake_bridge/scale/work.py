@@ -4,7 +4,9 @@ Collecting a mailbox: the mailbox lock (in the database) is taken *before* the j
 Holding it, a row still "running" can only belong to a worker that died mid-mailbox (a live one
 would hold the lock): the job is taken over and its attempts count the retry. When another job
 holds the mailbox, a job that never started is finished as skipped (the other one collects the
-mailbox whole); a job that is running elsewhere (a second delivery) is left to its worker.
+mailbox whole); a job that is running elsewhere (a second delivery, after the visibility
+timeout) comes back later: by then it is finished (nothing to do) or its worker died (taken
+over).
 The pipeline's own guarantees (raw bytes and rows committed before processing, deletion on the
 server only after the documents are committed) make a retried mailbox lose and duplicate
 nothing.
@@ -31,6 +33,9 @@ log = logging.getLogger(__name__)
 _running_lock = threading.Lock()
 _running = 0
 WORKER_TRIGGER = "queue"
+#: Returned when the job is running on another worker right now (a second delivery): the
+#: Celery task then asks to be delivered again later, to take over if that worker dies.
+BUSY_ELSEWHERE = "running elsewhere"
 
 
 def running_jobs() -> int:
@@ -91,7 +96,7 @@ def _collect(app: Flask, job_id: int, worker: str) -> str:
         if ledger.skip_if_waiting(job_id, "another job was collecting this mailbox; it "
                                   "collected it whole"):
             return "skipped: mailbox busy"
-        return "left to the worker running it"
+        return BUSY_ELSEWHERE
 
 
 def run_planned(app: Flask, job_id: int, scheduled_for: str | None, *, worker: str) -> str:
@@ -134,4 +139,4 @@ def _planned(app: Flask, job_id: int, scheduled_for: str | None, worker: str) ->
                           counts=result.counts, error=result.error)
             return result.outcome
     except LockBusy:
-        return "left to the worker running it"
+        return BUSY_ELSEWHERE
