@@ -99,8 +99,8 @@ def _register_tasks(app: Flask, worker_app: Any) -> None:
         return outcome
 
     @worker_app.task(name=COLLECT_TASK, bind=True)
-    def collect_mailbox(task: Any, job_id: int) -> str:
-        return settle(task, work.run_collect(app, int(job_id),
+    def collect_mailbox(task: Any, job_id: int, owners: list[int] | None = None) -> str:
+        return settle(task, work.run_collect(app, int(job_id), owners,
                                              worker=str(task.request.hostname or "")))
 
     @worker_app.task(name=RUN_JOB_TASK, bind=True)

@@ -87,14 +87,14 @@ def enqueue_collection(app: Flask, *, trigger: str, user_ids: Collection[int] | 
         if waiting is None:
             job = ledger.record(COLLECT, plan.identity.key, trigger=trigger, run_id=run_id)
             report.jobs.append(job.id)
-            if _send(app, job, report):
+            if _send(app, job, report, plan.owners):
                 report.enqueued += 1
             if report.broker_error:
                 _keep_the_rest(plans, plan, report, trigger, run_id, horizon)
                 break
         elif waiting.state == UNSENT:
             report.jobs.append(waiting.id)
-            if _send(app, waiting, report):
+            if _send(app, waiting, report, plan.owners):
                 report.resent += 1
             elif report.broker_error:
                 _keep_the_rest(plans, plan, report, trigger, run_id, horizon)

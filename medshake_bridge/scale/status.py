@@ -169,13 +169,15 @@ def cluster_status(app: Flask, *, ask_broker: bool = True) -> ClusterStatus:
         status.queues, status.broker_error = queue_depths(url)
     status.workers = _workers(app)
     status.hosts = _hosts(status.workers)
+    # A job is "unsent" for an instant between its record and its send: only those whose
+    # send failed (an error is recorded) are kept for the broker.
     unsent = db.session.execute(select(func.count(), func.min(QueueJob.created_at))
-                                .where(QueueJob.state == UNSENT)).one()
+                                .where(QueueJob.state == UNSENT, QueueJob.error != "")).one()
     status.unsent = int(unsent[0] or 0)
     status.unsent_since = _aware(unsent[1]) if unsent[1] is not None else None
     if status.unsent:
         status.unsent_error = db.session.scalar(
-            select(QueueJob.error).where(QueueJob.state == UNSENT)
+            select(QueueJob.error).where(QueueJob.state == UNSENT, QueueJob.error != "")
             .order_by(QueueJob.id.desc()).limit(1)) or ""
     status.queued = int(db.session.scalar(select(func.count()).where(
         QueueJob.state == QUEUED)) or 0)

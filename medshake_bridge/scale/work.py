@@ -22,10 +22,10 @@ from pathlib import Path
 from flask import Flask
 
 from medshake_bridge.collect.locks import MailboxBusy, mailbox_lock
-from medshake_bridge.collect.mailboxes import plan_mailboxes
+from medshake_bridge.collect.mailboxes import MailboxPlan, plan_mailboxes
 from medshake_bridge.db import db
 from medshake_bridge.dblocks import LockBusy, named_lock
-from medshake_bridge.extension import bridge_state
+from medshake_bridge.extension import BridgeState, bridge_state
 from medshake_bridge.models.scale import FAILED, FINISHED_STATES, OK, SKIPPED, QueueJob
 from medshake_bridge.scale import ledger
 
@@ -56,16 +56,39 @@ class _Counted:
             _running -= 1
 
 
-def run_collect(app: Flask, job_id: int, *, worker: str) -> str:
-    """Collect the mailbox of the ledger job ``job_id``; returns what happened (for the log)."""
+def run_collect(app: Flask, job_id: int, owners: list[int] | None = None, *,
+                worker: str) -> str:
+    """Collect the mailbox of the ledger job ``job_id``; returns what happened (for the log).
+    ``owners``: the users on it when the job was made (planning only them is what keeps a job
+    cheap with thousands of users)."""
     with _Counted(), app.app_context():
         try:
-            return _collect(app, job_id, worker)
+            return _collect(app, job_id, owners or [], worker)
         finally:
             db.session.remove()
 
 
-def _collect(app: Flask, job_id: int, worker: str) -> str:
+def _plan(state: BridgeState, key: str, owners: list[int]) -> MailboxPlan | None:
+    """The mailbox ``key`` planned for ``owners`` (every user when none is given, or when none
+    of them is on it any more). Users added to the mailbox after the job was made are
+    collected for at the next tick, as in a collection planned once at its start."""
+    found: MailboxPlan | None = None
+    for user_id in owners:
+        for plan in plan_mailboxes(state, user_id=user_id)[0]:
+            if plan.identity.key != key:
+                continue
+            if found is None:
+                found = plan
+            else:
+                found.owners.extend(owner for owner in plan.owners
+                                    if owner not in found.owners)
+    if found is not None:
+        return found
+    plans, _ = plan_mailboxes(state)
+    return next((plan for plan in plans if plan.identity.key == key), None)
+
+
+def _collect(app: Flask, job_id: int, owners: list[int], worker: str) -> str:
     from medshake_bridge.collect.pipeline import collect_mailbox
 
     job = db.session.get(QueueJob, job_id)
@@ -73,8 +96,7 @@ def _collect(app: Flask, job_id: int, worker: str) -> str:
         return "already done"
     state = bridge_state(app)
     key, trigger = job.target, job.trigger
-    plans, _ = plan_mailboxes(state)
-    plan = next((plan for plan in plans if plan.identity.key == key), None)
+    plan = _plan(state, key, [int(owner) for owner in owners])
     if plan is None:
         ledger.finish(job_id, SKIPPED, error="no user has this mailbox any more")
         return "skipped: no owner"
