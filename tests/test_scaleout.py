@@ -8,6 +8,8 @@ when it is back, and the pages and ``workers`` say what happened.
 
 from __future__ import annotations
 
+import html
+import json
 import time
 from collections import Counter, defaultdict
 
@@ -157,18 +159,24 @@ def test_a_broker_outage_keeps_the_jobs_and_they_resume(scale_world):
 
     (run, *_) = wait_for(failed_tick, 20, 0.3, "a tick that met the outage")
     assert "the broker could not be reached" in run.error
-    assert '"not_sent": 6' in run.counts_json
+    counts = json.loads(run.counts_json)
+    # Jobs queued just before the outage are lost with Redis's data (sent again later);
+    # every other mailbox's job is kept in the ledger.
+    assert counts["not_sent"] >= 1 and counts["not_sent"] + counts["already_queued"] == 6
+    kept = sum(1 for job in world.jobs() if job.state == "unsent")
+    assert kept == counts["not_sent"]
 
     runner = world.app.test_cli_runner()
     down = runner.invoke(args=["bridge", "workers"])
     assert down.exit_code == 1
     assert "Broker: UNREACHABLE" in down.output
-    assert "Jobs kept for the broker: 6" in down.output
-    assert world.left_on_servers() == 6 and world.processed() == 6
+    assert f"Jobs kept for the broker: {kept}" in down.output
+    # (a job a worker had already taken before the outage may still have collected its mailbox)
+    assert world.left_on_servers() + world.processed() == 12 and world.left_on_servers() >= kept
 
     page = _tasks_page(world)
     assert "La file d'attente (Redis) ne répond pas" in page
-    assert "6 tâche(s) n'ont pas pu être envoyées" in page
+    assert f"{kept} tâche(s) n'ont pas pu être envoyées" in page
 
     world.redis.start()  # back, empty: what it held is lost, the ledger is not
     wait_for(world.everything_collected, 45, 0.3, "the kept jobs collected")
@@ -191,4 +199,4 @@ def _tasks_page(world) -> str:
     login(client, "admin", "password for tests 1")
     response = client.get("/admin/tasks/")
     assert response.status_code == 200
-    return response.get_data(as_text=True)
+    return html.unescape(response.get_data(as_text=True))

@@ -4,7 +4,9 @@ Each job is recorded in the ledger *before* it is sent, so a broker outage loses
 job stays "unsent" and is sent again at the next pass (each scheduled collection, each "collect
 now"). A mailbox that already has a job waiting or running gets no second one: it is collected
 once per tick however late the workers are. Jobs that never started within twice the
-visibility timeout (lost with a broker restarted without its data) are given up and replaced.
+visibility timeout are given up and replaced; a job queued more than a visibility timeout ago
+and not started is sent once more (its message may have been lost with a broker restarted
+without its data; the ledger runs it once however many messages carry it).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from flask import Flask
 
 from medshake_bridge.collect.mailboxes import plan_mailboxes
 from medshake_bridge.extension import bridge_state
-from medshake_bridge.models.scale import COLLECT, JOB, UNSENT, QueueJob
+from medshake_bridge.models.scale import COLLECT, JOB, QUEUED, UNSENT, QueueJob
 from medshake_bridge.models.settings import utcnow
 from medshake_bridge.scale import ledger
 from medshake_bridge.scale.celery_app import COLLECT_TASK, RUN_JOB_TASK, publish
@@ -50,17 +52,33 @@ class EnqueueReport:
 
 def _send(app: Flask, job: QueueJob, report: EnqueueReport, *args: object) -> bool:
     task = COLLECT_TASK if job.kind == COLLECT else RUN_JOB_TASK
+    again = job.state == QUEUED
     try:
         publish(app, task, job.id, *args)
     except Exception as exc:  # noqa: BLE001 - any broker failure: the job waits in the ledger
         report.not_sent += 1
         report.broker_error = f"{type(exc).__name__}: {exc}"
-        ledger.mark_unsent(job.id, f"the broker could not be reached: {report.broker_error}")
-        log.warning("queue: job %s kept unsent, the broker could not be reached: %s", job.id,
+        if not again:
+            ledger.mark_unsent(job.id,
+                               f"the broker could not be reached: {report.broker_error}")
+        log.warning("queue: job %s kept, the broker could not be reached: %s", job.id,
                     report.broker_error)
         return False
-    ledger.mark_sent(job.id)
+    if again:
+        ledger.mark_resent(job.id)
+    else:
+        ledger.mark_sent(job.id)
     return True
+
+
+def _lost(app: Flask, job: QueueJob) -> bool:
+    """A job handed to the broker more than a visibility timeout ago and not started: its
+    message may have been lost (a broker restarted without its data). Sending it once more
+    is harmless: the ledger runs a job once however many messages carry it."""
+    if job.state != QUEUED or job.sent_at is None:
+        return False
+    sent = job.sent_at if job.sent_at.tzinfo else job.sent_at.replace(tzinfo=dt.UTC)
+    return (utcnow() - sent).total_seconds() > visibility_timeout(app)
 
 
 def _horizon(app: Flask) -> datetime:
@@ -92,7 +110,7 @@ def enqueue_collection(app: Flask, *, trigger: str, user_ids: Collection[int] | 
             if report.broker_error:
                 _keep_the_rest(plans, plan, report, trigger, run_id, horizon)
                 break
-        elif waiting.state == UNSENT:
+        elif waiting.state == UNSENT or _lost(app, waiting):
             report.jobs.append(waiting.id)
             if _send(app, waiting, report, plan.owners):
                 report.resent += 1

@@ -52,6 +52,13 @@ def mark_sent(job_id: int) -> None:
     db.session.commit()
 
 
+def mark_resent(job_id: int) -> None:
+    """A queued job sent once more (its message may have been lost with the broker's data)."""
+    db.session.execute(update(QueueJob).where(QueueJob.id == job_id, QueueJob.state == QUEUED)
+                       .values(sent_at=utcnow(), sends=QueueJob.sends + 1))
+    db.session.commit()
+
+
 def mark_unsent(job_id: int, error: str) -> None:
     db.session.execute(update(QueueJob).where(QueueJob.id == job_id)
                        .values(state=UNSENT, error=redaction.redact(error)[:MAX_ERROR]))
