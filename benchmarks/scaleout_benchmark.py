@@ -94,6 +94,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="msb-bench-scale-"))
     os.chmod(tmp, 0o755)
     pki = make_pki()
+    (tmp / "mail").mkdir()
     store = MailStore(tmp / "mail")
     os.chmod(store.root, 0o755)
     dovecot_dir = tmp / "dovecot"

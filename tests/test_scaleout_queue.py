@@ -13,7 +13,7 @@ import sys
 
 import pytest
 from scaleworld import REDIS_SERVER, RedisServer
-from web_helpers import PASSWORD, login, post
+from web_helpers import login, post
 
 from medshake_bridge.db import db
 from medshake_bridge.errors import ConfigurationError
@@ -56,7 +56,7 @@ def test_collect_now_enqueues_and_answers_at_once(queued_world):
     world = queued_world
     world.deliver(world.mail())
     client = world.app.test_client()
-    assert login(client, "bob", PASSWORD).status_code == 302
+    assert login(client, "bob", "password for tests").status_code == 302
     page = html.unescape(post(client, "/inbox/collect", page="/inbox/",
                               follow_redirects=True).get_data(as_text=True))
     assert "Relève de 1 boîte(s) demandée" in page

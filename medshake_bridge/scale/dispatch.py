@@ -25,7 +25,7 @@ from medshake_bridge.models.scale import COLLECT, JOB, QUEUED, UNSENT, QueueJob
 from medshake_bridge.models.settings import utcnow
 from medshake_bridge.scale import ledger
 from medshake_bridge.scale.celery_app import COLLECT_TASK, RUN_JOB_TASK, publish
-from medshake_bridge.scale.executor import visibility_timeout
+from medshake_bridge.scale.executor import broker_url, visibility_timeout
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +89,7 @@ def enqueue_collection(app: Flask, *, trigger: str, user_ids: Collection[int] | 
                        run_id: int | None = None) -> EnqueueReport:
     """One collection job per mailbox (every mailbox, or those one of ``user_ids`` is on) that
     has none waiting or running; sends again the ones a broker outage kept. Returns at once."""
+    broker_url(app)  # a missing or wrong broker setting stops here, with its fix
     state = bridge_state(app)
     report = EnqueueReport()
     horizon = _horizon(app)
@@ -145,6 +146,7 @@ def enqueue_planned(app: Flask, job_id: str, *, trigger: str,
                     scheduled_for: datetime | None = None) -> EnqueueReport:
     """One job that runs the planned task ``job_id`` on a worker (recorded there, with the
     worker's host, in the task history)."""
+    broker_url(app)
     report = EnqueueReport()
     job = ledger.record(JOB, job_id, trigger=trigger)
     report.jobs.append(job.id)
