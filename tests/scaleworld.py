@@ -103,6 +103,7 @@ class ScaleWorld:
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     extra_env: dict[str, str] = field(default_factory=dict)
     seeded: int = 0
+    admin_client: Any = None  # a test client logged in as an admin, once a test made one
     _mails: list[bytes] = field(default_factory=list)
 
     # -- mailboxes ----------------------------------------------------------------------

@@ -197,6 +197,40 @@ def _tasks_page(world) -> str:
         db.session.remove()
     client = world.app.test_client()
     login(client, "admin", "password for tests 1")
+    world.admin_client = client
     response = client.get("/admin/tasks/")
     assert response.status_code == 200
     return html.unescape(response.get_data(as_text=True))
+
+
+def test_a_planned_task_runs_on_a_worker_and_its_host_is_in_the_history(scale_world):
+    world = scale_world
+    world.start_worker("host-a", concurrency=1)
+    world.wait_workers(1)
+    from web_helpers import post
+
+    page = _tasks_page(world)  # logs the admin in (and shows the queue section)
+    assert "File d'attente et workers" in page and "worker@host-a" in page
+    client = world.admin_client
+    answer = html.unescape(post(client, "/admin/tasks/work-folders-cleanup/run",
+                                page="/admin/tasks/", follow_redirects=True)
+                           .get_data(as_text=True))
+    assert "a été envoyée à la file d'attente" in answer
+
+    def ran():
+        with world.app.app_context():
+            found = db.session.scalars(select(TaskRun).where(
+                TaskRun.job_id == "work-folders-cleanup")).all()
+            db.session.expunge_all()
+            db.session.remove()
+        return found
+
+    (run,) = wait_for(ran, 30, 0.3, "the clean-up run by the worker")
+    wait_for(lambda: ran()[0].outcome != "running", 30, 0.3, "the clean-up finished")
+    (run,) = ran()
+    assert (run.trigger, run.host, run.outcome) == ("queue", "host-a", "ok")
+    (job,) = [job for job in world.jobs() if job.kind == "job"]
+    assert (job.target, job.trigger, job.state, job.host) == (
+        "work-folders-cleanup", "page", "ok", "host-a")
+    history = html.unescape(client.get("/admin/tasks/history").get_data(as_text=True))
+    assert "un worker de la file" in history and "host-a:" in history
