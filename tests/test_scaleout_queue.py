@@ -133,3 +133,16 @@ def test_a_wrong_mode_or_a_missing_broker_names_the_fix(app):
     assert "MEDSHAKE_BRIDGE_CELERY_BROKER_URL" in missing.value.fix
     result = app.test_cli_runner().invoke(args=["bridge", "fetch", "--enqueue"])
     assert result.exit_code == 2 and "MEDSHAKE_BRIDGE_CELERY_BROKER_URL" in result.output
+
+
+def test_collect_now_without_a_broker_setting_says_what_to_do(world):
+    world.app.config.update(MEDSHAKE_BRIDGE_EXECUTOR="celery",
+                            MEDSHAKE_BRIDGE_CELERY_BROKER_URL="")
+    world.deliver(world.mail())
+    client = world.app.test_client()
+    assert login(client, "bob", "password for tests").status_code == 302
+    response = post(client, "/inbox/collect", page="/inbox/", follow_redirects=True)
+    page = html.unescape(response.get_data(as_text=True))
+    assert response.status_code == 200
+    assert "flash-error" in page and "MEDSHAKE_BRIDGE_CELERY_BROKER_URL" in page
+    assert _jobs(world) == [] and len(world.on_server()) == 1

@@ -240,7 +240,12 @@ def collect_now() -> Response:
 
 def _enqueue_now(user: Any) -> Response:
     """``celery`` mode: the collection goes on the queue; the page answers at once."""
-    report = delegation.enqueue_for(user)
+    try:
+        report = delegation.enqueue_for(user)
+    except BridgeError as exc:  # the queue's settings: the admin must act
+        flash(_("The mailbox could not be collected: %(reason)s. What to do: %(fix)s",
+                reason=exc.message.rstrip("."), fix=exc.fix or "-"), "error")
+        return redirect(url_for(".index"))
     if not report.mailboxes and not report.problems:
         flash(_("You have no Apicrypt mailbox to collect (apicryptAdresse is not set) and no "
                 "practitioner has delegated their mail to you. Ask an administrator."), "error")

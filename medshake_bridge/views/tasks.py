@@ -26,6 +26,7 @@ from werkzeug.wrappers import Response
 
 from medshake_bridge.access import ADMIN, current_bridge_user, deny, protect
 from medshake_bridge.audit import audit
+from medshake_bridge.errors import BridgeError
 from medshake_bridge.extension import bridge_state
 from medshake_bridge.i18n import _, current_language
 from medshake_bridge.models.tasks import RUN_OUTCOMES
@@ -212,7 +213,12 @@ def _enqueue_now(app: Any, job_id: str) -> Response:
     """``celery`` mode: the task runs on a worker; the page answers at once."""
     from medshake_bridge.scale.dispatch import enqueue_planned
 
-    report = enqueue_planned(app, job_id, trigger="page")
+    try:
+        report = enqueue_planned(app, job_id, trigger="page")
+    except BridgeError as exc:
+        flash(_("“%(job)s” could not be started: %(reason)s", job=job_id, reason=str(exc)),
+              "error")
+        return redirect(url_for(".index") + f"#task-{job_id}")
     if report.broker_error:
         audit("task.run", target=job_id, outcome="failed", detail="queue unreachable")
         flash(_("“%(job)s” could not be sent to the job queue (Redis does not answer); it is "
