@@ -146,3 +146,33 @@ def test_collect_now_without_a_broker_setting_says_what_to_do(world):
     assert response.status_code == 200
     assert "flash-error" in page and "MEDSHAKE_BRIDGE_CELERY_BROKER_URL" in page
     assert _jobs(world) == [] and len(world.on_server()) == 1
+
+
+def test_the_history_purge_forgets_old_finished_jobs_and_gone_workers(app_ctx):
+    import datetime as dt
+
+    from medshake_bridge.models.scale import WorkerHeartbeat
+    from medshake_bridge.models.settings import utcnow
+    from medshake_bridge.scheduler.runs import purge_runs
+
+    old = utcnow() - dt.timedelta(days=40)
+
+    def job(state: str, created: dt.datetime) -> QueueJob:
+        return QueueJob(kind="collect", target=f"pop3://{state}@x:995", trigger="schedule",
+                        state=state, attempts=1, sends=1, enqueued_by="h", host="h", worker="w",
+                        created_at=created, counts_json="{}", error="")
+
+    db.session.add_all([job("ok", old), job("unsent", old), job("ok", utcnow()),
+                        WorkerHeartbeat(name="gone@h", host="h", pid=1, queues="collect",
+                                        concurrency=1, running=0, started_at=old,
+                                        last_seen_at=old, broker_error=""),
+                        WorkerHeartbeat(name="alive@h", host="h", pid=2, queues="collect",
+                                        concurrency=1, running=0, started_at=old,
+                                        last_seen_at=utcnow(), broker_error="")])
+    db.session.commit()
+    purge_runs(30)
+    recent = utcnow() - dt.timedelta(days=1)
+    left = sorted((row.state, row.created_at.replace(tzinfo=dt.UTC) > recent)
+                  for row in db.session.query(QueueJob))
+    assert left == [("ok", True), ("unsent", False)]  # a job still owed is never forgotten
+    assert [row.name for row in db.session.query(WorkerHeartbeat)] == ["alive@h"]

@@ -34,6 +34,7 @@ from medshake_bridge.dblocks import LockBusy, named_lock
 from medshake_bridge.errors import BridgeError
 from medshake_bridge.hostname import host_name
 from medshake_bridge.interfaces import JobSpec
+from medshake_bridge.models.scale import FINISHED_STATES, QueueJob, WorkerHeartbeat
 from medshake_bridge.models.settings import utcnow
 from medshake_bridge.models.tasks import (
     FAILED,
@@ -207,11 +208,15 @@ def mark_interrupted(*, only_ids: set[int] | None = None) -> int:
 
 
 def purge_runs(keep_days: int) -> int:
-    """Forget runs that started more than ``keep_days`` days ago."""
+    """Forget runs that started more than ``keep_days`` days ago (and, with them, finished
+    queue jobs and workers not seen for as long: the ``celery`` mode's history)."""
     if keep_days <= 0:
         return 0
     limit = datetime.now(UTC) - timedelta(days=keep_days)
     result = db.session.execute(delete(TaskRun).where(TaskRun.started_at < limit))
+    db.session.execute(delete(QueueJob).where(QueueJob.created_at < limit,
+                                              QueueJob.state.in_(FINISHED_STATES)))
+    db.session.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.last_seen_at < limit))
     db.session.commit()
     return int(result.rowcount or 0)
 
