@@ -17,6 +17,13 @@
 # for gunicorn or several web processes), or "off".
 # MEDSHAKE_BRIDGE_SCHEDULER = "external"
 
+# Several hosts (docs/scale-out.md): collection on a Celery queue consumed by
+# `medshake-bridge worker` processes; needs PostgreSQL (or MariaDB), Redis and a shared data
+# folder. "inline" (the default) is one process.
+# MEDSHAKE_BRIDGE_EXECUTOR = "celery"
+# MEDSHAKE_BRIDGE_CELERY_BROKER_URL = "redis://127.0.0.1:6379/0"
+# MEDSHAKE_BRIDGE_HOST = "bridge-1"
+
 # A plugin that fails to load stops the start instead of being recorded.
 # MEDSHAKE_BRIDGE_STRICT_PLUGINS = True
 

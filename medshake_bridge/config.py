@@ -91,6 +91,20 @@ DEFAULTS: dict[str, Any] = {
     "MEDSHAKE_BRIDGE_HSTS_SECONDS": 0,
     # Content-Security-Policy of the bridge's pages; empty means the built-in strict policy.
     "MEDSHAKE_BRIDGE_CONTENT_SECURITY_POLICY": "",
+    # How work runs (issue 19): "inline" (this process, the default) or "celery" (a Celery
+    # queue consumed by `medshake-bridge worker` processes on any number of hosts).
+    "MEDSHAKE_BRIDGE_EXECUTOR": "inline",
+    # Celery mode: the broker (e.g. redis://127.0.0.1:6379/0) and, optionally, a result
+    # backend (the job ledger in the database already records every outcome).
+    "MEDSHAKE_BRIDGE_CELERY_BROKER_URL": "",
+    "MEDSHAKE_BRIDGE_CELERY_RESULT_BACKEND": "",
+    # Seconds after which the broker hands a job whose worker died (unacknowledged) to another
+    # worker; longer than a mailbox's collection is not needed (the mailbox lock guards).
+    "MEDSHAKE_BRIDGE_CELERY_VISIBILITY_TIMEOUT": 900,
+    # Seconds between a worker's heartbeats in the database.
+    "MEDSHAKE_BRIDGE_WORKER_HEARTBEAT_SECONDS": 10,
+    # This host's name in task history and the workers list (default: the system's).
+    "MEDSHAKE_BRIDGE_HOST": "",
 }
 
 _BOOL_KEYS = {"MEDSHAKE_BRIDGE_STRICT_PLUGINS", "MEDSHAKE_BRIDGE_LOAD_ENTRY_POINTS",

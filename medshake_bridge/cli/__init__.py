@@ -25,6 +25,7 @@ from medshake_bridge.cli import (  # noqa: F401 - registers the commands
     token_cmds,
     user_cmds,
     webhook_cmds,
+    worker_cmds,
 )
 from medshake_bridge.cli.group import bridge_group
 from medshake_bridge.sandbox.cli import sandbox

@@ -82,12 +82,19 @@ def summary(report: CollectReport) -> str:
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
               help="Mailboxes collected at once (default: MEDSHAKE_BRIDGE_COLLECT_WORKERS, "
               "else one per core).")
-def fetch_cmd(user_id: int | None, dry_run: bool, jobs: int | None) -> None:
+@click.option("--enqueue", is_flag=True, help="Celery mode: put one job per mailbox on the "
+              "queue for the workers and return at once.")
+def fetch_cmd(user_id: int | None, dry_run: bool, jobs: int | None, enqueue: bool) -> None:
     """Collect the Apicrypt mailboxes now.
 
     Exit status: 0 all collected, 1 some mailbox or message failed (or waits for an outage),
     2 a configuration error stops some mail (see the lines starting with "fix:").
+    With --enqueue: 0 every job queued, 1 the broker did not answer (the jobs are kept and
+    sent again), 2 a configuration error.
     """
+    if enqueue:
+        _enqueue(user_id, dry_run)
+        return
     try:
         state = bridge_state()
         workers = collect_workers(state, jobs)
@@ -106,4 +113,42 @@ def fetch_cmd(user_id: int | None, dry_run: bool, jobs: int | None) -> None:
     if report.configuration_error:
         raise SystemExit(EXIT_CONFIGURATION)
     if not report.ok:
+        raise SystemExit(EXIT_FAILED)
+
+
+def _enqueue(user_id: int | None, dry_run: bool) -> None:
+    from flask import current_app
+
+    from medshake_bridge.scale.dispatch import enqueue_collection
+    from medshake_bridge.scale.executor import uses_celery
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    try:
+        if dry_run:
+            raise ConfigurationError("--dry-run cannot be queued",
+                                     fix="run `fetch --dry-run` without --enqueue")
+        if not uses_celery(app):
+            raise ConfigurationError(
+                "--enqueue needs the celery execution mode",
+                fix="set MEDSHAKE_BRIDGE_EXECUTOR=celery and MEDSHAKE_BRIDGE_CELERY_BROKER_URL, "
+                "or run `fetch` without --enqueue")
+        report = enqueue_collection(app, trigger="cli",
+                                    user_ids=None if user_id is None else [user_id])
+    except ConfigurationError as exc:
+        click.echo(f"Nothing queued: {exc.message}", err=True)
+        click.echo(f"fix: {exc.fix}", err=True)
+        raise SystemExit(EXIT_CONFIGURATION) from None
+    for problem in report.problems:
+        click.echo(f"Not collected: {problem}")
+    click.echo(f"{report.mailboxes} mailbox(es): {report.enqueued} queued, {report.resent} "
+               f"sent again, {report.already_queued} already queued or running, "
+               f"{report.not_sent} not sent.")
+    if report.broker_error:
+        click.echo(f"The broker could not be reached: {report.broker_error}", err=True)
+        click.echo("fix: start Redis again; the jobs are kept and sent again by the next "
+                   "scheduled collection or `fetch --enqueue` (see `medshake-bridge workers`)",
+                   err=True)
+    if report.problems:
+        raise SystemExit(EXIT_CONFIGURATION)
+    if report.not_sent:
         raise SystemExit(EXIT_FAILED)

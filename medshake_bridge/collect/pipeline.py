@@ -8,6 +8,7 @@ only for messages whose documents are committed (and never in dry-run or keep-on
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import email
 import email.policy
@@ -243,7 +244,10 @@ def _ready_work_folder(plan: MailboxPlan) -> Path:
 
 
 def collect_mailbox(state: BridgeState, plan: MailboxPlan, *, dry_run: bool = False,
-                    progress: Progress = _quiet, retry_now: bool = False) -> MailboxReport:
+                    progress: Progress = _quiet, retry_now: bool = False,
+                    locked: bool = False) -> MailboxReport:
+    """Collect one mailbox under its lock (``locked``: the caller holds it already, as a queue
+    worker does to claim its job first)."""
     report = MailboxReport(plan.identity.key, list(plan.owners))
     mailbox = _mailbox_row(plan)
     inbox, work, locks = _folders(state, plan)
@@ -252,7 +256,7 @@ def collect_mailbox(state: BridgeState, plan: MailboxPlan, *, dry_run: bool = Fa
     session = db.session()
     expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
     try:
-        with mailbox_lock(locks, plan.identity.key):
+        with contextlib.nullcontext() if locked else mailbox_lock(locks, plan.identity.key):
             _ready_work_folder(plan)
             _collect_locked(state, plan, mailbox, inbox, work, report, dry_run, progress,
                             retry_now)

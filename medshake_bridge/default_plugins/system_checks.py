@@ -19,6 +19,7 @@ from medshake_bridge.interfaces import CheckResult, MenuItem
 def medshake_system_checks(app: Any) -> list[CheckResult]:
     from medshake_bridge.extension import bridge_state
     from medshake_bridge.patients.registry import source_checks
+    from medshake_bridge.scale.checks import scale_checks
     from medshake_bridge.sysinfo.folders import folder_checks, instance_checks, plugin_checks
     from medshake_bridge.sysinfo.mail_checks import mail_checks
     from medshake_bridge.sysinfo.scheduler import scheduler_check
@@ -32,6 +33,7 @@ def medshake_system_checks(app: Any) -> list[CheckResult]:
         *folder_checks(state),
         *mail_checks(state, timeout=timeout),
         scheduler_check(app),
+        *scale_checks(app),
     ]
 
 

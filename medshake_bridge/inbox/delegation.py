@@ -100,5 +100,22 @@ def collect_for(user: User, *, retry_now: bool = True) -> tuple[Any, dict[int, s
     return report, names
 
 
+def enqueue_for(user: User) -> Any:
+    """``celery`` mode: put the collection of ``user``'s mailbox and of those delegated to them
+    on the queue and return at once (the pipeline's guarantees hold on the worker). Audited
+    as ``inbox.collect`` like a collection done here."""
+    from flask import current_app
+
+    from medshake_bridge.scale.dispatch import enqueue_collection
+
+    wanted = {user.id, *delegated_owner_ids(user)}
+    report = enqueue_collection(current_app._get_current_object(),  # type: ignore[attr-defined]
+                                trigger="page", user_ids=wanted)
+    audit("inbox.collect", target=f"{report.mailboxes} mailbox(es) queued",
+          detail=f"queued {report.enqueued + report.resent}, already queued "
+          f"{report.already_queued}, not sent {report.not_sent}", actor=user)
+    return report
+
+
 def report_mailboxes(report: Any) -> list[str]:
     return [mailbox.mailbox for mailbox in report.mailboxes]

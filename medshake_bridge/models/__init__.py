@@ -6,6 +6,7 @@ from medshake_bridge.models.mail import InboxDocument, Mailbox, ReceivedMessage
 from medshake_bridge.models.patients import FiledDocument, Patient
 from medshake_bridge.models.plugins import PluginFailure, PluginSuspension
 from medshake_bridge.models.reads import DocumentRead
+from medshake_bridge.models.scale import QueueJob, WorkerHeartbeat
 from medshake_bridge.models.sending import Correspondent, SentMessage
 from medshake_bridge.models.settings import SettingValue
 from medshake_bridge.models.tasks import ScheduledTask, TaskRun
@@ -22,6 +23,7 @@ __all__ = [
     "Patient",
     "PluginFailure",
     "PluginSuspension",
+    "QueueJob",
     "ReceivedMessage",
     "SentMessage",
     "ScheduledTask",
@@ -30,4 +32,5 @@ __all__ = [
     "User",
     "WebhookDelivery",
     "WebhookSubscription",
+    "WorkerHeartbeat",
 ]

@@ -26,9 +26,13 @@ LEFTOVER_AGE_SECONDS = 3600
 
 
 def collect_job(app: Flask) -> dict[str, int]:
-    """Collect every configured mailbox (the scheduled "relève")."""
+    """Collect every configured mailbox (the scheduled "relève"); in ``celery`` mode, put one
+    job per mailbox on the queue instead (see :mod:`medshake_bridge.scale.dispatch`)."""
     from medshake_bridge.collect.pipeline import collect_all
+    from medshake_bridge.scale.executor import uses_celery
 
+    if uses_celery(app):
+        return _enqueue_collection(app)
     report = collect_all(bridge_state(app))
     names = ("fetched", "processed", "documents", "duplicates", "failed", "waiting",
              "quarantined", "deleted")
@@ -48,6 +52,29 @@ def collect_job(app: Flask) -> dict[str, int]:
         problems += [str(problem) for problem in report.problems]
         raise JobFailed("; ".join(problems), counts=counts,
                         fix="see the quarantine and the settings of the users named here")
+    return counts
+
+
+collect_job.medshake_fans_out = True  # type: ignore[attr-defined]  # see service.FANS_OUT
+
+
+def _enqueue_collection(app: Flask) -> dict[str, int]:
+    from medshake_bridge.scale.dispatch import enqueue_collection, resend_unsent
+    from medshake_bridge.scheduler.runs import current_run_id
+
+    report = enqueue_collection(app, trigger="schedule", run_id=current_run_id())
+    if not report.broker_error:
+        report.resent += resend_unsent(app).resent
+    counts = report.as_counts()
+    if report.broker_error or report.problems:
+        problems = list(report.problems)
+        if report.broker_error:
+            problems.insert(0, f"the broker could not be reached: {report.broker_error}; "
+                            f"{report.not_sent} job(s) kept, sent again at the next run")
+        raise JobFailed("; ".join(problems), counts=counts,
+                        fix="start Redis again (MEDSHAKE_BRIDGE_CELERY_BROKER_URL) and see "
+                        "`medshake-bridge workers`" if report.broker_error else
+                        "see the settings of the users named here")
     return counts
 
 

@@ -11,15 +11,14 @@ carries its tick (``scheduled_for``), unique per job: when two schedulers reach 
 
 from __future__ import annotations
 
-import fcntl
+import contextvars
 import hashlib
 import json
 import logging
 import os
-import socket
 import threading
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,8 +30,11 @@ from sqlalchemy.exc import IntegrityError
 
 from medshake_bridge import redaction
 from medshake_bridge.db import db
+from medshake_bridge.dblocks import LockBusy, named_lock
 from medshake_bridge.errors import BridgeError
+from medshake_bridge.hostname import host_name
 from medshake_bridge.interfaces import JobSpec
+from medshake_bridge.models.scale import FINISHED_STATES, QueueJob, WorkerHeartbeat
 from medshake_bridge.models.settings import utcnow
 from medshake_bridge.models.tasks import (
     FAILED,
@@ -41,12 +43,13 @@ from medshake_bridge.models.tasks import (
     RUNNING,
     TaskRun,
 )
-from medshake_bridge.paths import PRIVATE_FILE_MODE, ensure_private_dir
 
 log = logging.getLogger(__name__)
 MAX_ERROR_LENGTH = 4000
 _active_lock = threading.Lock()
 _active_runs: set[int] = set()
+_current_run: contextvars.ContextVar[int | None] = contextvars.ContextVar("bridge_run",
+                                                                          default=None)
 
 
 class JobFailed(BridgeError):
@@ -98,22 +101,19 @@ def _error_text(exc: BaseException) -> str:
 
 @contextmanager
 def job_lock(app: Flask, job_id: str) -> Iterator[None]:
-    """One run of a job at a time on this host (a click on "run now" during a scheduled run)."""
-    folder = ensure_private_dir(Path(app.config["MEDSHAKE_BRIDGE_DATA_DIR"]) / "locks")
+    """One run of a job at a time: on this host (SQLite, a file lock) or on every host sharing
+    the database (PostgreSQL / MariaDB, a database lock) - a click on "run now" during a
+    scheduled run, or two workers handed the same job."""
+    folder = Path(app.config["MEDSHAKE_BRIDGE_DATA_DIR"]) / "locks"
     digest = hashlib.sha256(job_id.encode("utf-8")).hexdigest()[:32]
-    fd = os.open(folder / f"job-{digest}.lock", os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE)
-    try:
+    with ExitStack() as held:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            held.enter_context(named_lock(f"job:{job_id}", folder=folder,
+                                          file_name=f"job-{digest}.lock"))
+        except LockBusy:
             raise JobBusy(f"the job {job_id} is running right now",
                           fix="wait for the current run to end (see the run history)") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+        yield
 
 
 def execute_job(app: Flask, spec: JobSpec, *, trigger: str,
@@ -125,7 +125,7 @@ def execute_job(app: Flask, spec: JobSpec, *, trigger: str,
     with app.app_context(), job_lock(app, spec.id):
         run = TaskRun(job_id=spec.id, trigger=trigger, scheduled_for=scheduled_for,
                       started_at=utcnow(), outcome=RUNNING, counts_json="{}", error="",
-                      host=socket.gethostname()[:255], pid=os.getpid())
+                      host=host_name(), pid=os.getpid())
         db.session.add(run)
         try:
             db.session.commit()
@@ -145,6 +145,7 @@ def execute_job(app: Flask, spec: JobSpec, *, trigger: str,
 
 def _call_and_record(app: Flask, spec: JobSpec, run_id: int) -> RunResult:
     outcome, error, counts = OK, "", {}
+    token = _current_run.set(run_id)
     try:
         counts = _clean_counts(spec.func(app))
     except JobFailed as exc:
@@ -153,6 +154,8 @@ def _call_and_record(app: Flask, spec: JobSpec, run_id: int) -> RunResult:
     except Exception as exc:  # noqa: BLE001 - a job's bug is recorded, the scheduler goes on
         outcome, error = FAILED, _error_text(exc)
         log.exception("job %s raised", spec.id)
+    finally:
+        _current_run.reset(token)
     db.session.rollback()  # whatever the job left half-done is not ours to commit
     run = db.session.get(TaskRun, run_id)
     run.outcome = outcome
@@ -161,6 +164,12 @@ def _call_and_record(app: Flask, spec: JobSpec, run_id: int) -> RunResult:
     run.ended_at = utcnow()
     db.session.commit()
     return RunResult(run_id, spec.id, outcome, counts, error)
+
+
+def current_run_id() -> int | None:
+    """The id of the run whose job function is executing in this context (``None`` outside
+    one): a job that fans out work (the queued collection) tags it with its run."""
+    return _current_run.get()
 
 
 def active_run_ids() -> set[int]:
@@ -182,7 +191,7 @@ def _pid_alive(pid: int) -> bool:
 def mark_interrupted(*, only_ids: set[int] | None = None) -> int:
     """Close runs left "running" by a process of this host that died (or, with ``only_ids``,
     those runs of ours); they are recorded as interrupted."""
-    host = socket.gethostname()[:255]
+    host = host_name()
     query = select(TaskRun).where(TaskRun.outcome == RUNNING, TaskRun.host == host)
     if only_ids is not None:
         query = query.where(TaskRun.id.in_(only_ids or {-1}))
@@ -199,11 +208,15 @@ def mark_interrupted(*, only_ids: set[int] | None = None) -> int:
 
 
 def purge_runs(keep_days: int) -> int:
-    """Forget runs that started more than ``keep_days`` days ago."""
+    """Forget runs that started more than ``keep_days`` days ago (and, with them, finished
+    queue jobs and workers not seen for as long: the ``celery`` mode's history)."""
     if keep_days <= 0:
         return 0
     limit = datetime.now(UTC) - timedelta(days=keep_days)
     result = db.session.execute(delete(TaskRun).where(TaskRun.started_at < limit))
+    db.session.execute(delete(QueueJob).where(QueueJob.created_at < limit,
+                                              QueueJob.state.in_(FINISHED_STATES)))
+    db.session.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.last_seen_at < limit))
     db.session.commit()
     return int(result.rowcount or 0)
 

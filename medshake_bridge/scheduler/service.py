@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 EXTRAS_KEY = "scheduler"
 MODES = ("embedded", "external", "off")
 PURGE_EVERY_SECONDS = 3600
+#: A job function with this attribute set puts its own work on the queue in ``celery`` mode
+#: (the collection: one job per mailbox); the leader runs it instead of enqueueing it.
+FANS_OUT = "medshake_fans_out"
 
 
 class _JobAtTick:
@@ -238,10 +241,33 @@ class SchedulerService:
         spec = specs.get(job_id)
         if spec is None:
             return
+        if self._sent_to_queue(spec, scheduled_for):
+            return
         try:
             execute_job(self.app, spec, trigger="schedule", scheduled_for=scheduled_for)
         except JobBusy:
             log.info("scheduler: %s is already running on this host; tick skipped", job_id)
+
+
+    def _sent_to_queue(self, spec: Any, scheduled_for: datetime | None) -> bool:
+        """``celery`` mode: a planned task other than the collection (which fans out one job
+        per mailbox itself) runs on a worker; the leader only enqueues it."""
+        from medshake_bridge.scale.executor import uses_celery
+
+        if getattr(spec.func, FANS_OUT, False) or not uses_celery(self.app):
+            return False
+        job_id = spec.id
+        from medshake_bridge.scale.dispatch import enqueue_planned
+
+        with self.app.app_context():
+            try:
+                report = enqueue_planned(self.app, job_id, trigger="schedule",
+                                         scheduled_for=scheduled_for)
+            finally:
+                db.session.remove()
+        if report.broker_error:
+            log.warning("scheduler: %s kept for the broker: %s", job_id, report.broker_error)
+        return True
 
 
 def running_service(app: Flask) -> SchedulerService | None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import (
     Blueprint,
+    current_app,
     jsonify,
     redirect,
     render_template,
@@ -34,6 +35,7 @@ from medshake_bridge.inbox.identity import header_from_document
 from medshake_bridge.inbox.page_context import document_context, list_context
 from medshake_bridge.models.mail import FILED, NEW, REMOVED
 from medshake_bridge.patient_ref import NewPatient, PatientRef
+from medshake_bridge.scale.executor import uses_celery
 from medshake_bridge.web.numbers import int_arg
 
 inbox_pages = protect(Blueprint("bridge_inbox", __name__, url_prefix="/inbox"), USER)
@@ -218,6 +220,8 @@ def restore(document_id: int) -> Response:
 @inbox_pages.post("/collect")
 def collect_now() -> Response:
     user = current_bridge_user()
+    if uses_celery(current_app):
+        return _enqueue_now(user)
     report, names = delegation.collect_for(user)
     if not report.mailboxes and not report.problems:
         flash(_("You have no Apicrypt mailbox to collect (apicryptAdresse is not set) and no "
@@ -229,6 +233,33 @@ def collect_now() -> Response:
                 message = _("Mailbox of %(names)s: %(outcome)s", names=", ".join(whose),
                             outcome=message)
             flash(message, category)
+    for problem in report.problems:
+        flash(_("A mailbox was not collected: %(reason)s", reason=str(problem)), "error")
+    return redirect(url_for(".index"))
+
+
+def _enqueue_now(user: Any) -> Response:
+    """``celery`` mode: the collection goes on the queue; the page answers at once."""
+    try:
+        report = delegation.enqueue_for(user)
+    except BridgeError as exc:  # the queue's settings: the admin must act
+        flash(_("The mailbox could not be collected: %(reason)s. What to do: %(fix)s",
+                reason=exc.message.rstrip("."), fix=exc.fix or "-"), "error")
+        return redirect(url_for(".index"))
+    if not report.mailboxes and not report.problems:
+        flash(_("You have no Apicrypt mailbox to collect (apicryptAdresse is not set) and no "
+                "practitioner has delegated their mail to you. Ask an administrator."), "error")
+    queued = report.enqueued + report.resent
+    if queued:
+        flash(_("Collection of %(count)s mailbox(es) requested: the new mail will appear in "
+                "the inbox within a few moments (reload the page).", count=queued), "success")
+    if report.already_queued:
+        flash(_("%(count)s mailbox(es) are already waiting for or being collected: nothing "
+                "more to do.", count=report.already_queued), "info")
+    if report.not_sent:
+        flash(_("The job queue (Redis) does not answer: %(count)s collection(s) are kept and "
+                "will be sent as soon as it is back. Tell the administrator if this lasts.",
+                count=report.not_sent), "error")
     for problem in report.problems:
         flash(_("A mailbox was not collected: %(reason)s", reason=str(problem)), "error")
     return redirect(url_for(".index"))

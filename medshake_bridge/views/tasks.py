@@ -25,10 +25,13 @@ from werkzeug.wrappers import Response
 
 from medshake_bridge.access import ADMIN, current_bridge_user, deny, protect
 from medshake_bridge.audit import audit
+from medshake_bridge.errors import BridgeError
 from medshake_bridge.extension import bridge_state
 from medshake_bridge.flashes import flash
 from medshake_bridge.i18n import _, current_language
 from medshake_bridge.models.tasks import RUN_OUTCOMES
+from medshake_bridge.scale.executor import uses_celery
+from medshake_bridge.scale.status import ClusterStatus, cluster_status
 from medshake_bridge.scheduler.cron import FIELDS, CronFieldError
 from medshake_bridge.scheduler.runs import (
     JobBusy,
@@ -39,7 +42,7 @@ from medshake_bridge.scheduler.runs import (
     last_run,
     run_history,
 )
-from medshake_bridge.scheduler.service import notify_tasks_changed, scheduler_mode
+from medshake_bridge.scheduler.service import FANS_OUT, notify_tasks_changed, scheduler_mode
 from medshake_bridge.scheduler.tasks import (
     PlannedTask,
     UnknownJobError,
@@ -107,10 +110,17 @@ def _view(task: PlannedTask, *, submitted: dict[str, str] | None = None,
     }
 
 
+def _cluster() -> ClusterStatus | None:
+    """The queue's state in ``celery`` mode (or its configuration error), else ``None``."""
+    status = cluster_status(current_app._get_current_object())  # type: ignore[attr-defined]
+    return None if status.mode == "inline" else status
+
+
 def _render(tasks: list[dict[str, Any]], status: int = 200) -> tuple[str, int]:
     return render_template("bridge/tasks.html", tasks=tasks, labels=field_labels(),
                            helps=field_help(), outcome_label=outcome_label,
-                           local_time=local_time, mode=scheduler_mode(current_app)), status
+                           local_time=local_time, mode=scheduler_mode(current_app),
+                           cluster=_cluster()), status
 
 
 @task_pages.route("/")
@@ -160,6 +170,8 @@ def save(job_id: str) -> Response | tuple[str, int]:
 def run_now(job_id: str) -> Response:
     task = _task_or_404(job_id)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if uses_celery(app) and not getattr(task.spec.func, FANS_OUT, False):
+        return _enqueue_now(app, job_id)
     outcome: dict[str, Any] = {}
 
     def work() -> None:
@@ -194,6 +206,27 @@ def run_now(job_id: str) -> Response:
         audit("task.run", target=job_id, outcome="failed",
               detail=f"run {result.run_id}: {result.error}")
         flash(_("“%(job)s” failed: %(error)s", job=job_id, error=result.error), "error")
+    return redirect(url_for(".index") + f"#task-{job_id}")
+
+
+def _enqueue_now(app: Any, job_id: str) -> Response:
+    """``celery`` mode: the task runs on a worker; the page answers at once."""
+    from medshake_bridge.scale.dispatch import enqueue_planned
+
+    try:
+        report = enqueue_planned(app, job_id, trigger="page")
+    except BridgeError as exc:
+        flash(_("“%(job)s” could not be started: %(reason)s", job=job_id, reason=str(exc)),
+              "error")
+        return redirect(url_for(".index") + f"#task-{job_id}")
+    if report.broker_error:
+        audit("task.run", target=job_id, outcome="failed", detail="queue unreachable")
+        flash(_("“%(job)s” could not be sent to the job queue (Redis does not answer); it is "
+                "kept and sent again as soon as the queue is back.", job=job_id), "error")
+    else:
+        audit("task.run", target=job_id, detail="queued")
+        flash(_("“%(job)s” was sent to the job queue: a worker runs it, its result will "
+                "appear in the history.", job=job_id), "info")
     return redirect(url_for(".index") + f"#task-{job_id}")
 
 

@@ -59,6 +59,24 @@ PHRASES: list[tuple[str, str]] = [
     (r", then run (medshake-bridge medshakeehr retry-copies) ", r" ; puis lancez \1 "),
     (r"\(or Retry on the MedShakeEHR copies page\)$",
      "(ou « Réessayer les copies » sur la page Copies vers MedShakeEHR)"),
+    # the job queue (celery execution mode, medshake_bridge/scale/checks.py)
+    (r"^broker (\S+) unreachable: (.*)$", r"serveur de file \1 injoignable : \2"),
+    (r"^broker (\S+); waiting jobs: collect (\d+), jobs (\d+)$",
+     r"serveur de file \1 ; tâches en attente : relève \2, autres tâches \3"),
+    (r"^(\d+) job\(s\) kept since the broker was unreachable$",
+     r"\1 tâche(s) gardée(s) depuis que le serveur de file était injoignable"),
+    (r"(\d+) worker\(s\), (\d+) running, (\d+) ok, (\d+) failed, (\d+) retried",
+     r"\1 worker(s), \2 en cours, \3 réussie(s), \4 échouée(s), \5 relancée(s)"),
+    (r"^(\d+) alive; per host \(24 h\): ", r"\1 en marche ; par machine (24 h) : "),
+    (r"^no worker alive; per host \(24 h\): ", "aucun worker en marche ; par machine (24 h) : "),
+    (r"^no worker alive$", "aucun worker en marche"),
+    (r"^start Redis again; collections are kept in the database and sent again when it is "
+     r"back$", "redémarrez Redis ; les relèves sont gardées dans la base de données et envoyées "
+     "à son retour"),
+    (r"^they are sent again at the next collection; check Redis$",
+     "elles sont renvoyées à la prochaine relève ; vérifiez Redis"),
+    (r"^start `medshake-bridge worker` on at least one host$",
+     "lancez `medshake-bridge worker` sur au moins une machine"),
     # folders and files
     *[(rf"^{_PATH}{english}$", r"\1" + french) for english, french in _FILE_PHRASES],
     (r"^Run 'chmod (\d+) (.+)'\.$", r"Lancez « chmod \1 \2 »."),
