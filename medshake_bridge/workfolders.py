@@ -121,19 +121,23 @@ class ScratchFolders:
 
     @contextmanager
     def fresh(self) -> Iterator[Path]:
-        """A new 0700 subfolder of the held folder, removed on the way out."""
+        """A new subfolder of the held folder (0700), removed on the way out.
+
+        It is created by its first user (``ensure_private_dir`` of a folder inside it): most
+        messages have no attachment and never need one, and the held folder is private
+        already."""
         self._count += 1
         folder = self.held / f"m{self._count}"
-        os.mkdir(folder, 0o700)
         try:
             yield folder
         finally:
-            try:
-                shutil.rmtree(folder)
-            except OSError as exc:
-                shutil.rmtree(folder, ignore_errors=True)
-                logger.warning("could not remove the work folder %s completely: %s", folder,
-                               exc)
+            if os.path.lexists(folder):
+                try:
+                    shutil.rmtree(folder)
+                except OSError as exc:
+                    shutil.rmtree(folder, ignore_errors=True)
+                    logger.warning("could not remove the work folder %s completely: %s",
+                                   folder, exc)
 
 
 @contextmanager
