@@ -267,3 +267,24 @@ def test_the_send_path_builds_no_message_in_memory(send_world, monkeypatch) -> N
     assert seen and max(seen) < 10_000  # headers only: no payload of a megabyte
     (delivered,) = sw.delivered()
     assert delivered.stat().st_size > MB
+
+
+def test_a_message_over_the_servers_size_is_refused_before_data_and_explained(
+    send_world
+) -> None:
+    """The bridge announces the message's size (SIZE, RFC 1870): a server that takes less
+    refuses it at MAIL FROM, before a byte of it is sent, and the page says why in French."""
+    from medshake_bridge.send.explain import explain
+    from medshake_bridge.send.service import SendFailed
+
+    sw = send_world
+    sw.relay.controller.SMTP_kwargs["data_size_limit"] = 200_000  # for the next connections
+    files = sw.attachments(("irm.dcm", os.urandom(300_000)))
+    with pytest.raises(SendFailed) as failed:
+        sw.send(sw.draft(attachments=files))
+    assert "message this large" in failed.value.message and "552" in failed.value.message
+    assert sw.delivered() == []
+    with sw.app.test_request_context(headers={"Accept-Language": "fr"}):
+        explained = explain(failed.value.cause)
+    assert explained.message.startswith("Le serveur d'envoi refuse un message de cette taille")
+    assert explained.field == "attachments"

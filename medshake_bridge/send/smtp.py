@@ -188,9 +188,11 @@ def submit(endpoint: MailEndpoint, message: Path, *, sender: str,
         if code == 552:
             client.rset()
             raise MailProtocolError(
-                f"the SMTP server {endpoint.where} refuses a message of {size:,} bytes "
-                f"({_reply(endpoint, code, text)}); nothing was sent",
-                fix="send fewer or smaller attachments (base64 makes them a third larger)")
+                f"the SMTP server {endpoint.where} refuses a message this large "
+                f"({_reply(endpoint, code, text)}; the message is {size / 2**20:.1f} MiB); "
+                "nothing was sent",
+                fix="send fewer or smaller attachments (encrypted and encoded, an attachment "
+                    "takes about twice its size in the message)")
         if code != 250:
             client.rset()
             raise MailProtocolError(
