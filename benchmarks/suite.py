@@ -757,6 +757,14 @@ def render(results: dict) -> str:
                          f" | {program['peak_bytes'] / 2**20:.1f} MiB | "
                          f"{program['peak_over_file']:.2f} × |")
         lines.append("")
+        if "cpu_s" in big:  # CPU seconds do not depend on the load as wall-clock time does
+            cpu = big["cpu_s"]
+            lines += [f"CPU seconds (user + system): send process with its programs "
+                      f"{cpu['send_with_programs']:.2f} s, relay {cpu['relay']:.2f} s, collect "
+                      f"process with its programs {cpu['collect_with_programs']:.2f} s; "
+                      f"relay growth {big['relay']['growth_bytes'] / 2**20:.1f} MiB "
+                      f"({big['relay']['growth_bytes'] / big['attachment_bytes']:.2f} × the "
+                      "file).", ""]
     if "inbox" in results:
         inbox = results["inbox"]
         lines += [f"**Inbox list, {inbox['documents']:,} documents** (server time of "
