@@ -288,3 +288,28 @@ def test_a_message_over_the_servers_size_is_refused_before_data_and_explained(
         explained = explain(failed.value.cause)
     assert explained.message.startswith("Le serveur d'envoi refuse un message de cette taille")
     assert explained.field == "attachments"
+
+
+def test_a_client_gone_in_the_middle_of_data_delivers_nothing(spooling_server,
+                                                              tmp_path: Path) -> None:
+    import socket
+    import time
+
+    controller, handler = spooling_server
+    with socket.create_connection(("127.0.0.1", controller.port), timeout=30) as raw:
+        reader = raw.makefile("rb")
+        reader.readline()
+        for command in (b"EHLO x\r\n", b"MAIL FROM:<a@x.org>\r\n", b"RCPT TO:<b@x.org>\r\n"):
+            raw.sendall(command)
+            while (line := reader.readline())[3:4] == b"-":
+                pass
+            assert line[:1] == b"2", line
+        raw.sendall(b"DATA\r\n")
+        assert reader.readline().startswith(b"354")
+        raw.sendall(b"Subject: cut\r\n\r\n" + b"half a message\r\n" * 1000)
+        reader.close()
+        raw.shutdown(socket.SHUT_RDWR)  # gone without the end line
+    deadline = time.monotonic() + 30
+    while list(tmp_path.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.05)  # the server notices the closed connection and removes its spool
+    assert list(tmp_path.iterdir()) == [] and handler.received == []

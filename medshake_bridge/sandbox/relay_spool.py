@@ -40,15 +40,16 @@ class SpoolingSMTP(SMTP):
         super().__init__(handler, **options)  # type: ignore[arg-type]
         self.spool_dir = spool_dir
 
-    async def _receive(self, out: object) -> str:
-        """Read DATA up to its end line into ``out``; returns ``""`` or the error reply."""
+    async def _receive(self, out: object) -> str | None:
+        """Read DATA up to its end line into ``out``; returns ``""``, the error reply, or
+        ``None`` when the client went away before the end."""
         limit = self.data_size_limit
         size, refused = 0, ""
         pending = b"\r\n"  # DATA starts at the start of a line
         while True:
             chunk = await self._reader.read(_READ)
             if not chunk:
-                raise ConnectionResetError("connection lost during DATA")
+                return None
             pending += chunk
             end = pending.find(_END)
             if end >= 0:
@@ -92,9 +93,13 @@ class SpoolingSMTP(SMTP):
                 with handle:
                     refused = await self._receive(handle)
             except (asyncio.CancelledError, ConnectionError):
-                log.info("connection lost during DATA")
+                log.info("connection lost during DATA; nothing delivered")
                 self._writer.close()
                 raise
+            if refused is None:
+                log.info("connection lost during DATA; nothing delivered")
+                self._writer.close()
+                return
             if refused:
                 await self.push(refused)
                 self._set_post_data_state()
