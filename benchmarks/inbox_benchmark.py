@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -85,7 +86,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=200)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/inbox.json")
     args = parser.parse_args()
-    results = {"documents": args.documents}
+    results = {"documents": args.documents,
+               "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+               "load_average_start": [round(v, 1) for v in os.getloadavg()]}
     work = Path(tempfile.mkdtemp(prefix="msb-inbox-"))
     app = create_app({"INSTANCE_PATH": str(work / "sqlite")})
     migrate.upgrade(app)
@@ -113,6 +116,7 @@ def main() -> int:
     finally:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    results["load_average_end"] = [round(v, 1) for v in os.getloadavg()]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))

@@ -32,6 +32,9 @@ def main() -> int:
     parser.add_argument("--backend", choices=("passthrough", "copy", "sandbox"),
                         default="copy")
     parser.add_argument("--top", type=int, default=35)
+    parser.add_argument("--latency-ms", type=float, default=0,
+                        help="collect through the latency proxy (ms added each way)")
+    parser.add_argument("--protocol", choices=("pop3", "imap"), default="pop3")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "profile.txt")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="msb-profile-"))
@@ -39,7 +42,11 @@ def main() -> int:
     bench = Bench(work, args.messages)
     try:
         user = bench.users[0]
-        spec = bench.instance(args.backend, [user])
+        port = None
+        if args.latency_ms:
+            target = bench.dovecot.pop3 if args.protocol == "pop3" else bench.dovecot.imap
+            port = bench.proxy(target, args.latency_ms / 1000)
+        spec = bench.instance(args.backend, [user], port=port, protocol=args.protocol)
         bench.seed(user, args.messages)
         sys.path.insert(0, str(bench.plugin_dir))
         from medshake_bridge import bridge_state, create_app
@@ -59,6 +66,7 @@ def main() -> int:
         stats.sort_stats("cumulative").print_stats(args.top)
         stats.sort_stats("tottime").print_stats(args.top)
         summary = {"backend": args.backend, "messages": args.messages, "seconds": elapsed,
+                   "latency_ms": args.latency_ms, "protocol": args.protocol,
                    "ms_per_message": elapsed * 1000 / args.messages,
                    "fetched": report.total("fetched"), "documents": report.total("documents")}
         text = json.dumps(summary) + "\n" + stream.getvalue()

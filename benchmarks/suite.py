@@ -452,6 +452,20 @@ def _status_hwm(pid: int) -> int:
     return 0
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a running process (``/proc/PID/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children_cpu() -> float:
+    """User + system CPU seconds of this process's finished children (and theirs)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def big_part(bench: Bench, args: argparse.Namespace, log: Callable[[str], None]) -> dict:
     """Alice sends one attachment of ``--big-mb`` MB through the relay; Bob collects it."""
     work = bench.work / "big"
@@ -504,18 +518,24 @@ def big_part(bench: Bench, args: argparse.Namespace, log: Callable[[str], None])
                 handle.write(os.urandom(1024 * 1024))
         size = payload.stat().st_size
         relay_idle = _status_hwm(relay.pid)
+        relay_cpu = _cpu_seconds(relay.pid)
+        children_cpu = _children_cpu()
         sent, send_seconds = timed([PYTHON, "-c", SEND_SCRIPT, json.dumps(
             {**spec, "to": f"{BOB}@{DOMAIN}", "file": str(payload)})],
             capture_output=True, text=True, timeout=3600)
+        send_cpu = _children_cpu() - children_cpu
+        relay_cpu = _cpu_seconds(relay.pid) - relay_cpu
         if sent.returncode != 0:
             raise RuntimeError(sent.stderr[-3000:])
         send = json.loads(sent.stdout.strip().splitlines()[-1])
         delivered = list((maildirs / BOB / "new").iterdir())
         message_bytes = sum(path.stat().st_size for path in delivered)
         relay_peak = _status_hwm(relay.pid)
+        children_cpu = _children_cpu()
         collected, collect_seconds = timed([PYTHON, "-c", COLLECT_SCRIPT, json.dumps(
             {**spec, "workers": 1}), str(bench.plugin_dir), "0"],
             capture_output=True, text=True, timeout=3600)
+        collect_cpu = _children_cpu() - children_cpu
         if collected.returncode != 0:
             raise RuntimeError(collected.stderr[-3000:])
         collect = json.loads(collected.stdout.strip().splitlines()[-1])
@@ -531,6 +551,9 @@ def big_part(bench: Bench, args: argparse.Namespace, log: Callable[[str], None])
     result = {
         "attachment_bytes": size, "message_bytes_delivered": message_bytes,
         "end_to_end_s": send_seconds + collect_seconds,
+        "load_average": [round(v, 1) for v in os.getloadavg()],
+        "cpu_s": {"send_with_programs": send_cpu, "relay": relay_cpu,
+                  "collect_with_programs": collect_cpu},
         "send": {"process_s": send_seconds, "send_s": send["elapsed"], "state": send["state"],
                  "peak_growth_bytes": send["peak_hwm"] - send["idle_hwm"]},
         "relay": {"peak_bytes": relay_peak, "growth_bytes": relay_peak - relay_idle,
@@ -723,6 +746,14 @@ def render(results: dict) -> str:
                          f" | {program['peak_bytes'] / 2**20:.1f} MiB | "
                          f"{program['peak_over_file']:.2f} × |")
         lines.append("")
+        if "cpu_s" in big:  # CPU seconds do not depend on the load as wall-clock time does
+            cpu = big["cpu_s"]
+            lines += [f"CPU seconds (user + system): send process with its programs "
+                      f"{cpu['send_with_programs']:.2f} s, relay {cpu['relay']:.2f} s, collect "
+                      f"process with its programs {cpu['collect_with_programs']:.2f} s; "
+                      f"relay growth {big['relay']['growth_bytes'] / 2**20:.1f} MiB "
+                      f"({big['relay']['growth_bytes'] / big['attachment_bytes']:.2f} × the "
+                      "file).", ""]
     if "inbox" in results:
         inbox = results["inbox"]
         lines += [f"**Inbox list, {inbox['documents']:,} documents** (server time of "

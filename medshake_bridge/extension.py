@@ -114,9 +114,9 @@ class MedshakeBridge:
         from medshake_bridge.web import init_web
 
         init_web(app, state, plugin_blueprints)
-        from medshake_bridge.cli import bridge_group
+        from medshake_bridge.lazy_cli import LazyBridgeGroup
 
-        app.cli.add_command(bridge_group, "bridge")
+        app.cli.add_command(LazyBridgeGroup(), "bridge")  # commands imported when used
         _add_plugin_commands(app, pm, loader)
         return state
 
@@ -139,14 +139,14 @@ def _add_plugin_commands(app: Flask, pm: pluggy.PluginManager, loader: PluginLoa
     failing plugin (or one reusing a taken name) is recorded and the others still load."""
     from flask.cli import AppGroup
 
-    from medshake_bridge.cli import bridge_group
+    from medshake_bridge.lazy_cli import COMMAND_NAMES
 
     for impl in pm.hook.medshake_cli_commands.get_hookimpls():
         collector = AppGroup(impl.plugin_name)
         try:
             impl.function(**({"cli": collector} if "cli" in impl.argnames else {}))
             for name, command in collector.commands.items():
-                if name in app.cli.commands or name in bridge_group.commands:
+                if name in app.cli.commands or name in COMMAND_NAMES:
                     raise PluginLoadError(f"command {name!r} already exists",
                                           fix="give the plugin's command another name")
                 app.cli.add_command(command, name)

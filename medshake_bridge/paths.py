@@ -14,8 +14,10 @@ PRIVATE_FILE_MODE = 0o600
 
 
 def ensure_private_dir(path: str | Path) -> Path:
-    """Create ``path`` (and parents) if needed and make sure it is 0700."""
+    """Create ``path`` (and parents, 0700 too) if needed and make sure it is 0700."""
     folder = Path(path)
+    if not folder.parent.exists():
+        ensure_private_dir(folder.parent)
     folder.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
     if folder.stat().st_mode & 0o777 != PRIVATE_DIR_MODE:
         folder.chmod(PRIVATE_DIR_MODE)

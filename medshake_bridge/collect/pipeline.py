@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,7 +64,12 @@ from medshake_bridge.models.mail import (
 )
 from medshake_bridge.models.settings import SettingValue, utcnow
 from medshake_bridge.webhooks import outbox
-from medshake_bridge.workfolders import prepare_work_folder, remove_leftovers
+from medshake_bridge.workfolders import (
+    ScratchFolders,
+    held_work_dir,
+    prepare_work_folder,
+    remove_leftovers,
+)
 
 log = logging.getLogger(__name__)
 
@@ -449,7 +455,7 @@ def _due(row: ReceivedMessage, now: dt.datetime, settings_changed: dt.datetime |
 
 
 def _process_pending(state: BridgeState, plan: MailboxPlan, mailbox: Mailbox, inbox: Path,
-                     work: Path, report: MailboxReport, progress: Progress,
+                     work: Path | ScratchFolders, report: MailboxReport, progress: Progress,
                      retry_now: bool = False, handled: set[int] | frozenset[int] = frozenset()
                      ) -> None:
     """Process the stored and failed messages of the mailbox that are due, except those
@@ -461,18 +467,21 @@ def _process_pending(state: BridgeState, plan: MailboxPlan, mailbox: Mailbox, in
     now = utcnow()
     settings_changed = db.session.scalar(select(func.max(SettingValue.updated_at)))
     outage: list[ReceivedMessage] = []
-    for row in pending:
-        if row.id in handled:
-            continue
-        if not _due(row, now, settings_changed, retry_now):
-            report.waiting += 1
-            _note_waiting(report, row)
-            continue
-        _process_counted(state, plan, row, inbox, work, report, progress, outage)
+    todo = [row for row in pending if row.id not in handled]
+    if not todo:
+        return
+    with held_work_dir(work, "collect-") if isinstance(work, Path) else nullcontext(
+            work) as scratch:
+        for row in todo:
+            if not _due(row, now, settings_changed, retry_now):
+                report.waiting += 1
+                _note_waiting(report, row)
+                continue
+            _process_counted(state, plan, row, inbox, scratch, report, progress, outage)
 
 
 def _process_counted(state: BridgeState, plan: MailboxPlan, row: ReceivedMessage, inbox: Path,
-                     work: Path, report: MailboxReport, progress: Progress,
+                     work: Path | ScratchFolders, report: MailboxReport, progress: Progress,
                      outage: list[ReceivedMessage]) -> None:
     """Process one due message and count its outcome in ``report``. ``outage`` holds the
     message that met an outage in this run, if any: the following ones wait for it without
@@ -551,7 +560,12 @@ class _Overlap:
 
     def _run(self) -> None:
         outage: list[ReceivedMessage] = []
-        with self.state.app.app_context():
+        with self.state.app.app_context(), ExitStack() as stack:
+            scratch: Path | ScratchFolders = self.work
+            try:
+                scratch = stack.enter_context(held_work_dir(self.work, "collect-"))
+            except OSError as exc:  # raised in the reader's thread; the queue is still emptied
+                self._error = exc
             session = db.session()
             session.expire_on_commit = False
             while (ids := self._queue.get()) is not None:
@@ -561,7 +575,7 @@ class _Overlap:
                     for row in db.session.scalars(select(ReceivedMessage).where(
                             ReceivedMessage.id.in_(ids), ReceivedMessage.state == STORED)
                             .order_by(ReceivedMessage.id)):
-                        _process_counted(self.state, self.plan, row, self.inbox, self.work,
+                        _process_counted(self.state, self.plan, row, self.inbox, scratch,
                                          self.report, self.progress, outage)
                         self.handled.add(row.id)
                 except BaseException as exc:  # noqa: BLE001 - raised in the reader's thread
@@ -618,7 +632,8 @@ def _is_duplicate(row: ReceivedMessage) -> bool:
 
 
 def process_message_row(state: BridgeState, row: ReceivedMessage, owners: list[int],
-                        settings: dict[str, Any], inbox: Path, work: Path) -> tuple[str, int]:
+                        settings: dict[str, Any], inbox: Path, work: Path | ScratchFolders
+                        ) -> tuple[str, int]:
     """Process one stored message; returns its new state and its number of inbox documents.
     Commits."""
     if _is_duplicate(row):

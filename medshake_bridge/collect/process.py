@@ -25,7 +25,7 @@ from medshake_bridge.hprim import HprimDocument, has_end_markers, parse_message_
 from medshake_bridge.interfaces import CryptoBackend
 from medshake_bridge.paths import ensure_private_dir
 from medshake_bridge.textdecode import decode_bytes
-from medshake_bridge.workfolders import private_work_dir
+from medshake_bridge.workfolders import ScratchFolders, scratch_folder
 
 log = logging.getLogger(__name__)
 
@@ -98,15 +98,17 @@ def _decrypt_body(body: bytes, backend: CryptoBackend, notes: list[str]
                               "on the system information page", cause=cause) from exc
 
 
-def process_stored_message(raw_path: Path, message_folder: Path, work_root: Path,
+def process_stored_message(raw_path: Path, message_folder: Path,
+                           work_root: Path | ScratchFolders,
                            backend: CryptoBackend,
                            limits: DecryptedLimits | None = None) -> ProcessedMessage:
     """Decrypt and parse ``raw_path``; attachments end in ``message_folder`` (replaced).
 
     Folders are made only when a message has attachments: most lab results have none, and
-    creating and removing empty folders costs more than parsing them.
+    creating and removing empty folders costs more than parsing them. ``work_root`` is the
+    work folder, or the :class:`ScratchFolders` of a run of messages (cheaper).
     """
-    with private_work_dir(work_root, "collect-") as work:
+    with scratch_folder(work_root, "collect-") as work:
         return _process_in(raw_path, message_folder, work, backend,
                            limits or decrypted_limits({}))
 

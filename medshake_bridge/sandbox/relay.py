@@ -16,6 +16,7 @@ sandbox keys, so sending can be tried and tested end to end:
 
 from __future__ import annotations
 
+import asyncio
 import binascii
 import email
 import email.parser
@@ -27,12 +28,13 @@ import os
 import secrets
 import socket
 import ssl
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from email.generator import BytesGenerator
 from email.message import Message
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
@@ -40,6 +42,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from medshake_bridge.sandbox.armour import base64_lines as _base64_line_bytes
 from medshake_bridge.sandbox.errors import SandboxError
 from medshake_bridge.sandbox.relay_crypto import reencrypt
+from medshake_bridge.sandbox.relay_spool import SpoolingSMTP
 from medshake_bridge.sandbox.v2 import DELIVER_TWICE_MARKER
 
 log = logging.getLogger(__name__)
@@ -80,13 +83,18 @@ def read_users_file(path: str | os.PathLike[str]) -> dict[str, str]:
 def deliver(maildir: Path, data: bytes) -> Path:
     """Write ``data`` into ``maildir/tmp`` then rename it into ``new`` (atomic for readers);
     the file belongs to the Maildir's owner, as a delivery agent's would."""
+    return deliver_with(maildir, lambda handle: handle.write(data))
+
+
+def deliver_with(maildir: Path, write: Callable[[BinaryIO], object]) -> Path:
+    """:func:`deliver` with the content written by ``write(file)`` (a copy of any size)."""
     owner = maildir.stat()
     name = (f"{time.time():.6f}.R{secrets.token_hex(6)}P{os.getpid()}."
             f"{socket.gethostname() or 'sandbox-relay'}")
     tmp = maildir / "tmp" / name
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
+        write(handle)
         handle.flush()
         os.fsync(handle.fileno())
     if os.geteuid() == 0 and owner.st_uid != 0:
@@ -347,8 +355,41 @@ class RelayHandler:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        raw = envelope.original_content or b""
         locals_ = [address.rpartition("@")[0] for address in envelope.rcpt_tos]
+        spool = getattr(envelope, "spool", None)
+        if spool is None:  # a plain aiosmtpd server: the message is in memory
+            return self.deliver_bytes(envelope.original_content or b"", locals_)
+        # re-encrypting a large message takes seconds: not in the event loop
+        return await asyncio.get_running_loop().run_in_executor(
+            None, self.deliver_spooled, Path(spool), locals_)
+
+    def deliver_spooled(self, spool: Path, locals_: list[str]) -> str:
+        """Deliver the message spooled in ``spool`` (see :mod:`.relay_stream`)."""
+        from medshake_bridge.sandbox.relay_stream import contains, spooled_copies
+
+        times = 2 if contains(spool, DELIVER_TWICE_MARKER) else 1
+        with tempfile.TemporaryDirectory(prefix="relay-work-", dir=spool.parent) as work:
+            try:
+                write = spooled_copies(spool, self.network_dir, locals_, Path(work))
+            except (SandboxError, ValueError, UnicodeDecodeError) as exc:
+                log.warning("sandbox relay refused a message: %s", exc)
+                return ("554 5.6.0 the FAKE sandbox relay could not re-encrypt the message: "
+                        f"{exc}")
+            if write is None:  # not the bridge's shape: the in-memory way
+                return self.deliver_bytes(spool.read_bytes(), locals_)
+            try:
+                for local in locals_:
+                    maildir = self.mailbox_for(local)
+                    assert maildir is not None
+                    for _ in range(times):
+                        path = deliver_with(maildir, lambda out, who=local: write(who, out))
+                        self.delivered.append((local, path))
+            finally:
+                write.close()  # type: ignore[attr-defined]
+        return f"250 2.0.0 delivered to {len(locals_)} mailbox(es) by the FAKE sandbox relay"
+
+    def deliver_bytes(self, raw: bytes, locals_: list[str]) -> str:
+        """Deliver the message ``raw`` held in memory."""
         times = 2 if DELIVER_TWICE_MARKER in raw else 1  # the companion's "duplicate" mode
         try:
             copies = copies_for(raw, self.network_dir, locals_)
@@ -406,7 +447,13 @@ class _Authenticator:
 
 
 class _Controller(Controller):
-    """``Controller`` that may bind port 0 and then knows the port it got."""
+    """``Controller`` that may bind port 0 and then knows the port it got, and whose server
+    spools DATA to disk (:class:`~medshake_bridge.sandbox.relay_spool.SpoolingSMTP`)."""
+
+    spool_dir: str | None = None
+
+    def factory(self) -> SMTP:
+        return SpoolingSMTP(self.handler, spool_dir=self.spool_dir, **self.SMTP_kwargs)
 
     def _create_server(self) -> Any:
         async def create() -> Any:
@@ -425,7 +472,10 @@ class SandboxRelay:
                  users: Mapping[str, str] | str | os.PathLike[str], *,
                  host: str = "127.0.0.1", port: int = 0,
                  tls_cert: str | os.PathLike[str] | None = None,
-                 tls_key: str | os.PathLike[str] | None = None) -> None:
+                 tls_key: str | os.PathLike[str] | None = None,
+                 spool_dir: str | os.PathLike[str] | None = None) -> None:
+        """``spool_dir``: where each message being received is written (a private temporary
+        file, removed once answered); the system's temporary folder by default."""
         self.handler = RelayHandler(Path(network_dir), mailbox_for)
         options: dict[str, Any] = {
             "authenticator": _Authenticator(users),
@@ -444,6 +494,7 @@ class SandboxRelay:
             options.update(auth_require_tls=False)
         self.tls = bool(tls_cert)
         self.controller = _Controller(self.handler, hostname=host, port=port, **options)
+        self.controller.spool_dir = str(spool_dir) if spool_dir else None
 
     @property
     def port(self) -> int:

@@ -14,7 +14,9 @@ sender's unsigned content reaches v2 recipients unsigned.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 from medshake_bridge.sandbox.armour import decrypt_with, parse, seal
 from medshake_bridge.sandbox.errors import SandboxKeyMissingError, SandboxUsageError
@@ -62,3 +64,73 @@ def reencrypt(network_dir: str | os.PathLike[str], armour: bytes) -> dict[str, b
             key=key,
         )
     return copies
+
+
+def reencrypt_file(network_dir: str | os.PathLike[str], armour: Path,
+                   out_for: Callable[[str], Path]) -> dict[str, Path]:
+    """:func:`reencrypt` from a file to one file per recipient (``out_for(recipient)``),
+    streamed a block at a time: memory stays about a megabyte whatever the size.
+
+    Every copy is written in one pass over the sender's ciphertext; the GCM tag is checked at
+    the end, and on any error every output is removed before the error is raised, so nothing
+    of an altered content is ever delivered.
+    """
+    from medshake_bridge.sandbox.armour import ArmourReader, ArmourWriter
+    from medshake_bridge.sandbox.v2 import SIGNED_MAGIC, unwrap
+
+    network = Path(network_dir)
+    outputs: dict[str, Path] = {}
+    handles: list[BinaryIO] = []
+    try:
+        with armour.open("rb") as source:
+            reader = ArmourReader(source)
+            header = reader.header
+            if header.key_owner != header.sender:
+                raise SandboxUsageError(
+                    f"This armour was already re-encrypted for {header.key_owner}.",
+                    fix="Give the relay what the sender's program produced.",
+                )
+            sender_key = _network_key(network, header.sender, header.key_yy, "sender")
+            writers: list[tuple[bool, ArmourWriter]] = []
+            for recipient in header.recipients:
+                key = _network_key(network, recipient, header.key_yy, "recipient")
+                path = outputs[recipient] = out_for(recipient)
+                handle = path.open("wb")
+                handles.append(handle)
+                writers.append((is_v2_user(network / recipient, recipient),
+                                ArmourWriter(handle, header.kind, sender=header.sender,
+                                             recipients=header.recipients, key=key)))
+            start = b""  # held until it is known whether the content is signed (v2)
+            started = False
+            for block in reader.plaintext(sender_key):
+                if not started:
+                    start += block
+                    magic = start[:len(SIGNED_MAGIC)]
+                    if SIGNED_MAGIC.startswith(magic) and (
+                            len(start) < len(SIGNED_MAGIC)
+                            or b"\n" not in start[len(SIGNED_MAGIC):]):
+                        continue  # not enough yet to tell
+                    started = True
+                    block, start = start, b""
+                    if block.startswith(SIGNED_MAGIC):
+                        line_end = block.index(b"\n", len(SIGNED_MAGIC)) + 1
+                        unwrap(block[:line_end])  # a malformed envelope fails as before
+                        for v2, writer in writers:
+                            writer.write(block if v2 else block[line_end:])
+                        continue
+                for _, writer in writers:
+                    writer.write(block)
+            if not started and start:
+                for v2, writer in writers:
+                    writer.write(start if v2 else strip_signature(start))
+            for _, writer in writers:
+                writer.close()
+    except BaseException:
+        for handle in handles:
+            handle.close()
+        for path in outputs.values():
+            path.unlink(missing_ok=True)
+        raise
+    for handle in handles:
+        handle.close()
+    return outputs

@@ -85,6 +85,12 @@ def explain_text(text: str, *, kind: type | None = None) -> Explained:
             _("The sending server cannot be reached right now. Nothing was sent."),
             _("try again in a few minutes; if it lasts, ask an administrator to check the "
               "network and the SMTP server (apicryptSmtpHost, apicryptSmtpPort)."))
+    if "message this large" in lowered:
+        return Explained(
+            _("The sending server refuses a message this large. Nothing was sent."),
+            _("send fewer or smaller attachments, in several messages if needed (encrypted "
+              "and encoded, an attachment takes about twice its size in the message)."),
+            "attachments")
     if "no smtp server" in lowered or "not a valid port" in lowered:
         return Explained(_("The sending server is not set up. Nothing was sent."),
                          _("ask an administrator to set apicryptSmtpHost and "

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ from medshake_bridge.models.sending import FAILED, SENDING, SENT, SentMessage
 from medshake_bridge.models.settings import utcnow
 from medshake_bridge.paths import ensure_private_dir
 from medshake_bridge.send.addresses import RecipientError, parse_recipients
-from medshake_bridge.send.mime import build_message, new_message_id
+from medshake_bridge.send.mime import new_message_id, write_message
 from medshake_bridge.send.smtp import smtp_endpoint, submit
 from medshake_bridge.webhooks import outbox
 from medshake_bridge.workfolders import prepare_work_folder, private_work_dir
@@ -340,8 +341,11 @@ def _encrypt_and_submit(state: Any, settings: dict[str, Any], message: OutgoingM
             shutil.copyfile(item.path, named)
             apz_files.append(backend.encrypt_attachment(named, locals_, apz_dir))
         message_id = new_message_id(message.sender)
-        mime = build_message(sender=message.sender, recipients=message.recipients,
-                             subject=message.subject, armour=encrypted.armour,
-                             attachments=apz_files, message_id=message_id)
+        mime = work / "message.eml"  # in the private work folder, removed with it
+        with os.fdopen(os.open(mime, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600),
+                       "wb") as out:
+            write_message(out, sender=message.sender, recipients=message.recipients,
+                          subject=message.subject, armour=encrypted.armour,
+                          attachments=apz_files, message_id=message_id)
         submit(endpoint, mime, sender=message.sender, recipients=message.recipients)
     return message_id, _notice(getattr(encrypted, "replacements", ()))

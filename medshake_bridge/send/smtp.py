@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import smtplib
 import ssl
-from collections.abc import Mapping, Sequence
-from email.message import EmailMessage
-from email.policy import SMTP as SMTP_POLICY
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, BinaryIO
 
 from medshake_bridge.errors import (
     MailAuthenticationError,
@@ -140,14 +139,60 @@ def _login(client: smtplib.SMTP, endpoint: MailEndpoint) -> None:
             fix="check apicryptUtilisateur and apicryptPopPassword") from exc
 
 
-def submit(endpoint: MailEndpoint, message: EmailMessage, *, sender: str,
+_CHUNK = 1 << 20  # bytes of the message read and sent at a time
+
+
+def stuffed_chunks(handle: BinaryIO, chunk_size: int = _CHUNK) -> Iterator[bytes]:
+    """The message in ``handle`` (CRLF line ends) as SMTP DATA sends it, in chunks of whole
+    lines: a line starting with ``.`` gets a second one (RFC 5321 §4.5.2), and a last line
+    without its line end gets one. Memory stays about one chunk whatever the size."""
+    carry = b""
+    while True:
+        chunk = handle.read(chunk_size)
+        data = carry + chunk
+        if not chunk:
+            if data:
+                yield (b"." if data.startswith(b".") else b"") + data.replace(
+                    b"\n.", b"\n..") + (b"" if data.endswith(b"\r\n") else b"\r\n")
+            return
+        cut = data.rfind(b"\n") + 1  # every yielded piece starts at the start of a line
+        carry = data[cut:]
+        if cut:
+            lines = data[:cut]
+            yield (b"." if lines.startswith(b".") else b"") + lines.replace(b"\n.", b"\n..")
+
+
+def _data(client: smtplib.SMTP, message: BinaryIO) -> tuple[int, bytes]:
+    """``DATA`` with the message streamed from its file (``smtplib.SMTP.data`` wants the
+    whole message in memory, and copies it twice more while escaping it)."""
+    code, text = client.docmd("data")
+    if code != 354:
+        raise smtplib.SMTPDataError(code, text)
+    for chunk in stuffed_chunks(message):
+        client.send(chunk)
+    client.send(b".\r\n")
+    return client.getreply()
+
+
+def submit(endpoint: MailEndpoint, message: Path, *, sender: str,
            recipients: Sequence[str]) -> str:
-    """Send ``message`` to every recipient or to none; returns the server's final reply."""
-    data = message.as_bytes(policy=SMTP_POLICY)
+    """Send the message in file ``message`` (written by
+    :func:`medshake_bridge.send.mime.write_message`) to every recipient or to none; returns
+    the server's final reply. The file is streamed: memory does not grow with its size."""
+    size = message.stat().st_size
     client = _connect(endpoint)
     try:
         _login(client, endpoint)
-        code, text = client.mail(sender)
+        options = [f"SIZE={size}"] if client.has_extn("size") else []
+        code, text = client.mail(sender, options)
+        if code == 552:
+            client.rset()
+            raise MailProtocolError(
+                f"the SMTP server {endpoint.where} refuses a message this large "
+                f"({_reply(endpoint, code, text)}; the message is {size / 2**20:.1f} MiB); "
+                "nothing was sent",
+                fix="send fewer or smaller attachments (encrypted and encoded, an attachment "
+                    "takes about twice its size in the message)")
         if code != 250:
             client.rset()
             raise MailProtocolError(
@@ -166,7 +211,8 @@ def submit(endpoint: MailEndpoint, message: EmailMessage, *, sender: str,
                 f"({details})",
                 fix="check those addresses with the correspondent, or remove them and send "
                     "again", refused=refused)
-        code, text = client.data(data)
+        with message.open("rb") as handle:
+            code, text = _data(client, handle)
         if code != 250:
             raise MailProtocolError(
                 f"the SMTP server did not accept the message ({_reply(endpoint, code, text)})",
