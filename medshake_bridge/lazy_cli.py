@@ -17,7 +17,7 @@ import click
 COMMAND_NAMES = frozenset({
     "config", "create-user", "demo", "doctor", "fetch", "generate-secret-key", "init-db",
     "keys", "new-plugin", "patients", "plugins", "rotate-keys", "run", "sandbox", "scheduler",
-    "send", "tasks", "tokens", "users", "webhooks",
+    "send", "tasks", "tokens", "users", "webhooks", "worker", "workers",
 })
 
 
