@@ -104,7 +104,9 @@ def test_document_with_header_and_typed_results_marks_read(site):
             hb["normal_low"], hb["normal_high"], hb["flag"], hb["abnormal"]) == (
         "HB", "Hémoglobine", "10.2", 10.2, "g/dl", "12", "16", "L", True)
     assert document["attachments"][0]["name"] == "compte-rendu.pdf"
-    assert site.get("/api/v1/inbox/unread-count").get_json()["total"] == 0
+    # read for Sophie, who opened it; still unread for Bob (each person's own state)
+    assert site.get("/api/v1/inbox/unread-count", "sophie").get_json()["total"] == 0
+    assert site.get("/api/v1/inbox/unread-count").get_json()["total"] == 1
     download = site.get(document["attachments"][0]["link"])
     assert download.status_code == 200 and download.data == PDF_1
     assert "attachment" in download.headers["Content-Disposition"]

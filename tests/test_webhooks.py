@@ -88,7 +88,8 @@ def test_down_then_up_delivered_once_signed_ids_and_links_only(world, receiver):
     payload = json.loads(got.body)
     assert payload["type"] == "document.received" and payload["id"] == row.event_id
     assert got.headers["X-Medshake-Event-Id"] == row.event_id
-    assert set(payload["data"]) == {"document", "owner", "abnormal", "links"}
+    assert set(payload["data"]) == {"document", "owner", "abnormal", "links",
+                                    "unencrypted", "external_sender"}
     document_id = payload["data"]["document"]
     assert payload["data"]["links"]["document"] == f"/api/v1/documents/{document_id}"
     assert "DUPONT" not in got.body.decode()

@@ -29,6 +29,7 @@ from medshake_bridge.apiv1.problems import ApiProblem
 from medshake_bridge.apiv1.routes import api_blueprint, operation
 from medshake_bridge.apiv1.serialize import (
     People,
+    Reads,
     after_cursor,
     decode_cursor,
     document_detail,
@@ -40,7 +41,7 @@ from medshake_bridge.audit import audit
 from medshake_bridge.db import db
 from medshake_bridge.extension import bridge_state
 from medshake_bridge.i18n import _
-from medshake_bridge.inbox import service
+from medshake_bridge.inbox import readstate, service
 from medshake_bridge.models import InboxDocument, ReceivedMessage, SentMessage, User
 from medshake_bridge.models.api import SCOPES
 from medshake_bridge.models.mail import NEW
@@ -96,9 +97,9 @@ def inbox(query: schemas.InboxQuery) -> Any:
     if after is not None:
         statement = statement.where(after_cursor(InboxDocument.created_at, InboxDocument.id,
                                                  after))
-    if query.unread is not None:
-        statement = statement.where(InboxDocument.read_at.is_(None) if query.unread
-                                    else InboxDocument.read_at.is_not(None))
+    if query.unread is not None:  # unread *by the caller*, as on the pages
+        unread = readstate.unread_by(user.id)
+        statement = statement.where(unread if query.unread else ~unread)
     if query.patient:
         text = query.patient.lower()
         statement = statement.where(or_(
@@ -127,7 +128,8 @@ def inbox(query: schemas.InboxQuery) -> Any:
         .limit(query.limit + 1)))
     people = People()
     shown = rows[:query.limit]
-    items = [schemas.InboxItem(**inbox_item(row, user, people)) for row in shown]
+    reads = Reads(user, [row.id for row in shown])
+    items = [schemas.InboxItem(**inbox_item(row, user, people, reads)) for row in shown]
     more = len(rows) > query.limit
     return schemas.InboxPage(items=items, next_cursor=encode_cursor(
         shown[-1].created_at, shown[-1].id) if more else None)
@@ -136,8 +138,9 @@ def inbox(query: schemas.InboxQuery) -> Any:
 @operation("GET", "/inbox/unread-count", summary="Unread documents, per owner",
            scope="inbox:read", responses={200: schemas.UnreadCount}, tag=INBOX)
 def unread_count() -> Any:
-    """New documents nobody has opened yet, in total and for each user whose mail the caller
-    may read (a secretary sees each practitioner's count)."""
+    """New documents the caller has not opened yet, in total and for each user whose mail
+    the caller may read (each person has their own read state, as on the pages: a secretary's
+    count per practitioner is what *she* has not read)."""
     user = current_bridge_user()
     owners = sorted(readable_mail_owner_ids(user))
     counts: dict[int, int] = dict.fromkeys(owners, 0)
@@ -145,7 +148,7 @@ def unread_count() -> Any:
         counts.update(dict(db.session.execute(
             select(InboxDocument.owner_user_id, func.count())
             .where(InboxDocument.owner_user_id.in_(owners), InboxDocument.state == NEW,
-                   InboxDocument.read_at.is_(None))
+                   readstate.unread_by(user.id))
             .group_by(InboxDocument.owner_user_id)).all()))
     people = People()
     per_owner = [schemas.OwnerCount(owner=people.get(owner), unread=int(count))
@@ -156,11 +159,11 @@ def unread_count() -> Any:
 @operation("GET", "/documents/<int:document_id>", summary="Read one document",
            scope="inbox:read", responses={200: schemas.Document}, tag=INBOX, errors=(404,))
 def document(document_id: int) -> Any:
-    """HPRIM header fields, typed lab results, the text and the attachments; marks it read."""
+    """HPRIM header fields, typed lab results, the text and the attachments. Marks it read
+    for the caller only (audited), as opening it on the pages does."""
     user = current_bridge_user()
     found = service.get_document(user, document_id)
-    service.mark_read(found)
-    audit("inbox.read", target=f"document {found.id}", detail="api", actor=user)
+    service.mark_read(found, user, via="api")
     return document_detail(found, user, People())
 
 

@@ -1,0 +1,161 @@
+"""The API follows the pages' rules: read state per person (the token's user, with "vu par"),
+the provenance flags of #17 ("non chiffré", "expéditeur externe") in the payloads and the
+webhooks, and the HPRIM header fields declared once in :mod:`medshake_bridge.hprim.header`."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from api_helpers import PASSWORD, api_site
+from mailbuild import HPRIM_LAB
+from web_helpers import events, login
+from webhook_receiver import Receiver, free_port
+
+from medshake_bridge.apiv1 import schemas
+from medshake_bridge.db import db
+from medshake_bridge.hprim.header import HprimHeader, published_fields
+from medshake_bridge.models import InboxDocument
+from medshake_bridge.webhooks.delivery import deliver_due
+from medshake_bridge.webhooks.subscriptions import add_subscription
+
+
+@pytest.fixture
+def site(world):
+    return api_site(world)
+
+
+def _page_client(site, login_name: str):
+    client = site.app.test_client()
+    assert login(client, login_name, PASSWORD).status_code == 302
+    return client
+
+
+def _unread_on_page(client) -> int:
+    return client.get("/inbox/unread.json").get_json()["unread"]
+
+
+def _item(site, who: str) -> dict:
+    [item] = site.get("/api/v1/inbox", who).get_json()["items"]
+    return item
+
+
+def test_a_read_through_the_api_is_read_on_the_page_for_that_person_only(site):
+    doc = site.document_id
+    bob_page, sophie_page = _page_client(site, "bob"), _page_client(site, "sophie")
+    assert _unread_on_page(sophie_page) == 1 and _unread_on_page(bob_page) == 1
+    # Sophie (Bob's secretary) reads it through the API with her token
+    document = site.get(f"/api/v1/documents/{doc}", "sophie").get_json()
+    assert document["read"] is True and document["read_at"].endswith("Z")
+    assert document["seen_by"] == []
+    # read for her on the page and in the API...
+    assert _unread_on_page(sophie_page) == 0
+    assert site.get("/api/v1/inbox/unread-count", "sophie").get_json()["total"] == 0
+    assert _item(site, "sophie")["read"] is True
+    # ...and still unread for Bob, on the page and in the API, with "vu par Sophie"
+    assert _unread_on_page(bob_page) == 1
+    listing = bob_page.get("/inbox/").get_data(as_text=True)
+    assert 'class="unread' in listing and "vu par Sophie le " in listing
+    bob_item = _item(site, "bob")
+    assert bob_item["read"] is False and bob_item["read_at"] is None
+    assert [(r["person"]["login"], bool(r["first_read_at"])) for r in bob_item["seen_by"]] == [
+        ("sophie", True)]
+    counts = site.get("/api/v1/inbox/unread-count", "bob").get_json()
+    assert counts["total"] == 1
+    ids = [i["id"] for i in site.get("/api/v1/inbox?unread=true", "bob").get_json()["items"]]
+    assert ids == [doc]
+    assert site.get("/api/v1/inbox?unread=true", "sophie").get_json()["items"] == []
+    assert [i["id"] for i in site.get("/api/v1/inbox?unread=false", "sophie")
+            .get_json()["items"]] == [doc]
+    with site.app.app_context():  # the owner's own mark did not move either
+        assert db.session.get(InboxDocument, doc).read_at is None
+
+
+def test_a_read_on_the_page_is_read_in_the_api_for_that_person_only(site):
+    doc = site.document_id
+    bob_page = _page_client(site, "bob")
+    assert bob_page.get(f"/inbox/{doc}").status_code == 200
+    assert _item(site, "bob")["read"] is True
+    sophie = _item(site, "sophie")
+    assert sophie["read"] is False
+    assert [r["person"]["login"] for r in sophie["seen_by"]] == ["bob"]
+    per_owner = site.get("/api/v1/inbox/unread-count", "sophie").get_json()["per_owner"]
+    assert {o["owner"]["login"]: o["unread"] for o in per_owner} == {"bob": 1, "sophie": 0}
+    assert site.get("/api/v1/inbox/unread-count", "bob").get_json()["total"] == 0
+
+
+def test_an_api_read_is_audited_once_with_the_channel_and_whose_mail(site):
+    doc = site.document_id
+    site.get(f"/api/v1/documents/{doc}", "sophie")
+    site.get(f"/api/v1/documents/{doc}", "bob")
+    reads = events(site.app, "inbox.read")
+    assert [(e.actor_login, e.detail) for e in reads] == [
+        ("sophie", f"api, for user {site.ids['bob']}"), ("bob", "api")]
+
+
+def _clear_mail(sender: str) -> bytes:
+    return (f"From: {sender}\r\nTo: bob.DURAND@medical69.apicrypt.org\r\n".encode()
+            + b"Subject: R\xe9sultats\r\nMessage-ID: <forged@attacker.example>\r\n"
+            b"Content-Type: text/plain; charset=windows-1252\r\n"
+            b"Content-Transfer-Encoding: 8bit\r\n\r\n"
+            + HPRIM_LAB.replace("\n", "\r\n").encode("cp1252"))
+
+
+def test_provenance_flags_in_the_list_the_document_and_the_webhooks(site):
+    world = site.world
+    receiver = Receiver(free_port()).start()
+    try:
+        with site.app.app_context():
+            add_subscription(receiver.url, ["document.received", "document.filed"],
+                             secret="a-long-shared-secret-for-tests")
+        world.deliver(_clear_mail("Labo <evil@attacker.example>"))
+        world.collect()
+        items = {i["id"]: i for i in site.get("/api/v1/inbox").get_json()["items"]}
+        genuine = items.pop(site.document_id)
+        [forged] = items.values()
+        assert (genuine["unencrypted"], genuine["external_sender"]) == (False, False)
+        assert (forged["unencrypted"], forged["external_sender"]) == (True, True)
+        detail = site.get(f"/api/v1/documents/{forged['id']}").get_json()
+        assert detail["unencrypted"] is True and detail["external_sender"] is True
+        filed = site.post(f"/api/v1/documents/{forged['id']}/file",
+                          json={"patient": _bridge_patient(site)})
+        assert filed.status_code == 200, filed.get_data(as_text=True)
+        assert filed.get_json()["unencrypted"] is True
+        with site.app.app_context():
+            assert deliver_due(timeout=5).delivered == 2
+        payloads = [json.loads(r.body)["data"] for r in receiver.received]
+        assert [(p["document"], p["unencrypted"], p["external_sender"]) for p in payloads] == [
+            (forged["id"], True, True), (forged["id"], True, True)]
+    finally:
+        receiver.stop()
+
+
+def _bridge_patient(site) -> str:
+    import datetime as dt
+
+    from medshake_bridge.models.patients import Patient
+
+    with site.app.app_context():
+        row = Patient(last_name="DUPONT", first_name="Jeanne", birth_date=dt.date(1961, 3, 12))
+        db.session.add(row)
+        db.session.commit()
+        return f"bridge:{row.id}"
+
+
+def test_the_header_fields_are_declared_once():
+    published = published_fields()
+    assert set(schemas.HprimHeader.model_fields) == set(published)
+    assert "line_count" not in published and {"nir", "sex"} <= set(published)
+    # a field of the parser's header is a field of the API's, with its kind
+    for name in HprimHeader.__dataclass_fields__:
+        if name != "line_count":
+            assert name in schemas.HprimHeader.model_fields
+    assert schemas.HprimHeader.model_fields["exam_date"].default is None
+    assert schemas.HprimHeader.model_fields["file_number"].default == ""
+
+
+def test_the_document_carries_every_header_field_as_received(site):
+    header = site.get(f"/api/v1/documents/{site.document_id}").get_json()["header"]
+    assert set(header) == set(published_fields())
+    assert header["last_name"] == "DUPONT" and header["birth_date"] == "1961-03-12"
+    assert header["birth_date_raw"] == "12/03/1961" and header["exam_date"] == "2026-11-27"
