@@ -5,6 +5,8 @@ webhooks, and the HPRIM header fields declared once in :mod:`medshake_bridge.hpr
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 from api_helpers import PASSWORD, api_site
@@ -18,6 +20,18 @@ from medshake_bridge.hprim.header import HprimHeader, published_fields
 from medshake_bridge.models import InboxDocument
 from medshake_bridge.webhooks.delivery import deliver_due
 from medshake_bridge.webhooks.subscriptions import add_subscription
+
+API_DOC = Path(__file__).resolve().parents[1] / "docs" / "api.md"
+
+
+def documented_webhook_data(event: str) -> set[str]:
+    """The ``data`` keys docs/api.md's webhook table gives for ``event`` (``links.x`` as
+    ``links``)."""
+    for line in API_DOC.read_text(encoding="utf-8").splitlines():
+        if line.startswith(f"| `{event}` |"):
+            cell = line.rstrip("|").rsplit("|", 1)[1]
+            return {name.split(".")[0] for name in re.findall(r"`([a-z_.]+)`", cell)}
+    raise AssertionError(f"{event} is not in the webhook table of {API_DOC}")
 
 
 @pytest.fixture
@@ -124,6 +138,8 @@ def test_provenance_flags_in_the_list_the_document_and_the_webhooks(site):
         with site.app.app_context():
             assert deliver_due(timeout=5).delivered == 2
         payloads = [json.loads(r.body)["data"] for r in receiver.received]
+        assert set(payloads[0]) == documented_webhook_data("document.received")
+        assert set(payloads[1]) == documented_webhook_data("document.filed")
         assert [(p["document"], p["unencrypted"], p["external_sender"]) for p in payloads] == [
             (forged["id"], True, True), (forged["id"], True, True)]
     finally:
@@ -159,3 +175,12 @@ def test_the_document_carries_every_header_field_as_received(site):
     assert set(header) == set(published_fields())
     assert header["last_name"] == "DUPONT" and header["birth_date"] == "1961-03-12"
     assert header["birth_date_raw"] == "12/03/1961" and header["exam_date"] == "2026-11-27"
+
+
+def test_the_api_docs_name_the_read_state_and_provenance_fields():
+    text = API_DOC.read_text(encoding="utf-8")
+    for name in ("read_at", "seen_by", "unencrypted", "external_sender", "send_as", "acted_by",
+                 "birth_date_raw"):
+        assert f'"{name}"' in text or f"`{name}`" in text, name
+    for name in ("read_at", "seen_by", "unencrypted", "external_sender"):
+        assert name in schemas.InboxItem.model_fields

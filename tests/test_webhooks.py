@@ -183,7 +183,7 @@ def test_message_sent_and_document_filed_are_announced(send_world, receiver):
     kinds = [json.loads(item.body)["type"] for item in receiver.received]
     assert kinds == ["message.sent", "document.filed"]
     sent = json.loads(receiver.received[0].body)["data"]
-    assert set(sent) == {"message", "user", "patient", "links"}
+    assert set(sent) == {"message", "user", "acted_by", "patient", "links"}
 
 
 def test_cli_add_list_test_remove(world, receiver, cli_for):

@@ -188,12 +188,20 @@ class MessageIn(Model):
     attachments: list[AttachmentIn] = Field(default_factory=list, max_length=10)
     document: int | None = Field(None, ge=0, le=MAX_ID,
                                  description="The received document this answers.")
+    send_as: int | None = Field(None, ge=0, le=MAX_ID,
+                                description="The id of the user whose mailbox sends it: a "
+                                            "delegate sends in a practitioner's name, chosen "
+                                            "explicitly as on the compose page. May be left "
+                                            "out only by someone whose one mailbox is their "
+                                            "own.")
 
 
 class SentItem(Model):
     id: int
     state: Literal["sending", "sent", "failed"]
-    sender: Person | None
+    sender: Person | None = Field(description="The user whose mailbox sent it.")
+    acted_by: Person | None = Field(None, description="Who sent it on the sender's behalf (a "
+                                                      "delegate); null when the sender did.")
     recipients: list[str]
     patient: str
     patient_label: str

@@ -161,6 +161,7 @@ def document_detail(document: InboxDocument, caller: User, people: People) -> sc
 def sent_item(row: SentMessage, people: People, *, replayed: bool = False) -> schemas.SentItem:
     return schemas.SentItem(
         id=row.id, state=row.state, sender=people.get(row.user_id),
+        acted_by=people.get(row.acted_by_user_id),
         recipients=row.recipient_list, patient=row.patient_id, patient_label=row.patient_label,
         subject=row.subject, attachments=row.attachment_names,
         message_id=row.message_id_header, created_at=aware(row.created_at),

@@ -291,6 +291,30 @@ def _stage(user: User, body: schemas.MessageIn, settings: dict[str, Any], folder
     return staged
 
 
+def _sending_mailbox(user: User, wanted: int | None) -> User:
+    """The owner of the mailbox the message goes out from, by the compose page's rule
+    (:mod:`medshake_bridge.inbox.delegation`): one's own, or a delegating practitioner's,
+    named explicitly by a delegate."""
+    from medshake_bridge.inbox import delegation
+
+    choices = delegation.send_as_choices(user)
+    if not choices:
+        raise ApiProblem(422, _("You have no mailbox to send from."), errors=[{
+            "field": "send_as", "in": "body", "message": "no mailbox",
+            "fix": _("Ask an administrator to set up your Apicrypt address, or to delegate "
+                     "a practitioner's mail to you.")}])
+    if wanted is None and not delegation.needs_explicit_choice(choices):
+        wanted = choices[0].user_id
+    if wanted is None or wanted not in {choice.user_id for choice in choices}:
+        names = ", ".join(f"{choice.user_id} ({choice.name})" for choice in choices)
+        raise ApiProblem(422, _("Say in whose name this message is sent: nothing was sent."),
+                         errors=[{"field": "send_as", "in": "body",
+                                  "message": "missing" if wanted is None else "not allowed",
+                                  "fix": _("Set send_as to one of: %(choices)s.",
+                                           choices=names)}])
+    return db.session.get(User, wanted)
+
+
 @operation("POST", "/messages", summary="Send a message (once per Idempotency-Key)",
            scope="send", body=schemas.MessageIn,
            responses={201: schemas.SentItem, 200: schemas.SentItem}, tag=SENDING,
@@ -310,6 +334,7 @@ def send(body: schemas.MessageIn) -> Any:
     user = current_bridge_user()
     settings = bridge_state().settings.values_for_user(user.id)
     _check_size(settings)
+    owner = _sending_mailbox(user, body.send_as)
     token = _send_token(user)
     identity, patient_id, label = draft_patient(user, body.patient)
     if body.document is not None:
@@ -321,7 +346,7 @@ def send(body: schemas.MessageIn) -> Any:
         draft = Draft(recipients=body.recipients, subject=body.subject, body=body.body,
                       identity=identity, patient_id=patient_id, patient_label=label,
                       attachments=staged, source_document_id=body.document)
-        outcome = send_message(user, draft, token=token)
+        outcome = send_message(owner, draft, token=token, acting_user=user)
     except SendRefused as exc:
         raise ApiProblem(422, exc.message, fix=exc.fix, errors=[
             {"field": name, "in": "body", "message": text, "fix": text}
@@ -341,11 +366,13 @@ def send(body: schemas.MessageIn) -> Any:
 @operation("GET", "/sent", summary="Sent messages", scope="inbox:read",
            query=schemas.PageQuery, responses={200: schemas.SentPage}, tag=SENDING)
 def sent(query: schemas.PageQuery) -> Any:
-    """Messages sent by the caller and by the users whose mail it may read, newest first."""
+    """Messages sent by the caller (also in another's name) and by the users whose mail it may
+    read, newest first (the pages' history)."""
     user = current_bridge_user()
     owners = sorted(readable_mail_owner_ids(user))
     after = decode_cursor(query.cursor)
-    statement = select(SentMessage).where(SentMessage.user_id.in_(owners or [-1]))
+    statement = select(SentMessage).where(or_(SentMessage.user_id.in_(owners or [-1]),
+                                              SentMessage.acted_by_user_id == user.id))
     if after is not None:
         statement = statement.where(after_cursor(SentMessage.created_at, SentMessage.id, after))
     rows = list(db.session.scalars(statement.order_by(SentMessage.created_at.desc(),
@@ -362,12 +389,15 @@ def sent(query: schemas.PageQuery) -> Any:
 @operation("GET", "/sent/<int:message_id>", summary="One sent message", scope="inbox:read",
            responses={200: schemas.SentItem}, tag=SENDING, errors=(404,))
 def sent_message(message_id: int) -> Any:
-    """A message sent by the caller or by a user whose mail it may read."""
+    """A message the caller sent (also in another's name), or sent by a user whose mail it
+    may read."""
     from medshake_bridge.access import require_mail_access
 
     user = current_bridge_user()
     row = db.session.get(SentMessage, message_id)
-    require_mail_access(user, row.user_id if row else -1, target=f"sent message {message_id}")
+    if row is None or row.acted_by_user_id != user.id:
+        require_mail_access(user, row.user_id if row else -1,
+                            target=f"sent message {message_id}")
     return sent_item(row, People())
 
 

@@ -81,6 +81,7 @@ def document_filed(document: Any, patient: str) -> None:
 
 def message_sent(record: Any) -> None:
     enqueue(MESSAGE_SENT, {
-        "message": record.id, "user": record.user_id, "patient": record.patient_id,
+        "message": record.id, "user": record.user_id,
+        "acted_by": record.acted_by_user_id, "patient": record.patient_id,
         "links": {"message": api_link(f"/sent/{record.id}")}},
         clinical={"subject": record.subject, "recipients": record.recipient_list})
