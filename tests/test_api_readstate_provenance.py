@@ -184,3 +184,29 @@ def test_the_api_docs_name_the_read_state_and_provenance_fields():
         assert f'"{name}"' in text or f"`{name}`" in text, name
     for name in ("read_at", "seen_by", "unencrypted", "external_sender"):
         assert name in schemas.InboxItem.model_fields
+
+
+def test_plugins_see_the_provenance_flags_too(make_app, tmp_path, monkeypatch):
+    import types
+
+    from mailworld import World
+
+    from medshake_bridge import hookimpl, migrate
+    from medshake_bridge.sandbox import SANDBOX_ENV_VARS
+
+    seen: list = []
+
+    @hookimpl
+    def medshake_message_stored(message, documents):
+        seen.append((message.from_address, message.unencrypted, message.external_sender))
+
+    plugin = types.ModuleType("provenance_watcher")
+    plugin.medshake_message_stored = medshake_message_stored
+    app = make_app(MEDSHAKE_BRIDGE_RUNNER_ENV_PASSTHROUGH=list(SANDBOX_ENV_VARS),
+                   MEDSHAKE_BRIDGE_PLUGINS=[plugin])
+    migrate.upgrade(app)
+    world = World(app, tmp_path, monkeypatch)
+    world.deliver(_clear_mail("Labo <evil@attacker.example>"))
+    world.deliver(world.mail())
+    assert world.collect().ok
+    assert sorted(flags for _address, *flags in seen) == [[False, False], [True, True]]
