@@ -64,7 +64,10 @@ def test_a_read_through_the_api_is_read_on_the_page_for_that_person_only(site):
     assert document["seen_by"] == []
     # read for her on the page and in the API...
     assert _unread_on_page(sophie_page) == 0
-    assert site.get("/api/v1/inbox/unread-count", "sophie").get_json()["total"] == 0
+    counts = site.get("/api/v1/inbox/unread-count", "sophie").get_json()
+    assert counts["total"] == 0
+    assert {o["owner"]["login"]: (o["unread"], o["unread_by_owner"])
+            for o in counts["per_owner"]} == {"bob": (0, 1), "sophie": (0, 0)}
     assert _item(site, "sophie")["read"] is True
     # ...and still unread for Bob, on the page and in the API, with "vu par Sophie"
     assert _unread_on_page(bob_page) == 1
@@ -94,7 +97,8 @@ def test_a_read_on_the_page_is_read_in_the_api_for_that_person_only(site):
     assert sophie["read"] is False
     assert [r["person"]["login"] for r in sophie["seen_by"]] == ["bob"]
     per_owner = site.get("/api/v1/inbox/unread-count", "sophie").get_json()["per_owner"]
-    assert {o["owner"]["login"]: o["unread"] for o in per_owner} == {"bob": 1, "sophie": 0}
+    assert {o["owner"]["login"]: (o["unread"], o["unread_by_owner"]) for o in per_owner} == {
+        "bob": (1, 0), "sophie": (0, 0)}
     assert site.get("/api/v1/inbox/unread-count", "bob").get_json()["total"] == 0
 
 

@@ -113,7 +113,11 @@ class InboxQuery(Model):
 
 class OwnerCount(Model):
     owner: Person
-    unread: int
+    unread: int = Field(description="New documents of this owner that the caller has not "
+                                    "opened (the caller's badge).")
+    unread_by_owner: int = Field(description="New documents the owner has not opened "
+                                             "themselves (the owner's badge; what \"vu par\" "
+                                             "tells a delegate).")
 
 
 class UnreadCount(Model):

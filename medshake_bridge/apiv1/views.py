@@ -140,18 +140,23 @@ def inbox(query: schemas.InboxQuery) -> Any:
 def unread_count() -> Any:
     """New documents the caller has not opened yet, in total and for each user whose mail
     the caller may read (each person has their own read state, as on the pages: a secretary's
-    count per practitioner is what *she* has not read)."""
+    count per practitioner is what *she* has not read); and, per owner, what the owner has not
+    opened themselves (a portal shows each practitioner their own count with one token)."""
     user = current_bridge_user()
     owners = sorted(readable_mail_owner_ids(user))
     counts: dict[int, int] = dict.fromkeys(owners, 0)
+    by_owner: dict[int, int] = dict.fromkeys(owners, 0)
     if owners:
-        counts.update(dict(db.session.execute(
-            select(InboxDocument.owner_user_id, func.count())
-            .where(InboxDocument.owner_user_id.in_(owners), InboxDocument.state == NEW,
-                   readstate.unread_by(user.id))
-            .group_by(InboxDocument.owner_user_id)).all()))
+        for target, unread in ((counts, readstate.unread_by(user.id)),
+                               (by_owner, readstate.unread_by_owner())):
+            target.update(dict(db.session.execute(
+                select(InboxDocument.owner_user_id, func.count())
+                .where(InboxDocument.owner_user_id.in_(owners), InboxDocument.state == NEW,
+                       unread)
+                .group_by(InboxDocument.owner_user_id)).all()))
     people = People()
-    per_owner = [schemas.OwnerCount(owner=people.get(owner), unread=int(count))
+    per_owner = [schemas.OwnerCount(owner=people.get(owner), unread=int(count),
+                                    unread_by_owner=int(by_owner[owner]))
                  for owner, count in sorted(counts.items())]
     return schemas.UnreadCount(total=sum(counts.values()), per_owner=per_owner)
 

@@ -39,6 +39,12 @@ def unread_by(user_id: int) -> Any:
                            DocumentRead.user_id == user_id)
 
 
+def unread_by_owner() -> Any:
+    """SQL condition: the document has not been opened by its own owner (whoever else did)."""
+    return ~exists().where(DocumentRead.document_id == InboxDocument.id,
+                           DocumentRead.user_id == InboxDocument.owner_user_id)
+
+
 def record_read(document: InboxDocument, user: User, *, via: str = "") -> None:
     """Remember that ``user`` opened ``document`` (idempotent) and audit the opening once;
     ``via`` names a channel other than the pages (``"api"``) in the audit row."""
