@@ -62,8 +62,9 @@ def test_a_delegate_names_the_mailbox_and_the_history_says_who_acted(office):
     try:
         with sw.app.app_context():
             add_subscription(receiver.url, ["message.sent"], secret="a-long-secret-for-tests")
-        missing = _problem_field(sw.call("sophie", "POST", "/api/v1/messages",
-                                         json=_letter(sw)), 422)
+        refused = sw.call("sophie", "POST", "/api/v1/messages", json=_letter(sw))
+        assert "au nom de qui" in refused.get_json()["detail"]
+        missing = _problem_field(refused, 422)
         assert missing["field"] == "send_as" and "Dr Martin" in missing["fix"]
         other = _problem_field(sw.call("sophie", "POST", "/api/v1/messages",
                                        json=_letter(sw, send_as=999)), 422)

@@ -159,7 +159,9 @@ def test_session_works_and_needs_csrf_for_writes_token_does_not(site):
     login(client, "bob", PASSWORD)
     assert client.get("/api/v1/me").get_json()["authenticated_by"] == "session"
     url = f"/api/v1/documents/{site.document_id}/remove"
-    _problem(client.post(url), 400)
+    refused = _problem(client.post(url), 400)
+    assert "jeton CSRF" in refused["detail"] and "X-CSRFToken" in refused["fix"]
+    assert "CSRF token is missing" not in refused["detail"]  # Flask-WTF's English
     with site.app.app_context():
         assert db.session.get(InboxDocument, site.document_id).state == "new"
     token = csrf_token(client, "/inbox/")

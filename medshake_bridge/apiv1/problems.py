@@ -75,7 +75,15 @@ def problem_response(status: int, detail: str = "", *, title: str = "", fix: str
 
 def handle_http_error(error: HTTPException) -> Response:
     """The API blueprint's handler for every HTTP error (aborts, CSRF, 404 of access rules)."""
+    from flask_wtf.csrf import CSRFError
+
     status = error.code or 500
+    if isinstance(error, CSRFError):  # Flask-WTF's text is English and says nothing to do
+        return problem_response(400, _("This session request has no valid CSRF token: nothing "
+                                       "was changed."),
+                                fix=_("Send the page's token in the X-CSRFToken header, or "
+                                      "authenticate with an API token (Authorization: Bearer "
+                                      "msb_...), which needs none."))
     if isinstance(error, ApiProblem):
         return problem_response(status, str(error.description or ""), title=error.title,
                                 fix=error.fix, errors=error.errors, headers=error.extra_headers)
