@@ -214,3 +214,18 @@ def test_plugins_see_the_provenance_flags_too(make_app, tmp_path, monkeypatch):
     world.deliver(world.mail())
     assert world.collect().ok
     assert sorted(flags for _address, *flags in seen) == [[False, False], [True, True]]
+
+
+def test_a_stored_header_reads_back_as_parsed():
+    import dataclasses
+
+    from medshake_bridge.collect.documents import header_json
+    from medshake_bridge.hprim.header import header_from_stored, parse_header
+
+    parsed = parse_header(["P123", "DUPONT", "Jeanne", "1 rue X", "", "69000 LYON",
+                           "12/03/1961", "2610369123456 82", "DOS-1", "27/11/2026",
+                           "LAB01      Laboratoire", "DR01       Docteur"])
+    back = header_from_stored(json.loads(header_json(parsed)))
+    assert dataclasses.replace(back, line_count=parsed.line_count) == parsed
+    assert back.nir is not None and back.sex == parsed.sex == "F"
+    assert header_from_stored({}) == HprimHeader()

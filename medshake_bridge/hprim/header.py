@@ -11,14 +11,15 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from .dates import parse_date
 from .nir import Nir, parse_nir
 
 __all__ = ["HEADER_LINES", "CODE_WIDTH", "HprimHeader", "parse_header", "split_code_line",
-           "published_fields"]
+           "published_fields", "header_from_stored"]
 
 HEADER_LINES = 12
 """Lines that carry fields; line 13, when present, is blank."""
@@ -96,6 +97,23 @@ def published_fields() -> dict[str, type]:
         if field.name == "nir":
             found["sex"] = str
     return found
+
+
+def header_from_stored(data: Mapping[str, Any]) -> HprimHeader:
+    """The header back from its stored JSON (``published_fields`` as text, dates ISO, the NIR
+    as text): the inverse of :func:`medshake_bridge.collect.documents.header_json`."""
+    values: dict[str, Any] = {}
+    for name, kind in published_fields().items():
+        value = data.get(name)
+        if name == "sex":
+            continue  # derived from the NIR
+        if name == "nir":
+            values[name] = parse_nir(str(value)) if value else None
+        elif kind is dt.date:
+            values[name] = dt.date.fromisoformat(value) if value else None
+        else:
+            values[name] = str(value or "")
+    return HprimHeader(**values)
 
 
 def split_code_line(line: str) -> tuple[str, str]:
