@@ -146,14 +146,17 @@ def unread_count() -> Any:
     owners = sorted(readable_mail_owner_ids(user))
     counts: dict[int, int] = dict.fromkeys(owners, 0)
     by_owner: dict[int, int] = dict.fromkeys(owners, 0)
-    if owners:
-        for target, unread in ((counts, readstate.unread_by(user.id)),
-                               (by_owner, readstate.unread_by_owner())):
-            target.update(dict(db.session.execute(
+    others = [owner for owner in owners if owner != user.id]
+    for target, wanted, unread in ((counts, owners, readstate.unread_by(user.id)),
+                                   (by_owner, others, readstate.unread_by_owner())):
+        if wanted:
+            target.update({owner: int(count) for owner, count in db.session.execute(
                 select(InboxDocument.owner_user_id, func.count())
-                .where(InboxDocument.owner_user_id.in_(owners), InboxDocument.state == NEW,
+                .where(InboxDocument.owner_user_id.in_(wanted), InboxDocument.state == NEW,
                        unread)
-                .group_by(InboxDocument.owner_user_id)).all()))
+                .group_by(InboxDocument.owner_user_id))})
+    if user.id in counts:  # the caller's own mail: the same count, not counted twice
+        by_owner[user.id] = counts[user.id]
     people = People()
     per_owner = [schemas.OwnerCount(owner=people.get(owner), unread=int(count),
                                     unread_by_owner=int(by_owner[owner]))
