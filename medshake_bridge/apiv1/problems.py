@@ -87,6 +87,15 @@ def handle_http_error(error: HTTPException) -> Response:
     if isinstance(error, ApiProblem):
         return problem_response(status, str(error.description or ""), title=error.title,
                                 fix=error.fix, errors=error.errors, headers=error.extra_headers)
+    if status == 413:  # a body over the route's cap (Werkzeug's text is English)
+        from medshake_bridge.web.limits import current_limit
+
+        limit = current_limit() or 0
+        return problem_response(413, _("The request body is larger than this endpoint accepts "
+                                       "(%(kb)s KB): nothing was read or changed.",
+                                       kb=limit // 1024),
+                                fix=_("Send a smaller body; attachments go to POST /messages, "
+                                      "which accepts up to the upload limit."))
     detail = str(error.description or "") if status in (400, 403, 409, 413, 422, 429) else ""
     headers = {}
     if status == 405 and error.get_headers():

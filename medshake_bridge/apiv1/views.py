@@ -326,7 +326,7 @@ def _sending_mailbox(user: User, wanted: int | None) -> User:
 @operation("POST", "/messages", summary="Send a message (once per Idempotency-Key)",
            scope="send", body=schemas.MessageIn,
            responses={201: schemas.SentItem, 200: schemas.SentItem}, tag=SENDING,
-           errors=(404, 409, 413, 502))
+           errors=(404, 409, 413, 502), upload=True)
 def send(body: schemas.MessageIn) -> Any:
     """Encrypted and sent to every recipient or none. The same ``Idempotency-Key`` header sends
     once: a retry answers 200 with the first send (``replayed``)."""
