@@ -26,12 +26,14 @@ _FROM_REQUEST: Any = object()  # sentinel: take the actor from the current reque
 
 def audit(action: str, *, target: str = "", outcome: str = "ok", detail: str = "",
           actor: User | None = _FROM_REQUEST, actor_login: str = "",
-          source_address: str | None = None) -> AuditEvent:
+          source_address: str | None = None, commit: bool = True) -> AuditEvent:
     """Record one event and commit it.
 
     Call it after the audited change is committed (or rolled back): it commits the session.
     ``actor`` defaults to the bridge user of the current request; pass ``actor_login`` for an
-    actor that is not a user (``"cli"``, ``"scheduler"``) or a login that failed.
+    actor that is not a user (``"cli"``, ``"scheduler"``) or a login that failed. With
+    ``commit=False`` the row is only flushed (it has its id) and commits with the caller's
+    transaction (:mod:`medshake_bridge.audit_noise` writes it together with its counter).
     """
     if outcome not in OUTCOMES:
         raise ValueError(f"audit outcome must be one of {OUTCOMES}, not {outcome!r}")
@@ -50,7 +52,10 @@ def audit(action: str, *, target: str = "", outcome: str = "ok", detail: str = "
         detail=redaction.redact(detail),
     )
     db.session.add(event)
-    db.session.commit()
+    if commit:
+        db.session.commit()
+    else:
+        db.session.flush()
     return event
 
 

@@ -171,8 +171,11 @@ def medshake_message_stored(message: StoredMessage, documents: list[StoredDocume
     Called after the pipeline committed the ``message`` and its inbox ``documents`` and before
     the message is deleted from the server, once per message (whatever the number of its
     owners: ``message.owners``, each document's ``owner``). Both are public copies: the
-    documents carry their parsed HPRIM ``header`` and lab ``results``. The return value is
-    ignored; an exception is recorded and does not undo the storage.
+    documents carry their parsed HPRIM ``header`` and lab ``results``; a message that was not
+    encrypted with Apicrypt or comes from outside the Apicrypt domains has
+    ``message.unencrypted`` / ``message.external_sender`` set (check them before filing or
+    forwarding anything automatically). The return value is ignored; an exception is recorded
+    and does not undo the storage.
     """
 
 

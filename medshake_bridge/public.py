@@ -139,7 +139,9 @@ class StoredDocument:
 @dataclass(frozen=True)
 class StoredMessage:
     """A received message once committed, with the users it was delivered to (a shared
-    mailbox has several ``owners``)."""
+    mailbox has several ``owners``). ``unencrypted`` (not encrypted with Apicrypt) and
+    ``external_sender`` (sender outside the configured Apicrypt domains) are the provenance
+    flags the inbox and the API show: a plugin that files or forwards mail checks them first."""
 
     id: int
     mailbox: str
@@ -155,6 +157,8 @@ class StoredMessage:
     attachment_names: tuple[str, ...]
     owners: tuple[BridgeUser, ...]
     attachments: tuple[StoredAttachment, ...] = ()
+    unencrypted: bool = False
+    external_sender: bool = False
 
     @property
     def attachments_json(self) -> str:
@@ -180,7 +184,8 @@ class StoredMessage:
             from_address=row.from_address, to_address=row.to_address, date=row.date_header,
             signature_status=row.signature_status, signer=row.signer,
             signature_invalid=bool(row.signature_invalid), attachment_names=names,
-            owners=owners, attachments=tuple(StoredAttachment.from_json(item) for item in items))
+            owners=owners, attachments=tuple(StoredAttachment.from_json(item) for item in items),
+            unencrypted=bool(row.unencrypted), external_sender=bool(row.external_sender))
 
 
 @dataclass(frozen=True)

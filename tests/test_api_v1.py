@@ -104,7 +104,9 @@ def test_document_with_header_and_typed_results_marks_read(site):
             hb["normal_low"], hb["normal_high"], hb["flag"], hb["abnormal"]) == (
         "HB", "Hémoglobine", "10.2", 10.2, "g/dl", "12", "16", "L", True)
     assert document["attachments"][0]["name"] == "compte-rendu.pdf"
-    assert site.get("/api/v1/inbox/unread-count").get_json()["total"] == 0
+    # read for Sophie, who opened it; still unread for Bob (each person's own state)
+    assert site.get("/api/v1/inbox/unread-count", "sophie").get_json()["total"] == 0
+    assert site.get("/api/v1/inbox/unread-count").get_json()["total"] == 1
     download = site.get(document["attachments"][0]["link"])
     assert download.status_code == 200 and download.data == PDF_1
     assert "attachment" in download.headers["Content-Disposition"]
@@ -157,7 +159,9 @@ def test_session_works_and_needs_csrf_for_writes_token_does_not(site):
     login(client, "bob", PASSWORD)
     assert client.get("/api/v1/me").get_json()["authenticated_by"] == "session"
     url = f"/api/v1/documents/{site.document_id}/remove"
-    _problem(client.post(url), 400)
+    refused = _problem(client.post(url), 400)
+    assert "jeton CSRF" in refused["detail"] and "X-CSRFToken" in refused["fix"]
+    assert "CSRF token is missing" not in refused["detail"]  # Flask-WTF's English
     with site.app.app_context():
         assert db.session.get(InboxDocument, site.document_id).state == "new"
     token = csrf_token(client, "/inbox/")

@@ -88,7 +88,8 @@ def test_down_then_up_delivered_once_signed_ids_and_links_only(world, receiver):
     payload = json.loads(got.body)
     assert payload["type"] == "document.received" and payload["id"] == row.event_id
     assert got.headers["X-Medshake-Event-Id"] == row.event_id
-    assert set(payload["data"]) == {"document", "owner", "abnormal", "links"}
+    assert set(payload["data"]) == {"document", "owner", "abnormal", "links",
+                                    "unencrypted", "external_sender"}
     document_id = payload["data"]["document"]
     assert payload["data"]["links"]["document"] == f"/api/v1/documents/{document_id}"
     assert "DUPONT" not in got.body.decode()
@@ -182,7 +183,7 @@ def test_message_sent_and_document_filed_are_announced(send_world, receiver):
     kinds = [json.loads(item.body)["type"] for item in receiver.received]
     assert kinds == ["message.sent", "document.filed"]
     sent = json.loads(receiver.received[0].body)["data"]
-    assert set(sent) == {"message", "user", "patient", "links"}
+    assert set(sent) == {"message", "user", "acted_by", "patient", "links"}
 
 
 def test_cli_add_list_test_remove(world, receiver, cli_for):

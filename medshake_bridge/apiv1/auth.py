@@ -49,8 +49,20 @@ def _rate_limit(key: str) -> None:
                          headers={"Retry-After": str(wait)})
 
 
+def _limit_body() -> None:
+    """Cap a write's body before anything reads it (the pages' limits: 1 MB, or the upload
+    maximum for the routes that take files), once the caller is known: an anonymous body is
+    never read at all (401 first)."""
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        from medshake_bridge.web.limits import apply_body_limit
+
+        apply_body_limit(logged_in=True)
+
+
 def authenticate_api_request() -> Response | None:
-    """Authenticate (token or session), rate-limit, and check CSRF for session writes."""
+    """Authenticate (token or session), rate-limit, cap the body, and check CSRF for session
+    writes. A session whose user must change their password first gets nothing but that
+    answer, as on the pages (the API is no way around the forced change)."""
     header = request.headers.get("Authorization", "")
     if header:
         scheme, _sep, text = header.partition(" ")
@@ -59,10 +71,17 @@ def authenticate_api_request() -> Response | None:
             raise ApiProblem(401, _("The token is missing, unknown, expired or revoked."))
         remember_token(token)
         _rate_limit(f"token:{token.id}")
+        _limit_body()
         return None
     user = current_bridge_user()
     if user is None:
         raise ApiProblem(401, _("No token and no session."))
+    if user.must_change_password:
+        raise ApiProblem(403, _("You must change your password before using the bridge."),
+                         title=_("Password change required"),
+                         fix=_("Open the bridge's password page, choose a new password, then "
+                               "try again."))
+    _limit_body()
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         from medshake_bridge.web.security import check_csrf
 

@@ -85,6 +85,8 @@ def _operation(spec: APISpec, op: Operation, seen: set[str]) -> dict[str, Any]:
         errors.add(403)
     if op.query or op.body:
         errors.add(422)
+    if op.method == "post" and not op.public:
+        errors.add(413)  # every write's body is capped (web.limits)
     for status in sorted(errors):
         responses.setdefault(str(status), {"description": _ERROR_TEXT.get(status, "Error"),
                                            "content": problem})

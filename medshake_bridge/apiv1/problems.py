@@ -75,10 +75,27 @@ def problem_response(status: int, detail: str = "", *, title: str = "", fix: str
 
 def handle_http_error(error: HTTPException) -> Response:
     """The API blueprint's handler for every HTTP error (aborts, CSRF, 404 of access rules)."""
+    from flask_wtf.csrf import CSRFError
+
     status = error.code or 500
+    if isinstance(error, CSRFError):  # Flask-WTF's text is English and says nothing to do
+        return problem_response(400, _("This session request has no valid CSRF token: nothing "
+                                       "was changed."),
+                                fix=_("Send the page's token in the X-CSRFToken header, or "
+                                      "authenticate with an API token (Authorization: Bearer "
+                                      "msb_...), which needs none."))
     if isinstance(error, ApiProblem):
         return problem_response(status, str(error.description or ""), title=error.title,
                                 fix=error.fix, errors=error.errors, headers=error.extra_headers)
+    if status == 413:  # a body over the route's cap (Werkzeug's text is English)
+        from medshake_bridge.web.limits import current_limit
+
+        limit = current_limit() or 0
+        return problem_response(413, _("The request body is larger than this endpoint accepts "
+                                       "(%(kb)s KB): nothing was read or changed.",
+                                       kb=limit // 1024),
+                                fix=_("Send a smaller body; attachments go to POST /messages, "
+                                      "which accepts up to the upload limit."))
     detail = str(error.description or "") if status in (400, 403, 409, 413, 422, 429) else ""
     headers = {}
     if status == 405 and error.get_headers():

@@ -22,6 +22,7 @@ from medshake_bridge.access import API, protect, public, require_scope
 from medshake_bridge.apiv1.problems import ApiProblem, handle_http_error
 from medshake_bridge.apiv1.schemas import MAX_ID
 from medshake_bridge.i18n import _
+from medshake_bridge.web.limits import upload_route
 
 api_blueprint = protect(Blueprint("bridge_api", __name__, url_prefix="/api/v1"), API)
 # Every HTTP error of the API (500 included: Flask wraps it) answers problem+json.
@@ -106,8 +107,10 @@ def to_response(result: Any) -> Any:
 def operation(method: str, rule: str, *, summary: str, responses: dict[int, Any],
               scope: str | None = None, query: type[BaseModel] | None = None,
               body: type[BaseModel] | None = None, tag: str = "",
-              is_public: bool = False, errors: tuple[int, ...] = ()) -> Callable:
-    """Serve ``method rule`` on the API blueprint and record its description."""
+              is_public: bool = False, errors: tuple[int, ...] = (),
+              upload: bool = False) -> Callable:
+    """Serve ``method rule`` on the API blueprint and record its description; ``upload``
+    lets its body reach the upload maximum (files in base64) instead of the form limit."""
 
     def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(func)
@@ -124,6 +127,8 @@ def operation(method: str, rule: str, *, summary: str, responses: dict[int, Any]
 
         if is_public:
             view = public(view)
+        if upload:
+            view = upload_route()(view)
         api_blueprint.add_url_rule(rule, endpoint=func.__name__, view_func=view,
                                    methods=[method])
         doc = (func.__doc__ or "").strip()

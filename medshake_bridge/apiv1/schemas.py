@@ -7,9 +7,11 @@ OpenAPI description; the same models validate what comes in and shape what goes 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from medshake_bridge.hprim.header import published_fields
 
 DocumentState = Literal["new", "filed", "removed"]
 MAX_ID = 2**31 - 1  # ids are 32-bit integers on every database
@@ -52,18 +54,34 @@ class Filing(Model):
     at: dt.datetime | None
 
 
+class Reader(Model):
+    person: Person
+    first_read_at: dt.datetime
+
+
 class InboxItem(Model):
     id: int
     state: DocumentState
     owner: Person
     delegated: bool = Field(description="True when the document belongs to another user.")
     received_at: dt.datetime
-    read: bool
+    read: bool = Field(description="The caller has opened it (each person has their own read "
+                                   "state, as on the pages: a delegate's reading leaves it "
+                                   "unread for the owner).")
+    read_at: dt.datetime | None = Field(description="When the caller first opened it.")
+    seen_by: list[Reader] = Field(description="The other people who opened it, first reader "
+                                              "first (the pages' \"vu par …\").")
     patient: PatientIdentity | None
     exam_date: dt.date | None
     sender: str
     subject: str
     abnormal: bool = Field(description="Some lab result is flagged abnormal.")
+    unencrypted: bool = Field(description="Not encrypted with Apicrypt: anyone could have "
+                                          "written or changed it on the way (the pages say "
+                                          "\"non chiffré\"). Check with the sender.")
+    external_sender: bool = Field(description="The sender's address is outside the "
+                                              "configured Apicrypt domains (the pages say "
+                                              "\"expéditeur externe\").")
     attachment_count: int
     filed: Filing | None
     links: dict[str, str]
@@ -95,7 +113,11 @@ class InboxQuery(Model):
 
 class OwnerCount(Model):
     owner: Person
-    unread: int
+    unread: int = Field(description="New documents of this owner that the caller has not "
+                                    "opened (the caller's badge).")
+    unread_by_owner: int = Field(description="New documents the owner has not opened "
+                                             "themselves (the owner's badge; what \"vu par\" "
+                                             "tells a delegate).")
 
 
 class UnreadCount(Model):
@@ -117,23 +139,19 @@ class LabResult(Model):
     status: str = Field(description="F validated, R not validated, C corrected.")
 
 
-class HprimHeader(Model):
-    patient_code: str = ""
-    last_name: str = ""
-    first_name: str = ""
-    address_line1: str = ""
-    address_line2: str = ""
-    postcode: str = ""
-    city: str = ""
-    birth_date: dt.date | None = None
-    nir: str = ""
-    sex: str = ""
-    file_number: str = ""
-    exam_date: dt.date | None = None
-    sender_code: str = ""
-    sender_name: str = ""
-    recipient_code: str = ""
-    recipient_name: str = ""
+def _header_model() -> type[Model]:
+    """The HPRIM header as published: the fields :mod:`medshake_bridge.hprim.header` declares
+    (one list, there), text fields empty and dates null when the sender left them out."""
+    fields: dict[str, Any] = {
+        name: ((dt.date | None, None) if kind is dt.date else (str, ""))
+        for name, kind in published_fields().items()}
+    model = create_model("HprimHeader", __base__=Model, __module__=__name__, **fields)
+    model.__doc__ = ("The HPRIM header's fields as the sender wrote them (dates parsed; the "
+                     "*_raw fields keep the text).")
+    return model
+
+
+HprimHeader = _header_model()
 
 
 class AttachmentInfo(Model):
@@ -174,12 +192,20 @@ class MessageIn(Model):
     attachments: list[AttachmentIn] = Field(default_factory=list, max_length=10)
     document: int | None = Field(None, ge=0, le=MAX_ID,
                                  description="The received document this answers.")
+    send_as: int | None = Field(None, ge=0, le=MAX_ID,
+                                description="The id of the user whose mailbox sends it: a "
+                                            "delegate sends in a practitioner's name, chosen "
+                                            "explicitly as on the compose page. May be left "
+                                            "out only by someone whose one mailbox is their "
+                                            "own.")
 
 
 class SentItem(Model):
     id: int
     state: Literal["sending", "sent", "failed"]
-    sender: Person | None
+    sender: Person | None = Field(description="The user whose mailbox sent it.")
+    acted_by: Person | None = Field(None, description="Who sent it on the sender's behalf (a "
+                                                      "delegate); null when the sender did.")
     recipients: list[str]
     patient: str
     patient_label: str

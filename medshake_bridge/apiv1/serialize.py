@@ -10,7 +10,7 @@ from flask import url_for
 
 from medshake_bridge.apiv1 import schemas
 from medshake_bridge.db import db
-from medshake_bridge.inbox import service
+from medshake_bridge.inbox import readstate, service
 from medshake_bridge.models import InboxDocument, SentMessage, User
 
 
@@ -77,7 +77,28 @@ def _date(value: Any) -> dt.date | None:
         return None
 
 
-def inbox_item(document: InboxDocument, caller: User, people: People) -> dict[str, Any]:
+class Reads:
+    """The read state of a page of documents as the caller sees it, in two queries: when the
+    caller opened each, and who else did (the pages' rule, from
+    :mod:`medshake_bridge.inbox.readstate`)."""
+
+    def __init__(self, caller: User, document_ids: list[int]) -> None:
+        self.mine = readstate.first_reads(caller.id, document_ids)
+        self.others = readstate.other_readers(document_ids, caller.id)
+
+    def read_at(self, document_id: int) -> dt.datetime | None:
+        return aware(self.mine.get(document_id))
+
+    def seen_by(self, document_id: int, people: People) -> list[schemas.Reader]:
+        return [schemas.Reader(person=people.get(reader.user_id),
+                               first_read_at=aware(reader.first_read_at))
+                for reader in self.others.get(document_id, [])]
+
+
+def inbox_item(document: InboxDocument, caller: User, people: People,
+               reads: Reads | None = None) -> dict[str, Any]:
+    """One line of the inbox; pass ``reads`` built once for a whole page."""
+    reads = reads or Reads(caller, [document.id])
     header = service.header(document)
     message = document.message
     filed = None
@@ -93,10 +114,13 @@ def inbox_item(document: InboxDocument, caller: User, people: People) -> dict[st
     return dict(
         id=document.id, state=document.state, owner=people.get(document.owner_user_id),
         delegated=document.owner_user_id != caller.id, received_at=aware(document.created_at),
-        read=document.read_at is not None, patient=patient,
+        read=reads.read_at(document.id) is not None, read_at=reads.read_at(document.id),
+        seen_by=reads.seen_by(document.id, people), patient=patient,
         exam_date=_date(header.get("exam_date")),
         sender=document.sender_name or (message.from_address if message else ""),
         subject=message.subject if message else "", abnormal=bool(document.abnormal),
+        unencrypted=bool(message.unencrypted) if message else False,
+        external_sender=bool(message.external_sender) if message else False,
         attachment_count=len(json.loads(message.attachments_json or "[]")) if message else 0,
         filed=filed,
         links={"self": url_for("bridge_api.document", document_id=document.id)},
@@ -137,6 +161,7 @@ def document_detail(document: InboxDocument, caller: User, people: People) -> sc
 def sent_item(row: SentMessage, people: People, *, replayed: bool = False) -> schemas.SentItem:
     return schemas.SentItem(
         id=row.id, state=row.state, sender=people.get(row.user_id),
+        acted_by=people.get(row.acted_by_user_id),
         recipients=row.recipient_list, patient=row.patient_id, patient_label=row.patient_label,
         subject=row.subject, attachments=row.attachment_names,
         message_id=row.message_id_header, created_at=aware(row.created_at),

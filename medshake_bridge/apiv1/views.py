@@ -29,6 +29,7 @@ from medshake_bridge.apiv1.problems import ApiProblem
 from medshake_bridge.apiv1.routes import api_blueprint, operation
 from medshake_bridge.apiv1.serialize import (
     People,
+    Reads,
     after_cursor,
     decode_cursor,
     document_detail,
@@ -40,7 +41,7 @@ from medshake_bridge.audit import audit
 from medshake_bridge.db import db
 from medshake_bridge.extension import bridge_state
 from medshake_bridge.i18n import _
-from medshake_bridge.inbox import service
+from medshake_bridge.inbox import readstate, service
 from medshake_bridge.models import InboxDocument, ReceivedMessage, SentMessage, User
 from medshake_bridge.models.api import SCOPES
 from medshake_bridge.models.mail import NEW
@@ -96,9 +97,9 @@ def inbox(query: schemas.InboxQuery) -> Any:
     if after is not None:
         statement = statement.where(after_cursor(InboxDocument.created_at, InboxDocument.id,
                                                  after))
-    if query.unread is not None:
-        statement = statement.where(InboxDocument.read_at.is_(None) if query.unread
-                                    else InboxDocument.read_at.is_not(None))
+    if query.unread is not None:  # unread *by the caller*, as on the pages
+        unread = readstate.unread_by(user.id)
+        statement = statement.where(unread if query.unread else ~unread)
     if query.patient:
         text = query.patient.lower()
         statement = statement.where(or_(
@@ -127,7 +128,8 @@ def inbox(query: schemas.InboxQuery) -> Any:
         .limit(query.limit + 1)))
     people = People()
     shown = rows[:query.limit]
-    items = [schemas.InboxItem(**inbox_item(row, user, people)) for row in shown]
+    reads = Reads(user, [row.id for row in shown])
+    items = [schemas.InboxItem(**inbox_item(row, user, people, reads)) for row in shown]
     more = len(rows) > query.limit
     return schemas.InboxPage(items=items, next_cursor=encode_cursor(
         shown[-1].created_at, shown[-1].id) if more else None)
@@ -136,19 +138,28 @@ def inbox(query: schemas.InboxQuery) -> Any:
 @operation("GET", "/inbox/unread-count", summary="Unread documents, per owner",
            scope="inbox:read", responses={200: schemas.UnreadCount}, tag=INBOX)
 def unread_count() -> Any:
-    """New documents nobody has opened yet, in total and for each user whose mail the caller
-    may read (a secretary sees each practitioner's count)."""
+    """New documents the caller has not opened yet, in total and for each user whose mail
+    the caller may read (each person has their own read state, as on the pages: a secretary's
+    count per practitioner is what *she* has not read); and, per owner, what the owner has not
+    opened themselves (a portal shows each practitioner their own count with one token)."""
     user = current_bridge_user()
     owners = sorted(readable_mail_owner_ids(user))
     counts: dict[int, int] = dict.fromkeys(owners, 0)
-    if owners:
-        counts.update(dict(db.session.execute(
-            select(InboxDocument.owner_user_id, func.count())
-            .where(InboxDocument.owner_user_id.in_(owners), InboxDocument.state == NEW,
-                   InboxDocument.read_at.is_(None))
-            .group_by(InboxDocument.owner_user_id)).all()))
+    by_owner: dict[int, int] = dict.fromkeys(owners, 0)
+    others = [owner for owner in owners if owner != user.id]
+    for target, wanted, unread in ((counts, owners, readstate.unread_by(user.id)),
+                                   (by_owner, others, readstate.unread_by_owner())):
+        if wanted:
+            target.update({owner: int(count) for owner, count in db.session.execute(
+                select(InboxDocument.owner_user_id, func.count())
+                .where(InboxDocument.owner_user_id.in_(wanted), InboxDocument.state == NEW,
+                       unread)
+                .group_by(InboxDocument.owner_user_id))})
+    if user.id in counts:  # the caller's own mail: the same count, not counted twice
+        by_owner[user.id] = counts[user.id]
     people = People()
-    per_owner = [schemas.OwnerCount(owner=people.get(owner), unread=int(count))
+    per_owner = [schemas.OwnerCount(owner=people.get(owner), unread=int(count),
+                                    unread_by_owner=int(by_owner[owner]))
                  for owner, count in sorted(counts.items())]
     return schemas.UnreadCount(total=sum(counts.values()), per_owner=per_owner)
 
@@ -156,11 +167,11 @@ def unread_count() -> Any:
 @operation("GET", "/documents/<int:document_id>", summary="Read one document",
            scope="inbox:read", responses={200: schemas.Document}, tag=INBOX, errors=(404,))
 def document(document_id: int) -> Any:
-    """HPRIM header fields, typed lab results, the text and the attachments; marks it read."""
+    """HPRIM header fields, typed lab results, the text and the attachments. Marks it read
+    for the caller only (audited), as opening it on the pages does."""
     user = current_bridge_user()
     found = service.get_document(user, document_id)
-    service.mark_read(found)
-    audit("inbox.read", target=f"document {found.id}", detail="api", actor=user)
+    service.mark_read(found, user, via="api")
     return document_detail(found, user, People())
 
 
@@ -288,10 +299,34 @@ def _stage(user: User, body: schemas.MessageIn, settings: dict[str, Any], folder
     return staged
 
 
+def _sending_mailbox(user: User, wanted: int | None) -> User:
+    """The owner of the mailbox the message goes out from, by the compose page's rule
+    (:mod:`medshake_bridge.inbox.delegation`): one's own, or a delegating practitioner's,
+    named explicitly by a delegate."""
+    from medshake_bridge.inbox import delegation
+
+    choices = delegation.send_as_choices(user)
+    if not choices:
+        raise ApiProblem(422, _("You have no mailbox to send from."), errors=[{
+            "field": "send_as", "in": "body", "message": "no mailbox",
+            "fix": _("Ask an administrator to set up your Apicrypt address, or to delegate "
+                     "a practitioner's mail to you.")}])
+    if wanted is None and not delegation.needs_explicit_choice(choices):
+        wanted = choices[0].user_id
+    if wanted is None or wanted not in {choice.user_id for choice in choices}:
+        names = ", ".join(f"{choice.user_id} ({choice.name})" for choice in choices)
+        raise ApiProblem(422, _("Say in whose name this message is sent: nothing was sent."),
+                         errors=[{"field": "send_as", "in": "body",
+                                  "message": "missing" if wanted is None else "not allowed",
+                                  "fix": _("Set send_as to one of: %(choices)s.",
+                                           choices=names)}])
+    return db.session.get(User, wanted)
+
+
 @operation("POST", "/messages", summary="Send a message (once per Idempotency-Key)",
            scope="send", body=schemas.MessageIn,
            responses={201: schemas.SentItem, 200: schemas.SentItem}, tag=SENDING,
-           errors=(404, 409, 413, 502))
+           errors=(404, 409, 413, 502), upload=True)
 def send(body: schemas.MessageIn) -> Any:
     """Encrypted and sent to every recipient or none. The same ``Idempotency-Key`` header sends
     once: a retry answers 200 with the first send (``replayed``)."""
@@ -307,6 +342,7 @@ def send(body: schemas.MessageIn) -> Any:
     user = current_bridge_user()
     settings = bridge_state().settings.values_for_user(user.id)
     _check_size(settings)
+    owner = _sending_mailbox(user, body.send_as)
     token = _send_token(user)
     identity, patient_id, label = draft_patient(user, body.patient)
     if body.document is not None:
@@ -318,7 +354,7 @@ def send(body: schemas.MessageIn) -> Any:
         draft = Draft(recipients=body.recipients, subject=body.subject, body=body.body,
                       identity=identity, patient_id=patient_id, patient_label=label,
                       attachments=staged, source_document_id=body.document)
-        outcome = send_message(user, draft, token=token)
+        outcome = send_message(owner, draft, token=token, acting_user=user)
     except SendRefused as exc:
         raise ApiProblem(422, exc.message, fix=exc.fix, errors=[
             {"field": name, "in": "body", "message": text, "fix": text}
@@ -338,11 +374,13 @@ def send(body: schemas.MessageIn) -> Any:
 @operation("GET", "/sent", summary="Sent messages", scope="inbox:read",
            query=schemas.PageQuery, responses={200: schemas.SentPage}, tag=SENDING)
 def sent(query: schemas.PageQuery) -> Any:
-    """Messages sent by the caller and by the users whose mail it may read, newest first."""
+    """Messages sent by the caller (also in another's name) and by the users whose mail it may
+    read, newest first (the pages' history)."""
     user = current_bridge_user()
     owners = sorted(readable_mail_owner_ids(user))
     after = decode_cursor(query.cursor)
-    statement = select(SentMessage).where(SentMessage.user_id.in_(owners or [-1]))
+    statement = select(SentMessage).where(or_(SentMessage.user_id.in_(owners or [-1]),
+                                              SentMessage.acted_by_user_id == user.id))
     if after is not None:
         statement = statement.where(after_cursor(SentMessage.created_at, SentMessage.id, after))
     rows = list(db.session.scalars(statement.order_by(SentMessage.created_at.desc(),
@@ -359,12 +397,15 @@ def sent(query: schemas.PageQuery) -> Any:
 @operation("GET", "/sent/<int:message_id>", summary="One sent message", scope="inbox:read",
            responses={200: schemas.SentItem}, tag=SENDING, errors=(404,))
 def sent_message(message_id: int) -> Any:
-    """A message sent by the caller or by a user whose mail it may read."""
+    """A message the caller sent (also in another's name), or sent by a user whose mail it
+    may read."""
     from medshake_bridge.access import require_mail_access
 
     user = current_bridge_user()
     row = db.session.get(SentMessage, message_id)
-    require_mail_access(user, row.user_id if row else -1, target=f"sent message {message_id}")
+    if row is None or row.acted_by_user_id != user.id:
+        require_mail_access(user, row.user_id if row else -1,
+                            target=f"sent message {message_id}")
     return sent_item(row, People())
 
 

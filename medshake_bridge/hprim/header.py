@@ -8,15 +8,18 @@ instead of an error; :mod:`medshake_bridge.hprim.score` decides whether it is a 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from .dates import parse_date
 from .nir import Nir, parse_nir
 
-__all__ = ["HEADER_LINES", "CODE_WIDTH", "HprimHeader", "parse_header", "split_code_line"]
+__all__ = ["HEADER_LINES", "CODE_WIDTH", "HprimHeader", "parse_header", "split_code_line",
+           "published_fields", "header_from_stored"]
 
 HEADER_LINES = 12
 """Lines that carry fields; line 13, when present, is blank."""
@@ -68,6 +71,49 @@ class HprimHeader:
     def display_name(self) -> str:
         """``LAST First`` for lists and titles."""
         return " ".join(part for part in (self.last_name, self.first_name) if part)
+
+
+INTERNAL_FIELDS = frozenset({"line_count"})
+"""Fields that describe the parsing, not the document: not published."""
+
+
+def published_fields() -> dict[str, type]:
+    """Each field a stored header carries, in line order: ``str`` or ``dt.date`` (a date that
+    may be missing). The NIR is published as text and the sex derived from it is added.
+
+    Derived from :class:`HprimHeader` itself (the stored JSON,
+    :func:`medshake_bridge.collect.documents.header_json`, is its ``asdict``), so the API's
+    description of a header (:mod:`medshake_bridge.apiv1.schemas`) follows a new field
+    without a second list to keep in step.
+    """
+    import typing
+
+    hints = typing.get_type_hints(HprimHeader)
+    found: dict[str, type] = {}
+    for field in dataclasses.fields(HprimHeader):
+        if field.name in INTERNAL_FIELDS:
+            continue
+        found[field.name] = dt.date if hints[field.name] == (dt.date | None) else str
+        if field.name == "nir":
+            found["sex"] = str
+    return found
+
+
+def header_from_stored(data: Mapping[str, Any]) -> HprimHeader:
+    """The header back from its stored JSON (``published_fields`` as text, dates ISO, the NIR
+    as text): the inverse of :func:`medshake_bridge.collect.documents.header_json`."""
+    values: dict[str, Any] = {}
+    for name, kind in published_fields().items():
+        value = data.get(name)
+        if name == "sex":
+            continue  # derived from the NIR
+        if name == "nir":
+            values[name] = parse_nir(str(value)) if value else None
+        elif kind is dt.date:
+            values[name] = dt.date.fromisoformat(value) if value else None
+        else:
+            values[name] = str(value or "")
+    return HprimHeader(**values)
 
 
 def split_code_line(line: str) -> tuple[str, str]:

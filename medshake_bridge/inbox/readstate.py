@@ -39,8 +39,15 @@ def unread_by(user_id: int) -> Any:
                            DocumentRead.user_id == user_id)
 
 
-def record_read(document: InboxDocument, user: User) -> None:
-    """Remember that ``user`` opened ``document`` (idempotent) and audit the opening."""
+def unread_by_owner() -> Any:
+    """SQL condition: the document has not been opened by its own owner (whoever else did)."""
+    return ~exists().where(DocumentRead.document_id == InboxDocument.id,
+                           DocumentRead.user_id == InboxDocument.owner_user_id)
+
+
+def record_read(document: InboxDocument, user: User, *, via: str = "") -> None:
+    """Remember that ``user`` opened ``document`` (idempotent) and audit the opening once;
+    ``via`` names a channel other than the pages (``"api"``) in the audit row."""
     now = utcnow()
     row = db.session.scalars(select(DocumentRead).where(
         DocumentRead.document_id == document.id, DocumentRead.user_id == user.id)).first()
@@ -58,7 +65,9 @@ def record_read(document: InboxDocument, user: User) -> None:
     if has_request_context():
         for key in [key for key in g if key.startswith("_bridge_unread_")]:
             g.pop(key)
-    detail = "" if user.id == document.owner_user_id else f"for user {document.owner_user_id}"
+    detail = ", ".join(part for part in (
+        via, "" if user.id == document.owner_user_id else f"for user {document.owner_user_id}")
+        if part)
     audit("inbox.read", target=f"document {document.id}", detail=detail, actor=user)
 
 
@@ -68,6 +77,15 @@ def read_ids(user_id: int, document_ids: list[int]) -> set[int]:
         return set()
     return set(db.session.scalars(select(DocumentRead.document_id).where(
         DocumentRead.user_id == user_id, DocumentRead.document_id.in_(document_ids))))
+
+
+def first_reads(user_id: int, document_ids: list[int]) -> dict[int, datetime]:
+    """When ``user_id`` first opened each of ``document_ids`` it has opened (one query)."""
+    if not document_ids:
+        return {}
+    return dict(db.session.execute(select(DocumentRead.document_id, DocumentRead.first_read_at)
+                                   .where(DocumentRead.user_id == user_id,
+                                          DocumentRead.document_id.in_(document_ids))).all())
 
 
 def other_readers(document_ids: list[int], user_id: int) -> dict[int, list[Reader]]:

@@ -171,10 +171,11 @@ def get_document(user: User, document_id: int) -> InboxDocument:
     return document
 
 
-def mark_read(document: InboxDocument, user: User | None = None) -> None:
-    """Record that ``user`` (default: the owner) opened the document; audited."""
+def mark_read(document: InboxDocument, user: User | None = None, *, via: str = "") -> None:
+    """Record that ``user`` (default: the owner) opened the document; audited (``via``: the
+    channel when it is not the pages, e.g. ``"api"``)."""
     reader = user or db.session.get(User, document.owner_user_id)
-    readstate.record_read(document, reader)
+    readstate.record_read(document, reader, via=via)
 
 
 def attachments(document: InboxDocument) -> list[Attachment]:

@@ -1,7 +1,7 @@
 """Tables of the host. Importing this package registers every model on the shared metadata."""
 
 from medshake_bridge.models.api import ApiToken, WebhookDelivery, WebhookSubscription
-from medshake_bridge.models.audit import AuditEvent
+from medshake_bridge.models.audit import AuditEvent, AuditNoiseCounter
 from medshake_bridge.models.mail import InboxDocument, Mailbox, ReceivedMessage
 from medshake_bridge.models.patients import FiledDocument, Patient
 from medshake_bridge.models.plugins import PluginFailure, PluginSuspension
@@ -15,6 +15,7 @@ from medshake_bridge.models.users import User
 __all__ = [
     "ApiToken",
     "AuditEvent",
+    "AuditNoiseCounter",
     "Correspondent",
     "DocumentRead",
     "FiledDocument",

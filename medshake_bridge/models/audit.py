@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Integer, String, Text
+from sqlalchemy import BigInteger, DateTime, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from medshake_bridge.db import db
@@ -35,3 +35,18 @@ class AuditEvent(db.Model):
 
     def __repr__(self) -> str:
         return f"<AuditEvent {self.id} {self.action} {self.outcome} {self.actor_login}>"
+
+
+class AuditNoiseCounter(db.Model):
+    """How many events of one kind one address caused in its current window, shared by every
+    process of the site (see :mod:`medshake_bridge.audit_noise`): N web workers flooded
+    together still write a bounded number of audit rows. ``aggregate_id`` is the
+    ``audit.suppressed`` row kept up to date for this window, once there is one."""
+
+    __tablename__ = "bridge_audit_noise"
+
+    action: Mapped[str] = mapped_column(String(80), primary_key=True)
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    started: Mapped[int] = mapped_column(BigInteger, nullable=False, index=True)
+    count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    aggregate_id: Mapped[int | None] = mapped_column(Integer, nullable=True)

@@ -50,12 +50,20 @@ def enqueue(event: str, data: dict[str, Any], clinical: dict[str, Any] | None = 
     return len(subscriptions)
 
 
+def provenance(document: Any) -> dict[str, bool]:
+    """The flags a receiver must see before trusting a document, as the API gives them: not
+    encrypted with Apicrypt, sender outside the configured Apicrypt domains."""
+    message = document.message
+    return {"unencrypted": bool(message is not None and message.unencrypted),
+            "external_sender": bool(message is not None and message.external_sender)}
+
+
 def document_received(documents: list[Any]) -> None:
     """For each new inbox document (already flushed, so it has an id)."""
     for document in documents:
         enqueue(DOCUMENT_RECEIVED, {
             "document": document.id, "owner": document.owner_user_id,
-            "abnormal": bool(document.abnormal),
+            "abnormal": bool(document.abnormal), **provenance(document),
             "links": {"document": api_link(f"/documents/{document.id}")}},
             clinical={"patient": {"last_name": document.patient_last_name,
                                   "first_name": document.patient_first_name,
@@ -67,12 +75,13 @@ def document_received(documents: list[Any]) -> None:
 def document_filed(document: Any, patient: str) -> None:
     enqueue(DOCUMENT_FILED, {
         "document": document.id, "owner": document.owner_user_id, "patient": patient,
-        "links": {"document": api_link(f"/documents/{document.id}")}},
+        **provenance(document), "links": {"document": api_link(f"/documents/{document.id}")}},
         clinical={"patient_label": document.patient_last_name})
 
 
 def message_sent(record: Any) -> None:
     enqueue(MESSAGE_SENT, {
-        "message": record.id, "user": record.user_id, "patient": record.patient_id,
+        "message": record.id, "user": record.user_id,
+        "acted_by": record.acted_by_user_id, "patient": record.patient_id,
         "links": {"message": api_link(f"/sent/{record.id}")}},
         clinical={"subject": record.subject, "recipients": record.recipient_list})
