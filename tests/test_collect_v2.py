@@ -30,10 +30,12 @@ from medshake_bridge.models.mail import (
     FAILED,
     PROCESSED,
     QUARANTINED,
+    InboxDocument,
     ReceivedMessage,
 )
 from medshake_bridge.models.settings import utcnow
 from medshake_bridge.sandbox.companion import SandboxCompanion
+from medshake_bridge.webhooks.outbox import provenance
 
 PASSWORD = "password for tests"  # the world's users
 
@@ -229,6 +231,15 @@ def test_attachment_only_mail_with_an_invalid_signature_is_flagged_everywhere(v2
     page = client.get(f"/inbox/{document.id}").get_data(as_text=True)
     assert "data-invalid-signature" in page and "Signature invalide" in page
     assert 'data-part-signature="invalid"' in page and "cr.pdf" in page
+    # the API and the webhook payload say so too
+    (api_item,) = client.get("/api/v1/inbox").get_json()["items"]
+    assert api_item["signature_invalid"] is True
+    detail = client.get(f"/api/v1/documents/{document.id}").get_json()
+    assert detail["signature_invalid"] is True
+    assert [a["signature"] for a in detail["attachments"]] == ["invalid"]
+    with world.app.app_context():
+        stored = db.session.get(InboxDocument, document.id)
+        assert provenance(stored)["signature_invalid"] is True
     # Opening asks first and serves nothing...
     asked = client.get(f"/inbox/{document.id}/attachments/0?inline=1")
     assert asked.status_code == 200 and asked.mimetype == "text/html"

@@ -89,7 +89,7 @@ def test_down_then_up_delivered_once_signed_ids_and_links_only(world, receiver):
     assert payload["type"] == "document.received" and payload["id"] == row.event_id
     assert got.headers["X-Medshake-Event-Id"] == row.event_id
     assert set(payload["data"]) == {"document", "owner", "abnormal", "links",
-                                    "unencrypted", "external_sender"}
+                                    "unencrypted", "external_sender", "signature_invalid"}
     document_id = payload["data"]["document"]
     assert payload["data"]["links"]["document"] == f"/api/v1/documents/{document_id}"
     assert "DUPONT" not in got.body.decode()

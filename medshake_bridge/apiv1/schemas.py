@@ -82,6 +82,10 @@ class InboxItem(Model):
     external_sender: bool = Field(description="The sender's address is outside the "
                                               "configured Apicrypt domains (the pages say "
                                               "\"expéditeur externe\").")
+    signature_invalid: bool = Field(description="Some decrypted part (the text or an "
+                                                "attachment) has an invalid signature: its "
+                                                "content may have been changed (the pages "
+                                                "show a red banner). Check with the sender.")
     attachment_count: int
     filed: Filing | None
     links: dict[str, str]

@@ -52,10 +52,12 @@ def enqueue(event: str, data: dict[str, Any], clinical: dict[str, Any] | None = 
 
 def provenance(document: Any) -> dict[str, bool]:
     """The flags a receiver must see before trusting a document, as the API gives them: not
-    encrypted with Apicrypt, sender outside the configured Apicrypt domains."""
+    encrypted with Apicrypt, sender outside the configured Apicrypt domains, some part with an
+    invalid signature."""
     message = document.message
     return {"unencrypted": bool(message is not None and message.unencrypted),
-            "external_sender": bool(message is not None and message.external_sender)}
+            "external_sender": bool(message is not None and message.external_sender),
+            "signature_invalid": bool(message is not None and message.signature_invalid)}
 
 
 def document_received(documents: list[Any]) -> None:
