@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import unicodedata
 
+LIGATURES = str.maketrans({"œ": "oe", "æ": "ae"})  # "Œuf" is typed "oeuf"
 MAX_LENGTH = 2000  # the column is TEXT; a subject is at most 1,000 characters in practice
 
 
@@ -21,7 +22,7 @@ def fold(text: str) -> str:
     repeated spaces removed (the same folding for the stored text and the searched words)."""
     decomposed = unicodedata.normalize("NFKD", text or "")
     plain = "".join(char for char in decomposed if not unicodedata.combining(char))
-    return " ".join(plain.casefold().split())
+    return " ".join(plain.casefold().translate(LIGATURES).split())
 
 
 def search_text(*, last_name: str = "", first_name: str = "", birth_date: dt.date | None = None,

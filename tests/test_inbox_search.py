@@ -23,7 +23,7 @@ from medshake_bridge.users import create_user
 
 def test_fold_and_search_text():
     assert fold("  Hélène   DUPONT-Étienne ") == "helene dupont-etienne"
-    assert fold("ŒUF Straße") == "œuf strasse"
+    assert fold("ŒUF Straße Lætitia") == "oeuf strasse laetitia"
     stored = search_text(last_name="DUPONT-ÉTIENNE", first_name="Hélène",
                          birth_date=dt.date(1961, 3, 12), sender_name="LABO CENTRAL",
                          subject="Résultats", from_address="labo@Exemple.org")
