@@ -92,3 +92,18 @@ def test_results_come_only_from_mail_the_viewer_may_read(filed):
     assert "Aucun résultat de laboratoire classé dans ce dossier" in page
     assert "6,8" not in page and "data-analyte-history" not in page
 
+
+
+def test_patient_and_history_pages_are_in_french_only(filed):
+    from test_french_pages import problems, visible_text
+
+    from medshake_bridge.i18n import LANGUAGE_COOKIE
+
+    filed.client.set_cookie(LANGUAGE_COOKIE, "fr")
+    urls = [f"/patients/{filed.jeanne}", f"/patients/{filed.other}", "/patients/",
+            "/patients/?q=jeanne", f"/inbox/{filed.ids['2026-11-30']}/history",
+            f"/inbox/{filed.ids['2026-11-30']}"]
+    for url in urls:
+        response = filed.client.get(url)
+        assert response.status_code == 200, url
+        assert problems(visible_text(response.get_data(as_text=True))) == [], url
