@@ -72,6 +72,7 @@ def test_the_search_column_is_filled_and_indexed_on_every_database(db_app):
             "SELECT indexdef FROM pg_indexes WHERE indexname = :name"),
             {"name": SEARCH_INDEX}).scalar_one()
         assert "gin" in definition and "gin_trgm_ops" in definition
+        assert "fastupdate=off" in definition.replace(" ", "")
         # the search's SQL is the shape the index answers (a folded column, no lower())
         query = select(InboxDocument.id).where(InboxFilter(q="dupont").condition(1))
         sql = str(query.compile(dialect=connection.dialect,

@@ -114,7 +114,8 @@ class InboxDocument(db.Model):
         # The search box's words, found through trigrams (PostgreSQL with pg_trgm only:
         # migration 0019 makes it when the extension can be had; elsewhere a scan).
         Index(SEARCH_INDEX, "search_text", postgresql_using="gin",
-              postgresql_ops={"search_text": "gin_trgm_ops"}).ddl_if(dialect="postgresql"),
+              postgresql_ops={"search_text": "gin_trgm_ops"},
+              postgresql_with={"fastupdate": "off"}).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

