@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import MetaData, Table, insert, inspect, select, text
+from sqlalchemy import MetaData, Table, event, insert, inspect, select, text
 from test_inbox_results import lab
 from test_inbox_triage import LETTER, PASSWORD, _lines
 from web_helpers import login
@@ -56,6 +56,35 @@ def test_search_ignores_accents_and_case_and_looks_in_subject_and_address(search
     assert _lines(client, "q=50%25") == []  # a "%" is a character, not a wildcard
 
 
+def test_quotes_percent_and_backslash_are_searched_as_typed_on_every_database(db_app):
+    with db_app.app_context():
+        owner = create_user("bob", PASSWORD, role="practitioner").id
+        mailbox = Mailbox(key="k", collector="pop3", host="h", port=110, login="l")
+        db.session.add(mailbox)
+        db.session.flush()
+        texts = ["o'brien 50% a\\b", "obrien 500 ab", "d'artagnan"]
+        for number, stored in enumerate(texts, start=1):
+            message = ReceivedMessage(mailbox_id=mailbox.id, server_id=f"s{number}",
+                                      message_id_header=f"<m{number}>", sha256="0" * 64,
+                                      size=1, raw_path="/dev/null", state="processed")
+            db.session.add(message)
+            db.session.flush()
+            db.session.add(InboxDocument(message_id=message.id, owner_user_id=owner,
+                                         search_text=stored))
+        db.session.commit()
+
+        def found(words: str) -> list[str]:
+            return sorted(db.session.scalars(select(InboxDocument.search_text).where(
+                InboxFilter(q=words).condition(owner))))
+
+        assert found("O'Brien") == [texts[0]]
+        assert found("50%") == [texts[0]]  # "%" is a character, not "anything"
+        assert found("a\\b") == [texts[0]]
+        assert found("'") == [texts[2], texts[0]]
+        assert found("_") == []
+        assert found("obrien 500") == [texts[1]]
+
+
 def test_the_search_column_is_filled_and_indexed_on_every_database(db_app):
     with db_app.app_context():
         connection = db.session.connection()
@@ -77,6 +106,15 @@ def test_the_search_column_is_filled_and_indexed_on_every_database(db_app):
         query = select(InboxDocument.id).where(InboxFilter(q="dupont").condition(1))
         sql = str(query.compile(dialect=connection.dialect,
                                 compile_kwargs={"literal_binds": True}))
+        # the word is written into the SQL sent (PostgreSQL plans each search for its words)
+        sent: list[str] = []
+        listener = lambda *args: sent.append(args[2])  # noqa: E731
+        event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            db.session.execute(query).all()
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listener)
+        assert "dupont%" in sent[-1], sent
         connection.execute(text("SET LOCAL enable_seqscan = off"))
         plan = "\n".join(connection.execute(text(f"EXPLAIN {sql}")).scalars())
         assert SEARCH_INDEX in plan, plan

@@ -13,7 +13,7 @@ import datetime as dt
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_
+from sqlalchemy import Text, and_, bindparam, exists, func, or_
 
 from medshake_bridge.inbox import readstate
 from medshake_bridge.models.mail import InboxDocument, ReceivedMessage
@@ -119,6 +119,11 @@ def _name_word(word: str) -> Any:
 def _word(word: str) -> Any:
     """One word of the search box, found in the document's folded search text (names, birth
     date, sender, subject, address; see :mod:`medshake_bridge.search_text`)."""
-    found = InboxDocument.search_text.like(_like(fold(word)), escape="\\")
+    # The pattern is written into the SQL (quoted by SQLAlchemy), not sent as a parameter:
+    # PostgreSQL then plans each search for its words. With a parameter, the driver's
+    # prepared statement gets one generic plan for every word, and a word every document
+    # has ("jeanne") went through the trigram index at 80 ms instead of 0.2 ms.
+    pattern = bindparam(None, _like(fold(word)), type_=Text(), literal_execute=True)
+    found = InboxDocument.search_text.like(pattern, escape="\\")
     birth = _date(word)  # "12/3/1961" too, which the stored "12/03/1961" does not contain
     return or_(found, InboxDocument.patient_birth_date == birth) if birth else found
