@@ -156,6 +156,14 @@ print(json.dumps({"elapsed": elapsed, "idle_hwm": idle, "peak_hwm": hwm(), "stat
 '''
 
 
+def timed(argv: list[str], *, timeout: float, **options) -> tuple[subprocess.CompletedProcess,
+                                                                    float]:
+    """Run one measured process; returns it and its wall time from start to exit."""
+    started = time.perf_counter()
+    done = subprocess.run(argv, timeout=timeout, **options)
+    return done, time.perf_counter() - started
+
+
 def setup(spec: dict, plugin_dir: Path) -> None:
     """Create a bridge instance: database, users, their settings."""
     done = subprocess.run([PYTHON, "-c", SETUP_SCRIPT, json.dumps(spec), str(plugin_dir)],
@@ -239,15 +247,25 @@ class Bench:
         return sum(len(list((self.dovecot.maildir(user.login) / sub).iterdir()))
                    for sub in ("new", "cur"))
 
+    def seeded(self, run: Callable[[], float], users: list, per: int) -> Callable[[], float]:
+        """``run`` as one measured round: ``per`` fresh messages seeded into each mailbox of
+        ``users`` first (not timed), every one of them collected after."""
+        def go() -> float:
+            for user in users:
+                self.seed(user, per)
+            seconds = run()
+            if any(self.left(user) for user in users):
+                raise RuntimeError("messages left on the server")
+            return seconds
+        return go
+
     # --- contenders -------------------------------------------------------------------------
 
     def raw_pop3(self, user, port: int) -> float:  # noqa: ANN001
         out = self.work / f"raw-{time.time_ns()}"
         out.mkdir()
-        started = time.perf_counter()
-        subprocess.run([PYTHON, "-c", RAW_SCRIPT, self.dovecot.ip, str(port), user.login,
-                        user.password, str(out)], check=True, timeout=3600)
-        elapsed = time.perf_counter() - started
+        _done, elapsed = timed([PYTHON, "-c", RAW_SCRIPT, self.dovecot.ip, str(port),
+                                user.login, user.password, str(out)], check=True, timeout=3600)
         shutil.rmtree(out)
         return elapsed
 
@@ -272,10 +290,8 @@ class Bench:
             f"[destination]\ntype = Maildir\npath = {maildir}/\n{as_user}\n"
             "[options]\ndelete = true\nread_all = true\nverbose = 0\nmessage_log_syslog = false\n")
         getmail = shutil.which("getmail", path=str(Path(PYTHON).parent)) or "getmail"
-        started = time.perf_counter()
-        done = subprocess.run([getmail, f"--getmaildir={folder}", f"--rcfile={rc}"],
+        done, elapsed = timed([getmail, f"--getmaildir={folder}", f"--rcfile={rc}"],
                               timeout=3600, capture_output=True, text=True)
-        elapsed = time.perf_counter() - started
         got = len(list((maildir / "new").iterdir()))
         shutil.rmtree(folder)
         if done.returncode != 0 or got == 0:
@@ -318,11 +334,9 @@ class Bench:
     def bridge(self, spec: dict, workers: int | None = None) -> float:
         """Collect with the bridge in a fresh process; returns the whole process's time."""
         run = {**spec, "workers": workers}
-        started = time.perf_counter()
-        done = subprocess.run([PYTHON, "-c", COLLECT_SCRIPT, json.dumps(run),
-                               str(self.plugin_dir), str(started)],
+        done, elapsed = timed([PYTHON, "-c", COLLECT_SCRIPT, json.dumps(run),
+                               str(self.plugin_dir), str(time.perf_counter())],
                               capture_output=True, text=True, timeout=7200)
-        elapsed = time.perf_counter() - started
         if done.returncode != 0:
             raise RuntimeError(done.stderr[-3000:])
         result = json.loads(done.stdout.strip().splitlines()[-1])
@@ -369,13 +383,7 @@ def collect_part(bench: Bench, args: argparse.Namespace, log: Callable[[str], No
     specs = {name: bench.instance(name, [user]) for name in ("passthrough", "copy", "sandbox")}
 
     def seeded(run: Callable[[], float]) -> Callable[[], float]:
-        def go() -> float:
-            bench.seed(user, count)
-            seconds = run()
-            if bench.left(user):
-                raise RuntimeError("messages left on the server")
-            return seconds
-        return go
+        return bench.seeded(run, [user], count)
 
     contenders = {
         "raw poplib": seeded(lambda: bench.raw_pop3(user, bench.dovecot.pop3)),
@@ -401,13 +409,7 @@ def latency_part(bench: Bench, args: argparse.Namespace, log: Callable[[str], No
              "pop3-copy": bench.instance("copy", [user], port=pop3)}
 
     def seeded(run: Callable[[], float]) -> Callable[[], float]:
-        def go() -> float:
-            bench.seed(user, count)
-            seconds = run()
-            if bench.left(user):
-                raise RuntimeError("messages left on the server")
-            return seconds
-        return go
+        return bench.seeded(run, [user], count)
 
     contenders = {
         "raw poplib (proxy)": seeded(lambda: bench.raw_pop3(user, pop3)),
@@ -429,16 +431,7 @@ def mailboxes_part(bench: Bench, args: argparse.Namespace, log: Callable[[str], 
         one = bench.instance("copy", bench.users[:1], port=port)
         four = bench.instance("copy", bench.users, port=port)
 
-        def seeded(run: Callable[[], float], users: list, per: int) -> Callable[[], float]:
-            def go() -> float:
-                for user in users:
-                    bench.seed(user, per)
-                seconds = run()
-                if any(bench.left(user) for user in users):
-                    raise RuntimeError("messages left on the server")
-                return seconds
-            return go
-
+        seeded = bench.seeded
         contenders = {
             f"1 mailbox x {count}": seeded(lambda one=one: bench.bridge(one, 1),
                                            bench.users[:1], count),
@@ -511,22 +504,18 @@ def big_part(bench: Bench, args: argparse.Namespace, log: Callable[[str], None])
                 handle.write(os.urandom(1024 * 1024))
         size = payload.stat().st_size
         relay_idle = _status_hwm(relay.pid)
-        started = time.perf_counter()
-        sent = subprocess.run([PYTHON, "-c", SEND_SCRIPT, json.dumps(
+        sent, send_seconds = timed([PYTHON, "-c", SEND_SCRIPT, json.dumps(
             {**spec, "to": f"{BOB}@{DOMAIN}", "file": str(payload)})],
             capture_output=True, text=True, timeout=3600)
-        send_seconds = time.perf_counter() - started
         if sent.returncode != 0:
             raise RuntimeError(sent.stderr[-3000:])
         send = json.loads(sent.stdout.strip().splitlines()[-1])
         delivered = list((maildirs / BOB / "new").iterdir())
         message_bytes = sum(path.stat().st_size for path in delivered)
         relay_peak = _status_hwm(relay.pid)
-        started_collect = time.perf_counter()
-        collected = subprocess.run([PYTHON, "-c", COLLECT_SCRIPT, json.dumps(
+        collected, collect_seconds = timed([PYTHON, "-c", COLLECT_SCRIPT, json.dumps(
             {**spec, "workers": 1}), str(bench.plugin_dir), "0"],
             capture_output=True, text=True, timeout=3600)
-        collect_seconds = time.perf_counter() - started_collect
         if collected.returncode != 0:
             raise RuntimeError(collected.stderr[-3000:])
         collect = json.loads(collected.stdout.strip().splitlines()[-1])

@@ -198,8 +198,7 @@ def end_login_session() -> None:
 
 
 def _say_session_ended(problem: str) -> None:
-    from flask import flash
-
+    from medshake_bridge.flashes import flash
     from medshake_bridge.i18n import _
 
     messages = {

@@ -7,8 +7,6 @@ they are for; ``docs/plugins.md`` lists them (generated from this module).
 
 from __future__ import annotations
 
-from typing import Any
-
 from medshake_bridge.access import (
     ADMIN,
     PUBLIC,
@@ -46,6 +44,7 @@ from medshake_bridge.errors import (
     ProgramError,
     error_cause,
 )
+from medshake_bridge.flashes import flash
 from medshake_bridge.hookspecs import hookimpl
 from medshake_bridge.host_identity import (
     create_linked_user,
@@ -67,6 +66,7 @@ from medshake_bridge.interfaces import (
     MailboxIdentity,
     MailCollector,
     MenuItem,
+    Renewal,
     ServerMessage,
 )
 from medshake_bridge.mailtls import (
@@ -102,10 +102,12 @@ from medshake_bridge.public import (
     is_admin,
     plugin_folder,
     program_runner,
+    received_document,
     service_account,
     settings,
     users,
 )
+from medshake_bridge.renewals import renewals
 from medshake_bridge.runner import (
     MINIMAL_PATH,
     ProgramFailedError,
@@ -125,13 +127,6 @@ from medshake_bridge.textdecode import encode_outgoing_latin1
 from medshake_bridge.users import UserError, find_user, list_users
 from medshake_bridge.web.limits import upload_route
 from medshake_bridge.workfolders import prepare_work_folder, private_work_dir
-
-
-def bridge_settings(app: Any = None) -> SettingsStore:
-    """The settings store of ``app`` (default: the current app): ``get``, ``set``, ``stored``."""
-    from medshake_bridge.extension import bridge_state
-
-    return bridge_state(app).settings
 
 __all__ = [
     # declaring a plugin
@@ -158,6 +153,7 @@ __all__ = [
     "is_admin",
     "audit",
     "plugin_folder",
+    "received_document",
     "program_runner",
     "service_account",
     # pages: access levels and helpers
@@ -170,6 +166,7 @@ __all__ = [
     "may_read_mail_of",
     "_",
     "human_size",
+    "flash",
     # pages that receive files: body up to MEDSHAKE_BRIDGE_MAX_UPLOAD_BYTES (or less)
     "upload_route",
     # clear-text work: private folders removed on the way out, and after a crash
@@ -194,6 +191,9 @@ __all__ = [
     "MenuItem",
     "CheckResult",
     "Advice",
+    # yearly deadlines beside the keys (certificates, credentials)
+    "Renewal",
+    "renewals",
     # programs (v1-style back-ends) and crypto helpers
     "Runner",
     "ProgramResult",
@@ -233,7 +233,6 @@ __all__ = [
     # embedding
     "HostIdentity",
     # bridge users and settings (connectors importing an EHR's accounts and settings)
-    "bridge_settings",
     "SettingsStore",
     "find_user",
     "list_users",

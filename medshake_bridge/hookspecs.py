@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # the annotations are documentation; plugins import these fro
         KeyManagerSpec,
         MenuItem,
         OutgoingMessage,
+        Renewal,
         SentRecord,
         SettingSpec,
         StoredDocument,
@@ -137,6 +138,19 @@ def medshake_system_checks(app: Flask) -> list[CheckResult]:
     inside an app context, each plugin in its own thread with a deadline (keep network calls
     short, with timeouts). Return a list of :class:`CheckResult`; ``ok=None`` is a warning,
     ``ok=False`` makes ``doctor`` exit non-zero.
+    """
+
+
+@hookspec
+def medshake_renewals(app: Flask) -> list[Renewal]:
+    """Declare what your plugin's users must renew before a date (a certificate, a credential).
+
+    Called inside an app context by the *Apicrypt keys* page and the daily
+    ``keys-expiry-check`` job, so each deadline appears beside the yearly keys and is recorded
+    in the audit log before it passes. Return a list of :class:`medshake_bridge.api.Renewal`
+    (one per thing and per set of users; keep network calls short, with timeouts); the host
+    uses its own clock (``medshake_bridge.api.today``) to judge them, so compute ``ok`` with
+    it too.
     """
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol, runtime_checkable
 
@@ -25,6 +26,25 @@ class CheckResult:
     detail: str = ""
     fix: str = ""
     category: str = "general"
+
+
+@dataclass(frozen=True)
+class Renewal:
+    """Something of a user's Apicrypt set-up that must be replaced before a date (a v2
+    certificate, a plugin's own yearly credential), shown beside the yearly keys.
+
+    The keys page and the daily expiry job list these with the keys, so an admin learns of
+    every yearly deadline from one page. ``ok`` is True (fine), None (due soon) or False
+    (expired, unknown to the service, cannot be checked); ``logins`` are the bridge users who
+    depend on it; ``fix`` says what to do when it is not fine.
+    """
+
+    what: str
+    logins: tuple[str, ...]
+    expires: date | None
+    ok: bool | None
+    detail: str = ""
+    fix: str = ""
 
 
 @dataclass(frozen=True)

@@ -258,8 +258,30 @@ class Settings:
             module: str | None = None) -> Any:
         """Validate and store ``value`` at the user, module or default level (the plugin
         audits its own changes); returns the typed value."""
-        level = "user" if user_id is not None else "module" if module else "default"
-        return self._store.set(name, value, level=level, user_id=user_id, module=module)
+        return self._store.set(name, value, level=_level(user_id, module), user_id=user_id,
+                               module=module)
+
+    def stored(self, name: str, *, user_id: int | None = None,
+               module: str | None = None) -> Any:
+        """The value stored at exactly the user, module or default level (no fallback to the
+        other levels), or ``None`` when nothing is stored there."""
+        return self._store.stored(name, _level(user_id, module), user_id=user_id,
+                                  module=module)
+
+    def declaration(self, name: str) -> Any:
+        """The :class:`~medshake_bridge.api.SettingSpec` declaring ``name`` (``None`` when
+        no plugin declares it)."""
+        registry = self._store.registry
+        return registry.get(name) if name in registry else None
+
+    def validate(self, name: str, value: Any, *, level: str = "default") -> Any:
+        """The typed value ``set`` would store at ``level`` (nothing is stored); raises a
+        :class:`~medshake_bridge.api.BridgeError` naming the setting, the level and the fix."""
+        return self._store.validate(self._store.registry.get(name), value, level=level)
+
+
+def _level(user_id: int | None, module: str | None) -> str:
+    return "user" if user_id is not None else "module" if module else "default"
 
 
 def settings(app: Flask | None = None) -> Settings:
@@ -350,3 +372,20 @@ def plugin_folder(name: str, app: Flask | None = None) -> Path:
     folder = Path(app.config["MEDSHAKE_BRIDGE_DATA_DIR"]) / "plugins" / name
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     return folder
+
+
+def received_document(document_id: int) -> tuple[StoredMessage, StoredDocument] | None:
+    """One received document and its message, as ``medshake_message_stored`` handed them
+    (``None`` when there is no such document): what a plugin retrying its own work on a
+    document it was given earlier reads."""
+    from medshake_bridge.db import db
+    from medshake_bridge.models import InboxDocument, ReceivedMessage
+
+    document = db.session.get(InboxDocument, int(document_id))
+    if document is None:
+        return None
+    row = db.session.get(ReceivedMessage, document.message_id)
+    if row is None:
+        return None
+    message, documents = stored_message(row, [document])
+    return (message, documents[0]) if documents else None

@@ -127,3 +127,37 @@ def install_tables(ehr: Ehr) -> None:
 
     with ehr.engine.begin() as connection:
         install(connection)
+
+
+# -- a clinic: the bridge collecting for Bob, writing back and filing into MedShakeEHR ----------
+
+HELENE = (
+    "LAB777\nDUPONT\nHélène\n3 rue Oberkampf\n\n75011 PARIS\n15/03/1970\n2700375123000 11\n"
+    "DOS-9\n29/11/2026\nLABOCENTRE laboratoire.central\nDR0000001 bob.DURAND\n\n"
+    "Bilan de contrôle.\n****LAB****\nRES|Glycémie|GLY|N|0.95|g/l|0.70|1.10||F\n"
+    "****FINLAB****\n****FIN****\n****FINFICHIER****\n")
+PDF = b"%PDF-1.4\n" + bytes(range(256)) * 8 + b"\n%%EOF\n"
+
+
+@pytest.fixture
+def clinic(world, ehr: Ehr, tmp_path: Path):
+    """Bob collects into the bridge; the connector writes back and files into MedShakeEHR."""
+    inbox = tmp_path / "ehr-inbox"
+    inbox.mkdir()
+    ehr.execute("UPDATE configuration SET value=:v WHERE name='apicryptCheminInbox' AND "
+                "level='default'", v=f"{inbox}/")
+    install_tables(ehr)
+    configure(world.app, ehr, medshakeEhrFilingEnabled=True, medshakeEhrWriteBack=True)
+    result = world.app.test_cli_runner().invoke(args=["medshakeehr", "link-user", "bob", "3"])
+    assert result.exit_code == 0, result.output
+    world.ehr_inbox = inbox
+    return world
+
+
+def collect_helene(world):
+    """Deliver and collect one message about DUPONT Hélène (with a PDF); its one document."""
+    world.deliver(world.mail(HELENE, attachments=[("CR_bio.pdf", PDF)]))
+    world.collect()
+    documents = world.documents()
+    assert len(documents) == 1
+    return documents[0]

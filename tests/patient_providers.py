@@ -91,3 +91,27 @@ class ClinicPlugin:
     @hookimpl
     def medshake_patient_providers(self, app):
         return [self.provider]
+
+
+def clinic_world(make_app, tmp_path, monkeypatch):
+    """Bob's mailbox with one collected lab report (``world.document_id``) and the clinic
+    source beside the bridge's own store (``world.clinic``): what the patient tests share."""
+    from mailworld import World
+    from sqlalchemy import select
+
+    from medshake_bridge import migrate
+    from medshake_bridge.db import db
+    from medshake_bridge.models.mail import InboxDocument
+    from medshake_bridge.sandbox import SANDBOX_ENV_VARS
+
+    plugin = ClinicPlugin()
+    app = make_app(MEDSHAKE_BRIDGE_RUNNER_ENV_PASSTHROUGH=list(SANDBOX_ENV_VARS),
+                   MEDSHAKE_BRIDGE_PLUGINS=[plugin])
+    migrate.upgrade(app)
+    world = World(app, tmp_path, monkeypatch)
+    world.deliver(world.mail())
+    world.collect()
+    world.clinic = plugin.provider
+    with app.app_context():
+        world.document_id = db.session.scalars(select(InboxDocument.id)).one()
+    return world

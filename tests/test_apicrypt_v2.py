@@ -81,14 +81,20 @@ def password(user: str) -> str:
     return f"mot de passe de {user} é!"
 
 
-@pytest.fixture
-def net(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SandboxNetwork:
+def v2_network(folder: Path, monkeypatch: pytest.MonkeyPatch) -> SandboxNetwork:
+    """A 2026 sandbox network: ALICE and BOB on v2 (certificates ending on 31 December 2026),
+    CAROL on v1."""
     monkeypatch.setenv("MEDSHAKE_SANDBOX_YEAR", "2026")
     monkeypatch.delenv("MEDSHAKE_SANDBOX_FAULT", raising=False)
-    network = create_network(tmp_path / "sandbox", [ALICE, BOB, CAROL], year=2026)
+    network = create_network(folder, [ALICE, BOB, CAROL], year=2026)
     for user in (ALICE, BOB):
         make_certificate(user, network.keys_dir(user), password(user), not_after=date(2026, 12, 31))
     return network
+
+
+@pytest.fixture
+def net(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SandboxNetwork:
+    return v2_network(tmp_path / "sandbox", monkeypatch)
 
 
 @pytest.fixture

@@ -91,10 +91,15 @@ def test_the_scheduled_collection_runs_collect_job_against_dovecot(
         (message,) = world.messages()
         assert message.size == len(raw) and message.state == PROCESSED
 
-        # a wrong password: the scheduled run is recorded as failed, naming the mailbox
+        # a wrong password: the scheduled run is recorded as failed, naming the mailbox. The
+        # scheduler is stopped first (waiting for its run in progress), so that no run that read
+        # the right password before the change can pick up the second message.
+        service.stop(wait_seconds=120)
+        assert all(r.ended_at for r in runs(app, "test-collect"))
         _use_pop3(world, dovecot, user, password="not-the-password")
         dovecot.seed(user.login, world.mail(subject="second"))
         last = max(r.id for r in runs(app))
+        service = SchedulerService(app).start()
         failed = wait_for(lambda: [r for r in runs(app, "test-collect")
                                    if r.id > last and r.outcome == "failed"], timeout=120)
         assert "error" in failed[0].error and user.login in failed[0].error

@@ -238,3 +238,30 @@ def test_portal_walk_in_chromium(portal, tmp_path, page, live_server):
     page.goto(f"{base}/")
     assert page.inner_text("#portal-user") == "Dr Alice Martin"
     assert page.locator("#portal-home").count() == 1
+
+
+def test_portal_and_bridge_flash_messages_stay_apart(portal):
+    """The portal's flash survives a visit to bridge pages; the bridge's never shows on the
+    portal's pages (each keeps its own session key)."""
+    client = portal.test_client()
+    _portal_login(client)  # the portal flashes its welcome (Flask's `_flashes`)
+    with client.session_transaction() as session:
+        assert [message for _, message in session["_flashes"]] == ["Bienvenue, Dr Alice Martin."]
+    inbox = client.get("/mail/inbox/").get_data(as_text=True)
+    assert "Bienvenue" not in inbox
+    # a bridge action that flashes: collecting with no mailbox set
+    response = client.post("/mail/inbox/collect", data={"csrf_token": _csrf(client)})
+    assert response.status_code == 302
+    with client.session_transaction() as session:
+        assert [message for _, message in session["_flashes"]] == [
+            "Bienvenue, Dr Alice Martin."]
+        [(category, bridge_message)] = session["medshake_bridge_flashes"]
+        assert category == "error" and "apicryptAdresse" in bridge_message
+    home = client.get("/").get_data(as_text=True)
+    assert '<p class="portal-flash">Bienvenue, Dr Alice Martin.</p>' in home
+    assert "apicryptAdresse" not in home
+    inbox = client.get("/mail/inbox/").get_data(as_text=True)
+    assert 'class="flash flash-error"' in inbox and "apicryptAdresse" in inbox
+    assert "Bienvenue" not in inbox
+    with client.session_transaction() as session:  # each side consumed only its own
+        assert "_flashes" not in session and "medshake_bridge_flashes" not in session

@@ -111,7 +111,8 @@ def _pages(sw, client, role: str) -> list[str]:
                  *[f"/admin/users/{i}/setup" for i in users],
                  "/admin/modules/base/settings", "/admin/settings/", "/admin/audit/",
                  "/admin/plugins/", "/admin/system/", "/admin/tasks/", "/admin/tasks/history",
-                 "/admin/quarantine/", "/admin/keys/", "/admin/apicrypt2/"]
+                 "/admin/quarantine/", "/admin/keys/", "/admin/apicrypt2/",
+                 "/admin/medshakeehr/copies"]
     return urls
 
 

@@ -101,7 +101,7 @@ def test_the_daily_job_is_declared_and_records_warnings(watched):
     make_keys(BOB, tmp / "site", 2026)
     counts = job.func(app)
     assert counts == {"date": "2026-12-01", "users_checked": 2, "missing_current": 1,
-                      "missing_next": 2}
+                      "missing_next": 2, "renewals_due": 0}
     recorded = events(app, "keys.expiry_warning")
     assert sorted(e.target for e in recorded) == ["alice.MARTIN.126", "alice.MARTIN.127",
                                                     "bob.DURAND.127"]

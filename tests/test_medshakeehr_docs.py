@@ -26,7 +26,7 @@ def _blocks(kind: str) -> list[str]:
 
 
 def test_the_page_has_the_blocks_this_test_runs():
-    assert len(_blocks("console")) == 7
+    assert len(_blocks("console")) == 8
     assert len(_blocks("python")) == 1 and len(_blocks("sql")) == 1
 
 
@@ -64,6 +64,7 @@ def test_every_command_of_the_page_runs_in_order(make_app, ehr: Ehr, tmp_path):
     text = "\n".join(outputs)
     assert "ok      MedShakeEHR storage" in text and "ok      MedShakeEHR inbox folder" in text
     assert "conflicting  drmartin" in text
+    assert "0 copied, 0 still failing" in text  # retry-copies: nothing was left behind
     assert "drmartin linked to MedShakeEHR account 5 (drmartin, Paul MARTIN)" in text
     assert "popsecret" not in text
     with app.app_context():

@@ -10,35 +10,12 @@ import json
 from pathlib import Path
 
 import pytest
-from medshakeehr_world import Ehr, configure, install_tables
+from medshakeehr_world import HELENE, PDF, Ehr, collect_helene, configure, install_tables
 
 from medshake_bridge.api import ActingUser, DocumentToFile, FilingAttachment
 from medshake_bridge.hprim import LabResult, parse_header
 
 pytestmark = [pytest.mark.real_component("mariadb")]
-HELENE = (
-    "LAB777\nDUPONT\nHélène\n3 rue Oberkampf\n\n75011 PARIS\n15/03/1970\n2700375123000 11\n"
-    "DOS-9\n29/11/2026\nLABOCENTRE laboratoire.central\nDR0000001 bob.DURAND\n\n"
-    "Bilan de contrôle.\n****LAB****\nRES|Glycémie|GLY|N|0.95|g/l|0.70|1.10||F\n"
-    "****FINLAB****\n****FIN****\n****FINFICHIER****\n")
-PDF = b"%PDF-1.4\n" + bytes(range(256)) * 8 + b"\n%%EOF\n"
-
-
-@pytest.fixture
-def clinic(world, ehr: Ehr, tmp_path: Path):
-    """Bob collects into the bridge; the connector writes back and files into MedShakeEHR."""
-    inbox = tmp_path / "ehr-inbox"
-    inbox.mkdir()
-    ehr.execute("UPDATE configuration SET value=:v WHERE name='apicryptCheminInbox' AND "
-                "level='default'", v=f"{inbox}/")
-    install_tables(ehr)
-    configure(world.app, ehr, medshakeEhrFilingEnabled=True, medshakeEhrWriteBack=True)
-    result = world.app.test_cli_runner().invoke(args=["medshakeehr", "link-user", "bob", "3"])
-    assert result.exit_code == 0, result.output
-    world.ehr_inbox = inbox
-    return world
-
-
 def php_unserialize(data: bytes) -> dict:
     """What MedShakeEHR's PHP reads from a serialized column (real PHP's unserialize)."""
     import shutil
@@ -53,14 +30,6 @@ def php_unserialize(data: bytes) -> dict:
                           input=data, capture_output=True, check=True, timeout=60)
     assert done.stdout != b"FAILED", data
     return json.loads(done.stdout)
-
-
-def _collect_helene(world):
-    world.deliver(world.mail(HELENE, attachments=[("CR_bio.pdf", PDF)]))
-    world.collect()
-    documents = world.documents()
-    assert len(documents) == 1
-    return documents[0]
 
 
 def _to_file(world, document) -> DocumentToFile:
@@ -81,7 +50,7 @@ def test_collected_message_is_written_back_candidate_first_and_filed_once(clinic
     from medshake_medshakeehr.provider import MedShakeEhrProvider
     from medshake_medshakeehr.storage import folder_for
 
-    document = _collect_helene(clinic)
+    document = collect_helene(clinic)
     # write-back: the row MedShakeEHR's inbox page lists for user 3 (archived != 'y')
     rows = ehr.rows("SELECT id, txtFileName, hprimIdentite, hprimExpediteur, hprimDateDossier, "
                     "pjNombre, pjSerializeName, hprimAllSerialize, archived, assoToID FROM "
@@ -150,7 +119,7 @@ def test_collected_message_is_written_back_candidate_first_and_filed_once(clinic
 def test_a_broken_medshakeehr_never_stops_collection(world, ehr: Ehr, caplog):
     configure(world.app, ehr, medshakeEhrWriteBack=True, medshakeEhrInboxUserId=3,
               medshakeEhrDatabaseUrl=ehr.url.replace("root@", "nobody:wrongpw@"))
-    document = _collect_helene(world)
+    document = collect_helene(world)
     assert document.state == "new" and document.patient_last_name == "DUPONT"
     assert [m.state for m in world.messages()] == ["processed"]
     assert "not copied into MedShakeEHR's inbox" in caplog.text
@@ -161,7 +130,7 @@ def test_a_broken_medshakeehr_never_stops_collection(world, ehr: Ehr, caplog):
 def test_a_missing_data_types_row_never_stops_collection(world, ehr: Ehr):
     configure(world.app, ehr, medshakeEhrFilingEnabled=True)
     ehr.execute("DELETE FROM data_types WHERE name='docType'")
-    document = _collect_helene(world)
+    document = collect_helene(world)
     assert document.state == "new"
     result = world.app.test_cli_runner().invoke(args=["bridge", "doctor", "--quiet"])
     assert result.exit_code == 1
@@ -175,7 +144,7 @@ def test_through_the_hosts_patient_functions(clinic, ehr: Ehr):
 
     from medshake_bridge.users import find_user
 
-    document = _collect_helene(clinic)
+    document = collect_helene(clinic)
     with clinic.app.app_context():
         bob = find_user("bob")
         candidates = patients.candidates_for_document(document.id, user=bob)
@@ -196,7 +165,7 @@ def test_through_the_hosts_patient_functions(clinic, ehr: Ehr):
 
 def test_write_back_without_the_tables_names_the_command(clinic, ehr: Ehr, caplog):
     ehr.execute("DROP TABLE bridge_inbox_copies")
-    document = _collect_helene(clinic)
+    document = collect_helene(clinic)
     assert document.state == "new"
     assert "run medshake-bridge medshakeehr install-tables" in caplog.text
     assert list(clinic.ehr_inbox.iterdir()) == []  # files of the failed copy removed
@@ -207,7 +176,7 @@ def test_files_left_by_a_crashed_copy_do_not_block_the_retry(clinic, ehr: Ehr):
     from medshake_medshakeehr.writeback import copy_document, received_at
 
     ehr.execute("DROP TABLE bridge_inbox_copies")  # the first copy fails...
-    document = _collect_helene(clinic)
+    document = collect_helene(clinic)
     message = [m for m in clinic.messages() if m.id == document.message_id][0]
     stamp = received_at(document, message).strftime("%Y%m%d-%H%M%S")
     orphan = clinic.ehr_inbox / f"{stamp}-{document.id}.txt"
@@ -240,7 +209,7 @@ def test_the_documented_privileges_are_enough(clinic, ehr: Ehr):
         configure(clinic.app, ehr, medshakeEhrDatabaseUrl=url.render_as_string(
             hide_password=False))
         assert clinic.app.test_cli_runner().invoke(args=["medshakeehr", "check"]).exit_code == 0
-        document = _collect_helene(clinic)
+        document = collect_helene(clinic)
         assert len(ehr.rows("SELECT id FROM inbox WHERE txtNumOrdre=:n", n=document.id)) == 1
         with clinic.app.app_context():
             from medshake_bridge.users import find_user

@@ -5,15 +5,12 @@ MariaDB, its cookies and fingerprint made as MedShakeEHR makes them) through
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
 from medshakeehr_world import ADMIN_PASSWORD, FINGERPRINT, SQL_VAR_PASSWORD, Ehr, configure
 from sqlalchemy.engine import make_url
+from support.php import php_server
 from werkzeug.test import Client
 
 from medshake_bridge.wsgi import front
@@ -25,30 +22,12 @@ BROWSER = {"User-Agent": "Mozilla/5.0 test", "Accept-Language": "fr-FR,fr;q=0.9"
 
 @pytest.fixture
 def php_ehr(ehr: Ehr):
-    from support.components import require_component
-
-    require_component("php", shutil.which("php") is not None,
-                      "no php; install it with `apt-get install -y php-cli php-mysql`")
     url = make_url(ehr.url)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     env = {**os.environ, "MSEHR_KEY": SQL_VAR_PASSWORD, "MSEHR_FP": FINGERPRINT,
            "MSEHR_DSN": f"mysql:host={url.host};port={url.port or 3306};"
                         f"dbname={url.database};charset=utf8mb4"}
-    process = subprocess.Popen(["php", "-S", f"127.0.0.1:{port}", str(LOGIN)], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    process.kill()
-    process.wait(timeout=30)
+    with php_server(LOGIN, env=env, packages="php-cli php-mysql") as base_url:
+        yield base_url
 
 
 def test_logged_into_medshakeehr_means_logged_into_the_bridge(ehr_app, ehr: Ehr, php_ehr):

@@ -8,17 +8,14 @@ import html as html_lib
 import re
 
 import pytest
-from mailworld import World
-from patient_providers import ClinicPlugin
+from patient_providers import clinic_world
 from sqlalchemy import select
 from web_helpers import post
 
-from medshake_bridge import migrate
 from medshake_bridge.db import db
 from medshake_bridge.models import AuditEvent
 from medshake_bridge.models.mail import InboxDocument
 from medshake_bridge.models.patients import Patient
-from medshake_bridge.sandbox import SANDBOX_ENV_VARS
 from medshake_bridge.users import create_user
 
 PASSWORD = "password for tests"
@@ -26,16 +23,8 @@ PASSWORD = "password for tests"
 
 @pytest.fixture
 def site(make_app, tmp_path, monkeypatch):
-    plugin = ClinicPlugin()
-    app = make_app(MEDSHAKE_BRIDGE_RUNNER_ENV_PASSTHROUGH=list(SANDBOX_ENV_VARS),
-                   MEDSHAKE_BRIDGE_PLUGINS=[plugin])
-    migrate.upgrade(app)
-    world = World(app, tmp_path, monkeypatch)
-    world.deliver(world.mail())
-    world.collect()
-    world.clinic = plugin.provider
-    with app.app_context():
-        world.document_id = db.session.scalars(select(InboxDocument.id)).one()
+    world = clinic_world(make_app, tmp_path, monkeypatch)
+    with world.app.app_context():
         create_user("carol", PASSWORD, role="practitioner")
     return world
 

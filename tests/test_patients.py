@@ -6,34 +6,22 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from mailworld import World
-from patient_providers import ClinicPlugin
+from patient_providers import clinic_world as make_clinic_world
 from sqlalchemy import select, update
 
-from medshake_bridge import migrate, patients
+from medshake_bridge import patients
 from medshake_bridge.api import NewPatient, PatientRef, hookimpl
 from medshake_bridge.db import db
 from medshake_bridge.errors import ConfigurationError, PatientError, PluginLoadError
 from medshake_bridge.models import AuditEvent, User
 from medshake_bridge.models.mail import InboxDocument
 from medshake_bridge.models.patients import FiledDocument
-from medshake_bridge.sandbox import SANDBOX_ENV_VARS
 
 
 @pytest.fixture
 def clinic_world(make_app, tmp_path, monkeypatch):
     """Bob's mailbox with one collected lab report, and a second source of patients."""
-    plugin = ClinicPlugin()
-    app = make_app(MEDSHAKE_BRIDGE_RUNNER_ENV_PASSTHROUGH=list(SANDBOX_ENV_VARS),
-                   MEDSHAKE_BRIDGE_PLUGINS=[plugin])
-    migrate.upgrade(app)
-    world = World(app, tmp_path, monkeypatch)
-    world.deliver(world.mail())
-    world.collect()
-    world.clinic = plugin.provider
-    with app.app_context():
-        world.document_id = db.session.scalars(select(InboxDocument.id)).one()
-    return world
+    return make_clinic_world(make_app, tmp_path, monkeypatch)
 
 
 def _bob() -> User:

@@ -26,10 +26,12 @@ from medshake_bridge.api import (
     KeyManagerSpec,
     LabResult,
     MenuItem,
+    Renewal,
     SentRecord,
     SettingSpec,
     StoredDocument,
     StoredMessage,
+    renewals,
 )
 from medshake_bridge.plugin_docs import (
     EXAMPLES,
@@ -140,6 +142,11 @@ def _exercise(name: str, app, module) -> None:  # noqa: C901 - one case per hook
             bridge_state(app).settings.set("apicryptCommandPrefix", "/usr/bin/env")
             [advice] = call(name, app=app, account="www-data")
         assert isinstance(advice, Advice) and "www-data" in advice.lines[0]
+    elif name == "medshake_renewals":
+        with app.app_context():
+            [item] = [r for r in renewals(app) if r.what.startswith("Licence")]
+            assert isinstance(item, Renewal) and item.logins == ("alice",)
+            assert item.expires.month == 12 and (item.ok is True) == (item.fix == "")
     elif name == "medshake_message_stored":
         message, documents = _message()
         hooks.call(name, message=message, documents=documents)

@@ -134,6 +134,36 @@ def test_a_stored_message_reaches_plugins_as_public_objects(make_app, tmp_path, 
         pass
     else:  # pragma: no cover
         raise AssertionError("StoredDocument must be frozen")
+    # a plugin retrying its own work later reads the same copies by the document's id
+    with world.app.app_context():
+        again_message, again_document = api.received_document(document.id)
+        assert again_document == document and again_message.id == message.id
+        assert api.received_document(document.id + 1000) is None
+
+
+def test_one_settings_accessor_reads_writes_and_checks_each_level(make_app):
+    """``api.settings`` is the only settings accessor (``bridge_settings`` was folded into it):
+    a connector importing another application's settings finds what it needs there."""
+    assert not hasattr(api, "bridge_settings") and "bridge_settings" not in api.__all__
+    app = make_app()
+    migrate.upgrade(app)
+    with app.app_context():
+        found = api.settings()
+        assert found.declaration("apicryptSenderDomains").type == "list"
+        assert found.declaration("noSuchSetting") is None
+        assert found.validate("apicryptSenderDomains", "a.org, b.org", level="module") == [
+            "a.org", "b.org"]
+        try:
+            found.validate("apicryptMaxMessageMB", "0")
+        except api.BridgeError as exc:
+            assert "apicryptMaxMessageMB (default level)" in str(exc)
+        else:  # pragma: no cover
+            raise AssertionError("a refused value must raise")
+        assert found.stored("apicryptSenderDomains", module="cardio") is None
+        found.set("apicryptSenderDomains", "cardio.example", module="cardio")
+        assert found.stored("apicryptSenderDomains", module="cardio") == ["cardio.example"]
+        assert found.stored("apicryptSenderDomains") is None  # nothing at the default level
+        assert found.get("apicryptSenderDomains", module="cardio") == ["cardio.example"]
 
 
 def test_every_host_call_of_a_hook_goes_through_the_guard() -> None:
@@ -145,3 +175,20 @@ def test_every_host_call_of_a_hook_goes_through_the_guard() -> None:
                  for number, line in enumerate(path.read_text().splitlines(), 1)
                  if direct.search(line)]
     assert offenders == [], "call hooks through bridge_state().hooks:\n" + "\n".join(offenders)
+
+
+def test_bridge_code_flashes_under_the_bridges_own_key() -> None:
+    """Flask's ``flash``/``get_flashed_messages`` share ``_flashes`` with a host portal (issue
+    12): the host and plugins use ``medshake_bridge.flashes`` / ``api.flash`` instead, and the
+    bridge's templates ``bridge_flashed_messages``."""
+    offenders = []
+    for path in [*sorted(HOST.rglob("*.py")), *_plugin_files()]:
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.ImportFrom) and node.module == "flask" and any(
+                    alias.name in ("flash", "get_flashed_messages") for alias in node.names):
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    for path in [*sorted((ROOT / "templates").rglob("*.html")),
+                 *sorted((ROOT / "plugins").rglob("*.html"))]:
+        if "get_flashed_messages(" in path.read_text(encoding="utf-8"):
+            offenders.append(str(path.relative_to(ROOT)))
+    assert offenders == [], "flash through medshake_bridge.flashes:\n" + "\n".join(offenders)

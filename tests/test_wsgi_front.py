@@ -4,13 +4,11 @@ real PHP process (``php -S``) with cookies, headers, bodies and redirects intact
 from __future__ import annotations
 
 import json
-import shutil
 import socket
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
+from support.php import php_server as php_server_running
 from werkzeug.test import Client
 
 from medshake_bridge import migrate
@@ -22,26 +20,8 @@ ROUTER = Path(__file__).parent / "data" / "php_front" / "router.php"
 
 @pytest.fixture
 def php_server():
-    from support.components import require_component
-
-    require_component("php", shutil.which("php") is not None,
-                      "no php; install it with `apt-get install -y php-cli`")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen(["php", "-S", f"127.0.0.1:{port}", str(ROUTER)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    process.kill()
-    process.wait(timeout=30)
+    with php_server_running(ROUTER) as url:
+        yield url
 
 
 @pytest.fixture

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import click
 from flask import current_app
-from werkzeug.serving import run_simple
 
 from medshake_bridge import migrate
 from medshake_bridge.audit import audit
 from medshake_bridge.cli.group import bridge_group
+from medshake_bridge.cli.serve_options import serve_app, server_options
 from medshake_bridge.config import bridge_home
 from medshake_bridge.extension import bridge_state
-from medshake_bridge.scheduler.service import embedded_scheduler
 from medshake_bridge.secrets import (
     KEY_FILE_NAME,
     SecretBox,
@@ -114,25 +113,8 @@ def rotate_keys(generate: bool) -> None:
 
 
 @bridge_group.command("run")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
-              help="Worker processes (gunicorn).")
-@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 256),
-              help="Threads per worker.")
-@click.option("--debug", is_flag=True,
-              help="Werkzeug's development server, one process, tracebacks in the log; never "
-                   "in production.")
+@server_options(workers=2)
 def run_cmd(host: str, port: int, workers: int, threads: int, debug: bool) -> None:
     """Serve the bridge with gunicorn (put a TLS reverse proxy in front)."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    if debug:
-        click.echo(f"medshake-bridge (development server) on http://{host}:{port}/")
-        with embedded_scheduler(app):  # app.run() is a no-op under the flask CLI
-            run_simple(host, port, app, use_reloader=False, threaded=True)
-        return
-    from medshake_bridge.cli.serving import serve_with_gunicorn
-
-    click.echo(f"medshake-bridge on http://{host}:{port}/ (gunicorn, {workers} worker(s) x "
-               f"{threads} thread(s))")
-    serve_with_gunicorn(app, host=host, port=port, workers=workers, threads=threads)
+    serve_app(current_app._get_current_object(),  # type: ignore[attr-defined]
+              host=host, port=port, workers=workers, threads=threads, debug=debug)

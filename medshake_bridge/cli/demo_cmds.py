@@ -1,7 +1,8 @@
 """``medshake-bridge demo``: the product on the embedded default, ready to try.
 
 SQLite in the instance folder, four accounts, the FAKE Apicrypt sandbox (programs, keys, the
-relay in a thread) and the web app: send as Alice, collect as Bob, read it.
+relay in a process of its own) and the web app, served by gunicorn like ``run`` (Werkzeug's
+development server only with ``--debug``): send as Alice, collect as Bob, read it.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ import ipaddress
 import click
 from flask import Flask, current_app
 from sqlalchemy import func, select
-from werkzeug.serving import run_simple
 
 from medshake_bridge import migrate
+from medshake_bridge.cli.demo_relay import RelayProcess
 from medshake_bridge.cli.demo_sandbox import (
     PRACTITIONERS,
     configure_users,
@@ -21,11 +22,11 @@ from medshake_bridge.cli.demo_sandbox import (
     prepare_sandbox,
 )
 from medshake_bridge.cli.group import bridge_group
+from medshake_bridge.cli.serve_options import serve_app, server_options
 from medshake_bridge.config import bridge_home
 from medshake_bridge.db import db
 from medshake_bridge.models import SettingValue, User
 from medshake_bridge.paths import write_private_file
-from medshake_bridge.scheduler.service import embedded_scheduler
 from medshake_bridge.users import find_user, hash_password
 
 DEMO_PASSWORD = "demo-medshake"  # noqa: S105 - printed to the person running the demo
@@ -86,14 +87,14 @@ def is_loopback(host: str) -> bool:
 
 
 @bridge_group.command("demo")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
+@server_options(workers=1)
 @click.option("--relay-port", default=2525, show_default=True, type=int,
               help="Port of the FAKE sandbox relay (0: any free port).")
 @click.option("--no-serve", is_flag=True, help="Prepare the demo and exit.")
 @click.option("--public", is_flag=True,
               help="Allow a --host other than loopback (the demo's passwords are published).")
-def demo_cmd(host: str, port: int, relay_port: int, no_serve: bool, public: bool) -> None:
+def demo_cmd(host: str, port: int, workers: int, threads: int, debug: bool, relay_port: int,
+             no_serve: bool, public: bool) -> None:
     """Prepare the demo (database, users, sandbox) in the instance folder and serve it.
 
     Only in an instance the demo created (a marker file says so), and on loopback unless
@@ -115,12 +116,12 @@ def demo_cmd(host: str, port: int, relay_port: int, no_serve: bool, public: bool
     relay = None
     if not no_serve:
         try:
-            relay = sandbox.relay(relay_port).start()
+            relay = RelayProcess(sandbox, relay_port)
+            relay_port = relay.start()
         except OSError as exc:
             raise click.ClickException(
                 f"The sandbox relay cannot listen on port {relay_port} "
                 f"({exc.strerror or exc}); use --relay-port.") from exc
-        relay_port = relay.port
     configure_users(app, sandbox, relay_port)
     click.echo(f"Instance folder: {app.instance_path}")
     if created:
@@ -137,10 +138,9 @@ def demo_cmd(host: str, port: int, relay_port: int, no_serve: bool, public: bool
         return
     click.echo(f"Open http://{host}:{port}/  (Ctrl+C to stop)")
     try:
-        # app.run() is a no-op under the flask CLI: serve with Werkzeug directly; the embedded
-        # scheduler collects the demo mailboxes on schedule while the demo runs.
-        with embedded_scheduler(app):
-            run_simple(host, port, app, threaded=True, use_reloader=False)
+        # the embedded scheduler collects the demo mailboxes on schedule while the demo runs
+        serve_app(app, host=host, port=port, workers=workers, threads=threads, debug=debug,
+                  name="medshake-bridge demo")
     finally:
         if relay is not None:
             relay.stop()

@@ -31,7 +31,8 @@ class BridgeServer(BaseApplication):
 
     def load_config(self) -> None:
         for key, value in self.options.items():
-            self.cfg.set(key, value)
+            if key in self.cfg.settings:  # options of newer gunicorns are skipped on older ones
+                self.cfg.set(key, value)
 
     def load(self) -> Flask:
         return self.application
@@ -66,4 +67,7 @@ def serve_with_gunicorn(app: Flask, *, host: str, port: int, workers: int, threa
         "post_worker_init": post_worker_init,
         "worker_exit": worker_exit,
         "proc_name": "medshake-bridge",
+        # gunicorn >= 25.1 opens a control socket in $HOME (shared by every gunicorn of the
+        # account): the bridge writes only in its own folders, and several instances may run
+        "control_socket_disable": True,
     }).run()

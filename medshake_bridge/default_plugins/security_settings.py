@@ -26,53 +26,57 @@ def _between(low: int, high: int, unit: str) -> Any:
     return check
 
 
+def _apicrypt(name: str, type: str, default: Any, labels: tuple[str, str],
+              helps: tuple[str, str], validator: Any = None) -> SettingSpec:
+    """One host setting of the Apicrypt category: (French, English) label and help."""
+    return SettingSpec(name=name, type=type, default=default, category="Apicrypt",
+                       label_fr=labels[0], label_en=labels[1], help_fr=helps[0],
+                       help_en=helps[1], validator=validator, plugin="host")
+
+
 @hookimpl
 def medshake_settings() -> list[SettingSpec]:
     return [
-        SettingSpec(
-            name="apicryptSenderDomains", type="list", default=DEFAULT_SENDER_DOMAINS,
-            category="Apicrypt", label_fr="Domaines des expéditeurs Apicrypt",
-            label_en="Apicrypt sender domains",
-            help_fr="Un message reçu d'une adresse hors de ces domaines (et de leurs "
-                    "sous-domaines) est signalé « expéditeur externe » dans la boîte.",
-            help_en="A message from an address outside these domains (and their subdomains) "
-                    "is marked “external sender” in the inbox.",
-            validator=_check_domains, plugin="host"),
-        SettingSpec(
-            name="apicryptRefuseUnprotectedMail", type="bool", default=False,
-            category="Apicrypt", label_fr="Refuser le courrier non chiffré ou externe",
-            label_en="Refuse unencrypted or external mail",
-            help_fr="Activé : un message non chiffré par Apicrypt ou d'un expéditeur externe "
-                    "ne devient pas un document de la boîte ; il est mis en quarantaine "
-                    "(rien n'est perdu). Désactivé : il est signalé.",
-            help_en="On: a message not encrypted with Apicrypt or from an external sender "
-                    "does not become an inbox document; it is quarantined (nothing is lost). "
-                    "Off: it is marked.",
-            plugin="host"),
-        SettingSpec(
-            name="apicryptMaxMessageMB", type="int", default=DEFAULT_MAX_MESSAGE_MB,
-            category="Apicrypt", label_fr="Taille maximale d'un message reçu (Mo)",
-            label_en="Largest received message (MB)",
-            help_fr="Un message plus grand n'est pas téléchargé (il reste sur le serveur) ; "
-                    "la taille annoncée par le serveur n'est pas crue, le téléchargement est "
-                    "coupé à cette taille.",
-            help_en="A larger message is not downloaded (it stays on the server); the size "
-                    "the server announces is not trusted, the download is cut at this size.",
-            validator=_between(1, 2000, " MB"), plugin="host"),
-        SettingSpec(
-            name="apicryptMaxDecryptedMo", type="int", default=DEFAULT_MAX_DECRYPTED_MB,
-            category="Apicrypt", label_fr="Taille maximale déchiffrée par pièce jointe (Mo)",
-            label_en="Largest decrypted output per attachment (MB)",
-            help_fr="Ce qu'un programme de déchiffrement écrit pour une pièce jointe ; au-delà "
-                    "le message est mis de côté avec une explication.",
-            help_en="What a decryption program writes for one attachment; beyond it the "
-                    "message is set aside with an explanation.",
-            validator=_between(1, 5000, " MB"), plugin="host"),
-        SettingSpec(
-            name="apicryptMaxDecryptedFiles", type="int", default=DEFAULT_MAX_DECRYPTED_FILES,
-            category="Apicrypt", label_fr="Nombre maximal de fichiers par pièce jointe",
-            label_en="Most files per decrypted attachment",
-            help_fr="Nombre de fichiers qu'une pièce jointe .apz peut contenir.",
-            help_en="How many files one .apz attachment may hold.",
-            validator=_between(1, 1000, ""), plugin="host"),
+        _apicrypt(
+            "apicryptSenderDomains", "list", DEFAULT_SENDER_DOMAINS,
+            ("Domaines des expéditeurs Apicrypt", "Apicrypt sender domains"),
+            ("Un message reçu d'une adresse hors de ces domaines (et de leurs "
+             "sous-domaines) est signalé « expéditeur externe » dans la boîte.",
+             "A message from an address outside these domains (and their subdomains) "
+             "is marked “external sender” in the inbox."),
+            _check_domains),
+        _apicrypt(
+            "apicryptRefuseUnprotectedMail", "bool", False,
+            ("Refuser le courrier non chiffré ou externe",
+             "Refuse unencrypted or external mail"),
+            ("Activé : un message non chiffré par Apicrypt ou d'un expéditeur externe "
+             "ne devient pas un document de la boîte ; il est mis en quarantaine "
+             "(rien n'est perdu). Désactivé : il est signalé.",
+             "On: a message not encrypted with Apicrypt or from an external sender "
+             "does not become an inbox document; it is quarantined (nothing is lost). "
+             "Off: it is marked.")),
+        _apicrypt(
+            "apicryptMaxMessageMB", "int", DEFAULT_MAX_MESSAGE_MB,
+            ("Taille maximale d'un message reçu (Mo)", "Largest received message (MB)"),
+            ("Un message plus grand n'est pas téléchargé (il reste sur le serveur) ; "
+             "la taille annoncée par le serveur n'est pas crue, le téléchargement est "
+             "coupé à cette taille.",
+             "A larger message is not downloaded (it stays on the server); the size "
+             "the server announces is not trusted, the download is cut at this size."),
+            _between(1, 2000, " MB")),
+        _apicrypt(
+            "apicryptMaxDecryptedMo", "int", DEFAULT_MAX_DECRYPTED_MB,
+            ("Taille maximale déchiffrée par pièce jointe (Mo)",
+             "Largest decrypted output per attachment (MB)"),
+            ("Ce qu'un programme de déchiffrement écrit pour une pièce jointe ; au-delà "
+             "le message est mis de côté avec une explication.",
+             "What a decryption program writes for one attachment; beyond it the "
+             "message is set aside with an explanation."),
+            _between(1, 5000, " MB")),
+        _apicrypt(
+            "apicryptMaxDecryptedFiles", "int", DEFAULT_MAX_DECRYPTED_FILES,
+            ("Nombre maximal de fichiers par pièce jointe", "Most files per decrypted attachment"),
+            ("Nombre de fichiers qu'une pièce jointe .apz peut contenir.",
+             "How many files one .apz attachment may hold."),
+            _between(1, 1000, "")),
     ]

@@ -8,7 +8,7 @@ else (names, mixed steps) gives an empty summary rather than a wrong one.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 _DAYS_FR = ("dimanche", "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
 _MONTHS_FR = ("", "janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
@@ -41,70 +41,51 @@ def _minutes(minute: str, hour: str) -> str:
     raise _Unsupported(minute)
 
 
-def _hours(hour: str, minute: str) -> str:
-    if hour == "*":
+def _describe(value: str, *, one: Callable[[int], str], span: Callable[[int, int], str],
+              valid: Callable[[int], bool] = lambda _number: True) -> str:
+    """A field made of numbers and ranges (``1-5,7``) in words: ``one(n)`` for a number,
+    ``span(a, b)`` for a range, joined; ``*`` says nothing; anything else (or a number
+    ``valid`` refuses) is not described."""
+    if value == "*":
         return ""
+    pieces = []
+    for part in _list(value):
+        if found := _RANGE.match(part):
+            start, end = int(found.group(1)), int(found.group(2))
+            if not (valid(start) and valid(end)):
+                raise _Unsupported(value)
+            pieces.append(span(start, end))
+        elif _NUMBER.match(part) and valid(int(part)):
+            pieces.append(one(int(part)))
+        else:
+            raise _Unsupported(value)
+    return ", ".join(pieces)
+
+
+def _hours(hour: str, minute: str) -> str:
     if _NUMBER.match(hour) and _NUMBER.match(minute):
         return ""  # said with the minute ("à 3 h 00")
     if step := _STEP.match(hour):
         return f"toutes les {int(step.group(1))} heures"
-    pieces = []
-    for part in _list(hour):
-        if found := _RANGE.match(part):
-            pieces.append(f"de {int(found.group(1))} h à {int(found.group(2))} h 59")
-        elif _NUMBER.match(part):
-            pieces.append(f"de {int(part)} h à {int(part)} h 59")
-        else:
-            raise _Unsupported(hour)
-    return ", ".join(pieces)
+    return _describe(hour, one=lambda h: f"de {h} h à {h} h 59",
+                     span=lambda a, b: f"de {a} h à {b} h 59")
 
 
 def _weekdays(value: str) -> str:
-    if value == "*":
-        return ""
-    pieces = []
-    for part in _list(value):
-        if found := _RANGE.match(part):
-            start, end = int(found.group(1)), int(found.group(2))
-            if start > 7 or end > 7:
-                raise _Unsupported(value)
-            pieces.append(f"du {_DAYS_FR[start]} au {_DAYS_FR[end]}")
-        elif _NUMBER.match(part) and int(part) <= 7:
-            pieces.append(f"le {_DAYS_FR[int(part)]}")
-        else:
-            raise _Unsupported(value)
-    return ", ".join(pieces)
+    return _describe(value, one=lambda d: f"le {_DAYS_FR[d]}",
+                     span=lambda a, b: f"du {_DAYS_FR[a]} au {_DAYS_FR[b]}",
+                     valid=lambda d: d <= 7)
 
 
 def _days(value: str) -> str:
-    if value == "*":
-        return ""
-    pieces = []
-    for part in _list(value):
-        if found := _RANGE.match(part):
-            pieces.append(f"du {int(found.group(1))} au {int(found.group(2))} du mois")
-        elif _NUMBER.match(part):
-            pieces.append(f"le {int(part)}{'er' if int(part) == 1 else ''} du mois")
-        else:
-            raise _Unsupported(value)
-    return ", ".join(pieces)
+    return _describe(value, one=lambda d: f"le {d}{'er' if d == 1 else ''} du mois",
+                     span=lambda a, b: f"du {a} au {b} du mois")
 
 
 def _months(value: str) -> str:
-    if value == "*":
-        return ""
-    pieces = []
-    for part in _list(value):
-        if found := _RANGE.match(part):
-            start, end = int(found.group(1)), int(found.group(2))
-            if not (1 <= start <= 12 and 1 <= end <= 12):
-                raise _Unsupported(value)
-            pieces.append(f"de {_MONTHS_FR[start]} à {_MONTHS_FR[end]}")
-        elif _NUMBER.match(part) and 1 <= int(part) <= 12:
-            pieces.append(f"en {_MONTHS_FR[int(part)]}")
-        else:
-            raise _Unsupported(value)
-    return ", ".join(pieces)
+    return _describe(value, one=lambda m: f"en {_MONTHS_FR[m]}",
+                     span=lambda a, b: f"de {_MONTHS_FR[a]} à {_MONTHS_FR[b]}",
+                     valid=lambda m: 1 <= m <= 12)
 
 
 def summary_fr(fields: Mapping[str, str]) -> str:

@@ -3,11 +3,12 @@ user is sent to when an administrator reset the password ("change at next login"
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from medshake_bridge.access import USER, current_bridge_user, protect
 from medshake_bridge.audit import audit
+from medshake_bridge.flashes import flash
 from medshake_bridge.i18n import _
 from medshake_bridge.passwords import MIN_DISTINCT_CHARACTERS, min_length, password_problem
 from medshake_bridge.sessions import stamp_session

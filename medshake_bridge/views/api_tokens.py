@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -22,6 +22,7 @@ from medshake_bridge.apiv1.tokens import (
 )
 from medshake_bridge.audit import audit
 from medshake_bridge.db import db
+from medshake_bridge.flashes import flash
 from medshake_bridge.i18n import _
 from medshake_bridge.models import ApiToken, User
 from medshake_bridge.models.api import SCOPES

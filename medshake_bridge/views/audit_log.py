@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
-from flask import Blueprint, flash, render_template, request
+from flask import Blueprint, render_template, request
 
 from medshake_bridge.access import ADMIN, protect
 from medshake_bridge.audit import AuditFilter, known_actions, search
+from medshake_bridge.flashes import flash
 from medshake_bridge.i18n import _
 from medshake_bridge.models.audit import OUTCOMES
 from medshake_bridge.web.numbers import int_arg

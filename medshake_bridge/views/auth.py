@@ -7,7 +7,6 @@ from pathlib import Path
 import flask_login
 from flask import (
     Blueprint,
-    flash,
     make_response,
     redirect,
     render_template,
@@ -31,6 +30,7 @@ from medshake_bridge.access import (
 from medshake_bridge.audit import audit
 from medshake_bridge.audit_noise import audit_unauthenticated, login_target
 from medshake_bridge.db import db
+from medshake_bridge.flashes import flash
 from medshake_bridge.i18n import LANGUAGE_COOKIE, LANGUAGES, _
 from medshake_bridge.models import User
 from medshake_bridge.sessions import revoke_sessions, stamp_session

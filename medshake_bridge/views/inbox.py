@@ -12,7 +12,6 @@ from typing import Any
 
 from flask import (
     Blueprint,
-    flash,
     jsonify,
     redirect,
     render_template,
@@ -26,6 +25,7 @@ from medshake_bridge import patients
 from medshake_bridge.access import USER, current_bridge_user, protect, readable_mail_owner_ids
 from medshake_bridge.audit import audit
 from medshake_bridge.errors import BridgeError
+from medshake_bridge.flashes import flash
 from medshake_bridge.i18n import _, human_size
 from medshake_bridge.inbox import delegation, service
 from medshake_bridge.inbox.filters import InboxFilter

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 
 from medshake_bridge import patients
 from medshake_bridge.access import USER, current_bridge_user, deny, may_read_mail_of, protect
 from medshake_bridge.errors import BridgeError
+from medshake_bridge.flashes import flash
 from medshake_bridge.i18n import _
 from medshake_bridge.inbox.history import patient_history
 from medshake_bridge.patient_ref import PatientRef

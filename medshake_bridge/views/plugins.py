@@ -7,13 +7,14 @@ disabled (the product would lose its pages).
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from medshake_bridge.access import ADMIN, protect
 from medshake_bridge.audit import audit
 from medshake_bridge.default_plugins import DEFAULT_PLUGINS
 from medshake_bridge.extension import bridge_state
+from medshake_bridge.flashes import flash
 from medshake_bridge.i18n import _
 
 plugin_pages = protect(Blueprint("bridge_plugins", __name__, url_prefix="/admin/plugins"),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
@@ -20,6 +20,7 @@ from medshake_bridge.access import ADMIN, protect
 from medshake_bridge.audit import audit, setting_target
 from medshake_bridge.db import db
 from medshake_bridge.extension import bridge_state
+from medshake_bridge.flashes import flash
 from medshake_bridge.i18n import _
 from medshake_bridge.models import User
 from medshake_bridge.settings.spec import render_value

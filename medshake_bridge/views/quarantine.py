@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, send_file, url_for
+from flask import Blueprint, redirect, render_template, send_file, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -12,6 +12,7 @@ from medshake_bridge.collect.pipeline import retry_all, retry_message
 from medshake_bridge.db import db
 from medshake_bridge.errors import BridgeError
 from medshake_bridge.extension import bridge_state
+from medshake_bridge.flashes import flash
 from medshake_bridge.i18n import _
 from medshake_bridge.models.mail import FAILED, QUARANTINED, ReceivedMessage
 

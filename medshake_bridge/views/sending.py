@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from sqlalchemy import func, or_, select
 from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response
@@ -24,6 +24,7 @@ from medshake_bridge.audit import audit
 from medshake_bridge.db import db
 from medshake_bridge.errors import TRANSIENT, BridgeError
 from medshake_bridge.extension import bridge_state
+from medshake_bridge.flashes import flash
 from medshake_bridge.i18n import _
 from medshake_bridge.inbox import delegation
 from medshake_bridge.inbox import service as inbox

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from medshake_bridge.access import ADMIN, protect
 from medshake_bridge.extension import bridge_state
+from medshake_bridge.flashes import flash
 from medshake_bridge.i18n import _, current_language, ngettext
 from medshake_bridge.settings import SettingSpec
 from medshake_bridge.users import list_users

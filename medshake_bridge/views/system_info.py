@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from medshake_bridge.access import ADMIN, current_bridge_user, deny, protect
@@ -18,6 +18,7 @@ from medshake_bridge.audit import audit
 from medshake_bridge.db import db
 from medshake_bridge.errors import BridgeError
 from medshake_bridge.extension import bridge_state
+from medshake_bridge.flashes import flash
 from medshake_bridge.i18n import _
 from medshake_bridge.inbox.service import waiting_mail
 from medshake_bridge.sysinfo import run_system_checks
@@ -32,6 +33,7 @@ system_pages = protect(Blueprint("bridge_system", __name__, url_prefix="/admin/s
 CATEGORY_ACTIONS = {
     "apicrypt_v2": [("Restart the companion…", "bridge_apicrypt2.restart"),
                     ("Apicrypt 2 mailboxes", "bridge_apicrypt2.mailboxes")],
+    "medshakeehr": [("MedShakeEHR inbox copies", "bridge_medshakeehr.copies")],
 }
 
 

@@ -16,7 +16,6 @@ from typing import Any
 from flask import (
     Blueprint,
     current_app,
-    flash,
     redirect,
     render_template,
     request,
@@ -27,6 +26,7 @@ from werkzeug.wrappers import Response
 from medshake_bridge.access import ADMIN, current_bridge_user, deny, protect
 from medshake_bridge.audit import audit
 from medshake_bridge.extension import bridge_state
+from medshake_bridge.flashes import flash
 from medshake_bridge.i18n import _, current_language
 from medshake_bridge.models.tasks import RUN_OUTCOMES
 from medshake_bridge.scheduler.cron import FIELDS, CronFieldError

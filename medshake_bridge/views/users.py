@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from medshake_bridge.access import ADMIN, current_bridge_user, protect
 from medshake_bridge.audit import audit
 from medshake_bridge.db import db
+from medshake_bridge.flashes import flash
 from medshake_bridge.i18n import _
 from medshake_bridge.models import User
 from medshake_bridge.models.users import ROLES

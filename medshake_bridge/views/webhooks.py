@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from medshake_bridge.access import ADMIN, protect
 from medshake_bridge.audit import audit
 from medshake_bridge.db import db
+from medshake_bridge.flashes import flash
 from medshake_bridge.i18n import _
 from medshake_bridge.models import WebhookDelivery
 from medshake_bridge.models.api import EVENTS

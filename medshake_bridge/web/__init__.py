@@ -36,6 +36,7 @@ from medshake_bridge.access import (
     guard_request,
 )
 from medshake_bridge.db import db
+from medshake_bridge.flashes import flashed_messages
 from medshake_bridge.i18n import init_babel, template_helpers
 from medshake_bridge.models import User
 from medshake_bridge.urls import current_target
@@ -138,6 +139,7 @@ def _layout_context() -> dict[str, Any]:
         "csrf_token": generate_csrf,
         "role_label": role_label,
         "static_endpoint": STATIC_ENDPOINT,
+        "bridge_flashed_messages": flashed_messages,
         "bridge_current_target": current_target,
         "bridge_base_template": base_template,
         "bridge_own_layout": base_template == OWN_LAYOUT,

@@ -16,39 +16,51 @@ from flask import has_request_context
 from flask_babel import get_locale
 
 _PATH = r"(\S+)"
+# Checks of folders and files: "<path> <state>" (the path is \1, the state's own values \2...).
+_FILE_PHRASES: list[tuple[str, str]] = [
+    (r" \(folder, mode (\d+)\)", r" (dossier, mode \2)"),
+    (r" \(key file, mode (\d+)\)", r" (fichier de clef, mode \2)"),
+    (r" \(SQLite database, mode (\d+)\)", r" (base SQLite, mode \2)"),
+    (r" \((\w[\w ]*), mode (\d+)\)", r" (\2, mode \3)"),
+    (rf" will be created \(mode (\d+)\) in {_PATH}", r" sera créé (mode \2) dans \3"),
+    (r" is writable but open to other accounts \(mode (\d+)\)",
+     r" est accessible en écriture mais ouvert aux autres comptes (mode \2)"),
+    (r" is open to other accounts \(mode (\d+), expected (\d+)\)",
+     r" est ouvert aux autres comptes (mode \2, attendu \3)"),
+    (r" \(writable\)", " (accessible en écriture)"),
+    (r" exists, writable, private \(mode (\d+)\)",
+     r" existe, accessible en écriture, privé (mode \2)"),
+    (" exists and is usable", " existe et est utilisable"),
+    (" exists but is not a folder", " existe mais n'est pas un dossier"),
+    (" does not exist", " n'existe pas"),
+    (" is not writable by the bridge", " n'est pas accessible en écriture par le pont"),
+    (" is not readable and writable by the bridge",
+     " n'est pas accessible en lecture et écriture par le pont"),
+    (" is executable", " est exécutable"),
+    (" is not executable", " n'est pas exécutable"),
+    (": readable, writable", " : lisible, accessible en écriture"),
+    (": (NOT readable|readable), (NOT writable|writable)", r" : \2, \3"),
+    (" present", " présente"),
+    (" not yet installed", " pas encore installée"),
+    (" missing or unreadable", " absente ou illisible"),
+]
 # (English pattern, French replacement); applied in order, each with re.sub.
 PHRASES: list[tuple[str, str]] = [
     # webhooks (the JSON API's deliveries)
     (r"^no event given up$", "aucun évènement abandonné"),
     (r"^(\d+) event\(s\) could not be delivered for 24 hours: (.*); last error: (.*)$",
      r"\1 évènement(s) non livré(s) depuis 24 heures : \2 ; dernière erreur : \3"),
+    # MedShakeEHR write-back copies not made (the connector's checks)
+    (r"^(\d+) document\(s\) not copied into MedShakeEHR's inbox since (.*); last error: (.*)$",
+     r"\1 document(s) non copié(s) dans la boîte de réception de MedShakeEHR depuis le \2 ; "
+     r"dernière erreur : \3"),
+    (r"^every collected document was copied$", "tous les documents relevés ont été copiés"),
+    (r"^fix the cause, then run ", "corrigez la cause, puis lancez "),
+    (r", then run (medshake-bridge medshakeehr retry-copies) ", r" ; puis lancez \1 "),
+    (r"\(or Retry on the MedShakeEHR copies page\)$",
+     "(ou « Réessayer les copies » sur la page Copies vers MedShakeEHR)"),
     # folders and files
-    (rf"^{_PATH} \(folder, mode (\d+)\)$", r"\1 (dossier, mode \2)"),
-    (rf"^{_PATH} \(key file, mode (\d+)\)$", r"\1 (fichier de clef, mode \2)"),
-    (rf"^{_PATH} \(SQLite database, mode (\d+)\)$", r"\1 (base SQLite, mode \2)"),
-    (rf"^{_PATH} \((\w[\w ]*), mode (\d+)\)$", r"\1 (\2, mode \3)"),
-    (rf"^{_PATH} will be created \(mode (\d+)\) in {_PATH}$", r"\1 sera créé (mode \2) dans \3"),
-    (rf"^{_PATH} is writable but open to other accounts \(mode (\d+)\)$",
-     r"\1 est accessible en écriture mais ouvert aux autres comptes (mode \2)"),
-    (rf"^{_PATH} is open to other accounts \(mode (\d+), expected (\d+)\)$",
-     r"\1 est ouvert aux autres comptes (mode \2, attendu \3)"),
-    (rf"^{_PATH} \(writable\)$", r"\1 (accessible en écriture)"),
-    (rf"^{_PATH} exists, writable, private \(mode (\d+)\)$",
-     r"\1 existe, accessible en écriture, privé (mode \2)"),
-    (rf"^{_PATH} exists and is usable$", r"\1 existe et est utilisable"),
-    (rf"^{_PATH} exists but is not a folder$", r"\1 existe mais n'est pas un dossier"),
-    (rf"^{_PATH} does not exist$", r"\1 n'existe pas"),
-    (rf"^{_PATH} is not writable by the bridge$",
-     r"\1 n'est pas accessible en écriture par le pont"),
-    (rf"^{_PATH} is not readable and writable by the bridge$",
-     r"\1 n'est pas accessible en lecture et écriture par le pont"),
-    (rf"^{_PATH} is executable$", r"\1 est exécutable"),
-    (rf"^{_PATH} is not executable$", r"\1 n'est pas exécutable"),
-    (rf"^{_PATH}: readable, writable$", r"\1 : lisible, accessible en écriture"),
-    (rf"^{_PATH}: (NOT readable|readable), (NOT writable|writable)$", r"\1 : \2, \3"),
-    (rf"^{_PATH} present$", r"\1 présente"),
-    (rf"^{_PATH} not yet installed$", r"\1 pas encore installée"),
-    (rf"^{_PATH} missing or unreadable$", r"\1 absente ou illisible"),
+    *[(rf"^{_PATH}{english}$", r"\1" + french) for english, french in _FILE_PHRASES],
     (r"^Run 'chmod (\d+) (.+)'\.$", r"Lancez « chmod \1 \2 »."),
     (r"^Run 'install -d -m 700 (.+)' as the bridge's account.*$",
      r"Lancez « install -d -m 700 \1 » avec le compte du pont."),
@@ -158,11 +170,14 @@ COUNT_LABELS = {
     "not_collected": "non relevées", "problems": "problèmes", "where": "où",
     "errors": "erreurs", "removed": "retirés", "kept": "gardés", "runs": "exécutions",
     "sent": "envoyés", "checked": "vérifiés", "purged": "purgés",
+    "users_checked": "utilisateurs vérifiés", "missing_current": "clés manquantes cette année",
+    "missing_next": "clés manquantes l'an prochain", "renewals_due": "échéances à traiter",
 }
 
 ACTION_LABELS = {
     "login": "connexion", "login.failed": "connexion refusée", "logout": "déconnexion",
-    "access.denied": "accès refusé", "inbox.read": "lecture d'un document",
+    "access.denied": "accès refusé", "keys.expiry_warning": "clé Apicrypt manquante",
+    "keys.renewal_warning": "échéance à renouveler", "inbox.read": "lecture d'un document",
     "inbox.file": "classement", "inbox.remove": "retrait", "inbox.restore": "remise en boîte",
     "inbox.collect": "relève demandée", "inbox.open-invalid-signature":
     "ouverture malgré une signature invalide", "mail.send": "envoi",
@@ -173,6 +188,7 @@ ACTION_LABELS = {
     "utilisateur modifié", "key.upload": "clef importée", "key.delete": "clef supprimée",
     "key.decrypt": "clef déchiffrée", "apicrypt2.restart": "redémarrage du compagnon",
     "quarantine.retry": "nouvel essai d'un message en quarantaine",
+    "medshakeehr.retry_copies": "nouvel essai des copies vers MedShakeEHR",
 }
 OUTCOME_LABELS = {"ok": "réussi", "denied": "refusé", "failed": "échec"}
 

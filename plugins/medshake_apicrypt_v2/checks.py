@@ -227,25 +227,41 @@ def companion_checks(backend: ApicryptV2Backend) -> list[CheckResult]:
         certificate=config.cert_name or None)
 
 
-def certificate_expiry_check(name: str, health: HealthReply, today: date | None = None
-                             ) -> CheckResult:
-    """Whether the companion knows certificate ``name`` and how long it stays valid."""
+def certificate_state(name: str, health: HealthReply, today: date | None = None
+                      ) -> tuple[str, date | None]:
+    """What the companion says of certificate ``name``: ``unknown``, ``expired``, ``soon``
+    (within :data:`EXPIRY_WARNING_DAYS` of the bridge's today) or ``valid``, and its end date.
+
+    One judgement for the system checks and the keys page, so the two never disagree."""
     report = health.certificate if (
         health.certificate is not None and health.certificate.certificate == name) else None
     if report is None:
         report = next((m for m in health.mailboxes if m.certificate == name), None)
-    check_name = f"Apicrypt v2 certificate {name}"
     if report is None or report.raw.get("missing"):
-        return _check(check_name, False, "the companion does not know this certificate",
-                      "Install the certificate in the companion or correct apicrypt2CertName.")
+        return "unknown", None
     today = today or bridge_today()
     expires = report.expires
     if report.expired:
+        return "expired", expires
+    if expires is not None and expires - today <= timedelta(days=EXPIRY_WARNING_DAYS):
+        return "soon", expires
+    return "valid", expires
+
+
+def certificate_expiry_check(name: str, health: HealthReply, today: date | None = None
+                             ) -> CheckResult:
+    """Whether the companion knows certificate ``name`` and how long it stays valid."""
+    kind, expires = certificate_state(name, health, today)
+    check_name = f"Apicrypt v2 certificate {name}"
+    if kind == "unknown":
+        return _check(check_name, False, "the companion does not know this certificate",
+                      "Install the certificate in the companion or correct apicrypt2CertName.")
+    if kind == "expired":
         return _check(check_name, False,
                       f"expired{f' on {expires.isoformat()}' if expires else ''}",
                       "Install the renewed certificate from APICEM, then update "
                       "apicrypt2CertName / apicrypt2CertPassword if they changed.")
-    if expires is not None and expires - today <= timedelta(days=EXPIRY_WARNING_DAYS):
+    if kind == "soon" and expires is not None:
         return _check(check_name, None, f"expires on {expires.isoformat()}",
                       "Ask APICEM for the renewed certificate now.")
     return _check(check_name, True,

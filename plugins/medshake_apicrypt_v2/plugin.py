@@ -11,6 +11,7 @@ from medshake_apicrypt_v2.backend import build_backend, config_from_settings
 from medshake_apicrypt_v2.checks import (
     certificate_checks,
     certificate_expiry_check,
+    certificate_state,
     companion_status,
     site_checks,
 )
@@ -20,6 +21,7 @@ from medshake_bridge.api import (
     BackendSpec,
     CheckResult,
     MenuItem,
+    Renewal,
     SettingSpec,
     hookimpl,
 )
@@ -63,6 +65,66 @@ def medshake_system_checks(app: Flask) -> list[CheckResult]:
         if name and status.health is not None:
             results.append(certificate_expiry_check(name, status.health))
     return results
+
+
+@hookimpl
+def medshake_renewals(app: Flask) -> list[Renewal]:
+    """Each v2 certificate in use, with the end date its companion reports, beside the keys:
+    opening next year's ``.aes`` renews the keys, not the certificate."""
+    from medshake_bridge.api import BridgeError, _, settings, users
+
+    store = settings(app)
+    found: list[Renewal] = []
+    by_companion: dict[tuple[str, str], dict[str, list[str]]] = {}
+    for user in sorted(users(), key=lambda user: user.login):
+        values = store.for_user(user.id, skip_damaged=True)
+        if str(values.get("apicryptVersion") or "1") != "2":
+            continue
+        try:
+            config = config_from_settings(values)
+        except BridgeError as exc:
+            found.append(Renewal(_("Apicrypt v2 certificate of %(login)s", login=user.login),
+                                 (user.login,), None, False, exc.message, exc.fix))
+            continue
+        place = by_companion.setdefault((config.companion_url, config.companion_token), {})
+        place.setdefault(config.cert_name, []).append(user.login)
+    for (url, token), certificates in sorted(by_companion.items()):
+        status = companion_status(url, token, timeout=5.0)
+        for name, logins in sorted(certificates.items()):
+            found.append(_renewal(name, tuple(logins), status.health if status.up else None))
+    return found
+
+
+def _renewal(name: str, logins: tuple[str, ...], health: Any) -> Renewal:
+    """One certificate's line: what the companion says of it, in the reader's language."""
+    from medshake_bridge.api import _
+
+    if not name:
+        return Renewal(_("Apicrypt v2 certificate (no name)"), logins, None, False,
+                       _("apicrypt2CertName is empty for these users."),
+                       _("Set apicrypt2CertName to the certificate name given by APICEM."))
+    what = _("Apicrypt v2 certificate %(name)s", name=name)
+    if health is None:
+        return Renewal(what, logins, None, None,
+                       _("The Apicrypt v2 companion does not answer: its end date cannot be "
+                         "read now."),
+                       _("See the system information page (companion) and come back."))
+    kind, expires = certificate_state(name, health)
+    if kind == "unknown":
+        return Renewal(what, logins, None, False,
+                       _("The companion does not know this certificate."),
+                       _("Install the certificate in the companion or correct "
+                         "apicrypt2CertName."))
+    renew = _("Ask APICEM for the renewed certificate, install it in the companion, then "
+              "update apicrypt2CertName / apicrypt2CertPassword if they changed. Opening "
+              "next year's .aes key does not renew the certificate.")
+    if kind == "expired":
+        return Renewal(what, logins, expires, False,
+                       _("Expired: v2 mail of these users is neither decrypted nor sent."),
+                       renew)
+    if kind == "soon":
+        return Renewal(what, logins, expires, None, _("Ends soon."), renew)
+    return Renewal(what, logins, expires, True, _("Valid."))
 
 
 def _for_cert(check: CheckResult, name: str) -> CheckResult:

@@ -14,7 +14,16 @@ from typing import Any
 
 from flask import Flask
 
-from medshake_bridge.api import BridgeUser, CheckResult, Settings, _, audit, settings, users
+from medshake_bridge.api import (
+    BridgeUser,
+    CheckResult,
+    Settings,
+    _,
+    audit,
+    renewals,
+    settings,
+    users,
+)
 from medshake_keys.clock import today as clock_today
 from medshake_keys.folder import CLEFS
 from medshake_keys.names import AES_SUFFIX, USER_PART, key_file_name
@@ -121,7 +130,8 @@ def expiry_checks(state: Settings, today: date) -> list[CheckResult]:
 
 
 def run_expiry_check(app: Flask) -> dict[str, Any]:
-    """The ``keys-expiry-check`` job: record each missing key in the audit log, return counts."""
+    """The ``keys-expiry-check`` job: record each missing key, and each certificate or other
+    deadline due soon (``medshake_renewals``), in the audit log; return counts."""
     with app.app_context():
         state = settings(app)
         day = clock_today()
@@ -130,9 +140,15 @@ def run_expiry_check(app: Flask) -> dict[str, Any]:
         for warning in warnings:
             audit("keys.expiry_warning", target=warning.file_name, outcome="failed",
                   detail=warning.message, actor_login="scheduler")
+        due = [item for item in renewals(app) if item.ok is not True]
+        for item in due:
+            until = f" ({item.expires.isoformat()})" if item.expires else ""
+            audit("keys.renewal_warning", target=item.what + until, outcome="failed",
+                  detail=f"{item.detail} {item.fix}".strip(), actor_login="scheduler")
         return {
             "date": day.isoformat(),
             "users_checked": len(watches),
             "missing_current": sum(1 for w in warnings if w.when == "current"),
             "missing_next": sum(1 for w in warnings if w.when == "next"),
+            "renewals_due": len(due),
         }

@@ -17,7 +17,6 @@ from typing import Any
 from flask import (
     Blueprint,
     abort,
-    flash,
     jsonify,
     redirect,
     render_template,
@@ -27,7 +26,7 @@ from flask import (
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
-from medshake_bridge.api import ADMIN, _, deny, protect, settings
+from medshake_bridge.api import ADMIN, _, deny, flash, protect, renewals, settings
 from medshake_keys.clock import today
 from medshake_keys.errors import CurrentYearKeyError, KeyManagementError
 from medshake_keys.expiry import expiry_warnings
@@ -107,9 +106,12 @@ def index(scope: str) -> str:
     manager = manager_for(state, choice)
     warnings = [w for w in expiry_warnings(state, today())
                 if w.watch.keys_dir == choice.keys_dir]
+    deadlines = [item for item in renewals()
+                 if choice.user is None or choice.user.login in item.logins]
     return render_template(
         "keys/index.html", choice=choice, choices=choices, status=manager.status(),
         keys=manager.list_keys(), aes_available=manager.aes_available(), warnings=warnings,
+        renewals=deadlines,
         max_bytes=MAX_KEY_BYTES, max_files=MAX_FILES, year=today().year)
 
 

@@ -21,6 +21,7 @@ from medshake_medshakeehr.database import engine_for, safe_url, type_ids, unreac
 from medshake_medshakeehr.schema import BRIDGE_TABLES
 
 CATEGORY = "medshakeehr"
+COPIES = "MedShakeEHR inbox copies"
 
 
 def _line(name: str, ok: bool | None, detail: str = "", fix: str = "") -> CheckResult:
@@ -31,10 +32,27 @@ def connector_checks(config: ConnectorConfig) -> list[CheckResult]:
     """Reachability, schema version, data types, bridge tables, config.yml and storage."""
     if not config.configured:
         return [_line("MedShakeEHR database", False, "not configured",
-                      f"set {names.DATABASE_URL} (mysql+pymysql://USER:PASSWORD@HOST/DB)")]
+                      f"set {names.DATABASE_URL} (mysql+pymysql://USER:PASSWORD@HOST/DB)"),
+                *_copies_line(config)]
     results = _database_checks(config)
     results.extend(_file_checks(config))
+    results.extend(_copies_line(config))
     return results
+
+
+def _copies_line(config: ConnectorConfig) -> list[CheckResult]:
+    """Write-back documents whose copy failed: counted until a retry copies them."""
+    from medshake_medshakeehr.pending import pending, pending_summary
+
+    waiting = pending()
+    if not waiting:
+        return [_line(COPIES, True, "every collected document was copied")] \
+            if config.write_back else []
+    last_fix = max(waiting, key=lambda item: item.last_failed).fix
+    return [_line(COPIES, False, pending_summary(waiting),
+                  (f"{last_fix}, then " if last_fix else "fix the cause, then ")
+                  + "run medshake-bridge medshakeehr retry-copies (or Retry on the "
+                  "MedShakeEHR copies page)")]
 
 
 def _database_checks(config: ConnectorConfig) -> list[CheckResult]:

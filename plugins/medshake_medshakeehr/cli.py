@@ -1,5 +1,6 @@
 """``medshake-bridge medshakeehr …``: check, install-tables, link-user, import-users,
-import-settings. Each runs inside the bridge's app context (added by ``medshake_cli_commands``).
+import-settings, retry-copies. Each runs inside the bridge's app context (added by
+``medshake_cli_commands``).
 """
 
 from __future__ import annotations
@@ -109,6 +110,25 @@ def import_settings_command(dry_run: bool) -> None:
     for line in lines:
         click.echo(line.text())
     click.echo(_totals(lines, dry_run))
+
+
+@medshakeehr_group.command("retry-copies")
+@click.option("--document", "documents", type=int, multiple=True,
+              help="Only this bridge document (repeatable; recorded as failed or not).")
+def retry_copies_command(documents: tuple[int, ...]) -> None:
+    """Copy into MedShakeEHR's inbox the collected documents whose write-back copy failed
+    (each once: a document already copied is not copied again). Exits 1 if some still fail."""
+    from medshake_medshakeehr.pending import retry_pending
+
+    report = retry_pending(connector_config(), list(documents))
+    for error in report.errors:
+        click.echo(f"not copied: {error}")
+    click.echo(f"{report.copied} copied, {report.failing} still failing"
+               + (f", {report.unassigned} with no MedShakeEHR account to receive them"
+                  if report.unassigned else "")
+               + (f", {report.gone} no longer in the bridge" if report.gone else ""))
+    if report.failing:
+        sys.exit(1)
 
 
 def _totals(lines: list, dry_run: bool) -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from medshake_bridge.api import ConfigurationError, bridge_settings
+from medshake_bridge.api import ConfigurationError, settings
 from medshake_medshakeehr import settings as names
 
 
@@ -52,7 +52,7 @@ class ConnectorConfig:
 
 def connector_config(app: Any = None) -> ConnectorConfig:
     """The connector's settings as stored in the bridge (site level)."""
-    values = bridge_settings(app).values_for_user(None, skip_damaged=True)
+    values = settings(app).for_user(None, skip_damaged=True)
     return ConnectorConfig(
         database_url=str(values.get(names.DATABASE_URL) or ""),
         config_file=str(values.get(names.CONFIG_FILE) or ""),

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from medshake_bridge.api import BridgeError, bridge_settings, linked_user
+from medshake_bridge.api import BridgeError, linked_user, settings
 from medshake_medshakeehr.config import ConnectorConfig, read_ehr_files
 from medshake_medshakeehr.database import engine_for, unreachable
 from medshake_medshakeehr.identity import SOURCE
@@ -43,17 +43,17 @@ def _is_secret(spec: Any, name: str) -> bool:
 
 def import_settings(config: ConnectorConfig, *, dry_run: bool = False) -> list[ImportLine]:
     rows = _rows(config)
-    store = bridge_settings()
+    store = settings()
     key = None
     lines: list[ImportLine] = []
     for name, level, to_id, module, value in rows:
         where = {"default": "default", "module": f"module {module}",
                  "user": f"MedShakeEHR user {to_id}"}.get(level, level)
         subject = f"{name} ({where})"
-        if name not in store.registry:
+        spec = store.declaration(name)
+        if spec is None:
             lines.append(ImportLine(SKIPPED, subject, "not a bridge setting"))
             continue
-        spec = store.registry.get(name)
         raw = "" if value is None else str(value)
         if level == "user" and "password" in name.lower() and raw:
             if key is None:
@@ -90,8 +90,8 @@ def import_settings(config: ConnectorConfig, *, dry_run: bool = False) -> list[I
             raw = translated
         shown = MASK if _is_secret(spec, name) else raw
         try:
-            wanted = store.validate(spec, raw, level=level)
-            current = store.stored(name, level, **scope)
+            wanted = store.validate(name, raw, level=level)
+            current = store.stored(name, **scope)
         except BridgeError as exc:
             lines.append(ImportLine(SKIPPED, subject, f"refused: {exc}"))
             continue
@@ -104,7 +104,7 @@ def import_settings(config: ConnectorConfig, *, dry_run: bool = False) -> list[I
                                         f"MedShakeEHR has {shown}; kept the bridge's"))
             continue
         if not dry_run:
-            store.set(name, raw, level=level, **scope)
+            store.set(name, raw, **scope)
         lines.append(ImportLine(IMPORTED, subject, shown))
     return lines
 

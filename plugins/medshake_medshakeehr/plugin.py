@@ -36,17 +36,23 @@ def medshake_patient_providers(app: Any) -> list[Any]:
 def medshake_message_stored(message: Any, documents: list[Any]) -> None:
     """Migration mode: copy each collected document into MedShakeEHR's inbox (failures are
     logged with the fix; the bridge's own copy is already committed)."""
-    from medshake_bridge.api import bridge_settings
+    from medshake_bridge.api import settings
     from medshake_medshakeehr.config import connector_config
     from medshake_medshakeehr.settings import WRITE_BACK
 
-    if not bridge_settings().get(WRITE_BACK):
+    if not settings().get(WRITE_BACK):
         return
-    config = connector_config()
-    if config.configured:
-        from medshake_medshakeehr.writeback import copy_message
+    from medshake_medshakeehr.writeback import copy_message
 
-        copy_message(config, message, documents)
+    copy_message(connector_config(), message, documents)
+
+
+@hookimpl
+def medshake_blueprints(app: Any) -> list[Any]:
+    """The admin page of write-back copies not made (and their retry)."""
+    from medshake_medshakeehr.views import copies_pages
+
+    return [copies_pages]
 
 
 @hookimpl

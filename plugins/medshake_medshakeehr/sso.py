@@ -19,7 +19,7 @@ from urllib.parse import unquote_plus
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from medshake_bridge.api import BridgeError, HostIdentity, bridge_settings, linked_user
+from medshake_bridge.api import BridgeError, HostIdentity, linked_user, settings
 from medshake_medshakeehr import settings as names
 from medshake_medshakeehr.config import ConnectorConfig, connector_config, read_ehr_files
 from medshake_medshakeehr.database import engine_for
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 def current_user(app: Any, request: Any) -> HostIdentity | None:
     try:
-        if not bridge_settings(app).get(names.SSO):  # one cheap read on every anonymous request
+        if not settings(app).get(names.SSO):  # one cheap read on every anonymous request
             return None
         config = connector_config(app)
     except BridgeError:

@@ -5,8 +5,9 @@ MedShakeEHR's inbox folder, in the layout ``cron/inbox.php`` leaves and its inbo
 A clinic can then stop MedShakeEHR's cron and let the bridge collect, while its users keep
 MedShakeEHR's screens. The row and the key ``bridge-document:<id>`` in ``bridge_inbox_copies``
 are written in one transaction (files first, removed if it fails), so a retry never makes a
-second row. A failure never touches the bridge's own copy; it is logged with the fix, and
-``medshake-bridge medshakeehr check`` shows the inbox folder's state.
+second row. A failure never touches the bridge's own copy; it is logged with the fix and the
+document kept for a retry (:mod:`.pending`): ``medshake-bridge medshakeehr check`` counts those
+not copied and ``medshakeehr retry-copies`` copies them.
 """
 
 from __future__ import annotations
@@ -234,10 +235,28 @@ def _insert_row(connection: Connection, account: int, txt_name: str, received: d
 
 
 def copy_message(config: ConnectorConfig, message: Any, documents: list[Any]) -> None:
-    """The ``medshake_message_stored`` work: copy each document, log failures with the fix."""
+    """The ``medshake_message_stored`` work: copy each document; a failure is logged with the
+    fix and the document kept for a retry (:mod:`.pending`: counted by ``check``)."""
+    from medshake_medshakeehr.pending import forget, record_failure
+
     for document in documents:
         try:
-            copy_document(config, document, message)
+            copy_document(config, document, message)  # unconfigured: a ConfigurationError
         except BridgeError as exc:
             log.error("bridge document %s not copied into MedShakeEHR's inbox: %s (fix: %s)",
                       document.id, exc.message, exc.fix or f"check {names.WRITE_BACK}")
+            _keep_for_retry(record_failure, document.id, exc.message, exc.fix)
+        except Exception as exc:
+            _keep_for_retry(record_failure, document.id, f"{type(exc).__name__}: {exc}", "")
+            raise
+        else:
+            forget(document.id)
+
+
+def _keep_for_retry(record: Any, document_id: int, error: str, fix: str) -> None:
+    try:
+        record(document_id, error, fix)
+    except OSError as exc:  # the count is lost, never the bridge's copy: say so
+        log.error("bridge document %s could not be recorded for a retry of its copy into "
+                  "MedShakeEHR (%s): retry it with medshake-bridge medshakeehr retry-copies "
+                  "--document %s", document_id, exc.strerror or exc, document_id)

@@ -6,7 +6,7 @@ import secrets
 from datetime import date
 
 import click
-from flask import Blueprint, Flask, g, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, flash, g, redirect, render_template, request, url_for
 from flask.cli import with_appcontext
 from flask_login import LoginManager, login_required, login_user, logout_user
 from sqlalchemy import select
@@ -37,6 +37,7 @@ def login():
             Staff.username == request.form.get("username", "")))
         if staff and check_password_hash(staff.password_hash, request.form.get("password", "")):
             login_user(staff)
+            flash(f"Bienvenue, {staff.full_name}.")  # the portal's own flash (Flask's key)
             target = request.args.get("next", "")
             # the portal's own rule: only paths of this site
             if not target.startswith("/") or target.startswith("//") or "\\" in target:

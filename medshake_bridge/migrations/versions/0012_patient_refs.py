@@ -15,6 +15,8 @@ import unicodedata
 import sqlalchemy as sa
 from alembic import op
 
+from medshake_bridge.migrations.in_place import drop_column, rename_column
+
 revision = "0012"
 down_revision = "0007"
 branch_labels = None
@@ -30,25 +32,8 @@ def _fold(text: str) -> str:
     return re.sub(r"[\W_]+", " ", bare.casefold().translate(_LIGATURES)).strip()
 
 
-def _sqlite() -> bool:
-    return op.get_bind().dialect.name == "sqlite"
-
-
 def _rename(table: str, old: str, new: str) -> None:
-    # SQLite renames and drops in place (3.25 / 3.35): a batch copy of a table that other
-    # tables reference would fail on their foreign keys once rows exist.
-    if _sqlite():
-        op.execute(f"ALTER TABLE {table} RENAME COLUMN {old} TO {new}")
-    else:
-        op.alter_column(table, old, new_column_name=new, existing_type=sa.String(length=100),
-                        existing_nullable=False)
-
-
-def _drop(table: str, column: str) -> None:
-    if _sqlite():
-        op.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
-    else:
-        op.drop_column(table, column)
+    rename_column(table, old, new, existing_type=sa.String(length=100), existing_nullable=False)
 
 
 _DOCUMENT_COLUMNS = (
@@ -129,7 +114,7 @@ def downgrade() -> None:
         connection.execute(documents.update().where(documents.c.id == row.id).values(
             filed_patient_ref=ident if source == "bridge" else row.filed_patient_ref))
     for name, _column in reversed(_PATIENT_COLUMNS):
-        _drop("bridge_patients", name)
+        drop_column("bridge_patients", name)
     for name, _column in reversed(_DOCUMENT_COLUMNS):
-        _drop("bridge_inbox_documents", name)
+        drop_column("bridge_inbox_documents", name)
     _rename("bridge_inbox_documents", "filed_patient_ref", "filed_patient_id")

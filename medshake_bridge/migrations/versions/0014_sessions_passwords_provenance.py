@@ -9,6 +9,8 @@ Create Date: 2026-12-01
 import sqlalchemy as sa
 from alembic import op
 
+from medshake_bridge.migrations.in_place import drop_column
+
 revision = "0014"
 down_revision = "0013"
 branch_labels = None
@@ -35,8 +37,4 @@ def downgrade() -> None:
                           ("bridge_received_messages", "unencrypted"),
                           ("bridge_users", "must_change_password"),
                           ("bridge_users", "session_epoch")):
-        if op.get_bind().dialect.name == "sqlite":  # in place: other tables point at these
-            op.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
-        else:
-            with op.batch_alter_table(table, schema=None) as batch_op:
-                batch_op.drop_column(column)
+        drop_column(table, column)  # in place on SQLite: other tables point at these

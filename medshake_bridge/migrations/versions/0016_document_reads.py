@@ -12,6 +12,8 @@ import json
 import sqlalchemy as sa
 from alembic import op
 
+from medshake_bridge.migrations.in_place import drop_column
+
 revision = "0016"
 down_revision = "0015"
 branch_labels = None
@@ -76,8 +78,4 @@ def downgrade() -> None:
     op.drop_table("bridge_document_reads")
     for table, column in (("bridge_inbox_documents", "exam_date"),
                           ("bridge_sent_messages", "acted_by_user_id")):
-        if op.get_bind().dialect.name == "sqlite":  # in place: other tables point at these
-            op.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
-        else:
-            with op.batch_alter_table(table, schema=None) as batch_op:
-                batch_op.drop_column(column)
+        drop_column(table, column)  # in place on SQLite: other tables point at these

@@ -11,6 +11,7 @@ import logging
 import sqlalchemy as sa
 from alembic import op
 
+from medshake_bridge.migrations.in_place import drop_column
 from medshake_bridge.search_text import search_text
 
 revision = "0019"
@@ -93,8 +94,4 @@ def _fill_search_text() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute(f"DROP INDEX IF EXISTS {INDEX}")  # the extension stays: others may use it
-    if op.get_bind().dialect.name == "sqlite":  # in place: other tables point at this one
-        op.execute("ALTER TABLE bridge_inbox_documents DROP COLUMN search_text")
-    else:
-        with op.batch_alter_table("bridge_inbox_documents", schema=None) as batch_op:
-            batch_op.drop_column("search_text")
+    drop_column("bridge_inbox_documents", "search_text")  # in place on SQLite
