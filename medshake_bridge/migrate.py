@@ -6,6 +6,7 @@ database beside the host's own Alembic history.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -63,3 +64,17 @@ def include_object(obj: object, name: str | None, type_: str, reflected: bool,
     """
     table = name if type_ == "table" else getattr(getattr(obj, "table", None), "name", "")
     return not str(table or "").startswith("bridge_")
+
+
+def for_dialect(dialect_name: str) -> Callable[..., bool]:
+    """An ``include_object`` for comparing the models with a database of ``dialect_name``:
+    leaves out what the models declare for another database only (``Index.ddl_if``), such as
+    the inbox's PostgreSQL trigram index, which SQLite and MariaDB never get."""
+
+    def include(obj: object, name: str | None, type_: str, reflected: bool,
+                compare_to: object) -> bool:
+        condition = getattr(obj, "_ddl_if", None)
+        wanted = getattr(condition, "dialect", None)
+        return not (type_ == "index" and wanted and wanted != dialect_name)
+
+    return include

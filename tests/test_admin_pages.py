@@ -108,16 +108,16 @@ def test_unknown_user_pages_are_404(admin):
 # -- global settings ------------------------------------------------------------------------
 
 def test_global_page_lists_every_setting_by_category(app, admin):
-    # one topic at a time: every setting is on the page of its category
+    # one topic at a time: every site-wide setting is on the page of its category
     page = _text(admin.get("/admin/settings/"))
     registry = bridge_state(app).registry
     for category, specs in registry.categories().items():
-        if not any("default" in spec.levels for spec in specs):
+        if not any(spec.offered_at("default") for spec in specs):
             continue
         topic = _text(admin.get("/admin/settings/", query_string={"topic": category}))
         assert f'data-topic="{category}" aria-current="page"' in topic, category
         for spec in specs:
-            if "default" in spec.levels:
+            if spec.offered_at("default"):
                 assert f'id="setting-{spec.name}"' in topic, spec.name
     assert "<legend>Apicrypt</legend>" in page and "apicryptVersion" in page
     assert 'id="setting-optionGeActiverInboxApicrypt"' not in page  # another topic
@@ -149,7 +149,6 @@ def test_global_save_changes_only_what_changed(app, admin):
     ("s-apicryptPopHost", "pop intermedic.org", "n&#39;est pas un nom de serveur"),
     ("s-apicryptCheminVersClefs", "/no/such/folder", "Le dossier /no/such/folder n&#39;existe"),
     ("s-apicryptCheminVersClefs", "relative/path", "n&#39;est pas un chemin absolu"),
-    ("s-apicryptAdresse", "not-an-address", "n&#39;est pas une adresse e-mail"),
 ])
 def test_invalid_values_are_explained_and_nothing_is_saved(app, admin, field, value, message):
     before = _rows(app)
@@ -181,24 +180,24 @@ def test_a_user_id_that_does_not_exist_is_refused(app, admin, people):
 def test_secret_is_write_only(app, admin):
     page = _text(admin.get("/admin/settings/"))
     assert "non défini" in page
-    response = post(admin, "/admin/settings/", {"s-apicryptPopPassword": SECRET})
+    response = post(admin, "/admin/settings/", {"s-apicrypt2CompanionToken": SECRET})
     assert response.status_code == 302
-    [row] = [r for r in _rows(app) if r[0] == "apicryptPopPassword"]
+    [row] = [r for r in _rows(app) if r[0] == "apicrypt2CompanionToken"]
     assert SECRET not in row[3]  # encrypted at rest
     with app.app_context():
-        assert bridge_state(app).settings.get("apicryptPopPassword") == SECRET
+        assert bridge_state(app).settings.get("apicrypt2CompanionToken") == SECRET
     page = _text(admin.get("/admin/settings/"))
     assert SECRET not in page and "●" not in page and "*****" not in page
-    assert 'name="s-apicryptPopPassword" value=""' in page and ">défini<" in page
+    assert 'name="s-apicrypt2CompanionToken" value=""' in page and ">défini<" in page
     # an empty field leaves it unchanged; the erase box clears it
-    assert post(admin, "/admin/settings/", {"s-apicryptPopPassword": ""}).status_code == 302
+    assert post(admin, "/admin/settings/", {"s-apicrypt2CompanionToken": ""}).status_code == 302
     with app.app_context():
-        assert bridge_state(app).settings.get("apicryptPopPassword") == SECRET
+        assert bridge_state(app).settings.get("apicrypt2CompanionToken") == SECRET
     [event] = events(app, "setting.set")
     assert event.detail == "secret value changed" and SECRET not in event.detail
-    post(admin, "/admin/settings/", {"s-apicryptPopPassword__clear": "1"})
+    post(admin, "/admin/settings/", {"s-apicrypt2CompanionToken__clear": "1"})
     with app.app_context():
-        assert bridge_state(app).settings.get("apicryptPopPassword") == ""
+        assert bridge_state(app).settings.get("apicrypt2CompanionToken") == ""
     assert SECRET not in "".join(_text(admin.get(url)) for url in (
         "/admin/audit/", "/admin/users/1/settings", "/admin/modules/base/settings"))
 
@@ -378,3 +377,51 @@ def test_cli_setting_changes_are_audited(app, cli):
     assert [(e.action, e.target, e.actor_login, e.detail) for e in events(app)] == [
         ("setting.set", "apicryptPopPassword@default", "cli", "secret value changed"),
         ("setting.unset", "apicryptPopPassword@default", "cli", "")]
+
+
+def test_global_page_offers_no_per_person_value(app, admin):
+    """An address, a mailbox login and password, a certificate, a delegation belong to one
+    person: the global page names them and points to the practitioner's page, offers no
+    field for them, and refuses them if posted anyway; a site-wide value already stored
+    (an import, the command line) is named with a button that removes it."""
+    registry = bridge_state(app).registry
+    per_person = [spec for spec in registry if spec.per_person]
+    assert {"apicryptAdresse", "apicryptUtilisateur", "apicryptPopUser", "apicryptPopPassword",
+            "apicrypt2CertName", "apicrypt2CertPassword", "apicryptMaildir",
+            "apicryptInboxMailForUserID"} <= {spec.name for spec in per_person}
+    pages = "".join(_text(admin.get("/admin/settings/", query_string={"topic": category}))
+                    for category in registry.categories())
+    for spec in per_person:
+        assert f'id="setting-{spec.name}"' not in pages, spec.name
+        assert f'name="s-{spec.name}"' not in pages, spec.name
+    page = _text(admin.get("/admin/settings/"))
+    notice = page.split('id="per-person-settings"')[1].split("</section>")[0]
+    assert "Préparer le praticien" in notice and "Adresse Apicrypt" in notice
+    assert "Mot de passe de la boîte" in notice and 'href="/admin/users/"' in notice
+    assert "stored-per-person" not in page
+    # posted anyway: not saved
+    response = post(admin, "/admin/settings/", {
+        "s-apicryptAdresse": "tout.LEMONDE@medical69.apicrypt.org",
+        "s-apicryptPopPassword": SECRET, "s-apicryptSmtpHost": "smtp.example.org"})
+    assert response.status_code == 302
+    assert [row[0] for row in _rows(app)] == ["apicryptSmtpHost"]
+    # a module page does not offer them either, and says where they go
+    module = _text(admin.get("/admin/modules/base/settings"))
+    assert 'value="apicryptAdresse"' not in module
+    refused = post(admin, "/admin/modules/base/settings", {
+        "setting": "apicryptAdresse", "s-apicryptAdresse": "a.B@medical69.apicrypt.org"})
+    assert refused.status_code == 400
+    assert "apicryptAdresse est propre à une personne" in _text(refused)
+    # the user's own page still offers them
+    assert 'value="apicryptAdresse"' in _text(admin.get("/admin/users/1/settings"))
+    # a site-wide value stored by the command line is named and can be removed
+    with app.app_context():
+        bridge_state(app).settings.set("apicryptPopUser", "commun", level="default")
+    page = _text(admin.get("/admin/settings/"))
+    stored = page.split('id="stored-per-person"')[1].split("</div>")[0]
+    assert "s&#39;applique à chaque utilisateur qui n&#39;a pas la sienne" in stored
+    assert 'data-stored-per-person="apicryptPopUser"' in stored
+    assert 'value="apicryptPopUser"' in stored
+    assert post(admin, "/admin/settings/", {"reset": "apicryptPopUser"}).status_code == 302
+    assert not any(row[0] == "apicryptPopUser" for row in _rows(app))
+    assert "stored-per-person" not in _text(admin.get("/admin/settings/"))

@@ -81,16 +81,16 @@ def test_admin_configures_settings_overrides_and_secrets(site, page):
 
     # a secret: stored, never shown back
     page.goto(f"{base}/admin/settings/")
-    page.fill("#f-apicryptPopPassword", SECRET)
+    page.fill("#f-apicrypt2CompanionToken", SECRET)
     page.click("fieldset.category >> nth=0 >> button.primary")
-    assert _stored(app, "apicryptPopPassword") == SECRET
+    assert _stored(app, "apicrypt2CompanionToken") == SECRET
     with app.app_context():
         row = db.session.scalar(db.select(SettingValue).where(
-            SettingValue.name == "apicryptPopPassword"))
+            SettingValue.name == "apicrypt2CompanionToken"))
         assert row.encrypted and SECRET not in row.value
         db.session.remove()
-    assert page.input_value("#f-apicryptPopPassword") == ""
-    assert "défini" in page.inner_text("#setting-apicryptPopPassword .secret-state")
+    assert page.input_value("#f-apicrypt2CompanionToken") == ""
+    assert "défini" in page.inner_text("#setting-apicrypt2CompanionToken .secret-state")
     assert SECRET not in page.content()
     screenshot(page, "04-global-settings-secret-set")
 
@@ -124,7 +124,7 @@ def test_admin_configures_settings_overrides_and_secrets(site, page):
         screenshot(page, name)
     audit_text = page.goto(f"{base}/admin/audit/?action=setting.set") and page.inner_text(
         "#audit")
-    assert "apicryptPopPassword@default" in audit_text and SECRET not in audit_text
+    assert "apicrypt2CompanionToken@default" in audit_text and SECRET not in audit_text
     page.click("button[value=en]")
     assert "Audit log" in page.inner_text("h1")
     screenshot(page, "13-audit-english")

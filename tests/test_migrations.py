@@ -17,7 +17,8 @@ def test_head_matches_the_models_on_every_database(db_app):
         assert {"bridge_settings", "bridge_users", migrate.VERSION_TABLE} <= tables
         context = MigrationContext.configure(
             connection,
-            opts={"compare_type": True, "version_table": migrate.VERSION_TABLE},
+            opts={"compare_type": True, "version_table": migrate.VERSION_TABLE,
+                  "include_object": migrate.for_dialect(connection.dialect.name)},
         )
         differences = compare_metadata(context, Base.metadata)
     assert differences == [], f"models and migrations disagree: {differences}"

@@ -9,6 +9,7 @@ from typing import Any
 
 from medshake_bridge.hprim import HprimDocument, HprimHeader
 from medshake_bridge.models.mail import InboxDocument, ReceivedMessage
+from medshake_bridge.search_text import search_text
 
 
 def _jsonable(value: Any) -> Any:
@@ -56,5 +57,11 @@ def build_documents(message: ReceivedMessage, documents: list[HprimDocument],
                 results_json=results_json(document),
                 abnormal=document.has_abnormal_results,
                 body=document.body if header is not None else document.text,
+                search_text=search_text(
+                    last_name=header.last_name if header else "",
+                    first_name=header.first_name if header else "",
+                    birth_date=header.birth_date if header else None,
+                    sender_name=header.sender_name if header else "",
+                    subject=message.subject or "", from_address=message.from_address or ""),
             ))
     return rows

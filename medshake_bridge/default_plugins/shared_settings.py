@@ -43,16 +43,17 @@ SHARED_SETTINGS = [
               "Adresse complète (prenom.NOM@medicalXX.apicrypt.org). Les utilisateurs qui ont "
               "une adresse sont relevés.",
               "Full address (prenom.NOM@medicalXX.apicrypt.org). Users with an address are "
-              "collected."),
+              "collected.", per_person=True),
     _apicrypt("apicryptUtilisateur", "text", "", "Utilisateur Apicrypt", "Apicrypt user name",
               "Nom d'utilisateur prenom.NOM (casse respectée) : clefs et connexion SMTP.",
-              "User name prenom.NOM (case kept): key files and SMTP login."),
+              "User name prenom.NOM (case kept): key files and SMTP login.", per_person=True),
     _apicrypt("apicryptPopUser", "text", "", "Identifiant de la boîte", "Mailbox login",
               "Identifiant de connexion à la boîte de réception (POP3 ou IMAP).",
-              "Login of the receiving mailbox (POP3 or IMAP)."),
+              "Login of the receiving mailbox (POP3 or IMAP).", per_person=True),
     _apicrypt("apicryptPopPassword", "text", "", "Mot de passe de la boîte", "Mailbox password",
               "Mot de passe de la boîte, utilisé aussi pour l'envoi SMTP. Stocké chiffré.",
-              "Mailbox password, also used for SMTP sending. Stored encrypted.", secret=True),
+              "Mailbox password, also used for SMTP sending. Stored encrypted.", secret=True,
+              per_person=True),
     _apicrypt("apicryptSmtpHost", "host", "smtp.intermedic.org", "Serveur d'envoi (SMTP)",
               "Sending server (SMTP)", "Serveur SMTP d'Apicrypt.", "Apicrypt's SMTP server."),
     _apicrypt("apicryptSmtpPort", "port", 587, "Port SMTP", "SMTP port",
@@ -121,7 +122,7 @@ SHARED_SETTINGS = [
               "the chosen users, collect their mailbox and send on their behalf. Their own "
               "read state stays theirs; every opening is audited. Granted per user only, "
               "never to everyone.",
-              levels=("user",),
+              levels=("user",), per_person=True,
               levels_fix="a delegation is granted to one person at a time, never at the default "
                          "or module level (that would let every user read this mail): set it "
                          "on the delegate's own page (Users → the secretary → settings)"),

@@ -2,8 +2,9 @@
 
 Every filter narrows the documents the user may already see (the access rule is applied by
 the service before these conditions). Words of the search box must each match the patient's
-last or first name, the sender, the subject, or the birth date (``12/03/1961``), case-
-insensitively.
+last or first name, the sender, the subject, the sender's address or the birth date
+(``12/03/1961``), without regard to case or accents: they are looked for in one folded column
+(``search_text``, trigram-indexed on PostgreSQL) rather than in five columns of two tables.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ import datetime as dt
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_
+from sqlalchemy import Text, and_, bindparam, exists, func, or_
 
 from medshake_bridge.inbox import readstate
 from medshake_bridge.models.mail import InboxDocument, ReceivedMessage
+from medshake_bridge.search_text import fold
 
 TYPES = ("results", "letter", "other")  # lab results, HPRIM letter, mail without HPRIM data
 
@@ -115,9 +117,13 @@ def _name_word(word: str) -> Any:
 
 
 def _word(word: str) -> Any:
-    pattern = _like(word)
-    return or_(_name_word(word),
-               func.lower(InboxDocument.sender_name).like(pattern, escape="\\"),
-               _message(or_(func.lower(ReceivedMessage.subject).like(pattern, escape="\\"),
-                            func.lower(ReceivedMessage.from_address).like(pattern,
-                                                                          escape="\\"))))
+    """One word of the search box, found in the document's folded search text (names, birth
+    date, sender, subject, address; see :mod:`medshake_bridge.search_text`)."""
+    # The pattern is written into the SQL (quoted by SQLAlchemy), not sent as a parameter:
+    # PostgreSQL then plans each search for its words. With a parameter, the driver's
+    # prepared statement gets one generic plan for every word, and a word every document
+    # has ("jeanne") went through the trigram index at 80 ms instead of 0.2 ms.
+    pattern = bindparam(None, _like(fold(word)), type_=Text(), literal_execute=True)
+    found = InboxDocument.search_text.like(pattern, escape="\\")
+    birth = _date(word)  # "12/3/1961" too, which the stored "12/03/1961" does not contain
+    return or_(found, InboxDocument.patient_birth_date == birth) if birth else found

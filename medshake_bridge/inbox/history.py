@@ -12,15 +12,20 @@ import datetime as dt
 import json
 from dataclasses import dataclass, field
 
+from sqlalchemy import select
+
+from medshake_bridge.access import readable_mail_owner_ids
+from medshake_bridge.db import db
 from medshake_bridge.hprim.lab import parse_number
 from medshake_bridge.inbox.results import (
+    HISTORY_SCAN,
     analyte_key,
     direction_of,
     exam_date,
     same_patient_documents,
 )
 from medshake_bridge.models import User
-from medshake_bridge.models.mail import InboxDocument
+from medshake_bridge.models.mail import FILED, InboxDocument
 
 WIDTH, HEIGHT, PAD_X, PAD_Y = 560, 170, 48, 22
 
@@ -100,7 +105,25 @@ def _layout(series: Series) -> None:
 
 def analyte_history(user: User, document: InboxDocument) -> list[Series]:
     """Every analyte found in this patient's documents, each with its values over time."""
-    documents = [document, *same_patient_documents(user, document)]
+    return series_of([document, *same_patient_documents(user, document)])
+
+
+def patient_history(user: User, patient_ref: str) -> list[Series]:
+    """Every analyte in the documents filed into ``patient_ref`` that ``user`` may read.
+
+    The patient page draws these: the record is what was filed into it (unlike the inbox's
+    history, which follows the identity the documents carry before they are filed).
+    """
+    owners = sorted(readable_mail_owner_ids(user))
+    documents = db.session.scalars(select(InboxDocument).where(
+        InboxDocument.owner_user_id.in_(owners or [-1]), InboxDocument.state == FILED,
+        InboxDocument.filed_patient_ref == patient_ref)
+        .order_by(InboxDocument.created_at.desc(), InboxDocument.id.desc()).limit(HISTORY_SCAN))
+    return series_of(list(documents))
+
+
+def series_of(documents: list[InboxDocument]) -> list[Series]:
+    """The analytes of ``documents``, oldest exam first, one copy of each document only."""
     seen_copies: set[tuple[int, int]] = set()
     found: dict[str, Series] = {}
     rows = []

@@ -22,6 +22,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from medshake_bridge.db import db
 from medshake_bridge.models.settings import utcnow
 
+SEARCH_INDEX = "ix_bridge_inbox_documents_search"
+
 # States of a received message (a row exists only once its raw bytes are safely on disk).
 STORED = "stored"            # raw kept, not processed yet
 PROCESSED = "processed"      # documents committed
@@ -109,6 +111,11 @@ class InboxDocument(db.Model):
     __table_args__ = (
         UniqueConstraint("message_id", "owner_user_id", "position"),
         Index("ix_bridge_inbox_documents_listing", "owner_user_id", "state", "created_at"),
+        # The search box's words, found through trigrams (PostgreSQL with pg_trgm only:
+        # migration 0019 makes it when the extension can be had; elsewhere a scan).
+        Index(SEARCH_INDEX, "search_text", postgresql_using="gin",
+              postgresql_ops={"search_text": "gin_trgm_ops"},
+              postgresql_with={"fastupdate": "off"}).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -129,6 +136,10 @@ class InboxDocument(db.Model):
     results_json: Mapped[str] = mapped_column(Text, nullable=False, default="[]")
     abnormal: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     body: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    # What the inbox's search box looks in, folded (lower case, no accents): names, birth
+    # date, sender, subject, address (medshake_bridge.search_text, migration 0019).
+    search_text: Mapped[str] = mapped_column(Text, nullable=False, default="",
+                                             server_default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False,
                                                  default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -54,6 +54,11 @@ class SettingSpec:
     ``default`` may be a callable taking the Flask app (for defaults under the instance folder).
     ``validator`` receives the coerced value and raises :class:`ValueProblem` to refuse it.
     ``must_exist`` applies to folder and file settings.
+    ``per_person`` marks a value that belongs to one person (an address, a mailbox login and
+    password, a certificate): pages offer it per user only (the practitioner set-up page and
+    the per-user overrides), never on the global or module pages, where one value would be
+    every user's. A site-wide value already stored still applies (imports and the command line
+    may set one); the global page names it so an admin can move it to each person.
     """
 
     name: str
@@ -76,6 +81,7 @@ class SettingSpec:
     choices_from: str | Callable[[Any], Any] | None = field(default=None, compare=False)
     # What to tell someone who tries a level not in ``levels`` (why, and where to set it).
     levels_fix: str = field(default="", compare=False)
+    per_person: bool = field(default=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.type not in TYPES:
@@ -85,6 +91,10 @@ class SettingSpec:
         if self.type == "choice" and not (self.choices or self.choices_from):
             raise ValueError(f"setting {self.name}: a choice setting needs choices (or "
                              "choices_from, to take them from what plugins offer)")
+
+    def offered_at(self, level: str) -> bool:
+        """Whether the settings pages offer this setting at ``level`` (see ``per_person``)."""
+        return level in self.levels and (level == "user" or not self.per_person)
 
     def label(self, lang: str = "fr") -> str:
         return self.label_en if lang == "en" else self.label_fr

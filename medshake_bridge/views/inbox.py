@@ -77,16 +77,36 @@ def view(document_id: int) -> str:
     candidates = patients.candidates_for_document(document.id, user=user) \
         if document.state == NEW else []
     confirm_source = request.args.get("confirm_create", "")
+    chosen = preselected(candidates)
     return render_template(
         "bridge/inbox_view.html", document=document, message=document.message,
         header=service.header(document), results=service.results(document),
         attachments=service.attachments(document), candidates=candidates,
-        strong=[c for c in candidates if c.strong],
+        strong=[c for c in candidates if c.strong], preselected=chosen,
+        ambiguous=bool(candidates) and not chosen,
         confirm_source=confirm_source if confirm_source in patients.creatable_sources() else "",
         creatable=patients.creatable_sources(), problems=patients.provider_problems(),
         search=search, found=found, invalid_parts=service.invalid_parts(document),
         **document_context(user, document),
     )
+
+
+def preselected(candidates: list[Any]) -> str:
+    """The candidate ticked in advance, or ``""`` when the choice is not clear-cut.
+
+    One click on "File" must never file into the wrong record: the best candidate is ticked
+    only when it has the received last and first name and more criteria than the next one.
+    Two candidates as good as each other (one with the same NIR, another with the same name)
+    leave nothing ticked, and the page says why.
+    """
+    if not candidates:
+        return ""
+    best = candidates[0]
+    if len(candidates) > 1 and candidates[1].score >= best.score:
+        return ""
+    if not {"last_name", "first_name"} <= set(best.reasons):
+        return ""
+    return str(best.ref)
 
 
 @inbox_pages.route("/<int:document_id>/history")

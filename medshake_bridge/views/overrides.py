@@ -126,7 +126,7 @@ def _render(scope: Scope, *, edit_name: str = "", submitted: Any = None, error: 
         })
     addable: dict[str, list[SettingSpec]] = {}
     for spec in registry:
-        if scope.level in spec.levels and spec.name not in overridden:
+        if spec.offered_at(scope.level) and spec.name not in overridden:
             addable.setdefault(spec.category, []).append(spec)
     field = None
     if edit_name:
@@ -157,23 +157,31 @@ def _lang() -> str:
 
 def _chosen_spec(scope: Scope, name: str) -> SettingSpec | None:
     registry = bridge_state().registry
-    if name not in registry or scope.level not in registry.get(name).levels:
-        return None
+    if name not in registry or not registry.get(name).offered_at(scope.level):
+        return None  # a per-person value is never offered for a whole module
     return registry.get(name)
+
+
+def _refuse_choice(scope: Scope, name: str) -> tuple[str, int]:
+    registry = bridge_state().registry
+    if name in registry and registry.get(name).per_person:
+        flash(_("%(name)s belongs to one person: set it on that person's page (Users, then "
+                "“Set up the practitioner”), not for a whole module.", name=name), "error")
+    else:
+        flash(_("Choose a setting from the list."), "error")
+    return _render(scope, status=400)
 
 
 def _page(scope: Scope) -> tuple[str, int] | Response:
     if request.method == "GET":
         name = request.args.get("edit", "").strip()
         if name and _chosen_spec(scope, name) is None:
-            flash(_("Choose a setting from the list."), "error")
-            return _render(scope, status=400)
+            return _refuse_choice(scope, name)
         return _render(scope, edit_name=name)
     name = request.form.get("setting", "")
     spec = _chosen_spec(scope, name)
     if spec is None:
-        flash(_("Choose a setting from the list."), "error")
-        return _render(scope, status=400)
+        return _refuse_choice(scope, name)
     store = bridge_state().settings
     result = save_settings(store, [spec], request.form, level=scope.level, keep_equal=True,
                            **scope.store_kwargs)

@@ -16,6 +16,7 @@ from medshake_bridge.access import USER, current_bridge_user, deny, may_read_mai
 from medshake_bridge.errors import BridgeError
 from medshake_bridge.flashes import flash
 from medshake_bridge.i18n import _
+from medshake_bridge.inbox.history import patient_history
 from medshake_bridge.patient_ref import PatientRef
 from medshake_bridge.patients.identity import FIELDS, read_new_patient
 
@@ -75,9 +76,14 @@ def show(ref: str) -> str:
 
     documents = [d for d in patient_documents(patient.ref)
                  if may_read_mail_of(user, d.owner_user_id)]
+    # newest exam first (the day received when the sender gave no exam date)
+    documents.sort(key=lambda d: (d.exam_date or d.created_at.date(), d.created_at, d.id),
+                   reverse=True)
     label = patients.patient_providers()[patient.ref.source].label
+    history = patient_history(user, str(patient.ref))
+    count = len({point.document_id for series in history for point in series.points})
     return render_template("bridge/patient_show.html", patient=patient, documents=documents,
-                           source_label=label)
+                           source_label=label, history=history, history_documents=count)
 
 
 @patient_pages.app_template_global("patient_source_label")

@@ -1,5 +1,12 @@
 """*Paramètres globaux*: every declared setting that has a site-wide (default-level) value,
-grouped by category, drawn from the declarations."""
+grouped by category, drawn from the declarations.
+
+Values that belong to one person (``SettingSpec.per_person``: an address, a mailbox login and
+password, a certificate, a delegation) are not offered here: one value would be everyone's.
+They are set on each practitioner's set-up page. A site-wide value of one of them that is
+already stored (an import, the command line) is named, with what it does and a button to
+remove it.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +18,7 @@ from werkzeug.wrappers import Response
 from medshake_bridge.access import ADMIN, protect
 from medshake_bridge.extension import bridge_state
 from medshake_bridge.flashes import flash
-from medshake_bridge.i18n import _, ngettext
+from medshake_bridge.i18n import _, current_language, ngettext
 from medshake_bridge.settings import SettingSpec
 from medshake_bridge.users import list_users
 from medshake_bridge.views.setting_fields import SettingField, build_field
@@ -23,7 +30,18 @@ LEVEL = "default"
 
 
 def _global_specs() -> list[SettingSpec]:
-    return [spec for spec in bridge_state().registry if LEVEL in spec.levels]
+    return [spec for spec in bridge_state().registry if spec.offered_at(LEVEL)]
+
+
+def _per_person_specs() -> list[SettingSpec]:
+    return [spec for spec in bridge_state().registry if spec.per_person]
+
+
+def _stored_per_person() -> list[SettingSpec]:
+    """Per-person settings that nevertheless have a site-wide value stored."""
+    store = bridge_state().settings
+    return [spec for spec in _per_person_specs()
+            if LEVEL in spec.levels and store.stored(spec.name, LEVEL) is not None]
 
 
 def _categories(submitted: dict[str, Any], errors: dict[str, str]) -> list[
@@ -82,7 +100,11 @@ def index() -> Response | tuple[str, int]:
                        "Nothing was saved: %(num)s values are refused. Correct them below.",
                        len(errors)), "error")
     status = 400 if errors else 200
+    lang = current_language()
     categories = _categories(submitted, errors)
     topic = _topic(categories, errors)
     return render_template("bridge/settings_global.html", categories=categories,
-                           topic=topic, errors=errors), status
+                           topic=topic, errors=errors,
+                           per_person=[spec.label(lang) for spec in _per_person_specs()],
+                           stored_per_person=[(spec.name, spec.label(lang))
+                                              for spec in _stored_per_person()]), status

@@ -21,5 +21,6 @@ def medshake_settings() -> list[SettingSpec]:
             label_fr="Maildir local", label_en="Local Maildir",
             help_fr="Dossier Maildir (avec cur/, new/, tmp/) à relever.",
             help_en="Maildir folder (with cur/, new/, tmp/) to collect from.",
+            per_person=True,  # one person's mail: set on the practitioner's page
         ),
     ]
