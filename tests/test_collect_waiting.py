@@ -1,0 +1,162 @@
+"""Waiting messages and the mailbox row, as the mutation run of collect/pipeline.py found them
+untested (docs/testing.md): when a waiting message is tried again (its backoff, a person's
+"retry now", a setting changed after its last try, not at the same instant), what the report
+and the banners say about it, and that a collection always files its mail under its own
+mailbox row.
+
+A message waits after an outage or a setting stopped it; the tests put a real collected
+message into that state in the database, exactly as ``_record_failure`` leaves it, then run
+the real collection against the sandbox programs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import func, select, update
+
+from medshake_bridge import bridge_state
+from medshake_bridge.collect.mailboxes import plan_mailboxes
+from medshake_bridge.collect.pipeline import waiting_messages
+from medshake_bridge.db import db
+from medshake_bridge.errors import CONFIGURATION, CONTENT, TRANSIENT
+from medshake_bridge.models.mail import (
+    FAILED,
+    PROCESSED,
+    QUARANTINED,
+    STORED,
+    Mailbox,
+    ReceivedMessage,
+)
+from medshake_bridge.models.settings import SettingValue, utcnow
+
+REASON = "the Apicrypt companion does not answer"
+FIX = "start the Apicrypt companion, then wait: the mail is tried again"
+
+
+def _failed_once(world, monkeypatch) -> int:
+    """One message collected, which failed once (a program fault): its id."""
+    world.deliver(world.mail())
+    monkeypatch.setenv("MEDSHAKE_SANDBOX_FAULT", "apiuncrypt:exit1")
+    world.collect()
+    monkeypatch.delenv("MEDSHAKE_SANDBOX_FAULT")
+    (message,) = world.messages()
+    assert message.state == FAILED
+    return message.id
+
+
+def _make_waiting(world, message_id: int, cause: str, *, last_attempt: dt.datetime,
+                  next_attempt: dt.datetime) -> None:
+    with world.app.app_context():
+        db.session.execute(update(ReceivedMessage).where(ReceivedMessage.id == message_id)
+                           .values(state=FAILED, error_cause=cause, error_fix=FIX,
+                                   last_error=f"CompanionDown: {REASON}", attempts=0,
+                                   waiting_since=last_attempt, last_attempt_at=last_attempt,
+                                   next_attempt_at=next_attempt))
+        db.session.commit()
+
+
+def _last_setting_change(world) -> dt.datetime:
+    with world.app.app_context():
+        moment = db.session.scalar(select(func.max(SettingValue.updated_at)))
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def test_a_waiting_message_waits_for_its_backoff_unless_a_person_asks(world, monkeypatch):
+    message_id = _failed_once(world, monkeypatch)
+    now = utcnow()
+    _make_waiting(world, message_id, TRANSIENT, last_attempt=now,
+                  next_attempt=now + dt.timedelta(minutes=10))
+    report = world.collect()  # not due yet: not tried, reported as waiting with its reason
+    (mailbox,) = report.mailboxes
+    assert (mailbox.waiting, mailbox.processed, mailbox.failed) == (1, 0, 0)
+    assert (mailbox.waiting_reason, mailbox.waiting_fix, mailbox.waiting_cause) == (
+        REASON, FIX, TRANSIENT)
+    assert not mailbox.clean and not report.ok and not report.configuration_error
+    assert [m.state for m in world.messages()] == [FAILED] and world.documents() == []
+    report = world.collect(retry_now=True)
+    assert (report.total("processed"), report.total("waiting")) == (1, 0) and report.ok
+    assert [m.state for m in world.messages()] == [PROCESSED] and len(world.documents()) == 1
+
+
+def test_a_waiting_message_is_tried_once_its_backoff_is_over(world, monkeypatch):
+    message_id = _failed_once(world, monkeypatch)
+    now = utcnow()
+    _make_waiting(world, message_id, TRANSIENT, last_attempt=now - dt.timedelta(minutes=2),
+                  next_attempt=now - dt.timedelta(seconds=1))
+    report = world.collect()
+    assert (report.total("processed"), report.total("waiting")) == (1, 0)
+    assert [m.state for m in world.messages()] == [PROCESSED]
+
+
+def test_a_setting_changed_after_the_last_try_releases_configuration_waits_only(
+        world, monkeypatch):
+    message_id = _failed_once(world, monkeypatch)
+    changed = _last_setting_change(world)
+    later = utcnow() + dt.timedelta(hours=1)
+    # last tried at the very instant of the last setting change: that change was already
+    # there when it failed, so it does not release the message
+    _make_waiting(world, message_id, CONFIGURATION, last_attempt=changed, next_attempt=later)
+    report = world.collect()
+    assert report.total("waiting") == 1 and report.configuration_error
+    assert report.mailboxes[0].waiting_cause == CONFIGURATION
+    # an outage is not cured by a setting: tried before the change, still waiting
+    _make_waiting(world, message_id, TRANSIENT, last_attempt=changed - dt.timedelta(minutes=1),
+                  next_attempt=later)
+    assert world.collect().total("waiting") == 1
+    # a setting waited for, changed after the last try: retried at once
+    _make_waiting(world, message_id, CONFIGURATION,
+                  last_attempt=changed - dt.timedelta(minutes=1), next_attempt=later)
+    report = world.collect()
+    assert (report.total("processed"), report.total("waiting")) == (1, 0)
+    assert [m.state for m in world.messages()] == [PROCESSED]
+
+
+def test_the_banners_list_only_messages_waiting_for_an_outage_or_a_setting(world):
+    with world.app.app_context():
+        first = Mailbox(key="maildir:first", collector="maildir")
+        second = Mailbox(key="maildir:second", collector="maildir")
+        db.session.add_all([first, second])
+        db.session.flush()
+        rows = {}
+        for name, mailbox, state, cause in [
+            ("outage", first, FAILED, TRANSIENT),
+            ("setting", first, FAILED, CONFIGURATION),
+            ("content", first, FAILED, CONTENT),
+            ("uncaused", first, FAILED, ""),
+            ("quarantined", first, QUARANTINED, CONFIGURATION),
+            ("stored", first, STORED, ""),
+            ("processed", first, PROCESSED, ""),
+            ("other mailbox", second, FAILED, TRANSIENT),
+        ]:
+            rows[name] = ReceivedMessage(mailbox_id=mailbox.id, server_id=name, sha256="0" * 64,
+                                         raw_path=f"/nowhere/{name}", state=state,
+                                         error_cause=cause)
+        db.session.add_all(rows.values())
+        db.session.commit()
+        ids = {row.id: name for name, row in rows.items()}
+        assert [ids[row.id] for row in waiting_messages()] == [
+            "outage", "setting", "other mailbox"]
+        assert [ids[row.id] for row in waiting_messages([first.id])] == ["outage", "setting"]
+        assert [ids[row.id] for row in waiting_messages([second.id])] == ["other mailbox"]
+        assert waiting_messages([]) == []
+
+
+def test_mail_is_filed_under_its_own_mailbox_row_never_a_left_over_one(world):
+    """Rows of mailboxes used before (another setting, another user) stay in the table; the
+    collection must find its own row by its exact key, whatever the order of the rows."""
+    with world.app.app_context():
+        (plan,), _ = plan_mailboxes(bridge_state())
+        key = plan.identity.key
+        db.session.add_all([Mailbox(key=key + "~old", collector="maildir"),
+                            Mailbox(key="", collector="maildir")])
+        db.session.commit()
+    world.deliver(world.mail())
+    assert world.collect().total("processed") == 1
+    with world.app.app_context():
+        (message,) = db.session.scalars(select(ReceivedMessage)).all()
+        assert message.mailbox.key == key
+        mine = db.session.scalars(select(Mailbox).where(Mailbox.key == key)).one()
+        assert mine.last_outcome == "ok" and mine.last_finished_at is not None
+        others = db.session.scalars(select(Mailbox).where(Mailbox.key != key)).all()
+        assert [row.last_outcome for row in others] == ["", ""]
