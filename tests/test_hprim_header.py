@@ -142,6 +142,11 @@ def test_not_a_nir(raw: str) -> None:
         ("LAB01      jean.dupont  ", ("LAB01", "jean.dupont")),
         ("LAB01 Laboratoire des Tests", ("LAB01", "Laboratoire des Tests")),
         ("ABCDEFGHIJjean.dupont", ("ABCDEFGHIJ", "jean.dupont")),
+        # a full-width code pushed right by a leading space is still read whole (it was cut
+        # at column 10: "LAB012345" and "6 Laboratoire"), with a space or a tab after it
+        (" LAB0123456 Laboratoire", ("LAB0123456", "Laboratoire")),
+        (" LAB0123456\tLaboratoire", ("LAB0123456", "Laboratoire")),
+        ("  LAB012345 Laboratoire", ("LAB012345", "Laboratoire")),
         ("LAB01", ("LAB01", "")),
         ("", ("", "")),
         ("   ", ("", "")),

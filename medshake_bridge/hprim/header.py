@@ -86,7 +86,7 @@ def split_code_line(line: str) -> tuple[str, str]:
         code, name = text[:CODE_WIDTH].strip(), text[CODE_WIDTH + 1 :].strip()
     else:
         parts = text.strip().split(None, 1)
-        if len(parts) == 2 and len(parts[0]) < CODE_WIDTH:
+        if len(parts) == 2 and len(parts[0]) <= CODE_WIDTH:  # a whole code, then a name
             code, name = parts[0], parts[1].strip()
         else:
             code, name = text[:CODE_WIDTH].strip(), text[CODE_WIDTH:].strip()
