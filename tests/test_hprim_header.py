@@ -148,6 +148,8 @@ def test_not_a_nir(raw: str) -> None:
         (" LAB0123456\tLaboratoire", ("LAB0123456", "Laboratoire")),
         ("  LAB012345 Laboratoire", ("LAB012345", "Laboratoire")),
         ("LAB01", ("LAB01", "")),
+        ("#LAB01     Laboratoire", ("#LAB01", "Laboratoire")),  # only "." means no code
+        ("+          Laboratoire", ("+", "Laboratoire")),
         ("", ("", "")),
         ("   ", ("", "")),
     ],
@@ -203,6 +205,22 @@ def test_every_field_is_read() -> None:
 def test_thirteenth_blank_line_is_counted() -> None:
     assert parse_header([*FULL, ""]).line_count == 13
     assert parse_header([*FULL, "Texte"]).line_count == 12
+
+
+def test_no_lines_at_all_give_an_empty_header() -> None:
+    assert parse_header([]) == HprimHeader()
+
+
+def test_eleven_lines_give_the_sender_without_the_recipient() -> None:
+    header = parse_header(FULL[:11])
+    assert (header.sender_code, header.sender_name) == ("LABOFICTI1", "Laboratoire Fictif")
+    assert (header.recipient_code, header.recipient_name) == ("", "")
+    assert header.line_count == 12
+
+
+def test_display_name_is_last_name_then_first_name() -> None:
+    assert parse_header(FULL).display_name == "TESTARD Élodie"
+    assert parse_header(["X", "DUPONT"]).display_name == "DUPONT"
 
 
 def test_short_text_gives_empty_fields() -> None:

@@ -169,3 +169,11 @@ def test_names_at_their_limits() -> None:
     assert plausible_name("un deux trois quatre cinq six") is True
     assert plausible_name("un deux trois quatre cinq six sept") is False
     assert plausible_name("A") is True
+
+
+def test_routing_lines_come_as_exactly_two() -> None:
+    # a caller passing one line (or three) is told, instead of having a line silently unscored
+    with pytest.raises(ValueError):
+        score_header(BASE, routing_lines=(ROUTING[0],), today=TODAY)
+    with pytest.raises(ValueError):
+        score_header(BASE, routing_lines=(*ROUTING, ROUTING[0]), today=TODAY)
