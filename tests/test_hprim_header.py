@@ -147,6 +147,8 @@ def test_not_a_nir(raw: str) -> None:
         (" LAB0123456 Laboratoire", ("LAB0123456", "Laboratoire")),
         (" LAB0123456\tLaboratoire", ("LAB0123456", "Laboratoire")),
         ("  LAB012345 Laboratoire", ("LAB012345", "Laboratoire")),
+        ("  LAB012345", ("LAB012345", "")),  # was ("LAB01234", "5")
+        ("ABCDEFGHIJKL Laboratoire", ("ABCDEFGHIJ", "KL Laboratoire")),  # a code has 10 at most
         ("LAB01", ("LAB01", "")),
         ("#LAB01     Laboratoire", ("#LAB01", "Laboratoire")),  # only "." means no code
         ("+          Laboratoire", ("+", "Laboratoire")),
