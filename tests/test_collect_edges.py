@@ -1,8 +1,8 @@
-"""Waiting messages and the mailbox row, as the mutation run of collect/pipeline.py found them
-untested (docs/testing.md): when a waiting message is tried again (its backoff, a person's
-"retry now", a setting changed after its last try, not at the same instant), what the report
-and the banners say about it, and that a collection always files its mail under its own
-mailbox row.
+"""Edges of collect/pipeline.py that the mutation run found untested (docs/testing.md): when
+a waiting message is tried again (its backoff, a person's "retry now", a setting changed after
+its last try, not at the same instant), what the report and the banners say about it, that a
+collection always files its mail under its own mailbox row, and which messages a batching
+collector is told to fetch.
 
 A message waits after an outage or a setting stopped it; the tests put a real collected
 message into that state in the database, exactly as ``_record_failure`` leaves it, then run
@@ -29,6 +29,7 @@ from medshake_bridge.models.mail import (
     ReceivedMessage,
 )
 from medshake_bridge.models.settings import SettingValue, utcnow
+from medshake_maildir.collector import MaildirCollector
 
 REASON = "the Apicrypt companion does not answer"
 FIX = "start the Apicrypt companion, then wait: the mail is tried again"
@@ -160,3 +161,26 @@ def test_mail_is_filed_under_its_own_mailbox_row_never_a_left_over_one(world):
         assert mine.last_outcome == "ok" and mine.last_finished_at is not None
         others = db.session.scalars(select(Mailbox).where(Mailbox.key != key)).all()
         assert [row.last_outcome for row in others] == ["", ""]
+
+
+def test_a_batching_collector_is_told_only_the_messages_within_the_size_cap(world, monkeypatch):
+    """IMAP and POP3 fetch the announced messages in batches (``prefetch``): a message over
+    ``apicryptMaxMessageMB`` is left on the server, so it must not be announced (it would be
+    downloaded for nothing); one of exactly the cap is fetched."""
+    announced: list[list[str]] = []
+    monkeypatch.setattr(MaildirCollector, "prefetch", lambda self, ids: announced.append(ids),
+                        raising=False)
+    head = (b"From: labo@medical69.apicrypt.org\r\nTo: bob.DURAND@medical69.apicrypt.org\r\n"
+            b"Subject: clair\r\nContent-Type: text/plain\r\n\r\n")
+    world.deliver(head + b"x" * (1024 * 1024 - len(head)))
+    world.deliver(head + b"y" * (1024 * 1024))
+    with world.app.app_context():
+        bridge_state().settings.set("apicryptMaxMessageMB", "1", level="user",
+                                    user_id=world.bob)
+    (mailbox,) = world.collect().mailboxes
+    assert (mailbox.fetched, mailbox.skipped_too_large) == (1, 1)
+    (message,) = world.messages()
+    assert announced == [[message.server_id]]
+    assert message.size == 1024 * 1024
+    world.collect()
+    assert announced == [[message.server_id]]  # nothing new: nothing announced
