@@ -204,6 +204,15 @@ def test_every_field_is_read() -> None:
     assert header.sex == "F"
 
 
+def test_a_header_is_a_value_hashable_and_unchangeable() -> None:
+    import dataclasses
+
+    header = parse_header(FULL)
+    assert {header, parse_header(list(FULL))} == {header}  # usable as a key, equal by value
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        header.last_name = "AUTRE"  # type: ignore[misc]
+
+
 def test_thirteenth_blank_line_is_counted() -> None:
     assert parse_header([*FULL, ""]).line_count == 13
     assert parse_header([*FULL, "Texte"]).line_count == 12

@@ -163,6 +163,14 @@ def test_a_nir_and_an_exam_date_stand_in_for_the_birth_date() -> None:
     assert INCOMPLETE not in result.reasons
 
 
+def test_a_nir_with_a_wrong_key_does_not_stand_in_for_the_birth_date() -> None:
+    wrong = parse_nir(f"{NIR}{int(nir_key(NIR)) % 97 + 1:02d}")
+    result = _score(birth_date=None, birth_date_raw="", nir=wrong)
+    assert result.points >= VALID_THRESHOLD  # enough points: refused for its identity only
+    assert result.valid is False
+    assert result.reasons[-1] == INCOMPLETE
+
+
 def test_names_at_their_limits() -> None:
     assert plausible_name("x" * 60) is True
     assert plausible_name("x" * 61) is False
