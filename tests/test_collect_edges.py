@@ -2,7 +2,8 @@
 a waiting message is tried again (its backoff, a person's "retry now", a setting changed after
 its last try, not at the same instant), what the report and the banners say about it, that a
 collection always files its mail under its own mailbox row, and which messages a batching
-collector is told to fetch.
+collector is told to fetch, a retry of a message that does not wait, a batch meeting the
+unique key of a message another host stored.
 
 A message waits after an outage or a setting stopped it; the tests put a real collected
 message into that state in the database, exactly as ``_record_failure`` leaves it, then run
@@ -13,14 +14,15 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from medshake_maildir.collector import MaildirCollector
 from sqlalchemy import func, select, update
 
 from medshake_bridge import bridge_state
 from medshake_bridge.collect.mailboxes import plan_mailboxes
-from medshake_bridge.collect.pipeline import waiting_messages
+from medshake_bridge.collect.pipeline import _commit_rows, retry_message, waiting_messages
 from medshake_bridge.db import db
-from medshake_bridge.errors import CONFIGURATION, CONTENT, TRANSIENT
+from medshake_bridge.errors import CONFIGURATION, CONTENT, TRANSIENT, BridgeError
 from medshake_bridge.models.mail import (
     FAILED,
     PROCESSED,
@@ -185,3 +187,38 @@ def test_a_batching_collector_is_told_only_the_messages_within_the_size_cap(worl
     assert announced == [[m.server_id for m in messages]]
     world.collect()
     assert len(announced) == 1  # nothing new: nothing announced
+
+
+def test_a_retry_of_a_message_that_is_not_waiting_is_refused(world):
+    world.deliver(world.mail())
+    assert world.collect().total("processed") == 1
+    (message,) = world.messages()
+    with world.app.app_context():
+        for message_id in (message.id, message.id + 1000):  # processed; unknown
+            with pytest.raises(BridgeError, match="is not waiting for a retry") as caught:
+                retry_message(bridge_state(), message_id)
+            assert caught.value.fix == "refresh the quarantine page"
+    assert [m.state for m in world.messages()] == [PROCESSED]
+    assert len(world.documents()) == 1  # not processed a second time
+
+
+def test_a_batch_stored_meanwhile_by_another_process_is_kept_row_by_row(world):
+    """Two hosts storing the same message: the batch commit meets the unique key, and the
+    rows are then committed one by one, each once; the count says how many were new."""
+    with world.app.app_context():
+        mailbox = Mailbox(key="maildir:shared", collector="maildir")
+        db.session.add(mailbox)
+        db.session.commit()
+
+        def row(server_id: str) -> ReceivedMessage:
+            return ReceivedMessage(mailbox_id=mailbox.id, server_id=server_id, sha256="0" * 64,
+                                   raw_path=f"/raw/{server_id}", state=STORED)
+
+        db.session.add(row("taken"))  # what the other host committed first
+        db.session.commit()
+        assert _commit_rows([row("new-1"), row("taken"), row("new-2")]) == 2
+        assert _commit_rows([row("new-3")]) == 1
+        assert _commit_rows([]) == 0
+        stored = db.session.scalars(select(ReceivedMessage.server_id)
+                                    .order_by(ReceivedMessage.server_id)).all()
+        assert stored == ["new-1", "new-2", "new-3", "taken"]
