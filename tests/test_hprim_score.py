@@ -82,6 +82,7 @@ def test_a_full_header_earns_every_point_with_one_reason_per_check() -> None:
         ({"nir": None, "nir_raw": "pas de NIR"}, "line 8 is not a NIR (-2)", 13),
         ({"nir": parse_nir(f"{NIR}{int(nir_key(NIR)) % 97 + 1:02d}")},
          "NIR well formed but its key is wrong (+1)", 16),
+        ({"nir": parse_nir(NIR), "nir_raw": NIR}, "NIR valid (+3)", 18),  # no key to check
         ({"exam_date": None, "exam_date_raw": ""}, "exam date empty (-1)", 14),
         ({"exam_date": None, "exam_date_raw": "hier"}, "exam date invalid (-3)", 12),
         ({"exam_date": dt.date(1980, 1, 1)}, "exam date valid (+3)", 18),
