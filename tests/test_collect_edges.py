@@ -13,12 +13,14 @@ the real collection against the sandbox programs.
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from medshake_maildir.collector import MaildirCollector
 from sqlalchemy import func, select, update
 
-from medshake_bridge import bridge_state
+from medshake_bridge import bridge_state, clock
+from medshake_bridge.collect.locks import mailbox_lock
 from medshake_bridge.collect.mailboxes import plan_mailboxes
 from medshake_bridge.collect.pipeline import _commit_rows, retry_message, waiting_messages
 from medshake_bridge.db import db
@@ -92,6 +94,16 @@ def test_a_waiting_message_is_tried_once_its_backoff_is_over(world, monkeypatch)
     assert [m.state for m in world.messages()] == [PROCESSED]
 
 
+def test_a_waiting_message_is_due_at_the_very_instant_its_backoff_ends(world, monkeypatch):
+    message_id = _failed_once(world, monkeypatch)
+    moment = utcnow().replace(microsecond=0) + dt.timedelta(minutes=5)
+    _make_waiting(world, message_id, TRANSIENT, last_attempt=moment - dt.timedelta(minutes=1),
+                  next_attempt=moment)
+    with clock.frozen(moment):
+        report = world.collect()
+    assert (report.total("processed"), report.total("waiting")) == (1, 0)
+
+
 def test_a_setting_changed_after_the_last_try_releases_configuration_waits_only(
         world, monkeypatch):
     message_id = _failed_once(world, monkeypatch)
@@ -145,6 +157,17 @@ def test_the_banners_list_only_messages_waiting_for_an_outage_or_a_setting(world
         assert waiting_messages([]) == []
 
 
+def test_a_busy_mailbox_reports_nothing_listed_nor_fetched(world):
+    world.deliver(world.mail())
+    with world.app.app_context():
+        (plan,), _ = plan_mailboxes(bridge_state())
+        locks = Path(world.app.config["MEDSHAKE_BRIDGE_DATA_DIR"]) / "locks"
+        with mailbox_lock(locks, plan.identity.key):
+            (mailbox,) = world.collect().mailboxes
+    assert mailbox.outcome == "busy"
+    assert (mailbox.listed, mailbox.fetched, mailbox.processed, mailbox.deleted) == (0, 0, 0, 0)
+
+
 def test_mail_is_filed_under_its_own_mailbox_row_never_a_left_over_one(world):
     """Rows of mailboxes used before (another setting, another user) stay in the table; the
     collection must find its own row by its exact key, whatever the order of the rows."""
@@ -159,6 +182,7 @@ def test_mail_is_filed_under_its_own_mailbox_row_never_a_left_over_one(world):
     with world.app.app_context():
         (message,) = db.session.scalars(select(ReceivedMessage)).all()
         assert message.mailbox.key == key
+        assert message.deleted_on_server_at is not None  # its own row marked, none other
         mine = db.session.scalars(select(Mailbox).where(Mailbox.key == key)).one()
         assert mine.last_outcome == "ok" and mine.last_finished_at is not None
         others = db.session.scalars(select(Mailbox).where(Mailbox.key != key)).all()
