@@ -76,7 +76,10 @@ def test_lab_section_is_parsed_and_left_out_of_the_body() -> None:
     assert document.body == "Glycémie."
     assert [result.label for result in document.results] == ["Glucose"]
     assert document.tex_lines == ("BIOCHIMIE",)
-    assert document.has_abnormal_results
+    assert document.has_abnormal_results is True
+    in_range = parse_document(text.replace("|1,32|", "|0,95|"))
+    assert [result.abnormal for result in in_range.results] == [False]
+    assert in_range.has_abnormal_results is False
 
 
 def test_res_lines_outside_a_lab_section_are_text() -> None:
