@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -253,3 +255,9 @@ def test_a_splitting_bug_parses_the_whole_message_as_one_document(monkeypatch) -
     (document,) = parse_message_text(text)
     assert document.text == text and document.header is not None
     assert document.header.last_name == "TESTARD"
+
+
+def test_a_parsed_document_cannot_be_changed() -> None:
+    document = parse_document(HEADER + "\n\nTexte.")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        document.body = "autre"  # type: ignore[misc]
