@@ -59,6 +59,7 @@ def test_a_full_header_earns_every_point_with_one_reason_per_check() -> None:
     ("changes", "reason", "points"),
     [
         ({"patient_code": ""}, "patient code empty (+0)", 17),
+        ({"patient_code": "A B"}, "patient code has unusual characters (+0)", 17),
         ({"patient_code": "A B" + "C" * 17}, "patient code has unusual characters (+0)", 17),
         ({"patient_code": "A B" + "C" * 18}, "patient code is long text (-2)", 15),
         ({"patient_code": "X" * 20}, "patient code looks like an identifier (+1)", 18),
@@ -69,6 +70,7 @@ def test_a_full_header_earns_every_point_with_one_reason_per_check() -> None:
         ({"address_line1": "x" * 81}, "line 4 too long for an address (-1)", 17),
         ({"address_line2": "x" * 81}, "line 5 too long for an address (-1)", 17),
         ({"postcode": "", "city": ""}, "postcode and city empty (+0)", 17),
+        ({"postcode": "", "city": "LYON"}, "no postcode (+0)", 17),
         ({"postcode": "", "city": "L" * 40}, "no postcode (+0)", 17),
         ({"postcode": "", "city": "L" * 41},
          "line 6 is long text, not a postcode and city (-1)", 16),
@@ -186,3 +188,9 @@ def test_routing_lines_come_as_exactly_two() -> None:
         score_header(BASE, routing_lines=(ROUTING[0],), today=TODAY)
     with pytest.raises(ValueError):
         score_header(BASE, routing_lines=(*ROUTING, ROUTING[0]), today=TODAY)
+
+
+def test_a_verdict_cannot_be_changed() -> None:
+    result = _score()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.valid = False  # type: ignore[misc]
