@@ -108,6 +108,9 @@ def test_optional_fields_may_be_empty() -> None:
         ({"birth_date": None}, "birth date is missing"),
         ({"postcode": "6900"}, "not 5 digits"),
         ({"postcode": "", "city": "69003 LYON"}, "starts with a postcode"),
+        # glued to the name, it is still read back as the postcode (it was let through)
+        ({"postcode": "", "city": "69003LYON"}, "starts with a postcode"),
+        ({"postcode": "", "city": "69003"}, "starts with a postcode"),
         ({"nir": "28505751234"}, "is not a NIR"),
         ({"nir": "2850575123456 99"}, "key"),
         (
@@ -150,6 +153,19 @@ def test_bad_routing_or_body_is_refused(arguments: dict[str, str], needle: str) 
     with pytest.raises(HprimBuildError) as caught:
         _build(**arguments)
     assert needle in caught.value.message
+
+
+def test_a_city_starting_with_more_digits_than_a_postcode_is_written_as_it_is() -> None:
+    identity = PatientIdentity(**{**IDENTITY.__dict__, "postcode": "", "city": "690031 LYON"})
+    (document,) = parse_message_text(_build(identity))
+    assert document.header is not None
+    assert (document.header.postcode, document.header.city) == ("", "690031 LYON")
+
+
+def test_an_identity_takes_keywords_only() -> None:
+    # positional fields would let a caller swap the last and first names unseen
+    with pytest.raises(TypeError):
+        PatientIdentity("TESTARD", "Élodie")  # type: ignore[misc]
 
 
 def test_an_identity_is_a_value_hashable_and_unchangeable() -> None:
