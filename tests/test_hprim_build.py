@@ -98,6 +98,7 @@ def test_optional_fields_may_be_empty() -> None:
         ({"city": "LYON\u2028"}, "line break"),
         ({"address_line1": "rue\x00"}, "control character"),
         ({"address_line1": "rue\x7f"}, "control character (U+007F)"),  # DEL too
+        ({"address_line1": "rue\x1f"}, "control character (U+001F)"),  # the last C0 one
         # found by the property test below (mutation baseline, issue 21): a header line that
         # is a marker would end the document early
         ({"address_line2": "***FINFICHIER***"}, "is an HPRIM marker"),
