@@ -97,6 +97,8 @@ def test_optional_fields_may_be_empty() -> None:
         ({"first_name": "Élo\rdie"}, "line break"),
         ({"city": "LYON\u2028"}, "line break"),
         ({"address_line1": "rue\x00"}, "control character"),
+        ({"address_line1": "rue\x7f"}, "control character (U+007F)"),  # DEL too
+        ({"address_line1": "rue\x1f"}, "control character (U+001F)"),  # the last C0 one
         # found by the property test below (mutation baseline, issue 21): a header line that
         # is a marker would end the document early
         ({"address_line2": "***FINFICHIER***"}, "is an HPRIM marker"),
@@ -107,6 +109,9 @@ def test_optional_fields_may_be_empty() -> None:
         ({"birth_date": None}, "birth date is missing"),
         ({"postcode": "6900"}, "not 5 digits"),
         ({"postcode": "", "city": "69003 LYON"}, "starts with a postcode"),
+        # glued to the name, it is still read back as the postcode (it was let through)
+        ({"postcode": "", "city": "69003LYON"}, "starts with a postcode"),
+        ({"postcode": "", "city": "69003"}, "starts with a postcode"),
         ({"nir": "28505751234"}, "is not a NIR"),
         ({"nir": "2850575123456 99"}, "key"),
         (
@@ -140,14 +145,36 @@ def test_values_that_would_break_the_format_are_refused(change: dict, needle: st
         ({"recipient": ""}, "no usable local part"),
         ({"recipient": "marie curie"}, "no usable local part"),
         ({"sender": "jean.dupont\n"}, "line break"),
-        ({"body": "Texte\n****FIN****\nsuite"}, "end marker"),
-        ({"body": "Texte\r\n  ***finfichier*** \r\n"}, "end marker"),
+        ({"body": "Texte\n****FIN****\nsuite"}, "Line 2 of the text is an HPRIM end marker"),
+        ({"body": "***finfichier***\r\nTexte"}, "Line 1 of the text is an HPRIM end marker"),
+        ({"body": "Un\r\nDeux\r\n  ***finfichier*** \r\n"}, "Line 3 of the text is an"),
     ],
 )
 def test_bad_routing_or_body_is_refused(arguments: dict[str, str], needle: str) -> None:
     with pytest.raises(HprimBuildError) as caught:
         _build(**arguments)
     assert needle in caught.value.message
+
+
+def test_a_city_starting_with_more_digits_than_a_postcode_is_written_as_it_is() -> None:
+    identity = PatientIdentity(**{**IDENTITY.__dict__, "postcode": "", "city": "690031 LYON"})
+    (document,) = parse_message_text(_build(identity))
+    assert document.header is not None
+    assert (document.header.postcode, document.header.city) == ("", "690031 LYON")
+
+
+def test_an_identity_takes_keywords_only() -> None:
+    # positional fields would let a caller swap the last and first names unseen
+    with pytest.raises(TypeError):
+        PatientIdentity("TESTARD", "Élodie")  # type: ignore[misc]
+
+
+def test_an_identity_is_a_value_hashable_and_unchangeable() -> None:
+    import dataclasses
+
+    assert {IDENTITY, PatientIdentity(**IDENTITY.__dict__)} == {IDENTITY}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        IDENTITY.last_name = "AUTRE"  # type: ignore[misc]
 
 
 # --- round trip ------------------------------------------------------------------------------

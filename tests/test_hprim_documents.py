@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -76,7 +78,10 @@ def test_lab_section_is_parsed_and_left_out_of_the_body() -> None:
     assert document.body == "Glycémie."
     assert [result.label for result in document.results] == ["Glucose"]
     assert document.tex_lines == ("BIOCHIMIE",)
-    assert document.has_abnormal_results
+    assert document.has_abnormal_results is True
+    in_range = parse_document(text.replace("|1,32|", "|0,95|"))
+    assert [result.abnormal for result in in_range.results] == [False]
+    assert in_range.has_abnormal_results is False
 
 
 def test_res_lines_outside_a_lab_section_are_text() -> None:
@@ -211,3 +216,48 @@ def test_swapped_line_endings_given_straight_to_the_parser() -> None:
     (document,) = parse_message_text(text)
     assert document.header is not None
     assert document.body == "Corps"
+
+
+def test_both_routing_lines_are_scored_each_for_itself() -> None:
+    # line 11 laid out as code and name, line 12 a bare address: each scored on its own line
+    lines = HEADER.split("\n")
+    lines[11] = "jean.dupont@medical69.apicrypt.org"
+    document = parse_document("\n".join([*lines, "", "Texte."]))
+    assert "line 11 is a code and a name (+1)" in document.score.reasons
+    assert "line 12 is not laid out as code and name (+0)" in document.score.reasons
+    assert document.header is not None and document.header.sender_code == "LABOFICTI1"
+
+
+def test_a_parser_bug_gives_an_invalid_document_holding_the_whole_text(monkeypatch) -> None:
+    """The "never raises" safety net, with a bug injected into the parser: the text is kept
+    whole as the body, with no header, no points, and the error named in the reasons."""
+    import medshake_bridge.hprim.documents as documents
+
+    def broken(text: str):
+        raise RuntimeError("injected bug")
+
+    monkeypatch.setattr(documents, "_parse", broken)
+    text = HEADER + "\n\nTexte."
+    document = parse_document(text)
+    assert (document.header, document.body, document.text) == (None, text, text)
+    assert (document.score.valid, document.score.points) == (False, 0)
+    assert document.score.reasons == (f"{INTERNAL_ERROR}: RuntimeError('injected bug')",)
+
+
+def test_a_splitting_bug_parses_the_whole_message_as_one_document(monkeypatch) -> None:
+    import medshake_bridge.hprim.documents as documents
+
+    def broken(text: str):
+        raise RuntimeError("injected bug")
+
+    monkeypatch.setattr(documents, "split_documents", broken)
+    text = HEADER + "\n\nTexte.\n****FIN****\n" + HEADER + "\n\nAutre."
+    (document,) = parse_message_text(text)
+    assert document.text == text and document.header is not None
+    assert document.header.last_name == "TESTARD"
+
+
+def test_a_parsed_document_cannot_be_changed() -> None:
+    document = parse_document(HEADER + "\n\nTexte.")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        document.body = "autre"  # type: ignore[misc]

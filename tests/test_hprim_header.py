@@ -142,7 +142,16 @@ def test_not_a_nir(raw: str) -> None:
         ("LAB01      jean.dupont  ", ("LAB01", "jean.dupont")),
         ("LAB01 Laboratoire des Tests", ("LAB01", "Laboratoire des Tests")),
         ("ABCDEFGHIJjean.dupont", ("ABCDEFGHIJ", "jean.dupont")),
+        # a full-width code pushed right by a leading space is still read whole (it was cut
+        # at column 10: "LAB012345" and "6 Laboratoire"), with a space or a tab after it
+        (" LAB0123456 Laboratoire", ("LAB0123456", "Laboratoire")),
+        (" LAB0123456\tLaboratoire", ("LAB0123456", "Laboratoire")),
+        ("  LAB012345 Laboratoire", ("LAB012345", "Laboratoire")),
+        ("  LAB012345", ("LAB012345", "")),  # was ("LAB01234", "5")
+        ("ABCDEFGHIJKL Laboratoire", ("ABCDEFGHIJ", "KL Laboratoire")),  # a code has 10 at most
         ("LAB01", ("LAB01", "")),
+        ("#LAB01     Laboratoire", ("#LAB01", "Laboratoire")),  # only "." means no code
+        ("+          Laboratoire", ("+", "Laboratoire")),
         ("", ("", "")),
         ("   ", ("", "")),
     ],
@@ -195,9 +204,34 @@ def test_every_field_is_read() -> None:
     assert header.sex == "F"
 
 
+def test_a_header_is_a_value_hashable_and_unchangeable() -> None:
+    import dataclasses
+
+    header = parse_header(FULL)
+    assert {header, parse_header(list(FULL))} == {header}  # usable as a key, equal by value
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        header.last_name = "AUTRE"  # type: ignore[misc]
+
+
 def test_thirteenth_blank_line_is_counted() -> None:
     assert parse_header([*FULL, ""]).line_count == 13
     assert parse_header([*FULL, "Texte"]).line_count == 12
+
+
+def test_no_lines_at_all_give_an_empty_header() -> None:
+    assert parse_header([]) == HprimHeader()
+
+
+def test_eleven_lines_give_the_sender_without_the_recipient() -> None:
+    header = parse_header(FULL[:11])
+    assert (header.sender_code, header.sender_name) == ("LABOFICTI1", "Laboratoire Fictif")
+    assert (header.recipient_code, header.recipient_name) == ("", "")
+    assert header.line_count == 12
+
+
+def test_display_name_is_last_name_then_first_name() -> None:
+    assert parse_header(FULL).display_name == "TESTARD Élodie"
+    assert parse_header(["X", "DUPONT"]).display_name == "DUPONT"
 
 
 def test_short_text_gives_empty_fields() -> None:

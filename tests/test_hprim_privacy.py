@@ -79,3 +79,22 @@ def test_compound_names_match_with_or_without_hyphen() -> None:
 def test_received_header_can_be_checked_too() -> None:
     header = parse_header(["", "TESTARD", "Élodie", "", "", "", "07/05/1985"])
     assert identity_in_subject("Re: TESTARD 07/05/1985", header) == ["last_name", "birth_date"]
+
+
+def test_a_one_letter_name_is_too_short_to_be_looked_for() -> None:
+    # a one-letter first name (an initial) would block every subject with a lone "a" or "y";
+    # two letters are enough to be looked for (see "Li" above)
+    identity = PatientIdentity(last_name="Testard", first_name="Y", birth_date=dt.date(1990, 1, 1))
+    assert identity_in_subject("Bilan de type Y", identity) == []
+    assert identity_in_subject("Bilan de type Yo", PatientIdentity(
+        last_name="Testard", first_name="Yo", birth_date=dt.date(1990, 1, 1))) == ["first_name"]
+
+
+def test_first_of_the_month_is_only_looked_for_when_born_on_the_first() -> None:
+    # "1er" is the French spelling of the first day only: the 12 March patient's subject
+    # "1er mars 1950" names another date
+    born_12th = PatientIdentity(last_name="Testard", birth_date=dt.date(1950, 3, 12))
+    assert identity_in_subject("RDV du 1er mars 1950", born_12th) == []
+    assert identity_in_subject("RDV du 12 mars 1950", born_12th) == ["birth_date"]
+    born_1st = PatientIdentity(last_name="Testard", birth_date=dt.date(1950, 3, 1))
+    assert identity_in_subject("RDV du 1er mars 1950", born_1st) == ["birth_date"]

@@ -31,6 +31,8 @@ from .score import plausible_name
 __all__ = ["HprimBuildError", "PatientIdentity", "build_document"]
 
 _POSTCODE = re.compile(r"^[0-9]{5}$")
+# what the reader takes for a postcode at the start of line 6 (hprim.header._POSTCODE_CITY)
+_LEADING_POSTCODE = re.compile(r"^[0-9]{5}(?![0-9])")
 _LOCAL_PART = re.compile(r"^[^\s@]+$")
 
 
@@ -138,7 +140,7 @@ def _postcode_line(postcode: str, city: str) -> str:
             f"The postcode {code!r} is not 5 digits; the recipient would misread line 6.",
             fix="Write a French 5-digit postcode, or leave it empty and put it in the city.",
         )
-    if not code and _POSTCODE.match(town[:5]) and town[5:6] in ("", " "):
+    if not code and _LEADING_POSTCODE.match(town):
         raise HprimBuildError(
             f"The city {town!r} starts with a postcode but the postcode field is empty.",
             fix="Move the postcode into the postcode field.",

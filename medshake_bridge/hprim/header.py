@@ -132,8 +132,8 @@ def split_code_line(line: str) -> tuple[str, str]:
         code, name = text[:CODE_WIDTH].strip(), text[CODE_WIDTH + 1 :].strip()
     else:
         parts = text.strip().split(None, 1)
-        if len(parts) == 2 and len(parts[0]) < CODE_WIDTH:
-            code, name = parts[0], parts[1].strip()
+        if len(parts[0]) <= CODE_WIDTH:  # a whole code pushed right, then a name or nothing
+            code, name = parts[0], parts[1].strip() if len(parts) == 2 else ""
         else:
             code, name = text[:CODE_WIDTH].strip(), text[CODE_WIDTH:].strip()
     return ("" if code == EMPTY_CODE else code), name

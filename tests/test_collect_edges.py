@@ -1,0 +1,248 @@
+"""Edges of collect/pipeline.py that the mutation run found untested (docs/testing.md): when
+a waiting message is tried again (its backoff, a person's "retry now", a setting changed after
+its last try, not at the same instant), what the report and the banners say about it, that a
+collection always files its mail under its own mailbox row, and which messages a batching
+collector is told to fetch, a retry of a message that does not wait, a batch meeting the
+unique key of a message another host stored.
+
+A message waits after an outage or a setting stopped it; the tests put a real collected
+message into that state in the database, exactly as ``_record_failure`` leaves it, then run
+the real collection against the sandbox programs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from medshake_maildir.collector import MaildirCollector
+from sqlalchemy import func, select, update
+
+from medshake_bridge import bridge_state, clock
+from medshake_bridge.collect.locks import mailbox_lock
+from medshake_bridge.collect.mailboxes import plan_mailboxes
+from medshake_bridge.collect.pipeline import _commit_rows, retry_message, waiting_messages
+from medshake_bridge.db import db
+from medshake_bridge.errors import CONFIGURATION, CONTENT, TRANSIENT, BridgeError
+from medshake_bridge.models.mail import (
+    FAILED,
+    PROCESSED,
+    QUARANTINED,
+    STORED,
+    Mailbox,
+    ReceivedMessage,
+)
+from medshake_bridge.models.settings import SettingValue, utcnow
+
+REASON = "the Apicrypt companion does not answer"
+FIX = "start the Apicrypt companion, then wait: the mail is tried again"
+
+
+def _failed_once(world, monkeypatch) -> int:
+    """One message collected, which failed once (a program fault): its id."""
+    world.deliver(world.mail())
+    monkeypatch.setenv("MEDSHAKE_SANDBOX_FAULT", "apiuncrypt:exit1")
+    world.collect()
+    monkeypatch.delenv("MEDSHAKE_SANDBOX_FAULT")
+    (message,) = world.messages()
+    assert message.state == FAILED
+    return message.id
+
+
+def _make_waiting(world, message_id: int, cause: str, *, last_attempt: dt.datetime,
+                  next_attempt: dt.datetime) -> None:
+    with world.app.app_context():
+        db.session.execute(update(ReceivedMessage).where(ReceivedMessage.id == message_id)
+                           .values(state=FAILED, error_cause=cause, error_fix=FIX,
+                                   last_error=f"CompanionDown: {REASON}", attempts=0,
+                                   waiting_since=last_attempt, last_attempt_at=last_attempt,
+                                   next_attempt_at=next_attempt))
+        db.session.commit()
+
+
+def _last_setting_change(world) -> dt.datetime:
+    with world.app.app_context():
+        moment = db.session.scalar(select(func.max(SettingValue.updated_at)))
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def test_a_waiting_message_waits_for_its_backoff_unless_a_person_asks(world, monkeypatch):
+    message_id = _failed_once(world, monkeypatch)
+    now = utcnow()
+    _make_waiting(world, message_id, TRANSIENT, last_attempt=now,
+                  next_attempt=now + dt.timedelta(minutes=10))
+    report = world.collect()  # not due yet: not tried, reported as waiting with its reason
+    (mailbox,) = report.mailboxes
+    assert (mailbox.waiting, mailbox.processed, mailbox.failed) == (1, 0, 0)
+    assert (mailbox.waiting_reason, mailbox.waiting_fix, mailbox.waiting_cause) == (
+        REASON, FIX, TRANSIENT)
+    assert not mailbox.clean and not report.ok and not report.configuration_error
+    assert [m.state for m in world.messages()] == [FAILED] and world.documents() == []
+    report = world.collect(retry_now=True)
+    assert (report.total("processed"), report.total("waiting")) == (1, 0) and report.ok
+    assert [m.state for m in world.messages()] == [PROCESSED] and len(world.documents()) == 1
+
+
+def test_a_waiting_message_is_tried_once_its_backoff_is_over(world, monkeypatch):
+    message_id = _failed_once(world, monkeypatch)
+    now = utcnow()
+    _make_waiting(world, message_id, TRANSIENT, last_attempt=now - dt.timedelta(minutes=2),
+                  next_attempt=now - dt.timedelta(seconds=1))
+    report = world.collect()
+    assert (report.total("processed"), report.total("waiting")) == (1, 0)
+    assert [m.state for m in world.messages()] == [PROCESSED]
+
+
+def test_a_waiting_message_is_due_at_the_very_instant_its_backoff_ends(world, monkeypatch):
+    message_id = _failed_once(world, monkeypatch)
+    moment = utcnow().replace(microsecond=0) + dt.timedelta(minutes=5)
+    _make_waiting(world, message_id, TRANSIENT, last_attempt=moment - dt.timedelta(minutes=1),
+                  next_attempt=moment)
+    with clock.frozen(moment):
+        report = world.collect()
+    assert (report.total("processed"), report.total("waiting")) == (1, 0)
+
+
+def test_a_setting_changed_after_the_last_try_releases_configuration_waits_only(
+        world, monkeypatch):
+    message_id = _failed_once(world, monkeypatch)
+    changed = _last_setting_change(world)
+    later = utcnow() + dt.timedelta(hours=1)
+    # last tried at the very instant of the last setting change: that change was already
+    # there when it failed, so it does not release the message
+    _make_waiting(world, message_id, CONFIGURATION, last_attempt=changed, next_attempt=later)
+    report = world.collect()
+    assert report.total("waiting") == 1 and report.configuration_error
+    assert report.mailboxes[0].waiting_cause == CONFIGURATION
+    # an outage is not cured by a setting: tried before the change, still waiting
+    _make_waiting(world, message_id, TRANSIENT, last_attempt=changed - dt.timedelta(minutes=1),
+                  next_attempt=later)
+    assert world.collect().total("waiting") == 1
+    # a setting waited for, changed after the last try: retried at once
+    _make_waiting(world, message_id, CONFIGURATION,
+                  last_attempt=changed - dt.timedelta(minutes=1), next_attempt=later)
+    report = world.collect()
+    assert (report.total("processed"), report.total("waiting")) == (1, 0)
+    assert [m.state for m in world.messages()] == [PROCESSED]
+
+
+def test_the_banners_list_only_messages_waiting_for_an_outage_or_a_setting(world):
+    with world.app.app_context():
+        first = Mailbox(key="maildir:first", collector="maildir")
+        second = Mailbox(key="maildir:second", collector="maildir")
+        db.session.add_all([first, second])
+        db.session.flush()
+        rows = {}
+        for name, mailbox, state, cause in [
+            ("outage", first, FAILED, TRANSIENT),
+            ("setting", first, FAILED, CONFIGURATION),
+            ("content", first, FAILED, CONTENT),
+            ("uncaused", first, FAILED, ""),
+            ("quarantined", first, QUARANTINED, CONFIGURATION),
+            ("stored", first, STORED, ""),
+            ("processed", first, PROCESSED, ""),
+            ("other mailbox", second, FAILED, TRANSIENT),
+        ]:
+            rows[name] = ReceivedMessage(mailbox_id=mailbox.id, server_id=name, sha256="0" * 64,
+                                         raw_path=f"/nowhere/{name}", state=state,
+                                         error_cause=cause)
+        db.session.add_all(rows.values())
+        db.session.commit()
+        ids = {row.id: name for name, row in rows.items()}
+        assert [ids[row.id] for row in waiting_messages()] == [
+            "outage", "setting", "other mailbox"]
+        assert [ids[row.id] for row in waiting_messages([first.id])] == ["outage", "setting"]
+        assert [ids[row.id] for row in waiting_messages([second.id])] == ["other mailbox"]
+        assert waiting_messages([]) == []
+
+
+def test_a_busy_mailbox_reports_nothing_listed_nor_fetched(world):
+    world.deliver(world.mail())
+    with world.app.app_context():
+        (plan,), _ = plan_mailboxes(bridge_state())
+        locks = Path(world.app.config["MEDSHAKE_BRIDGE_DATA_DIR"]) / "locks"
+        with mailbox_lock(locks, plan.identity.key):
+            (mailbox,) = world.collect().mailboxes
+    assert mailbox.outcome == "busy"
+    assert (mailbox.listed, mailbox.fetched, mailbox.processed, mailbox.deleted) == (0, 0, 0, 0)
+
+
+def test_mail_is_filed_under_its_own_mailbox_row_never_a_left_over_one(world):
+    """Rows of mailboxes used before (another setting, another user) stay in the table; the
+    collection must find its own row by its exact key, whatever the order of the rows."""
+    with world.app.app_context():
+        (plan,), _ = plan_mailboxes(bridge_state())
+        key = plan.identity.key
+        db.session.add_all([Mailbox(key=key + "~old", collector="maildir"),
+                            Mailbox(key="", collector="maildir")])
+        db.session.commit()
+    world.deliver(world.mail())
+    assert world.collect().total("processed") == 1
+    with world.app.app_context():
+        (message,) = db.session.scalars(select(ReceivedMessage)).all()
+        assert message.mailbox.key == key
+        assert message.deleted_on_server_at is not None  # its own row marked, none other
+        mine = db.session.scalars(select(Mailbox).where(Mailbox.key == key)).one()
+        assert mine.last_outcome == "ok" and mine.last_finished_at is not None
+        others = db.session.scalars(select(Mailbox).where(Mailbox.key != key)).all()
+        assert [row.last_outcome for row in others] == ["", ""]
+
+
+def test_a_batching_collector_is_told_only_the_messages_within_the_size_cap(world, monkeypatch):
+    """IMAP and POP3 fetch the announced messages in batches (``prefetch``): a message over
+    ``apicryptMaxMessageMB`` is left on the server, so it must not be announced (it would be
+    downloaded for nothing); one of exactly the cap, or below it, is fetched."""
+    announced: list[list[str]] = []
+    monkeypatch.setattr(MaildirCollector, "prefetch", lambda self, ids: announced.append(ids),
+                        raising=False)
+    head = (b"From: labo@medical69.apicrypt.org\r\nTo: bob.DURAND@medical69.apicrypt.org\r\n"
+            b"Subject: clair\r\nContent-Type: text/plain\r\n\r\n")
+    world.deliver(world.mail())
+    world.deliver(head + b"x" * (1024 * 1024 - len(head)))
+    world.deliver(head + b"y" * (1024 * 1024))
+    with world.app.app_context():
+        bridge_state().settings.set("apicryptMaxMessageMB", "1", level="user",
+                                    user_id=world.bob)
+    (mailbox,) = world.collect().mailboxes
+    assert (mailbox.fetched, mailbox.skipped_too_large) == (2, 1)
+    messages = world.messages()
+    assert messages[1].size == 1024 * 1024
+    assert announced == [[m.server_id for m in messages]]
+    world.collect()
+    assert len(announced) == 1  # nothing new: nothing announced
+
+
+def test_a_retry_of_a_message_that_is_not_waiting_is_refused(world):
+    world.deliver(world.mail())
+    assert world.collect().total("processed") == 1
+    (message,) = world.messages()
+    with world.app.app_context():
+        for message_id in (message.id, message.id + 1000):  # processed; unknown
+            with pytest.raises(BridgeError, match="is not waiting for a retry") as caught:
+                retry_message(bridge_state(), message_id)
+            assert caught.value.fix == "refresh the quarantine page"
+    assert [m.state for m in world.messages()] == [PROCESSED]
+    assert len(world.documents()) == 1  # not processed a second time
+
+
+def test_a_batch_stored_meanwhile_by_another_process_is_kept_row_by_row(world):
+    """Two hosts storing the same message: the batch commit meets the unique key, and the
+    rows are then committed one by one, each once; the count says how many were new."""
+    with world.app.app_context():
+        mailbox = Mailbox(key="maildir:shared", collector="maildir")
+        db.session.add(mailbox)
+        db.session.commit()
+
+        def row(server_id: str) -> ReceivedMessage:
+            return ReceivedMessage(mailbox_id=mailbox.id, server_id=server_id, sha256="0" * 64,
+                                   raw_path=f"/raw/{server_id}", state=STORED)
+
+        db.session.add(row("taken"))  # what the other host committed first
+        db.session.commit()
+        assert _commit_rows([row("new-1"), row("taken"), row("new-2")]) == 2
+        assert _commit_rows([row("new-3")]) == 1
+        assert _commit_rows([]) == 0
+        stored = db.session.scalars(select(ReceivedMessage.server_id)
+                                    .order_by(ReceivedMessage.server_id)).all()
+        assert stored == ["new-1", "new-2", "new-3", "taken"]
