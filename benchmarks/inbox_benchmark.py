@@ -21,8 +21,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from sqlalchemy import create_engine, insert, text  # noqa: E402
+from scratch_postgres import scratch_postgres  # noqa: E402
+from sqlalchemy import insert, text  # noqa: E402
 from web_helpers import login  # noqa: E402
 
 from medshake_bridge import create_app, migrate  # noqa: E402
@@ -35,7 +37,6 @@ try:
 except ImportError:  # a checkout before migration 0019, measured for comparison
     search_text = None  # type: ignore[assignment]
 
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 # The triage filters (issue 16): two search words, the unread-by-me filter, a date range.
 FILTERED = "&q=jeanne+labo&unread=1&since=2024-01-01&until=2030-12-31"
 # One patient looked for by name: 11 documents of 100,000 match (PATIENT4242, PATIENT42420…),
@@ -112,12 +113,7 @@ def main() -> int:
     results["sqlite"] = measure(app, args.rounds)
     results["sqlite_filtered"] = measure(app, args.rounds, FILTERED)
     results["sqlite_searched"] = measure(app, args.rounds, SEARCHED)
-    name = f"msb_bench_{int(time.time())}"
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    with scratch_postgres("msb_bench") as url:
         app = create_app({"INSTANCE_PATH": str(work / "pg"),
                           "MEDSHAKE_BRIDGE_DATABASE_URL": url})
         migrate.upgrade(app)
@@ -131,9 +127,6 @@ def main() -> int:
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     results["load_average_end"] = [round(v, 1) for v in os.getloadavg()]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")

@@ -26,8 +26,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from inbox_benchmark import PG_ADMIN, fill  # noqa: E402
-from sqlalchemy import and_, create_engine, exists, func, or_, select, text  # noqa: E402
+from inbox_benchmark import fill  # noqa: E402
+from scratch_postgres import scratch_postgres  # noqa: E402
+from sqlalchemy import and_, exists, func, or_, select, text  # noqa: E402
 
 from medshake_bridge import create_app, migrate  # noqa: E402
 from medshake_bridge.db import db  # noqa: E402
@@ -98,12 +99,7 @@ def main() -> int:
     migrate.upgrade(app)
     fill(app, args.documents)
     results["sqlite"] = measure(app, args.rounds)
-    name = f"msb_search_{int(time.time())}"
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    with scratch_postgres("msb_search") as url:
         app = create_app({"INSTANCE_PATH": str(work / "pg"),
                           "MEDSHAKE_BRIDGE_DATABASE_URL": url})
         migrate.upgrade(app)
@@ -114,9 +110,6 @@ def main() -> int:
         results["postgresql"] = measure(app, args.rounds)
         with app.app_context():
             db.engine.dispose()
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     results["load_average_at_end"] = os.getloadavg()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")

@@ -21,8 +21,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from sqlalchemy import create_engine, insert, text  # noqa: E402
+from scratch_postgres import scratch_postgres  # noqa: E402
+from sqlalchemy import insert  # noqa: E402
 
 from medshake_bridge import create_app, migrate, patients  # noqa: E402
 from medshake_bridge.db import db  # noqa: E402
@@ -30,7 +32,6 @@ from medshake_bridge.hprim import HprimHeader  # noqa: E402
 from medshake_bridge.models.patients import Patient  # noqa: E402
 from medshake_bridge.users import create_user  # noqa: E402
 
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 LAST = ["MARTIN", "BERNARD", "DUBOIS", "THOMAS", "ROBERT", "RICHARD", "PETIT", "DURAND",
         "LEROY", "MOREAU", "SIMON", "LAURENT", "LEFÈVRE", "MICHEL", "GARCIA", "DAVID",
         "BERTRAND", "ROUX", "VINCENT", "FOURNIER", "MOREL", "GIRARD", "ANDRÉ", "LEFEBVRE"]
@@ -110,23 +111,14 @@ def main() -> None:
         migrate.upgrade(app)
         fill(app, args.patients)
         results["sqlite"] = measure(app, args.runs)
-    name = f"bench_patients_{int(time.time())}"
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        with tempfile.TemporaryDirectory() as folder:
-            url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-            app = create_app({"INSTANCE_PATH": folder, "MEDSHAKE_BRIDGE_SCHEDULER": "off",
-                              "MEDSHAKE_BRIDGE_DATABASE_URL": url})
-            migrate.upgrade(app)
-            fill(app, args.patients)
-            results["postgresql"] = measure(app, args.runs)
-            with app.app_context():
-                db.engine.dispose()
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with scratch_postgres("bench_patients") as url, tempfile.TemporaryDirectory() as folder:
+        app = create_app({"INSTANCE_PATH": folder, "MEDSHAKE_BRIDGE_SCHEDULER": "off",
+                          "MEDSHAKE_BRIDGE_DATABASE_URL": url})
+        migrate.upgrade(app)
+        fill(app, args.patients)
+        results["postgresql"] = measure(app, args.runs)
+        with app.app_context():
+            db.engine.dispose()
     out = ROOT / "benchmarks" / "results" / "patients.json"
     out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(json.dumps(results, indent=2, ensure_ascii=False))

@@ -75,6 +75,16 @@ def sandbox_mail(net: SandboxNetwork, work: Path, *, sender: str, recipient: str
     return message.as_bytes()
 
 
+def clear_mail(sender: str) -> bytes:
+    """An HPRIM lab report sent WITHOUT Apicrypt (plain text, windows-1252): what a forger or a
+    misconfigured sender produces; the bridge must flag it, not trust it."""
+    return (f"From: {sender}\r\nTo: bob.DURAND@medical69.apicrypt.org\r\n".encode()
+            + b"Subject: R\xe9sultats\r\nMessage-ID: <forged@attacker.example>\r\n"
+            b"Content-Type: text/plain; charset=windows-1252\r\n"
+            b"Content-Transfer-Encoding: 8bit\r\n\r\n"
+            + HPRIM_LAB.replace("\n", "\r\n").encode("cp1252"))
+
+
 def seed_maildir(folder: Path, raw: bytes, name: str) -> Path:
     for sub in ("cur", "new", "tmp"):
         (folder / sub).mkdir(parents=True, exist_ok=True)

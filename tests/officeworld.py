@@ -11,6 +11,21 @@ from medshake_bridge.users import create_user
 PASSWORD = "password for tests"
 
 
+def add_jeanne(app) -> str:
+    """Jeanne DUPONT, born 12/03/1961: the report's name, first name and birth date (but not
+    its NIR), in the bridge's own patient store; returns her reference ``bridge:<id>``."""
+    import datetime as dt
+
+    from medshake_bridge.models.patients import Patient
+
+    with app.app_context():
+        jeanne = Patient(last_name="DUPONT", first_name="Jeanne", sex="F",
+                         birth_date=dt.date(1961, 3, 12))
+        db.session.add(jeanne)
+        db.session.commit()
+        return f"bridge:{jeanne.id}"
+
+
 def make_office(sw):
     """Name the practitioners, add Sophie (delegated by both) and Paul (no delegation)."""
     with sw.app.app_context():

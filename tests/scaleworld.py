@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ import pytest
 from flask import Flask
 from mailbuild import HPRIM_LAB, sandbox_mail
 from mailworld import ALICE, BOB
+from scheduler_helpers import wait_for
 from sqlalchemy import func, select
 
 from medshake_bridge import bridge_state, migrate
@@ -34,19 +35,6 @@ from medshake_bridge.users import create_user
 BRIDGE = str(Path(sys.executable).parent / "medshake-bridge")
 PLUGIN_DIR = Path(__file__).parent / "plugins" / "scaleout_jobs"
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
-
-
-def wait_for(condition: Callable[[], Any], timeout: float, step: float = 0.2,
-             what: str = "condition") -> Any:
-    """Poll ``condition`` until it is truthy (returned) or ``timeout`` passes."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not met within {timeout} s")
-        time.sleep(step)
 
 
 class RedisServer:

@@ -21,15 +21,17 @@ if str(JOBS_PLUGIN_DIR) not in sys.path:
 import medshake_test_jobs  # noqa: E402
 
 
-def wait_for(condition: Callable[[], Any], timeout: float = 10.0, step: float = 0.1) -> Any:
-    """Poll ``condition`` until it is truthy (returned) or ``timeout`` passes (AssertionError)."""
+def wait_for(condition: Callable[[], Any], timeout: float = 10.0, step: float = 0.1,
+             what: str = "condition") -> Any:
+    """Poll ``condition`` until it is truthy (returned) or ``timeout`` passes (AssertionError
+    naming ``what``)."""
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
+            raise AssertionError(f"{what} not met within {timeout} s")
         time.sleep(step)
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from api_helpers import PASSWORD, api_site
-from mailbuild import HPRIM_LAB
+from mailbuild import clear_mail
 from web_helpers import events, login
 from webhook_receiver import Receiver, free_port
 
@@ -111,14 +111,6 @@ def test_an_api_read_is_audited_once_with_the_channel_and_whose_mail(site):
         ("sophie", f"api, for user {site.ids['bob']}"), ("bob", "api")]
 
 
-def _clear_mail(sender: str) -> bytes:
-    return (f"From: {sender}\r\nTo: bob.DURAND@medical69.apicrypt.org\r\n".encode()
-            + b"Subject: R\xe9sultats\r\nMessage-ID: <forged@attacker.example>\r\n"
-            b"Content-Type: text/plain; charset=windows-1252\r\n"
-            b"Content-Transfer-Encoding: 8bit\r\n\r\n"
-            + HPRIM_LAB.replace("\n", "\r\n").encode("cp1252"))
-
-
 def test_provenance_flags_in_the_list_the_document_and_the_webhooks(site):
     world = site.world
     receiver = Receiver(free_port()).start()
@@ -126,7 +118,7 @@ def test_provenance_flags_in_the_list_the_document_and_the_webhooks(site):
         with site.app.app_context():
             add_subscription(receiver.url, ["document.received", "document.filed"],
                              secret="a-long-shared-secret-for-tests")
-        world.deliver(_clear_mail("Labo <evil@attacker.example>"))
+        world.deliver(clear_mail("Labo <evil@attacker.example>"))
         world.collect()
         items = {i["id"]: i for i in site.get("/api/v1/inbox").get_json()["items"]}
         genuine = items.pop(site.document_id)
@@ -210,7 +202,7 @@ def test_plugins_see_the_provenance_flags_too(make_app, tmp_path, monkeypatch):
                    MEDSHAKE_BRIDGE_PLUGINS=[plugin])
     migrate.upgrade(app)
     world = World(app, tmp_path, monkeypatch)
-    world.deliver(_clear_mail("Labo <evil@attacker.example>"))
+    world.deliver(clear_mail("Labo <evil@attacker.example>"))
     world.deliver(world.mail())
     assert world.collect().ok
     assert sorted(flags for _address, *flags in seen) == [[False, False], [True, True]]

@@ -7,25 +7,19 @@ Screenshots: ``test-artifacts/screenshots/workflow-12-*.png`` … ``workflow-14-
 
 from __future__ import annotations
 
-import datetime as dt
-
+from officeworld import add_jeanne
 from sqlalchemy import select
 from support.browser import screenshot
 from test_browser_workflow import DESKTOP, PHONE, _session, office  # noqa: F401  (fixture)
 
 from medshake_bridge.db import db
 from medshake_bridge.models.mail import InboxDocument
-from medshake_bridge.models.patients import Patient
 
 
 def test_patient_page_shows_results_over_time(office, live_server, browser):  # noqa: F811
     assert office.world.collect().ok
+    ref = add_jeanne(office.app)
     with office.app.app_context():
-        jeanne = Patient(last_name="DUPONT", first_name="Jeanne", sex="F",
-                         birth_date=dt.date(1961, 3, 12))
-        db.session.add(jeanne)
-        db.session.commit()
-        ref = f"bridge:{jeanne.id}"
         documents = list(db.session.scalars(select(InboxDocument.id).where(
             InboxDocument.owner_user_id == office.world.bob)))
     assert len(documents) == 3

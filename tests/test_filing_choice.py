@@ -4,9 +4,9 @@ on "Classer" never files into another patient's record."""
 
 from __future__ import annotations
 
-import datetime as dt
 import html as html_lib
 
+from officeworld import add_jeanne
 from sqlalchemy import select
 from test_browser_workflow import office  # noqa: F401  (the fixture is used by name)
 from web_helpers import login, post
@@ -27,12 +27,8 @@ def test_a_tie_between_two_patients_ticks_none(office):  # noqa: F811
     # office has Hélène DUPONT-ÉTIENNE with the report's NIR, birth date and postcode; Jeanne
     # DUPONT has the report's name, first name and birth date: as many criteria each
     assert office.world.collect().ok
+    jeanne_ref = add_jeanne(office.app)
     with office.app.app_context():
-        jeanne = Patient(last_name="DUPONT", first_name="Jeanne", sex="F",
-                         birth_date=dt.date(1961, 3, 12))
-        db.session.add(jeanne)
-        db.session.commit()
-        jeanne_ref = f"bridge:{jeanne.id}"
         document = db.session.scalars(select(InboxDocument.id)).first()
     client = office.app.test_client()
     assert login(client, "bob", PASSWORD).status_code == 302

@@ -5,21 +5,13 @@
 from __future__ import annotations
 
 import pytest
-from mailbuild import HPRIM_LAB
+from mailbuild import HPRIM_LAB, clear_mail
 from web_helpers import login
 
 from medshake_bridge import bridge_state
 from medshake_bridge.collect.provenance import in_domains, sender_domain
 from medshake_bridge.db import db
 from medshake_bridge.models.mail import QUARANTINED
-
-
-def _clear_mail(sender: str) -> bytes:
-    return (f"From: {sender}\r\nTo: bob.DURAND@medical69.apicrypt.org\r\n".encode()
-            + b"Subject: R\xe9sultats\r\nMessage-ID: <forged@attacker.example>\r\n"
-            b"Content-Type: text/plain; charset=windows-1252\r\n"
-            b"Content-Transfer-Encoding: 8bit\r\n\r\n"
-            + HPRIM_LAB.replace("\n", "\r\n").encode("cp1252"))
 
 
 def _bob_client(world):
@@ -33,7 +25,7 @@ def _bob_client(world):
 
 
 def test_a_forged_clear_lab_result_is_marked(world):
-    world.deliver(_clear_mail("Labo <evil@attacker.example>"))
+    world.deliver(clear_mail("Labo <evil@attacker.example>"))
     world.deliver(world.mail(HPRIM_LAB))  # a genuine Apicrypt message for comparison
     assert world.collect().total("processed") == 2
     forged, genuine = world.messages()
@@ -53,7 +45,7 @@ def test_a_forged_clear_lab_result_is_marked(world):
 
 
 def test_clear_mail_from_an_apicrypt_address_is_only_unencrypted(world):
-    world.deliver(_clear_mail("labo@medical69.apicrypt.org"))
+    world.deliver(clear_mail("labo@medical69.apicrypt.org"))
     world.collect()
     [message] = world.messages()
     assert message.unencrypted and not message.external_sender
@@ -62,7 +54,7 @@ def test_clear_mail_from_an_apicrypt_address_is_only_unencrypted(world):
 def test_unprotected_mail_can_be_refused(world):
     with world.app.app_context():
         bridge_state().settings.set("apicryptRefuseUnprotectedMail", "true")
-    world.deliver(_clear_mail("evil@attacker.example"))
+    world.deliver(clear_mail("evil@attacker.example"))
     world.deliver(world.mail(HPRIM_LAB))
     world.collect()
     refused, genuine = world.messages()
@@ -76,7 +68,7 @@ def test_unprotected_mail_can_be_refused(world):
 def test_the_sender_domains_are_a_setting(world):
     with world.app.app_context():
         bridge_state().settings.set("apicryptSenderDomains", "apicrypt.org, labo-partenaire.fr")
-    world.deliver(_clear_mail("resultats@labo-partenaire.fr"))
+    world.deliver(clear_mail("resultats@labo-partenaire.fr"))
     world.collect()
     [message] = world.messages()
     assert not message.external_sender
