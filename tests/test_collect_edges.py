@@ -246,3 +246,30 @@ def test_a_batch_stored_meanwhile_by_another_process_is_kept_row_by_row(world):
         stored = db.session.scalars(select(ReceivedMessage.server_id)
                                     .order_by(ReceivedMessage.server_id)).all()
         assert stored == ["new-1", "new-2", "new-3", "taken"]
+
+
+def test_a_message_another_host_processed_first_is_counted_by_that_host_only(
+        world, monkeypatch):
+    """Two hosts processing one stored message: the one whose commit meets the unique key of
+    the documents keeps nothing and counts nothing (neither processed nor failed); the message
+    keeps the other host's documents, once."""
+    import medshake_bridge.collect.pipeline as pipeline
+
+    real_build = pipeline.build_documents
+
+    def other_host_first(row, parsed, owners):
+        documents = real_build(row, parsed, owners)
+        twins = real_build(row, parsed, owners)  # what the other host stored meanwhile
+        db.session.add_all(twins)
+        row.state = PROCESSED
+        db.session.commit()
+        return documents
+
+    monkeypatch.setattr(pipeline, "build_documents", other_host_first)
+    world.deliver(world.mail())
+    report = world.collect()
+    assert (report.total("processed"), report.total("documents"), report.total("failed"),
+            report.total("waiting"), report.total("quarantined")) == (0, 0, 0, 0, 0)
+    assert report.ok
+    assert [m.state for m in world.messages()] == [PROCESSED]
+    assert len(world.documents()) == 1
