@@ -12,6 +12,7 @@ from __future__ import annotations
 import pytest
 from mailworld import BOB, PDF_1
 from officeworld import PASSWORD, make_office
+from playwright.sync_api import expect
 from sendworld import DOMAIN
 from support.browser import screenshot
 from test_inbox_results import K_MID, K_NEW, K_OLD, lab
@@ -165,6 +166,14 @@ _WIDER_THAN_THE_SCREEN = """() => [...document.querySelectorAll('body *')]
     .slice(0, 10)"""
 
 
+def _open_first_document(page) -> None:
+    """Open the inbox's first document and wait until its page and style sheets have loaded
+    (a click only starts the navigation: checks made before would read the inbox page)."""
+    page.click("table.inbox tbody tr:first-child a")
+    page.wait_for_url(lambda url: "/inbox/" in url and not url.rstrip("/").endswith("/inbox"))
+    page.wait_for_load_state("load")
+
+
 def _assert_fits_the_phone(page) -> None:
     """The page itself never scrolls sideways on a phone (what is wider scrolls inside main).
 
@@ -189,17 +198,16 @@ def test_phone_layout_fits_and_print_has_no_navigation(office, live_server, brow
     assert phone.locator("nav.menu").is_visible()
     screenshot(phone, "workflow-09-phone-menu-open", full_page=False)
     phone.click("label.menu-toggle")
-    phone.click("table.inbox tbody tr:first-child a")
-    phone.wait_for_url(lambda url: "/inbox/" in url and not url.rstrip("/").endswith("/inbox"))
+    _open_first_document(phone)
     _assert_fits_the_phone(phone)
     screenshot(phone, "workflow-10-phone-results")
 
     desk = _session(browser, base, "bob")
     desk.goto(f"{base}/inbox/")
-    desk.click("table.inbox tbody tr:first-child a")
+    _open_first_document(desk)
     desk.emulate_media(media="print")
     for hidden in ("header.topbar", "footer.footer", "#reply-actions", "#remove-button"):
-        assert not desk.locator(hidden).first.is_visible(), hidden
-    assert desk.locator("#results").is_visible() and desk.locator("h1").is_visible()
-    assert desk.locator("pre.document-body").is_visible()
+        expect(desk.locator(hidden).first).to_be_hidden()
+    for shown in ("#results", "h1", "pre.document-body"):
+        expect(desk.locator(shown).first).to_be_visible()
     screenshot(desk, "workflow-11-print-layout")
