@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from scratch_postgres import scratch_postgres  # noqa: E402
-from sqlalchemy import insert, text  # noqa: E402
+from scratch_postgres import filled_postgres_app  # noqa: E402
+from sqlalchemy import insert  # noqa: E402
 from web_helpers import login  # noqa: E402
 
 from medshake_bridge import create_app, migrate  # noqa: E402
@@ -113,20 +113,10 @@ def main() -> int:
     results["sqlite"] = measure(app, args.rounds)
     results["sqlite_filtered"] = measure(app, args.rounds, FILTERED)
     results["sqlite_searched"] = measure(app, args.rounds, SEARCHED)
-    with scratch_postgres("msb_bench") as url:
-        app = create_app({"INSTANCE_PATH": str(work / "pg"),
-                          "MEDSHAKE_BRIDGE_DATABASE_URL": url})
-        migrate.upgrade(app)
-        fill(app, args.documents)
-        with app.app_context():
-            db.session.execute(text("ANALYZE"))
-            db.session.commit()
+    with filled_postgres_app("msb_bench", work / "pg", fill, args.documents) as app:
         results["postgresql"] = measure(app, args.rounds)
         results["postgresql_filtered"] = measure(app, args.rounds, FILTERED)
         results["postgresql_searched"] = measure(app, args.rounds, SEARCHED)
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
     results["load_average_end"] = [round(v, 1) for v in os.getloadavg()]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")

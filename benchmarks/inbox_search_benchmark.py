@@ -27,8 +27,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from inbox_benchmark import fill  # noqa: E402
-from scratch_postgres import scratch_postgres  # noqa: E402
-from sqlalchemy import and_, exists, func, or_, select, text  # noqa: E402
+from scratch_postgres import filled_postgres_app  # noqa: E402
+from sqlalchemy import and_, exists, func, or_, select  # noqa: E402
 
 from medshake_bridge import create_app, migrate  # noqa: E402
 from medshake_bridge.db import db  # noqa: E402
@@ -99,17 +99,8 @@ def main() -> int:
     migrate.upgrade(app)
     fill(app, args.documents)
     results["sqlite"] = measure(app, args.rounds)
-    with scratch_postgres("msb_search") as url:
-        app = create_app({"INSTANCE_PATH": str(work / "pg"),
-                          "MEDSHAKE_BRIDGE_DATABASE_URL": url})
-        migrate.upgrade(app)
-        fill(app, args.documents)
-        with app.app_context():
-            db.session.execute(text("ANALYZE"))
-            db.session.commit()
+    with filled_postgres_app("msb_search", work / "pg", fill, args.documents) as app:
         results["postgresql"] = measure(app, args.rounds)
-        with app.app_context():
-            db.engine.dispose()
     results["load_average_at_end"] = os.getloadavg()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")

@@ -7,8 +7,10 @@ way out even after Ctrl+C, so no run reads another's rows and none is left behin
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine, text
 
@@ -28,3 +30,26 @@ def scratch_postgres(prefix: str) -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@contextmanager
+def filled_postgres_app(prefix: str, folder: Path, fill: Callable[[Any, int], None],
+                        count: int) -> Iterator[Any]:
+    """A bridge app on a scratch database, migrated, filled with ``fill(app, count)`` and
+    analysed (so the planner sees the real row counts), its connections closed on the way out."""
+    from medshake_bridge import create_app, migrate
+    from medshake_bridge.db import db
+
+    with scratch_postgres(prefix) as url:
+        app = create_app({"INSTANCE_PATH": str(folder), "MEDSHAKE_BRIDGE_DATABASE_URL": url})
+        migrate.upgrade(app)
+        fill(app, count)
+        with app.app_context():
+            db.session.execute(text("ANALYZE"))
+            db.session.commit()
+        try:
+            yield app
+        finally:
+            with app.app_context():
+                db.session.remove()
+                db.engine.dispose()

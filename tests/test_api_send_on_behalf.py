@@ -4,14 +4,12 @@ practitioner explicitly (``send_as``), never a mailbox that was not delegated; t
 
 from __future__ import annotations
 
-import base64
 import json
 
 import pytest
-from mailworld import BOB
 from officeworld import make_office
-from sendworld import DOMAIN
 from test_api_readstate_provenance import documented_webhook_data
+from test_api_send import _letter
 from web_helpers import events
 from webhook_receiver import Receiver, free_port
 
@@ -38,15 +36,6 @@ def office(send_world):
 
     sw.call = call
     return sw
-
-
-def _letter(sw, **overrides) -> dict:
-    body = {"recipients": [f"{BOB}@{DOMAIN}"], "patient": f"bridge:{sw.patient_id}",
-            "subject": "Avis cardiologique", "body": "Chère consœur, voici le compte rendu.",
-            "attachments": [{"name": "ecg.pdf",
-                             "content_base64": base64.b64encode(b"%PDF-1.4 ecg").decode()}]}
-    body.update(overrides)
-    return body
 
 
 def _problem_field(response, status: int) -> dict:

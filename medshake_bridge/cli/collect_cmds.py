@@ -7,7 +7,7 @@ configuration error (a user's settings, a certificate, a program) stops some mai
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -102,9 +102,7 @@ def fetch_cmd(user_id: int | None, dry_run: bool, jobs: int | None, enqueue: boo
                              progress=ProgressPrinter(parallel=workers > 1), retry_now=True,
                              workers=workers)
     except ConfigurationError as exc:
-        click.echo(f"Nothing collected: {exc.message}", err=True)
-        click.echo(f"fix: {exc.fix}", err=True)
-        raise SystemExit(EXIT_CONFIGURATION) from None
+        _stop_for_configuration(exc, "collected")
     for problem in report.problems:
         click.echo(f"Not collected: {problem}")
     click.echo(summary(report))
@@ -114,6 +112,13 @@ def fetch_cmd(user_id: int | None, dry_run: bool, jobs: int | None, enqueue: boo
         raise SystemExit(EXIT_CONFIGURATION)
     if not report.ok:
         raise SystemExit(EXIT_FAILED)
+
+
+def _stop_for_configuration(exc: ConfigurationError, what: str) -> NoReturn:
+    """A setting stops the whole command: say so with its fix, exit with code 2."""
+    click.echo(f"Nothing {what}: {exc.message}", err=True)
+    click.echo(f"fix: {exc.fix}", err=True)
+    raise SystemExit(EXIT_CONFIGURATION) from None
 
 
 def _enqueue(user_id: int | None, dry_run: bool) -> None:
@@ -135,9 +140,7 @@ def _enqueue(user_id: int | None, dry_run: bool) -> None:
         report = enqueue_collection(app, trigger="cli",
                                     user_ids=None if user_id is None else [user_id])
     except ConfigurationError as exc:
-        click.echo(f"Nothing queued: {exc.message}", err=True)
-        click.echo(f"fix: {exc.fix}", err=True)
-        raise SystemExit(EXIT_CONFIGURATION) from None
+        _stop_for_configuration(exc, "queued")
     for problem in report.problems:
         click.echo(f"Not collected: {problem}")
     click.echo(f"{report.mailboxes} mailbox(es): {report.enqueued} queued, {report.resent} "
