@@ -49,6 +49,7 @@ LOGIN_ENDPOINT = "bridge_auth.login"
 PASSWORD_CHANGE_ENDPOINT = "bridge_account.password"  # noqa: S105 - an endpoint name
 _USER_CACHE = "medshake_bridge_user"
 _TOKEN_CACHE = "medshake_bridge_api_token"  # noqa: S105 - a g attribute name
+_OWNER_IDS_CACHE = "medshake_bridge_readable_owner_ids"
 
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -114,9 +115,24 @@ def require_scope(scope: str) -> None:
 
 
 def readable_mail_owner_ids(user: User | None) -> set[int]:
-    """Ids of the users whose collected mail ``user`` may see and act on."""
+    """Ids of the users whose collected mail ``user`` may see and act on.
+
+    A page asks this several times (list, counts, menu, each row's actions); within a request
+    the answer is read once and kept, until a setting is written through the store."""
     if user is None or not user.active:
         return set()
+    if not has_request_context():
+        return _readable_owner_ids(user)
+    from medshake_bridge.extension import bridge_state
+
+    key = (user.id, bridge_state().settings.writes)
+    kept: dict[tuple[int, int], set[int]] = g.setdefault(_OWNER_IDS_CACHE, {})
+    if key not in kept:
+        kept[key] = _readable_owner_ids(user)
+    return set(kept[key])
+
+
+def _readable_owner_ids(user: User) -> set[int]:
     if can_admin(user):
         return set(db.session.scalars(select(User.id)))
     from medshake_bridge.extension import bridge_state

@@ -89,6 +89,9 @@ class SettingsStore:
         self.app = app
         self.registry = registry
         self.secrets = secrets
+        # Values written through this store so far: a reader that keeps what it read for the
+        # length of a request (access rules) knows it must read again after a write.
+        self.writes = 0
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -166,6 +169,7 @@ class SettingsStore:
         spec = self.registry.get(name)
         scope = self._scope(spec, level, user_id=user_id, module=module)
         value = self.validate(spec, raw, level=level)
+        self.writes += 1
         stored, encrypted = self._encode(spec, value)
         row = self._row(name, level, scope)
         if row is None:
@@ -189,6 +193,7 @@ class SettingsStore:
         row = self._row(name, level, scope)
         if row is None:
             return False
+        self.writes += 1
         db.session.delete(row)
         if commit:
             db.session.commit()
