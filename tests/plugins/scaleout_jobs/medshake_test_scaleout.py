@@ -3,7 +3,9 @@ optional delay after each stored message (so a test can kill a worker mid-mailbo
 
 Load it with ``MEDSHAKE_BRIDGE_PLUGINS=medshake_test_scaleout`` and this folder on
 ``PYTHONPATH``. ``MEDSHAKE_TEST_COLLECT_SECONDS`` sets the tick (crontab second field, default
-``*/3``); ``MEDSHAKE_TEST_STORED_DELAY`` the delay in seconds (default none).
+``*/3``); ``MEDSHAKE_TEST_STORED_DELAY`` the delay in seconds (default none);
+``MEDSHAKE_TEST_STORED_HOLD`` a file: while it exists, each stored message waits (a test holds
+a mailbox's collection in the middle, its lock held, for as long as it needs).
 
 ``test-blocking`` (planned on 1 January only: tests put it on the queue themselves) writes
 "start <host> <pid>" to ``MEDSHAKE_TEST_BLOCKING_DIR/runs.txt``, then waits while the file
@@ -56,3 +58,8 @@ def medshake_message_stored(message, documents):
     delay = float(os.environ.get("MEDSHAKE_TEST_STORED_DELAY") or 0)
     if delay:
         time.sleep(delay)
+    hold = os.environ.get("MEDSHAKE_TEST_STORED_HOLD")
+    if hold:
+        deadline = time.monotonic() + 60
+        while Path(hold).exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
