@@ -33,7 +33,8 @@ FINISHED_STATES = (OK, FAILED, SKIPPED, EXPIRED)
 
 COLLECT = "collect"      # collect one mailbox (target: the mailbox key)
 JOB = "job"              # run one planned task (target: the job id)
-JOB_KINDS = (COLLECT, JOB)
+SEND = "send"            # send one message (target: the sent-message row's id)
+JOB_KINDS = (COLLECT, JOB, SEND)
 
 
 class QueueJob(db.Model):
