@@ -103,6 +103,13 @@ def test_the_leader_closes_the_runs_of_a_silent_worker_and_another_host_runs_the
     world = scale_world
     folder = _blocked_then_killed(world, "host-a")
     world.start_scheduler()
+    # No other worker yet: only the leader can close the run (its heartbeat stopped).
+    (closed,) = wait_for(lambda: [run for run in _runs(world) if run.outcome == "interrupted"]
+                         or None, 40, 0.2, "the leader closed the silent worker's run")
+    assert "the worker on host-a stopped answering" in closed.error
+    (job,) = [job for job in world.jobs() if job.kind == "job"]
+    assert (job.state, job.host) == ("interrupted", "host-a")
+    assert "no heartbeat for" in job.error
     world.start_worker("host-b", concurrency=1)
     interrupted, _again = _ran_again_once(world, folder, "host-a", "host-b")
     assert "run again by a queue worker" in interrupted.error

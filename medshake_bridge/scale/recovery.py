@@ -56,9 +56,13 @@ class Recovered:
         return bool(self.runs or self.jobs)
 
 
+#: Never sooner than this: a heartbeat late on a loaded host must not interrupt live work.
+LOST_MINIMUM_SECONDS = 5.0
+
+
 def lost_after(app: Flask) -> float:
     """Seconds without a heartbeat after which a worker's running work is interrupted."""
-    return max(LOST_HEARTBEATS * heartbeat_seconds(app), 2.0)
+    return max(LOST_HEARTBEATS * heartbeat_seconds(app), LOST_MINIMUM_SECONDS)
 
 
 def _aware(value: dt.datetime) -> dt.datetime:
