@@ -65,8 +65,10 @@ PHRASES: list[tuple[str, str]] = [
      r"serveur de file \1 ; tâches en attente : relève \2, autres tâches \3"),
     (r"^(\d+) job\(s\) kept since the broker was unreachable$",
      r"\1 tâche(s) gardée(s) depuis que le serveur de file était injoignable"),
-    (r"(\d+) worker\(s\), (\d+) running, (\d+) ok, (\d+) failed, (\d+) retried",
-     r"\1 worker(s), \2 en cours, \3 réussie(s), \4 échouée(s), \5 relancée(s)"),
+    (r"(\d+) worker\(s\), (\d+) running, (\d+) ok, (\d+) failed, (\d+) retried, (\d+) "
+     r"interrupted",
+     r"\1 worker(s), \2 en cours, \3 réussie(s), \4 échouée(s), \5 relancée(s), "
+     r"\6 interrompue(s)"),
     (r"^(\d+) alive; per host \(24 h\): ", r"\1 en marche ; par machine (24 h) : "),
     (r"^no worker alive; per host \(24 h\): ", "aucun worker en marche ; par machine (24 h) : "),
     (r"^no worker alive$", "aucun worker en marche"),
