@@ -92,7 +92,7 @@ def recover_at_start(app: Flask, *, worker: str) -> Recovered:
     """A worker named ``worker`` starts on this host: close what dead processes of this host
     left running. Call it before the worker takes jobs (inside an app context)."""
     host = host_name()
-    done = Recovered(runs=mark_interrupted())
+    done = Recovered(runs=mark_interrupted(starting=True))
     alive = {row.name for row in _alive_heartbeats(app) if row.name != worker}
     jobs = [job for job in db.session.scalars(select(QueueJob).where(
         QueueJob.state == JOB_RUNNING, QueueJob.host == host))

@@ -236,21 +236,21 @@ LOST_WORKER_ERROR = ("interrupted: the worker on {host} stopped answering (no he
 RUN_AGAIN_NOTE = "run again by a queue worker"
 
 
-def mark_interrupted(*, only_ids: set[int] | None = None) -> int:
+def mark_interrupted(*, only_ids: set[int] | None = None, starting: bool = False) -> int:
     """Close runs left "running" by a process of this host that died (or, with ``only_ids``,
     those runs of ours); they are recorded as interrupted.
 
-    A run carrying this process's own id but not running here is a dead process's too (a
-    restarted container often gets the same pid back)."""
+    ``starting``: called by a process that has run nothing yet (a queue worker starting), so
+    a run carrying this process's own id is a dead process's too (a restarted container often
+    gets the same pid back)."""
     host = host_name()
     query = select(TaskRun).where(TaskRun.outcome == RUNNING, TaskRun.host == host)
     if only_ids is not None:
         query = query.where(TaskRun.id.in_(only_ids or {-1}))
     count = 0
-    mine = active_run_ids()
     for run in db.session.scalars(query):
-        if only_ids is None and (run.id in mine or (
-                run.pid != os.getpid() and _pid_alive(run.pid))):
+        if only_ids is None and _pid_alive(run.pid) and not (
+                starting and run.pid == os.getpid()):
             continue
         run.outcome = INTERRUPTED
         run.ended_at = utcnow()
