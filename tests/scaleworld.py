@@ -248,13 +248,26 @@ class ScaleWorld:
 def scale_world_fixture(make_app, server_databases, dovecot, tmp_path) -> Iterator[ScaleWorld]:
     """PostgreSQL (this session's database), a Redis of the test's own, dovecot (POP3 over
     TLS) and the sandbox; processes started by the test are stopped at the end."""
+    yield from _scale_world(make_app, server_databases, dovecot, tmp_path, "postgresql")
+
+
+@pytest.fixture(name="scale_world_mariadb")
+def scale_world_mariadb_fixture(make_app, server_databases, dovecot,
+                                tmp_path) -> Iterator[ScaleWorld]:
+    """The same world on MariaDB (this session's own database on 127.0.0.1:3306): the
+    per-mailbox lock is ``GET_LOCK`` there."""
+    yield from _scale_world(make_app, server_databases, dovecot, tmp_path, "mariadb")
+
+
+def _scale_world(make_app, server_databases, dovecot, tmp_path,
+                 backend: str) -> Iterator[ScaleWorld]:
     from conftest import TEST_SECRET_KEY
     from databases import empty_tables, server_database_or_skip
     from support.components import require_component
 
     require_component("redis", os.access(REDIS_SERVER, os.X_OK),
                       "no redis-server; install it with `apt-get install -y redis-server`")
-    server = server_database_or_skip(server_databases, "postgresql", require_component)
+    server = server_database_or_skip(server_databases, backend, require_component)
     redis = RedisServer(tmp_path / "redis")
     redis.start()
     data_dir = tmp_path / "shared-data"

@@ -206,7 +206,7 @@ class MessageIn(Model):
 
 class SentItem(Model):
     id: int
-    state: Literal["sending", "sent", "failed"]
+    state: Literal["queued", "sending", "sent", "failed"]
     sender: Person | None = Field(description="The user whose mailbox sent it.")
     acted_by: Person | None = Field(None, description="Who sent it on the sender's behalf (a "
                                                       "delegate); null when the sender did.")

@@ -325,11 +325,14 @@ def _sending_mailbox(user: User, wanted: int | None) -> User:
 
 @operation("POST", "/messages", summary="Send a message (once per Idempotency-Key)",
            scope="send", body=schemas.MessageIn,
-           responses={201: schemas.SentItem, 200: schemas.SentItem}, tag=SENDING,
-           errors=(404, 409, 413, 502), upload=True)
+           responses={201: schemas.SentItem, 200: schemas.SentItem, 202: schemas.SentItem},
+           tag=SENDING, errors=(404, 409, 413, 502), upload=True)
 def send(body: schemas.MessageIn) -> Any:
     """Encrypted and sent to every recipient or none. The same ``Idempotency-Key`` header sends
-    once: a retry answers 200 with the first send (``replayed``)."""
+    once: a retry answers 200 with the first send (``replayed``). When the bridge runs with a
+    job queue (``celery`` execution mode) the message is checked, then handed to a worker:
+    the answer is 202 with ``state`` ``queued``; follow it at ``Location`` until it is
+    ``sent`` or ``failed``."""
     from medshake_bridge.apiv1.patients_link import draft_patient
     from medshake_bridge.send.service import (
         Draft,
@@ -368,7 +371,9 @@ def send(body: schemas.MessageIn) -> Any:
         shutil.rmtree(folder, ignore_errors=True)
     item = sent_item(outcome.record, People(), replayed=outcome.already)
     location = {"Location": url_for("bridge_api.sent_message", message_id=outcome.record.id)}
-    return (item, 200, location) if outcome.already else (item, 201, location)
+    if outcome.already:
+        return item, 200, location
+    return (item, 202, location) if outcome.queued else (item, 201, location)
 
 
 @operation("GET", "/sent", summary="Sent messages", scope="inbox:read",

@@ -76,7 +76,8 @@ def send_cmd(user_id: int, recipients: tuple[str, ...], patient_arg: str, subjec
         patient_label=patient.display_name,
         attachments=[AttachmentFile(path.name, path) for path in attachments])
     try:
-        outcome = send_message(user, draft, token=token or secrets.token_hex(16))
+        # sent here, even in celery mode: the command waits and tells the result
+        outcome = send_message(user, draft, token=token or secrets.token_hex(16), queue=False)
     except SendRefused as exc:
         for field, problem in exc.errors.items():
             click.echo(f"{field}: {problem}", err=True)

@@ -60,6 +60,16 @@ def worker_cmd(concurrency: int | None, queues: str, name: str, loglevel: str) -
         worker_app = celery_for(app)
     except BridgeError as exc:
         raise click.ClickException(str(exc)) from None
+    from medshake_bridge.db import db
+    from medshake_bridge.scale.recovery import recover_at_start
+
+    # Before taking any job: what a dead process of this host left "running" is closed as
+    # interrupted (its jobs are delivered again and run here or elsewhere).
+    recovered = recover_at_start(app, worker=node)
+    db.session.remove()
+    if recovered:
+        click.echo(f"{recovered.runs} run(s) and {recovered.jobs} job(s) left running by a "
+                   f"stopped process of host {host_name()} marked interrupted.")
     beat = Heartbeat(app, name=node, queues=chosen, concurrency=threads, running=running_jobs)
     from celery import signals
 
@@ -112,10 +122,11 @@ def format_status(status: ClusterStatus) -> str:
         lines.append("(no worker has ever reported; start `medshake-bridge worker`)")
     lines.append("")
     lines.append(f"Per host, last 24 h: {'HOST':<20} {'WORKERS':>7} {'RUNNING':>7} {'OK':>6} "
-                 f"{'FAILED':>6} {'RETRIED':>7} {'SKIPPED':>7}")
+                 f"{'FAILED':>6} {'RETRIED':>7} {'SKIPPED':>7} {'INTERRUPTED':>11}")
     for host in status.hosts:
         lines.append(f"{'':<20} {host.host[:20]:<20} {host.workers:>7} {host.running:>7} "
-                     f"{host.ok:>6} {host.failed:>6} {host.retried:>7} {host.skipped:>7}")
+                     f"{host.ok:>6} {host.failed:>6} {host.retried:>7} {host.skipped:>7} "
+                     f"{host.interrupted:>11}")
     return "\n".join(lines)
 
 

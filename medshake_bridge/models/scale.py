@@ -25,13 +25,16 @@ OK = "ok"                # finished
 FAILED = "failed"        # finished with an error (a mailbox error, a job's failure)
 SKIPPED = "skipped"      # nothing to do (another job held the mailbox, no owner any more)
 EXPIRED = "expired"      # never started within the expiry: replaced by a newer job
-JOB_STATES = (UNSENT, QUEUED, RUNNING, OK, FAILED, SKIPPED, EXPIRED)
-PENDING_STATES = (UNSENT, QUEUED, RUNNING)
+# its worker died while running it (killed, host lost): delivered again and taken over
+INTERRUPTED = "interrupted"
+JOB_STATES = (UNSENT, QUEUED, RUNNING, OK, FAILED, SKIPPED, EXPIRED, INTERRUPTED)
+PENDING_STATES = (UNSENT, QUEUED, RUNNING, INTERRUPTED)
 FINISHED_STATES = (OK, FAILED, SKIPPED, EXPIRED)
 
 COLLECT = "collect"      # collect one mailbox (target: the mailbox key)
 JOB = "job"              # run one planned task (target: the job id)
-JOB_KINDS = (COLLECT, JOB)
+SEND = "send"            # send one message (target: the sent-message row's id)
+JOB_KINDS = (COLLECT, JOB, SEND)
 
 
 class QueueJob(db.Model):

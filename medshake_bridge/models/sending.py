@@ -20,7 +20,8 @@ from medshake_bridge.models.settings import utcnow
 SENDING = "sending"  # claimed by one request; nothing or everything may have gone out yet
 SENT = "sent"        # accepted by the SMTP server (Message-ID recorded)
 FAILED = "failed"    # nothing went out; ``error`` says why; may be retried with the same token
-SEND_STATES = (SENDING, SENT, FAILED)
+QUEUED = "queued"    # celery mode: claimed and handed to the job queue; a worker sends it
+SEND_STATES = (QUEUED, SENDING, SENT, FAILED)
 
 
 class Correspondent(db.Model):

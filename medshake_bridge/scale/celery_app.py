@@ -29,7 +29,8 @@ from medshake_bridge.scale.executor import (
 EXTRAS_KEY = "celery"
 COLLECT_TASK = "medshake_bridge.collect_mailbox"
 RUN_JOB_TASK = "medshake_bridge.run_job"
-ROUTES = {COLLECT_TASK: COLLECT_QUEUE, RUN_JOB_TASK: JOBS_QUEUE}
+SEND_TASK = "medshake_bridge.send_message"
+ROUTES = {COLLECT_TASK: COLLECT_QUEUE, RUN_JOB_TASK: JOBS_QUEUE, SEND_TASK: JOBS_QUEUE}
 # Sending a job: a broker that does not answer is retried briefly, then the job stays in the
 # ledger as "unsent" and is sent again later (the caller never waits long).
 PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5,
@@ -102,6 +103,12 @@ def _register_tasks(app: Flask, worker_app: Any) -> None:
     def collect_mailbox(task: Any, job_id: int, owners: list[int] | None = None) -> str:
         return settle(task, work.run_collect(app, int(job_id), owners,
                                              worker=str(task.request.hostname or "")))
+
+    @worker_app.task(name=SEND_TASK, bind=True)
+    def send_message(task: Any, job_id: int) -> str:
+        from medshake_bridge.send.queued import run_send
+
+        return settle(task, run_send(app, int(job_id), worker=str(task.request.hostname or "")))
 
     @worker_app.task(name=RUN_JOB_TASK, bind=True)
     def run_job(task: Any, job_id: int, scheduled_for: str | None = None) -> str:

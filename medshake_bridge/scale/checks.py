@@ -38,7 +38,8 @@ def scale_checks(app: Flask) -> list[CheckResult]:
     alive = [worker for worker in status.workers if worker.alive]
     hosts = ", ".join(
         f"{host.host}: {host.workers} worker(s), {host.running} running, {host.ok} ok, "
-        f"{host.failed} failed, {host.retried} retried" for host in status.hosts)
+        f"{host.failed} failed, {host.retried} retried, {host.interrupted} interrupted"
+        for host in status.hosts)
     if alive:
         checks.append(CheckResult("Queue workers", True,
                                   f"{len(alive)} alive; per host (24 h): {hosts}",

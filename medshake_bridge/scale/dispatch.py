@@ -21,10 +21,10 @@ from flask import Flask
 
 from medshake_bridge.collect.mailboxes import plan_mailboxes
 from medshake_bridge.extension import bridge_state
-from medshake_bridge.models.scale import COLLECT, JOB, QUEUED, UNSENT, QueueJob
+from medshake_bridge.models.scale import COLLECT, JOB, QUEUED, SEND, UNSENT, QueueJob
 from medshake_bridge.models.settings import utcnow
 from medshake_bridge.scale import ledger
-from medshake_bridge.scale.celery_app import COLLECT_TASK, RUN_JOB_TASK, publish
+from medshake_bridge.scale.celery_app import COLLECT_TASK, RUN_JOB_TASK, SEND_TASK, publish
 from medshake_bridge.scale.executor import broker_url, visibility_timeout
 
 log = logging.getLogger(__name__)
@@ -50,8 +50,17 @@ class EnqueueReport:
                 "not_sent": self.not_sent, "not_collected": len(self.problems)}
 
 
+TASKS = {COLLECT: COLLECT_TASK, JOB: RUN_JOB_TASK, SEND: SEND_TASK}
+
+
+def send_job(app: Flask, job: QueueJob, report: EnqueueReport, *args: object) -> bool:
+    """Hand the recorded ``job`` to the broker (kept as unsent, with the error in ``report``,
+    when the broker does not answer)."""
+    return _send(app, job, report, *args)
+
+
 def _send(app: Flask, job: QueueJob, report: EnqueueReport, *args: object) -> bool:
-    task = COLLECT_TASK if job.kind == COLLECT else RUN_JOB_TASK
+    task = TASKS.get(job.kind, RUN_JOB_TASK)
     again = job.state == QUEUED
     try:
         publish(app, task, job.id, *args)

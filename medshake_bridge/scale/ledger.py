@@ -23,6 +23,7 @@ from medshake_bridge.hostname import host_name
 from medshake_bridge.models.scale import (
     EXPIRED,
     FINISHED_STATES,
+    INTERRUPTED,
     PENDING_STATES,
     QUEUED,
     RUNNING,
@@ -75,10 +76,11 @@ def pending(kind: str, target: str, *, since: dt.datetime) -> QueueJob | None:
 
 
 def expire_before(moment: dt.datetime) -> int:
-    """Jobs never started (unsent or queued) created before ``moment`` are given up: a newer
-    job replaces each (the broker lost them, or they waited through a long outage)."""
+    """Jobs never started (unsent or queued), or interrupted and never delivered again,
+    created before ``moment`` are given up: a newer job replaces each (the broker lost them,
+    or they waited through a long outage)."""
     result = db.session.execute(
-        update(QueueJob).where(QueueJob.state.in_((UNSENT, QUEUED)),
+        update(QueueJob).where(QueueJob.state.in_((UNSENT, QUEUED, INTERRUPTED)),
                                QueueJob.created_at < moment)
         .values(state=EXPIRED, finished_at=utcnow(),
                 error="never started in time; replaced by a newer job"))

@@ -20,6 +20,8 @@ from medshake_bridge.db import db
 from medshake_bridge.errors import BridgeError
 from medshake_bridge.models.scale import (
     FAILED,
+    INTERRUPTED,
+    JOB,
     OK,
     QUEUED,
     RUNNING,
@@ -29,6 +31,8 @@ from medshake_bridge.models.scale import (
     WorkerHeartbeat,
 )
 from medshake_bridge.models.settings import utcnow
+from medshake_bridge.models.tasks import INTERRUPTED as RUN_INTERRUPTED
+from medshake_bridge.models.tasks import TaskRun
 from medshake_bridge.scale.executor import (
     QUEUES,
     broker_url,
@@ -67,6 +71,7 @@ class HostView:
     failed: int = 0
     retried: int = 0
     skipped: int = 0
+    interrupted: int = 0
 
 
 @dataclass
@@ -144,6 +149,19 @@ def _hosts(workers: list[WorkerView]) -> list[HostView]:
         .group_by(QueueJob.host)).all()
     hosts = {row[0]: HostView(row[0], 0, *(int(value or 0) for value in row[1:]))
              for row in rows}
+    # Work cut short on a host (its worker killed or lost): the task runs marked interrupted
+    # there, and the collections interrupted there and not yet taken over.
+    interrupted = db.session.execute(
+        select(TaskRun.host, func.count()).where(TaskRun.outcome == RUN_INTERRUPTED,
+                                                 TaskRun.started_at >= since,
+                                                 TaskRun.host != "")
+        .group_by(TaskRun.host)).all()
+    interrupted += db.session.execute(
+        select(QueueJob.host, func.count()).where(QueueJob.state == INTERRUPTED,
+                                                  QueueJob.kind != JOB, QueueJob.host != "")
+        .group_by(QueueJob.host)).all()
+    for host, count in interrupted:
+        hosts.setdefault(host, HostView(host)).interrupted += int(count or 0)
     for worker in workers:
         if worker.alive:
             hosts.setdefault(worker.host, HostView(worker.host)).workers += 1

@@ -146,11 +146,14 @@ def _planned(app: Flask, job_id: int, scheduled_for: str | None, worker: str) ->
     folder = Path(app.config["MEDSHAKE_BRIDGE_DATA_DIR"]) / "locks"
     try:
         with named_lock(f"queue-job:{job_id}", folder=folder, file_name=f"queue-{job_id}.lock"):
-            if ledger.claim(job_id, worker=worker) is None:
+            claimed = ledger.claim(job_id, worker=worker)
+            if claimed is None:
                 return "already done"
+            again = claimed.attempts > 1  # delivered again: its first worker died
             db.session.remove()
             try:
-                result = execute_job(app, spec, trigger=WORKER_TRIGGER, scheduled_for=tick)
+                result = execute_job(app, spec, trigger=WORKER_TRIGGER, scheduled_for=tick,
+                                     take_over=again)
             except JobBusy as exc:
                 ledger.finish(job_id, SKIPPED, error=exc.message)
                 return "skipped: running elsewhere"

@@ -117,22 +117,33 @@ def job_lock(app: Flask, job_id: str) -> Iterator[None]:
 
 
 def execute_job(app: Flask, spec: JobSpec, *, trigger: str,
-                scheduled_for: datetime | None = None) -> RunResult | None:
+                scheduled_for: datetime | None = None,
+                take_over: bool = False) -> RunResult | None:
     """Run ``spec`` now and record it; ``None`` when another process already ran this tick.
+
+    ``take_over``: this is a queue job delivered again after its worker died; a run of the
+    same tick left interrupted (or still "running" with nobody holding the job's lock) gives
+    its tick to this run instead of counting as done, so the tick runs again once.
 
     Raises :class:`JobBusy` when the job is running on this host already.
     """
     with app.app_context(), job_lock(app, spec.id):
-        run = TaskRun(job_id=spec.id, trigger=trigger, scheduled_for=scheduled_for,
-                      started_at=utcnow(), outcome=RUNNING, counts_json="{}", error="",
-                      host=host_name(), pid=os.getpid())
-        db.session.add(run)
-        try:
-            db.session.commit()
-        except IntegrityError:
-            db.session.rollback()
-            log.info("job %s: tick %s already run by another process", spec.id, scheduled_for)
-            return None
+        for attempt in (1, 2):
+            run = TaskRun(job_id=spec.id, trigger=trigger, scheduled_for=scheduled_for,
+                          started_at=utcnow(), outcome=RUNNING, counts_json="{}", error="",
+                          host=host_name(), pid=os.getpid())
+            db.session.add(run)
+            try:
+                db.session.commit()
+                break
+            except IntegrityError:
+                db.session.rollback()
+                if attempt == 1 and take_over and _free_interrupted_tick(spec.id,
+                                                                         scheduled_for):
+                    continue
+                log.info("job %s: tick %s already run by another process", spec.id,
+                         scheduled_for)
+                return None
         run_id = run.id
         with _active_lock:
             _active_runs.add(run_id)
@@ -188,20 +199,62 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def mark_interrupted(*, only_ids: set[int] | None = None) -> int:
+def _free_interrupted_tick(job_id: str, scheduled_for: datetime | None) -> bool:
+    """The run holding ``(job_id, scheduled_for)`` was cut short: record it as interrupted and
+    release its tick (its ``scheduled_for`` is cleared, the unique guard then lets the retry
+    in). Called holding the job's lock: on PostgreSQL / MariaDB a run still "running" then
+    belongs to a process that is gone (a live one would hold the lock); with a file lock (one
+    host) only a run already marked interrupted is taken over."""
+    from medshake_bridge.dblocks import current_database_url, lock_backend
+
+    if scheduled_for is None:
+        return False
+    url = current_database_url()
+    takeable = [INTERRUPTED]
+    if url is not None and lock_backend(url) == "database":
+        takeable.append(RUNNING)
+    held = db.session.scalars(select(TaskRun).where(
+        TaskRun.job_id == job_id, TaskRun.scheduled_for == scheduled_for)).first()
+    if held is None or held.outcome not in takeable:
+        return False
+    if held.outcome == RUNNING:
+        held.outcome = INTERRUPTED
+        held.ended_at = utcnow()
+        held.error = held.error or INTERRUPTED_ERROR.format(host=held.host, pid=held.pid)
+    held.scheduled_for = None
+    held.error = f"{held.error}; {RUN_AGAIN_NOTE}"[:MAX_ERROR_LENGTH]
+    db.session.commit()
+    log.warning("job %s: tick %s was interrupted on %s; it runs again here", job_id,
+                scheduled_for, held.host)
+    return True
+
+
+#: What an interrupted run says (English, like every stored error; the pages translate it).
+INTERRUPTED_ERROR = "interrupted: the process {pid} on {host} stopped before the end"
+LOST_WORKER_ERROR = ("interrupted: the worker on {host} stopped answering (no heartbeat for "
+                     "{seconds:.0f} s); its job is delivered again")
+RUN_AGAIN_NOTE = "run again by a queue worker"
+
+
+def mark_interrupted(*, only_ids: set[int] | None = None, starting: bool = False) -> int:
     """Close runs left "running" by a process of this host that died (or, with ``only_ids``,
-    those runs of ours); they are recorded as interrupted."""
+    those runs of ours); they are recorded as interrupted.
+
+    ``starting``: called by a process that has run nothing yet (a queue worker starting), so
+    a run carrying this process's own id is a dead process's too (a restarted container often
+    gets the same pid back)."""
     host = host_name()
     query = select(TaskRun).where(TaskRun.outcome == RUNNING, TaskRun.host == host)
     if only_ids is not None:
         query = query.where(TaskRun.id.in_(only_ids or {-1}))
     count = 0
     for run in db.session.scalars(query):
-        if only_ids is None and _pid_alive(run.pid):
+        if only_ids is None and _pid_alive(run.pid) and not (
+                starting and run.pid == os.getpid()):
             continue
         run.outcome = INTERRUPTED
         run.ended_at = utcnow()
-        run.error = run.error or "the process running it stopped before the end"
+        run.error = run.error or INTERRUPTED_ERROR.format(host=run.host, pid=run.pid)
         count += 1
     db.session.commit()
     return count

@@ -172,12 +172,29 @@ class SchedulerService:
         fingerprint = tasks_fingerprint()
         if fingerprint != self._fingerprint:
             self._rebuild_jobs()
+        self._recover_lost_workers()
         if time.monotonic() - self._last_purge > PURGE_EVERY_SECONDS:
             self._last_purge = time.monotonic()
             days = int(bridge_state(self.app).settings.get("bridgeSchedulerHistoryDays"))
             purged = purge_runs(days)
             if purged:
                 log.info("scheduler: %s run(s) older than %s days forgotten", purged, days)
+
+    def _recover_lost_workers(self) -> None:
+        """``celery`` mode: close the runs and jobs of workers gone silent (killed, host
+        lost) as interrupted; their jobs are delivered again (see
+        :mod:`medshake_bridge.scale.recovery`)."""
+        from medshake_bridge.errors import BridgeError
+        from medshake_bridge.scale.executor import uses_celery
+
+        try:
+            if not uses_celery(self.app):
+                return
+        except BridgeError:
+            return
+        from medshake_bridge.scale.recovery import recover_lost_workers
+
+        recover_lost_workers(self.app)
 
     def _start_scheduler(self) -> None:
         grace = int(bridge_state(self.app).settings.get("bridgeSchedulerMisfireGrace"))

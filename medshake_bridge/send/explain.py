@@ -62,6 +62,19 @@ def explain_text(text: str, *, kind: type | None = None) -> Explained:
     def is_(cls: type) -> bool:
         return kind is not None and issubclass(kind, cls)
 
+    if "interrupted while sending" in lowered:
+        return Explained(
+            _("The sending was interrupted (the server sending it stopped in the middle): the "
+              "message may or may not have gone out."),
+            _("ask the recipient whether it arrived before sending it again (open a new "
+              "message)."))
+    if "queued message could not be read" in lowered:
+        return Explained(
+            _("The message waiting in the sending queue could not be read by the server that "
+              "was to send it. Nothing was sent."),
+            _("send it again (open a new message); if it happens again, ask an administrator "
+              "to check that every server has the same MEDSHAKE_BRIDGE_SECRET_KEYS and the "
+              "shared data folder."))
     if "refused" in lowered and "recipient" in lowered:
         return Explained(_("The Apicrypt server refused some recipients. Nothing was sent."),
                          _("check the addresses with the correspondents, then send again."),

@@ -36,7 +36,7 @@ from medshake_bridge.extension import bridge_state
 from medshake_bridge.hprim import PatientIdentity, build_document, identity_in_subject
 from medshake_bridge.i18n import _
 from medshake_bridge.models import User
-from medshake_bridge.models.sending import FAILED, SENDING, SENT, SentMessage
+from medshake_bridge.models.sending import FAILED, QUEUED, SENDING, SENT, SentMessage
 from medshake_bridge.models.settings import utcnow
 from medshake_bridge.paths import ensure_private_dir
 from medshake_bridge.send.addresses import RecipientError, parse_recipients
@@ -103,6 +103,10 @@ class SendOutcome:
     record: SentMessage
     already: bool = False
     notice: str = ""
+    #: celery mode: the message was handed to the job queue (a worker sends it);
+    #: ``broker_error`` says the queue did not answer (it is kept and sent again later)
+    queued: bool = False
+    broker_error: str = ""
 
 
 class SendRefused(BridgeError):
@@ -227,8 +231,11 @@ def _before_send(message: OutgoingMessage, user: User) -> None:
                                      reason="; ".join(str(reason) for reason in reasons))})
 
 
-def _claim(user: User, token: str, message: OutgoingMessage) -> tuple[SentMessage, bool]:
-    """Take the token for this send; ``(row, True)`` when it was already sent."""
+def _claim(user: User, token: str, message: OutgoingMessage, *,
+           initial: str = SENDING) -> tuple[SentMessage, bool]:
+    """Take the token for this send; ``(row, True)`` when it was already sent (or, in celery
+    mode, already handed to the queue). ``initial``: the state of a fresh claim (``queued``
+    when a worker will send it)."""
     values = {
         "user_id": user.id, "sender_address": message.sender,
         "recipients": ",".join(message.recipients), "patient_id": message.patient_id,
@@ -236,7 +243,7 @@ def _claim(user: User, token: str, message: OutgoingMessage) -> tuple[SentMessag
         "attachments_json": json.dumps(list(message.attachment_names), ensure_ascii=False),
         "source_document_id": message.source_document_id,
     }
-    row = SentMessage(token=token, state=SENDING, attempts=1, **values)
+    row = SentMessage(token=token, state=initial, attempts=1, **values)
     db.session.add(row)
     try:
         db.session.commit()
@@ -246,15 +253,15 @@ def _claim(user: User, token: str, message: OutgoingMessage) -> tuple[SentMessag
     existing = db.session.scalars(select(SentMessage).where(SentMessage.token == token)).one()
     if existing.user_id != user.id:
         raise SendRefused({"form": _("This form was already used. Open a new message.")})
-    if existing.state == SENT:
+    if existing.state in (SENT, QUEUED):
         return existing, True
     claimed = db.session.execute(
         update(SentMessage).where(SentMessage.id == existing.id, SentMessage.state == FAILED)
-        .values(state=SENDING, error="", attempts=SentMessage.attempts + 1, **values))
+        .values(state=initial, error="", attempts=SentMessage.attempts + 1, **values))
     db.session.commit()
     db.session.refresh(existing)
     if claimed.rowcount != 1:
-        if existing.state == SENT:
+        if existing.state in (SENT, QUEUED):
             return existing, True
         raise SendInProgress(_("This message is being sent right now."),
                              fix=_("Wait a moment and look at the sent messages."))
@@ -269,13 +276,27 @@ def _notice(replacements: Sequence[Any]) -> str:
              "%(changes)s.", changes=changed)
 
 
+def _through_queue() -> bool:
+    """``celery`` execution mode: a worker sends (the request returns at once)."""
+    from flask import current_app
+
+    from medshake_bridge.scale.executor import uses_celery
+
+    return uses_celery(current_app)
+
+
 def send_message(user: User, draft: Draft, *, token: str,
-                 acting_user: User | None = None) -> SendOutcome:
+                 acting_user: User | None = None, queue: bool | None = None) -> SendOutcome:
     """Send ``draft`` for ``user`` once per ``token``; see the module docstring for the steps.
 
     ``user`` owns the mailbox the message goes out from (address, keys); ``acting_user`` is
     who pressed "send" when that is someone else (a delegate, already checked by the caller):
     the record and the audit name both.
+
+    ``queue``: hand the checked message to the job queue instead of sending it here (default:
+    in the ``celery`` execution mode); the outcome is then ``queued`` and a worker sends it
+    (:mod:`medshake_bridge.send.queued`). Everything up to the token's claim happens here
+    either way, so a refusal is still told at once.
 
     Raises :class:`SendRefused` (nothing claimed), :class:`SendInProgress`, or
     :class:`SendFailed` (recorded as failed; nothing went out).
@@ -286,43 +307,73 @@ def send_message(user: User, draft: Draft, *, token: str,
     _before_send(message, user)
     if not token or len(token) > 64:
         raise SendRefused({"form": _("This form has expired. Open a new message.")})
+    queued = _through_queue() if queue is None else queue
     actor = acting_user or user
     on_behalf = actor.id != user.id
-    record, already = _claim(user, token, message)
+    record, already = _claim(user, token, message, initial=QUEUED if queued else SENDING)
     if on_behalf and not already:
         record.acted_by_user_id = actor.id
         db.session.commit()
-    behalf = f", on behalf of {user.login}" if on_behalf else ""
     if already:
-        return SendOutcome(record, already=True, notice=record.notice)
+        return SendOutcome(record, already=True, notice=record.notice,
+                           queued=record.state == QUEUED)
+    if queued:
+        from medshake_bridge.send.queued import put_on_queue
+
+        try:
+            broker_error = put_on_queue(user, actor, record, message, draft.attachments)
+        except BaseException as exc:
+            record_failure(record, exc, user=user, actor=actor)
+            if isinstance(exc, BridgeError | OSError):
+                raise SendFailed(record, exc) from exc
+            raise
+        return SendOutcome(record, queued=True, broker_error=broker_error)
     try:
-        message_id, notice = _encrypt_and_submit(state, settings, message, draft.attachments)
+        message_id, notice = encrypt_and_submit(state, settings, message, draft.attachments)
     except BaseException as exc:
-        db.session.rollback()
-        record.state, record.error = FAILED, str(exc)[:4000]
-        db.session.commit()
-        audit("mail.send", target=record.recipients, outcome="failed",
-              detail=f"sent message {record.id}{behalf}: {exc}", actor=actor)
+        record_failure(record, exc, user=user, actor=actor)
         if isinstance(exc, BridgeError | OSError):
             raise SendFailed(record, exc) from exc
         raise
+    record_sent(state, record, message_id, notice, user=user, actor=actor,
+                attachments=len(message.attachment_names))
+    return SendOutcome(record, notice=notice)
+
+
+def _behalf(user: User, actor: User) -> str:
+    return f", on behalf of {user.login}" if actor.id != user.id else ""
+
+
+def record_failure(record: SentMessage, exc: BaseException | str, *, user: User,
+                   actor: User) -> None:
+    """Nothing went out: the row says ``failed`` with the reason, and the audit says so."""
+    db.session.rollback()
+    record.state, record.error = FAILED, str(exc)[:4000]
+    db.session.commit()
+    audit("mail.send", target=record.recipients, outcome="failed",
+          detail=f"sent message {record.id}{_behalf(user, actor)}: {exc}", actor=actor)
+
+
+def record_sent(state: Any, record: SentMessage, message_id: str, notice: str, *, user: User,
+                actor: User, attachments: int) -> None:
+    """The SMTP server took the message: the row says ``sent`` (the webhook event in the same
+    commit), the audit records it and ``medshake_message_sent`` is called."""
     record.state, record.message_id_header, record.sent_at = SENT, message_id, utcnow()
     record.notice = notice
     outbox.message_sent(record)  # announced in the same commit as the "sent" state
     db.session.commit()
     audit("mail.send", target=record.recipients,
           detail=f"sent message {record.id}, {message_id}, patient {record.patient_id or '-'}, "
-                 f"{len(message.attachment_names)} attachment(s){behalf}", actor=actor)
+                 f"{attachments} attachment(s){_behalf(user, actor)}", actor=actor)
     # each reaction on its own: a plugin's failure is recorded and never hides the sending
     from medshake_bridge.public import BridgeUser, SentRecord
 
     public_user = BridgeUser.from_row(user)
     state.hooks.call("medshake_message_sent", message=SentRecord.from_row(record, public_user),
                      user=public_user)
-    return SendOutcome(record, notice=notice)
 
 
-def _encrypt_and_submit(state: Any, settings: dict[str, Any], message: OutgoingMessage,
+def encrypt_and_submit(state: Any, settings: dict[str, Any], message: OutgoingMessage,
                         attachments: Sequence[AttachmentFile]) -> tuple[str, str]:
     """Encrypt in a private work folder (always removed) and submit; returns the Message-ID
     and the transliteration notice."""

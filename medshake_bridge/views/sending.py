@@ -270,7 +270,9 @@ def compose() -> Any:
         status = 502
     else:
         drafts.discard(draft_folder)
-        if outcome.already:
+        if outcome.queued:
+            _flash_queued(outcome)
+        elif outcome.already:
             flash(_("This message had already been sent (sent once only)."), "success")
         else:
             flash(_("Message sent to %(recipients)s.",
@@ -283,6 +285,23 @@ def compose() -> Any:
                     for item in drafts.files(draft_folder)]
     return render_template("bridge/send_compose.html", form=form, errors=errors,
                            **context), status
+
+
+def _flash_queued(outcome: Any) -> None:
+    """``celery`` mode: the message left for a worker; the sent messages page follows it."""
+    recipients = ", ".join(outcome.record.recipient_list)
+    if outcome.already:
+        flash(_("This message is already waiting to be sent (sent once only): its state is "
+                "shown below."), "info")
+    elif outcome.broker_error:
+        flash(_("Message to %(recipients)s accepted, but the job queue (Redis) does not answer: "
+                "it is kept and will be sent as soon as the queue is back. Its state is shown "
+                "below; tell the administrator if it stays \"waiting to be sent\".",
+                recipients=recipients), "warning")
+    else:
+        flash(_("Message to %(recipients)s handed to the sending queue: it goes out in a few "
+                "moments. Reload this page to see it marked sent (or why it failed).",
+                recipients=recipients), "success")
 
 
 @sending_pages.route("/sent")

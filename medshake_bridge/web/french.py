@@ -65,8 +65,10 @@ PHRASES: list[tuple[str, str]] = [
      r"serveur de file \1 ; tâches en attente : relève \2, autres tâches \3"),
     (r"^(\d+) job\(s\) kept since the broker was unreachable$",
      r"\1 tâche(s) gardée(s) depuis que le serveur de file était injoignable"),
-    (r"(\d+) worker\(s\), (\d+) running, (\d+) ok, (\d+) failed, (\d+) retried",
-     r"\1 worker(s), \2 en cours, \3 réussie(s), \4 échouée(s), \5 relancée(s)"),
+    (r"(\d+) worker\(s\), (\d+) running, (\d+) ok, (\d+) failed, (\d+) retried, (\d+) "
+     r"interrupted",
+     r"\1 worker(s), \2 en cours, \3 réussie(s), \4 échouée(s), \5 relancée(s), "
+     r"\6 interrompue(s)"),
     (r"^(\d+) alive; per host \(24 h\): ", r"\1 en marche ; par machine (24 h) : "),
     (r"^no worker alive; per host \(24 h\): ", "aucun worker en marche ; par machine (24 h) : "),
     (r"^no worker alive$", "aucun worker en marche"),
@@ -77,6 +79,24 @@ PHRASES: list[tuple[str, str]] = [
      "elles sont renvoyées à la prochaine relève ; vérifiez Redis"),
     (r"^start `medshake-bridge worker` on at least one host$",
      "lancez `medshake-bridge worker` sur au moins une machine"),
+    # interrupted runs and queue jobs (medshake_bridge/scheduler/runs.py, scale/recovery.py)
+    (r"^interrupted: the process (\d+) on (\S+) stopped before the end",
+     r"interrompue : le processus \1 sur \2 s'est arrêté avant la fin"),
+    (r"^interrupted: the worker on (\S+) stopped answering \(no heartbeat for (\d+) s\); its "
+     r"job is delivered again",
+     r"interrompue : le worker sur \1 ne répond plus (aucun signe de vie depuis \2 s) ; sa "
+     r"tâche est confiée à nouveau à un worker"),
+    (r"^the process running it stopped before the end",
+     "le processus qui l'exécutait s'est arrêté avant la fin"),
+    (r"; run again by a queue worker$", " ; relancée par un worker de la file"),
+    (r"^interrupted on (\S+) \(worker (\S+)\): its worker stopped before the end; "
+     r"delivered again to a worker$",
+     r"interrompue sur \1 (worker \2) : son worker s'est arrêté avant la fin ; confiée à "
+     r"nouveau à un worker"),
+    (r"^interrupted on (\S+) \(worker (\S+)\): no heartbeat for (\d+) s; delivered again "
+     r"to a worker$",
+     r"interrompue sur \1 (worker \2) : aucun signe de vie depuis \3 s ; confiée à nouveau "
+     r"à un worker"),
     # folders and files
     *[(rf"^{_PATH}{english}$", r"\1" + french) for english, french in _FILE_PHRASES],
     (r"^Run 'chmod (\d+) (.+)'\.$", r"Lancez « chmod \1 \2 »."),
