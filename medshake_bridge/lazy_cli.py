@@ -12,17 +12,19 @@ from __future__ import annotations
 
 import click
 
-# The bridge's own commands and the module that registers each, known without importing them
-# (a plugin may not take one of these names); tests/test_startup_imports.py checks them
-# against the commands registered.
-COMMAND_MODULES: dict[str, str] = {
-    "config": "config_cmds", "create-user": "user_cmds", "demo": "demo_cmds",
-    "doctor": "doctor_cmds", "fetch": "collect_cmds", "generate-secret-key": "core_cmds",
-    "init-db": "core_cmds", "keys": "keys_cmds", "new-plugin": "scaffold_cmds",
-    "patients": "patient_cmds", "plugins": "core_cmds", "rotate-keys": "core_cmds",
-    "run": "core_cmds", "sandbox": "medshake_bridge.sandbox.cli", "scheduler": "task_cmds",
-    "send": "send_cmds", "tasks": "task_cmds", "tokens": "token_cmds", "users": "user_cmds",
-    "webhooks": "webhook_cmds", "worker": "worker_cmds", "workers": "worker_cmds",
+# The bridge's own commands and the modules that register each (a group's subcommands may
+# come from several), known without importing them (a plugin may not take one of these names);
+# tests/test_startup_imports.py checks them against the commands registered.
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "config": ("config_cmds",), "create-user": ("user_cmds",), "demo": ("demo_cmds",),
+    "doctor": ("doctor_cmds",), "fetch": ("collect_cmds",),
+    "generate-secret-key": ("core_cmds",), "init-db": ("core_cmds",), "keys": ("keys_cmds",),
+    "new-plugin": ("scaffold_cmds",), "patients": ("patient_cmds",), "plugins": ("core_cmds",),
+    "rotate-keys": ("core_cmds",), "run": ("core_cmds",),
+    "sandbox": ("medshake_bridge.sandbox.cli", "medshake_bridge.sandbox.relay_cli"),
+    "scheduler": ("task_cmds",), "send": ("send_cmds",), "tasks": ("task_cmds",),
+    "tokens": ("token_cmds",), "users": ("user_cmds", "account_cmds"),
+    "webhooks": ("webhook_cmds",), "worker": ("worker_cmds",), "workers": ("worker_cmds",),
 }
 COMMAND_NAMES = frozenset(COMMAND_MODULES)
 # Commands that serve no page: ``medshake-bridge`` builds their app with ``web=False``.
@@ -33,19 +35,19 @@ def load_command(name: str) -> click.Command | None:
     """The bridge's command ``name``, importing only the module that registers it (a
     ``fetch`` process does not import Alembic, the demo, the sandbox or the scheduler:
     about a second of CPU at every start, issue 18). ``None`` for another name."""
-    module = COMMAND_MODULES.get(name)
-    if module is None:
+    modules = COMMAND_MODULES.get(name)
+    if modules is None:
         return None
     import importlib
 
     from medshake_bridge.cli.group import bridge_group
 
+    for module in modules:
+        importlib.import_module(module if "." in module else f"medshake_bridge.cli.{module}")
     if name == "sandbox":  # a plain click group of its own, attached here
         from medshake_bridge.sandbox.cli import sandbox
 
         bridge_group.add_command(sandbox, "sandbox")
-    else:
-        importlib.import_module(f"medshake_bridge.cli.{module}")
     return bridge_group.commands.get(name)
 
 

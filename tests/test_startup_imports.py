@@ -85,16 +85,43 @@ def test_fetch_builds_an_app_without_pages_and_imports_only_its_command(tmp_path
     assert result["code"] in (0, None) and result["imported"] == [], done.stdout
 
 
-def test_each_command_is_registered_by_the_module_named_for_it() -> None:
-    """``load_command`` imports one module per command: the map must say which."""
-    from medshake_bridge.cli import bridge_group
-    from medshake_bridge.lazy_cli import COMMAND_MODULES, load_command
+TREE_PROBE = r"""
+import json, sys
+import click
+from medshake_bridge.lazy_cli import load_command
 
-    for name, module in COMMAND_MODULES.items():
-        command = load_command(name)
-        assert command is bridge_group.commands[name]
-        source = module if "." in module else f"medshake_bridge.cli.{module}"
-        assert (command.callback.__module__ if command.callback else "") == source, name
+def tree(command):
+    if isinstance(command, click.Group):
+        return {name: tree(sub) for name, sub in sorted(command.commands.items())}
+    return None
+
+name = sys.argv[1]
+if name == "*":
+    from medshake_bridge.cli import bridge_group
+    print(json.dumps({key: tree(value) for key, value in bridge_group.commands.items()}))
+else:
+    print(json.dumps(tree(load_command(name))))
+"""
+
+
+def _tree(name: str) -> object:
+    done = subprocess.run([sys.executable, "-c", TREE_PROBE, name],  # noqa: S603
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_each_command_loaded_alone_has_all_its_subcommands() -> None:
+    """``load_command`` imports only the modules named for a command: loaded alone (a fresh
+    process), each command has the same subcommands as when every module is imported."""
+    from medshake_bridge.lazy_cli import COMMAND_MODULES
+
+    everything = _tree("*")
+    assert set(everything) == set(COMMAND_MODULES)
+    groups = [name for name, sub in everything.items() if sub is not None]
+    assert {"users", "sandbox", "config"} <= set(groups)
+    for name in groups:
+        assert _tree(name) == everything[name], name
 
 
 def test_a_collection_only_app_has_no_pages(app) -> None:
