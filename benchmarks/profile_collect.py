@@ -35,6 +35,10 @@ def main() -> int:
     parser.add_argument("--latency-ms", type=float, default=0,
                         help="collect through the latency proxy (ms added each way)")
     parser.add_argument("--protocol", choices=("pop3", "imap"), default="pop3")
+    parser.add_argument("--sequential", action="store_true",
+                        help="process in the reading thread (cProfile sees only that one)")
+    parser.add_argument("--cpu", action="store_true",
+                        help="time functions in CPU seconds (time.process_time), not wall")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "profile.txt")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="msb-profile-"))
@@ -50,12 +54,17 @@ def main() -> int:
         bench.seed(user, args.messages)
         sys.path.insert(0, str(bench.plugin_dir))
         from medshake_bridge import bridge_state, create_app
+        from medshake_bridge.collect import pipeline
         from medshake_bridge.collect.pipeline import collect_all
+
+        if args.sequential:  # no processing thread: every message processed after fetching
+            pipeline.threads_share_the_database = lambda: False
 
         app = create_app({"INSTANCE_PATH": spec["instance"], **spec["config"]})
         with app.app_context():
             bridge_state().settings.values_for_user(1)
-            profile = cProfile.Profile()
+            profile = (cProfile.Profile(time.process_time) if args.cpu
+                       else cProfile.Profile())
             started = time.perf_counter()
             profile.enable()
             report = collect_all(bridge_state(), workers=1)
@@ -65,7 +74,7 @@ def main() -> int:
         stats = pstats.Stats(profile, stream=stream)
         stats.sort_stats("cumulative").print_stats(args.top)
         stats.sort_stats("tottime").print_stats(args.top)
-        summary = {"backend": args.backend, "messages": args.messages, "seconds": elapsed,
+        summary = {"backend": args.backend, "sequential": args.sequential, "cpu_timer": args.cpu, "messages": args.messages, "seconds": elapsed,
                    "latency_ms": args.latency_ms, "protocol": args.protocol,
                    "ms_per_message": elapsed * 1000 / args.messages,
                    "fetched": report.total("fetched"), "documents": report.total("documents")}

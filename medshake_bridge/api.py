@@ -7,6 +7,9 @@ they are for; ``docs/plugins.md`` lists them (generated from this module).
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from medshake_bridge.access import (
     ADMIN,
     PUBLIC,
@@ -119,14 +122,35 @@ from medshake_bridge.runner import (
     ProgramTimeoutError,
     Runner,
 )
-from medshake_bridge.scheduler.runs import JobFailed
-from medshake_bridge.send.service import OutgoingMessage
 from medshake_bridge.settings import SettingSpec, SettingsStore, ValueProblem
 from medshake_bridge.settings.checks import check_command, command_validator, resolve_program
 from medshake_bridge.textdecode import encode_outgoing_latin1
 from medshake_bridge.users import UserError, find_user, list_users
-from medshake_bridge.web.limits import upload_route
 from medshake_bridge.workfolders import prepare_work_folder, private_work_dir
+
+if TYPE_CHECKING:  # imported on first use: see __getattr__
+    from medshake_bridge.scheduler.runs import JobFailed
+    from medshake_bridge.send.service import OutgoingMessage
+    from medshake_bridge.web.limits import upload_route
+
+# Names whose modules pull in APScheduler, the sending service or the web layer (Flask-WTF,
+# limits): imported when a plugin first uses them, so a process that only collects does not
+# pay for them at start-up (issue 18).
+_LAZY = {
+    "JobFailed": "medshake_bridge.scheduler.runs",
+    "OutgoingMessage": "medshake_bridge.send.service",
+    "upload_route": "medshake_bridge.web.limits",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     # declaring a plugin

@@ -17,12 +17,14 @@ from medshake_bridge.paths import ensure_private_dir, write_private_file
 SESSION_KEY_FILE = "session_key"
 
 
-def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+def create_app(config: Mapping[str, Any] | None = None, *, web: bool = True) -> Flask:
     """Build a standalone bridge app.
 
     The instance folder comes from ``config["INSTANCE_PATH"]``, the ``MEDSHAKE_BRIDGE_INSTANCE``
     environment variable, or Flask's default. SQLite in that folder is the default database.
     No thread is started here (the scheduler is started by ``run``/``demo``/``scheduler``).
+    ``web=False``: an app without pages, for a process that only collects (``fetch``; see
+    :meth:`MedshakeBridge.init_app`).
     """
     config = dict(config or {})
     instance = config.pop("INSTANCE_PATH", None) or os.environ.get("MEDSHAKE_BRIDGE_INSTANCE")
@@ -42,7 +44,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _session_key(Path(app.instance_path))
     app.config["MEDSHAKE_BRIDGE_STANDALONE"] = True  # the app is the bridge's own (cookies, login)
-    MedshakeBridge(app)
+    MedshakeBridge(app, web=web)
     return app
 
 

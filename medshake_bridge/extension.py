@@ -49,6 +49,7 @@ class BridgeState:
     settings: SettingsStore
     hooks: HookGuard = field(init=False)
     extras: dict[str, Any] = field(default_factory=dict)
+    web: bool = True  # False: a collection-only app, no page (see MedshakeBridge.init_app)
 
     def __post_init__(self) -> None:
         self.hooks = HookGuard(self.app, self.pm)
@@ -62,17 +63,23 @@ class BridgeState:
 class MedshakeBridge:
     """Flask extension object (one may serve several apps)."""
 
-    def __init__(self, app: Flask | None = None, *, db: Any = None) -> None:
+    def __init__(self, app: Flask | None = None, *, db: Any = None, web: bool = True) -> None:
         self.host_db = db
         if app is not None:
-            self.init_app(app)
+            self.init_app(app, web=web)
 
-    def init_app(self, app: Flask, *, db: Any = None) -> BridgeState:
+    def init_app(self, app: Flask, *, db: Any = None, web: bool = True) -> BridgeState:
         """Attach the bridge to ``app``.
 
         ``db`` is the host's Flask-SQLAlchemy instance whose database the bridge's tables should
         live in (found by itself when the host registered one before this call); the bridge
         still uses its own session, so it never commits or rolls back the host's work.
+
+        ``web=False`` makes an app that serves no page (``medshake-bridge fetch``): plugins,
+        settings, database and hooks as always, but no blueprint (the bridge's, the plugins'
+        and the ``/api/v1`` schemas), no login, CSRF or throttling, and no plugin command.
+        Importing and registering those cost a collection process about a third of its
+        start-up (issue 18). ``state.web`` tells which kind an app is.
         """
         if EXTENSION_KEY in app.extensions:
             raise ConfigurationError(
@@ -102,9 +109,12 @@ class MedshakeBridge:
             settings=SettingsStore(app, registry, secrets),
         )
         app.extensions[EXTENSION_KEY] = state
+        state.web = web
         from medshake_bridge.patients.registry import EXTRAS_KEY, build_registry
 
         state.extras[EXTRAS_KEY] = build_registry(state, loader)
+        if not web:
+            return state
         app.register_blueprint(
             Blueprint("medshake_bridge", __name__, template_folder=str(templates_folder()))
         )

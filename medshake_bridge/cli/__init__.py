@@ -7,34 +7,43 @@ Every command lives in :data:`bridge_group`. Inside a host app the same group is
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 from flask.cli import FlaskGroup, ScriptInfo
 
-from medshake_bridge.cli import (  # noqa: F401 - registers the commands
-    account_cmds,
-    collect_cmds,
-    config_cmds,
-    core_cmds,
-    demo_cmds,
-    doctor_cmds,
-    keys_cmds,
-    patient_cmds,
-    scaffold_cmds,
-    send_cmds,
-    task_cmds,
-    token_cmds,
-    user_cmds,
-    webhook_cmds,
-    worker_cmds,
+from medshake_bridge.cli import group as _group
+from medshake_bridge.lazy_cli import (
+    COLLECTION_ONLY,
+    COMMAND_MODULES,
+    COMMAND_NAMES,
+    load_command,
 )
-from medshake_bridge.cli.group import bridge_group
-from medshake_bridge.sandbox.cli import sandbox
+
+
+def _register_all() -> click.Group:
+    """Import every command module: the whole :data:`bridge_group` (listing, tests)."""
+    for name in COMMAND_MODULES:
+        load_command(name)
+    return _group.bridge_group
+
+
+def __getattr__(name: str) -> Any:
+    """``bridge_group`` with every command registered, imported on first use (PEP 562): a
+    process running one command imports that command's module only."""
+    if name == "bridge_group":
+        return _register_all()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _create_app():
+    """The app of the command being run: without pages for the commands that only collect
+    (:data:`~medshake_bridge.lazy_cli.COLLECTION_ONLY`, e.g. ``fetch``), else the full app."""
     from medshake_bridge.app import create_app
 
-    return create_app()
+    ctx = click.get_current_context(silent=True)
+    name = ctx.info_name if ctx is not None else None
+    return create_app(web=name not in COLLECTION_ONLY)
 
 
 class BridgeCLI(FlaskGroup):
@@ -52,13 +61,19 @@ class BridgeCLI(FlaskGroup):
         self.params.append(click.Option(
             ["--version"], is_flag=True, expose_value=False, is_eager=True,
             callback=_print_version, help="Show the medshake-bridge version and exit."))
-        for name, command in bridge_group.commands.items():
-            self.add_command(command, name)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        """A bridge command imports its own module only (see :func:`load_command`); other
+        names are Flask's business (plugins' commands on the app)."""
+        command = load_command(name)
+        if command is not None:
+            return command
+        return super().get_command(ctx, name)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         """The bridge's commands and those plugins add (``medshake_cli_commands``), not the
         app's ``bridge`` alias of the same group."""
-        names = set(bridge_group.commands)
+        names = set(COMMAND_NAMES)
         try:
             app = ctx.ensure_object(ScriptInfo).load_app()
         except Exception:  # noqa: BLE001 - no app here: the bridge's own commands still list
@@ -74,7 +89,5 @@ def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> N
     click.echo(f"medshake-bridge {__version__}")
     ctx.exit()
 
-
-bridge_group.add_command(sandbox, "sandbox")
 
 main = BridgeCLI()

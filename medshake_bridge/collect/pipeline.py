@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from medshake_bridge.backends import backend_for, decrypted_limits
@@ -471,7 +471,7 @@ def _process_pending(state: BridgeState, plan: MailboxPlan, mailbox: Mailbox, in
     if not todo:
         return
     with held_work_dir(work, "collect-") if isinstance(work, Path) else nullcontext(
-            work) as scratch:
+            work) as scratch, state.settings.remembering():
         for row in todo:
             if not _due(row, now, settings_changed, retry_now):
                 report.waiting += 1
@@ -561,6 +561,7 @@ class _Overlap:
     def _run(self) -> None:
         outage: list[ReceivedMessage] = []
         with self.state.app.app_context(), ExitStack() as stack:
+            stack.enter_context(self.state.settings.remembering())  # plugins' reads, per run
             scratch: Path | ScratchFolders = self.work
             try:
                 scratch = stack.enter_context(held_work_dir(self.work, "collect-"))
@@ -617,17 +618,24 @@ def backoff(waiting_since: dt.datetime, now: dt.datetime) -> dt.timedelta:
     return dt.timedelta(seconds=min(BACKOFF_MAX, max(BACKOFF_MIN, waited)))
 
 
+# Built once: SQLAlchemy then reuses its cache key and compiled form; building the statement
+# for each message cost more than running it (issue 18, cProfile of a pass-through run).
+_EARLIER_SAME_MESSAGE = select(ReceivedMessage.id).where(
+    ReceivedMessage.mailbox_id == bindparam("mailbox_id"),
+    ReceivedMessage.message_id_header == bindparam("message_id"),
+    ReceivedMessage.sha256 == bindparam("sha256"),
+    ReceivedMessage.id < bindparam("id"),
+    ReceivedMessage.state != DUPLICATE,
+).limit(1)
+
+
 def _is_duplicate(row: ReceivedMessage) -> bool:
     """The same Message-ID and bytes as an earlier message of the same mailbox."""
     if not row.message_id_header:
         return False
-    earlier = db.session.scalars(select(ReceivedMessage.id).where(
-        ReceivedMessage.mailbox_id == row.mailbox_id,
-        ReceivedMessage.message_id_header == row.message_id_header,
-        ReceivedMessage.sha256 == row.sha256,
-        ReceivedMessage.id < row.id,
-        ReceivedMessage.state != DUPLICATE,
-    ).limit(1)).first()
+    earlier = db.session.scalars(_EARLIER_SAME_MESSAGE, {
+        "mailbox_id": row.mailbox_id, "message_id": row.message_id_header,
+        "sha256": row.sha256, "id": row.id}).first()
     return earlier is not None
 
 

@@ -32,11 +32,19 @@ def api_link(path: str) -> str:
     return f"{base}{prefix}/api/v1{path}"
 
 
-def enqueue(event: str, data: dict[str, Any], clinical: dict[str, Any] | None = None) -> int:
-    """Add the event for every active subscription to it; returns how many rows were added."""
-    subscriptions = [row for row in db.session.scalars(
+def subscribed(event: str) -> list[WebhookSubscription]:
+    """The active subscriptions that want ``event`` (one query)."""
+    return [row for row in db.session.scalars(
         select(WebhookSubscription).where(WebhookSubscription.active.is_(True)))
         if event in row.event_list]
+
+
+def enqueue(event: str, data: dict[str, Any], clinical: dict[str, Any] | None = None,
+            subscriptions: list[WebhookSubscription] | None = None) -> int:
+    """Add the event for every active subscription to it; returns how many rows were added.
+    ``subscriptions``: those :func:`subscribed` gave for this event (read here when None)."""
+    if subscriptions is None:
+        subscriptions = subscribed(event)
     now = utcnow()
     for subscription in subscriptions:
         event_id = str(uuid.uuid4())
@@ -61,7 +69,16 @@ def provenance(document: Any) -> dict[str, bool]:
 
 
 def document_received(documents: list[Any]) -> None:
-    """For each new inbox document (already flushed, so it has an id)."""
+    """For each new inbox document (already flushed, so it has an id).
+
+    The subscriptions are read once for all the documents of a message, and nothing else is
+    done when there is none (most sites: a collection paid a query and a lazy load of the
+    message per document for nothing, issue 18)."""
+    if not documents:
+        return
+    subscriptions = subscribed(DOCUMENT_RECEIVED)
+    if not subscriptions:
+        return
     for document in documents:
         enqueue(DOCUMENT_RECEIVED, {
             "document": document.id, "owner": document.owner_user_id,
@@ -71,7 +88,8 @@ def document_received(documents: list[Any]) -> None:
                                   "first_name": document.patient_first_name,
                                   "birth_date": document.patient_birth_date.isoformat()
                                   if document.patient_birth_date else None},
-                      "sender": document.sender_name})
+                      "sender": document.sender_name},
+            subscriptions=subscriptions)
 
 
 def document_filed(document: Any, patient: str) -> None:

@@ -1,0 +1,175 @@
+"""CPU cost of a collection process, per message and at start-up (issue 18, third pass).
+
+Wall-clock times on the shared 2-core development machine depend on what the other sessions
+run; the CPU time the kernel charges to the collecting process (user + system) and the number
+of instructions it executes (``valgrind --tool=callgrind``) barely do. This script seeds one
+dovecot mailbox (plain POP3, loopback, every third message with a 100 KB attachment, the same
+messages as ``suite.py``), then collects it with the pass-through (or copy-through) back-end in
+a fresh process and reports that process's CPU seconds, read from ``wait4``'s resource usage.
+
+Several source trees can be compared in one run (``--tree``, rounds alternate between them):
+export ``main`` with ``git archive`` and pass both trees to get a before/after on the same
+mailbox, interpreter and load. ``--messages 0`` measures the start-up alone (an empty mailbox).
+
+Run: ``/work/venv/bin/python benchmarks/process_cost.py --messages 300 --rounds 3
+--tree /tmp/base --tree .`` (add ``--callgrind`` for instruction counts, slow: use few
+messages). ``--mode cli`` runs ``medshake-bridge fetch`` instead of ``create_app`` +
+``collect_all`` (what ``suite.py`` times).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from suite import Bench  # noqa: E402
+
+SCRIPT = r'''
+import json, sys
+spec = json.loads(sys.argv[1])
+from medshake_bridge import bridge_state, create_app
+from medshake_bridge.collect.pipeline import collect_all
+app = create_app({"INSTANCE_PATH": spec["instance"], **spec["config"]})
+with app.app_context():
+    report = collect_all(bridge_state(), workers=1)
+print(json.dumps({"fetched": report.total("fetched"), "documents": report.total("documents"),
+                  "errors": [m.error for m in report.mailboxes if m.error]}))
+'''
+
+CLI = r'''
+import sys
+from medshake_bridge.cli import main
+sys.argv = ["medshake-bridge", "fetch", "--jobs", "1"]
+main()
+'''
+
+
+def _environment(tree: Path, plugin_dir: Path, instance: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(tree), str(tree / "plugins"), str(plugin_dir)])
+    env["MEDSHAKE_BRIDGE_INSTANCE"] = instance
+    return env
+
+
+def _write_instance_config(spec: dict) -> None:
+    """``fetch`` builds its app from the instance folder: the benchmark's config goes there."""
+    lines = [f"{key} = {value!r}" for key, value in spec["config"].items()]
+    Path(spec["instance"], "config.py").write_text("\n".join(lines) + "\n")
+
+
+class _Popen(subprocess.Popen):
+    """``Popen`` that keeps the ``wait4`` resource usage of its child."""
+
+    usage = None
+
+    def _try_wait(self, wait_flags):  # noqa: ANN001, ANN202 - CPython's private hook
+        try:
+            pid, status, usage = os.wait4(self.pid, wait_flags)
+        except ChildProcessError:
+            return self.pid, 0
+        if pid:
+            self.usage = usage
+        return pid, status
+
+
+def run_once(tree: Path, spec: dict, plugin_dir: Path, mode: str, callgrind: bool,
+             work: Path) -> dict:
+    """One collection in a fresh process; its CPU seconds (and instructions if asked)."""
+    code = SCRIPT if mode == "script" else CLI
+    argv = [sys.executable, "-c", code, json.dumps(spec)]
+    out_file = work / f"callgrind.{time.time_ns()}"
+    if callgrind:
+        argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out_file}", *argv]
+    started = time.perf_counter()
+    process = _Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                     env=_environment(tree, plugin_dir, spec["instance"]))
+    _out, err = process.communicate(timeout=7200)
+    elapsed = time.perf_counter() - started
+    usage = process.usage  # the child's own resource usage (and its reaped children's)
+    stderr = err.decode(errors="replace")
+    if process.returncode != 0:
+        raise RuntimeError(f"collection failed ({process.returncode}): {stderr[-3000:]}")
+    result = {"cpu_s": usage.ru_utime + usage.ru_stime, "user_s": usage.ru_utime,
+              "sys_s": usage.ru_stime, "wall_s": elapsed}
+    if callgrind:
+        match = re.search(r"Collected : (\d+)", stderr)
+        result["instructions"] = int(match.group(1)) if match else None
+        out_file.unlink(missing_ok=True)
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--tree", type=Path, action="append",
+                        help="a source tree to measure (repeat to compare; default: this one)")
+    parser.add_argument("--backend", choices=("passthrough", "copy"), default="passthrough")
+    parser.add_argument("--mode", choices=("script", "cli"), default="script")
+    parser.add_argument("--callgrind", action="store_true")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    trees = [tree.resolve() for tree in (args.tree or [HERE.parent])]
+    work = Path(tempfile.mkdtemp(prefix="msb-cost-"))
+    work.chmod(0o755)
+    bench = Bench(work, args.messages)
+    load = [Path("/proc/loadavg").read_text().split()[:3]]
+    results: dict[str, list[dict]] = {str(tree): [] for tree in trees}
+    try:
+        user = bench.users[0]
+        specs = {}
+        for tree in trees:
+            spec = bench.instance(args.backend, [user])
+            _write_instance_config(spec)
+            specs[tree] = spec
+        for index in range(args.rounds):
+            order = trees[index % len(trees):] + trees[:index % len(trees)]
+            for tree in order:
+                if args.messages:
+                    bench.seed(user, args.messages)
+                else:
+                    bench.empty(user)
+                one = run_once(tree, specs[tree], bench.plugin_dir, args.mode, args.callgrind,
+                               work)
+                if bench.left(user):
+                    raise RuntimeError("messages left on the server")
+                results[str(tree)].append(one)
+                print(f"round {index + 1} {tree}: " + json.dumps(one), flush=True)
+        load.append(Path("/proc/loadavg").read_text().split()[:3])
+    finally:
+        bench.close()
+    summary = {"messages": args.messages, "backend": args.backend, "mode": args.mode,
+               "load_average": load, "trees": {}}
+    for tree, runs in results.items():
+        cpu = statistics.median(run["cpu_s"] for run in runs)
+        row = {"cpu_s_median": cpu, "runs": runs}
+        if args.messages:
+            row["cpu_ms_per_message"] = cpu * 1000 / args.messages
+        if args.callgrind:
+            row["instructions_median"] = statistics.median(
+                run["instructions"] for run in runs if run.get("instructions"))
+        summary["trees"][tree] = row
+        print(f"{tree}: CPU median {cpu:.3f} s"
+              + (f", {row.get('cpu_ms_per_message', 0):.2f} ms/message" if args.messages else "")
+              + (f", {row['instructions_median'] / 1e6:.1f} M instructions"
+                 if args.callgrind else ""))
+    print(f"load average before/after: {load}")
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(summary, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
