@@ -50,6 +50,8 @@ ALICE, BOB = "alice.MARTIN", "bob.DURAND"
 DOMAIN = "medical69.apicrypt.org"
 PYTHON = sys.executable
 CLI = str(Path(PYTHON).parent / "medshake-bridge")
+# `medshake-bridge sandbox relay` from a light process (issue 18, third pass): the same options
+RELAY_MAIN = ROOT / "medshake_bridge" / "sandbox" / "relay_main.py"
 
 # Copy-through stand-ins: what the issue's table calls "the Apicrypt programs replaced by shell
 # scripts that copy -s to -o" (one spawn per body or attachment, no cryptography at all).
@@ -484,8 +486,8 @@ def big_part(bench: Bench, args: argparse.Namespace, log: Callable[[str], None])
     maildirs = work / "maildirs"
     users_file = work / "relay-users"
     users_file.write_text(f"{ALICE}:relay-password\n")
-    relay = subprocess.Popen(
-        [CLI, "sandbox", "relay", "--port", "0", "--network", str(bench.sandbox / "network"),
+    relay = subprocess.Popen(  # the relay's light entry point (its own process, no Flask app)
+        [PYTHON, str(RELAY_MAIN), "--port", "0", "--network", str(bench.sandbox / "network"),
          "--maildirs", str(maildirs), "--users", str(users_file),
          "--tls-cert", str(bench.pki.server.cert_file), "--tls-key",
          str(bench.pki.server.key_file)],

@@ -126,7 +126,7 @@ from medshake_bridge.settings import SettingSpec, SettingsStore, ValueProblem
 from medshake_bridge.settings.checks import check_command, command_validator, resolve_program
 from medshake_bridge.textdecode import encode_outgoing_latin1
 from medshake_bridge.users import UserError, find_user, list_users
-from medshake_bridge.workfolders import prepare_work_folder, private_work_dir
+from medshake_bridge.workfolders import prepare_work_folder, private_work_dir, reused_work_dir
 
 if TYPE_CHECKING:  # imported on first use: see __getattr__
     from medshake_bridge.scheduler.runs import JobFailed
@@ -196,6 +196,7 @@ __all__ = [
     # clear-text work: private folders removed on the way out, and after a crash
     "prepare_work_folder",
     "private_work_dir",
+    "reused_work_dir",
     # why something failed (issue 20): only CONTENT counts toward quarantine
     "TRANSIENT",
     "CONFIGURATION",

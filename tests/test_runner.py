@@ -269,3 +269,63 @@ def test_behind_a_prefix_the_program_bit_is_the_other_accounts_business(tmp_path
     )
     result = Runner([str(prefix)]).run(program, [])
     assert result.stdout.strip() == "ran"
+
+
+# -- the file-size limit (applied through prlimit, or a preexec_fn where prlimit is missing) --
+
+WRITER = """
+import sys
+try:
+    with open(sys.argv[1], "wb") as handle:
+        handle.write(b"x" * int(sys.argv[2]))
+except OSError as exc:  # Python ignores SIGXFSZ: the write fails with EFBIG instead
+    print(exc, file=sys.stderr)
+    sys.exit(9)
+"""
+
+
+@pytest.fixture(params=["prlimit", "preexec_fn"])
+def limited(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Runner:
+    """A runner with a 10,000-byte file-size limit, both ways of applying it."""
+    from medshake_bridge import runner as runner_module
+
+    if request.param == "prlimit":
+        assert runner_module.prlimit_program() is not None, "util-linux's prlimit is missing"
+    else:
+        monkeypatch.setattr(runner_module, "prlimit_program", lambda: None)
+    return Runner(max_file_bytes=10_000)
+
+
+def test_the_file_size_limit_stops_a_large_write(limited: Runner, tmp_path: Path) -> None:
+    writer = write_program(tmp_path / "apiuncryptpj", WRITER)
+    small = limited.run(writer, [str(tmp_path / "small"), "9000"], cwd=tmp_path)
+    assert small.returncode == 0 and (tmp_path / "small").stat().st_size == 9000
+    with pytest.raises(ProgramFailedError, match="File too large") as info:
+        limited.run(writer, [str(tmp_path / "big"), "20000"], cwd=tmp_path)
+    assert info.value.result is not None and info.value.result.returncode == 9
+    assert (tmp_path / "big").stat().st_size == 10_000
+
+
+def test_a_limited_run_shows_the_command_as_configured(
+    limited: Runner, echo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WEB_SERVER_SECRET", "must-not-leak")
+    result = limited.run(echo, ["$(id)", "two words"], cwd=tmp_path)
+    assert result.argv == (str(echo), "$(id)", "two words")
+    seen = json.loads(result.stdout)
+    assert seen["args"] == ["$(id)", "two words"]
+    assert seen["env"] == {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+
+
+def test_a_limited_run_reports_start_failures_like_an_unlimited_one(
+    limited: Runner, tmp_path: Path
+) -> None:
+    program = write_program(tmp_path / "apicryptpj", "", interpreter="/nonexistent/python")
+    with pytest.raises(ProgramMissingError, match="interpreter"):
+        limited.run(program, [])
+    not_a_program = tmp_path / "apiuncrypt"
+    not_a_program.write_text(f"touch '{tmp_path / 'ran'}'\n")  # sh would run it: never
+    not_a_program.chmod(0o755)
+    with pytest.raises(ProgramNotExecutableError, match="cannot be run on this system"):
+        limited.run(not_a_program, [])
+    assert not (tmp_path / "ran").exists()

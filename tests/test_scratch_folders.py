@@ -70,3 +70,67 @@ def test_a_killed_run_leaves_a_held_folder_that_the_next_run_removes(tmp_path: P
     finally:
         worker.kill()
         worker.wait(timeout=30)
+
+
+# -- reused_work_dir: one folder per thread within a run of work (issue 18, third pass) -------
+
+
+def test_outside_a_run_of_work_each_use_gets_a_fresh_folder_removed_after(tmp_path: Path) -> None:
+    from medshake_bridge.workfolders import reused_work_dir
+
+    with reused_work_dir(tmp_path, "apicrypt-c-") as first:
+        (first / "body.txt").write_text(CLEAR)
+    with reused_work_dir(tmp_path, "apicrypt-c-") as second:
+        assert second != first and list(second.iterdir()) == [second / IN_USE]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_within_a_run_of_work_a_thread_reuses_its_folder_emptied_between_uses(
+    tmp_path: Path,
+) -> None:
+    import threading
+
+    from medshake_bridge.workfolders import reused_work_dir, reusing_work_dirs
+
+    seen: dict[str, list[Path]] = {}
+
+    def work(name: str) -> None:
+        with reusing_work_dirs():
+            for _ in range(3):
+                with reused_work_dir(tmp_path, "apicrypt-nc-") as folder:
+                    assert _mode(folder) == 0o700
+                    assert [p.name for p in folder.iterdir()] == [IN_USE]  # nothing left over
+                    (folder / "body.txt").write_text(CLEAR)
+                    (folder / "out").mkdir()
+                    (folder / "out" / "scan.pdf").write_bytes(b"%PDF")
+                    seen.setdefault(name, []).append(folder)
+                    with reused_work_dir(tmp_path, "apicrypt-nc-") as nested:
+                        assert nested != folder  # nested use: a fresh folder of its own
+                assert [p.name for p in folder.iterdir()] == [IN_USE]
+            assert remove_leftovers(tmp_path) == 0  # held (locked) while the run goes on
+
+    threads = [threading.Thread(target=work, args=(name,)) for name in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(seen["a"])) == 1 and len(set(seen["b"])) == 1
+    assert seen["a"][0] != seen["b"][0]  # one per thread, never shared
+    assert list(tmp_path.iterdir()) == []  # removed when each run of work ended
+
+
+def test_a_folder_that_cannot_be_emptied_is_never_handed_out_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from medshake_bridge import workfolders
+    from medshake_bridge.workfolders import reused_work_dir, reusing_work_dirs
+
+    with reusing_work_dirs():
+        with reused_work_dir(tmp_path, "apicrypt-c-") as first:
+            (first / "body.txt").write_text(CLEAR)
+            monkeypatch.setattr(workfolders, "_empty", lambda folder: False)  # e.g. EBUSY
+        monkeypatch.undo()
+        assert not first.exists()  # dropped whole, clear text included
+        with reused_work_dir(tmp_path, "apicrypt-c-") as second:
+            assert second != first and [p.name for p in second.iterdir()] == [IN_USE]
+    assert list(tmp_path.iterdir()) == []

@@ -3,10 +3,11 @@
 ``demo`` serves with gunicorn, which forks its workers from the process that runs the command.
 A thread alive in a process that forks can leave its locks held forever in the child, so the
 relay (an asyncio thread of aiosmtpd) does not run in that process: it runs in a fresh Python
-process (``subprocess``, never a fork of this one). The relay's settings reach it on its
-standard input (never on the command line, where ``ps`` would show the relay's passwords); it
-answers with the port it listens on, then runs until its standard input closes, which happens
-when the demo stops or dies.
+process (``subprocess``, never a fork of this one), started from the relay's light entry
+point (:mod:`medshake_bridge.sandbox.relay_main`: no Flask there). The relay's settings reach
+it on its standard input (never on the command line, where ``ps`` would show the relay's
+passwords); it answers with the port it listens on, then runs until its standard input closes,
+which happens when the demo stops or dies.
 
 Gunicorn's workers are forks of the demo's process and inherit this object: only the process
 that started the relay stops it.
@@ -20,34 +21,11 @@ import select
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from medshake_bridge.cli.demo_sandbox import DemoSandbox
+from medshake_bridge.sandbox.relay_main import RELAY_MAIN, SETTINGS_FROM_STDIN
 
 START_TIMEOUT = 30  # seconds for the child to import the sandbox and listen
-_CHILD = "from medshake_bridge.cli.demo_relay import serve_from_stdin; serve_from_stdin()"
-
-
-def serve_from_stdin() -> None:
-    """The child: read the settings line, listen, say the port, run until stdin closes."""
-    from medshake_bridge.sandbox.relay import SandboxRelay, maildirs_under
-
-    spec = json.loads(sys.stdin.readline())
-    try:
-        relay = SandboxRelay(Path(spec["network"]), maildirs_under(Path(spec["maildirs"])),
-                             spec["users"], port=int(spec["port"]), tls_cert=spec["cert"],
-                             tls_key=spec["key"]).start()
-    except OSError as exc:
-        print(json.dumps({"error": exc.strerror or str(exc)}), flush=True)
-        return
-    print(json.dumps({"port": relay.port}), flush=True)
-    try:
-        while sys.stdin.buffer.read(4096):
-            pass  # nothing else is sent: wait for the end of the stream
-    except KeyboardInterrupt:
-        pass
-    finally:
-        relay.stop()
 
 
 class RelayProcess:
@@ -62,7 +40,9 @@ class RelayProcess:
         self._owner = os.getpid()
 
     def start(self) -> int:
-        self._process = subprocess.Popen([sys.executable, "-c", _CHILD],  # noqa: S603
+        # the relay's light entry point: the sandbox only, not the bridge's app
+        self._process = subprocess.Popen([sys.executable, RELAY_MAIN,  # noqa: S603
+                                          SETTINGS_FROM_STDIN],
                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         assert self._process.stdin is not None and self._process.stdout is not None
         self._process.stdin.write(json.dumps(self._spec).encode() + b"\n")

@@ -69,6 +69,7 @@ from medshake_bridge.workfolders import (
     held_work_dir,
     prepare_work_folder,
     remove_leftovers,
+    reusing_work_dirs,
 )
 
 log = logging.getLogger(__name__)
@@ -82,11 +83,14 @@ BACKOFF_MAX = 30 * 60
 FETCH_BATCH = 50
 TAKEN = "taken"  # process_message_row: another process (another host) processed it first
 FETCH_COMMIT_SECONDS = 0.25  # stored rows are committed at least this often while fetching
-# Committed batches (of at most FETCH_BATCH rows) waiting for the processing thread; when it
+# Committed batches (of at most FETCH_BATCH rows) waiting for the processing threads; when they
 # lags further behind, the reader waits for it instead of running far ahead.
 PROCESS_QUEUE = 4
 #: App config key: how many mailboxes are collected at once (default: the number of cores).
 WORKERS_CONFIG = "MEDSHAKE_BRIDGE_COLLECT_WORKERS"
+#: App config key: how many messages are processed at once, in all the mailboxes collected
+#: together (default: the number of cores); each mailbox gets its share, at least one.
+PROCESS_WORKERS_CONFIG = "MEDSHAKE_BRIDGE_PROCESS_WORKERS"
 HEADER_READ_LIMIT = 256 * 1024
 Progress = Callable[[str, dict[str, Any]], None]
 
@@ -150,6 +154,21 @@ def collect_workers(state: BridgeState, workers: int | None = None) -> int:
     """How many mailboxes to collect at once: ``workers`` if given, else the app's
     ``MEDSHAKE_BRIDGE_COLLECT_WORKERS``, else the number of cores."""
     value = workers if workers is not None else state.app.config.get(WORKERS_CONFIG)
+    return _count_of(value, WORKERS_CONFIG, "mailboxes collected at once")
+
+
+def process_workers(state: BridgeState, mailboxes_at_once: int = 1) -> int:
+    """How many messages of one mailbox are processed at once: the app's
+    ``MEDSHAKE_BRIDGE_PROCESS_WORKERS`` (else the number of cores) shared by the mailboxes
+    collected at the same time, at least one each. More threads than cores gain little: a
+    message's own work holds the interpreter lock, and the programs need the cores."""
+    total = _count_of(state.app.config.get(PROCESS_WORKERS_CONFIG), PROCESS_WORKERS_CONFIG,
+                      "messages processed at once")
+    return max(1, -(-total // max(1, mailboxes_at_once)))
+
+
+def _count_of(value: Any, key: str, what: str) -> int:
+    """A configured count (``None`` or empty: the number of cores), or the setting's fix."""
     if value in (None, ""):
         return os.cpu_count() or 1
     try:
@@ -158,8 +177,8 @@ def collect_workers(state: BridgeState, workers: int | None = None) -> int:
         number = 0
     if number < 1:
         raise ConfigurationError(
-            f"{WORKERS_CONFIG}={value!r} is not a number of mailboxes collected at once",
-            fix=f"set {WORKERS_CONFIG} to 1 or more (or leave it unset: one per core)")
+            f"{key}={value!r} is not a number of {what}",
+            fix=f"set {key} to 1 or more (or leave it unset: one per core)")
     return number
 
 
@@ -196,6 +215,7 @@ def collect_all(state: BridgeState, *, user_id: int | None = None, dry_run: bool
             report.mailboxes.append(collect_mailbox(state, plan, dry_run=dry_run,
                                                     progress=progress, retry_now=retry_now))
         return report
+    processing = process_workers(state, at_once)
     said = threading.Lock()
 
     def serialised(event: str, info: dict[str, Any]) -> None:
@@ -207,7 +227,7 @@ def collect_all(state: BridgeState, *, user_id: int | None = None, dry_run: bool
     def one(plan: MailboxPlan) -> MailboxReport:
         with app.app_context():
             return collect_mailbox(state, plan, dry_run=dry_run, progress=serialised,
-                                   retry_now=retry_now)
+                                   retry_now=retry_now, processing=processing)
 
     with ThreadPoolExecutor(max_workers=at_once, thread_name_prefix="collect") as pool:
         report.mailboxes.extend(pool.map(one, plans))
@@ -251,9 +271,10 @@ def _ready_work_folder(plan: MailboxPlan) -> Path:
 
 def collect_mailbox(state: BridgeState, plan: MailboxPlan, *, dry_run: bool = False,
                     progress: Progress = _quiet, retry_now: bool = False,
-                    locked: bool = False) -> MailboxReport:
+                    locked: bool = False, processing: int | None = None) -> MailboxReport:
     """Collect one mailbox under its lock (``locked``: the caller holds it already, as a queue
-    worker does to claim its job first)."""
+    worker does to claim its job first), processing ``processing`` messages at once (default:
+    :func:`process_workers`)."""
     report = MailboxReport(plan.identity.key, list(plan.owners))
     mailbox = _mailbox_row(plan)
     inbox, work, locks = _folders(state, plan)
@@ -265,7 +286,7 @@ def collect_mailbox(state: BridgeState, plan: MailboxPlan, *, dry_run: bool = Fa
         with contextlib.nullcontext() if locked else mailbox_lock(locks, plan.identity.key):
             _ready_work_folder(plan)
             _collect_locked(state, plan, mailbox, inbox, work, report, dry_run, progress,
-                            retry_now)
+                            retry_now, processing or process_workers(state))
     except MailboxBusy:
         report.outcome = "busy"
         report.error = "another collection of this mailbox is running; skipped"
@@ -298,7 +319,7 @@ def collect_mailbox(state: BridgeState, plan: MailboxPlan, *, dry_run: bool = Fa
 
 def _collect_locked(state: BridgeState, plan: MailboxPlan, mailbox: Mailbox, inbox: Path,
                     work: Path, report: MailboxReport, dry_run: bool,
-                    progress: Progress, retry_now: bool = False) -> None:
+                    progress: Progress, retry_now: bool = False, processing: int = 1) -> None:
     collector = plan.spec.factory(plan.settings)
     collector.open()
     try:
@@ -314,7 +335,8 @@ def _collect_locked(state: BridgeState, plan: MailboxPlan, mailbox: Mailbox, inb
         _announce_fetches(collector, [
             item.server_id for item in new if item.size <= max_bytes
             and not (raw_dir / raw_file_name(item.server_id)).is_file()])
-        with _Overlap(state, plan, mailbox, inbox, work, progress, retry_now) as processing:
+        with _Overlap(state, plan, mailbox, inbox, work, progress, retry_now,
+                      processing) as overlap:
             batch: list[ReceivedMessage] = []
             committed_at = time.monotonic()
             for item in new:
@@ -333,15 +355,15 @@ def _collect_locked(state: BridgeState, plan: MailboxPlan, mailbox: Mailbox, inb
                 if (len(batch) >= FETCH_BATCH
                         or time.monotonic() - committed_at >= FETCH_COMMIT_SECONDS):
                     report.fetched += _commit_rows(batch)
-                    processing.submit(batch)
+                    overlap.submit(batch)
                     batch, committed_at = [], time.monotonic()
-                processing.progress("fetched", {"server_id": item.server_id,
+                overlap.progress("fetched", {"server_id": item.server_id,
                                                 "mailbox": plan.identity.key})
             report.fetched += _commit_rows(batch)
-            processing.submit(batch)
-        processing.merge_into(report)
-        _process_pending(state, plan, mailbox, inbox, work, report, processing.progress,
-                         retry_now, handled=processing.handled)
+            overlap.submit(batch)
+        overlap.merge_into(report)
+        _process_pending(state, plan, mailbox, inbox, work, report, overlap.progress,
+                         retry_now, handled=overlap.handled)
         deletable = [] if dry_run else _deletable(plan, mailbox, listed)
         if deletable:
             os.sync()  # raw copies and database on disk before the server copies go
@@ -471,7 +493,7 @@ def _process_pending(state: BridgeState, plan: MailboxPlan, mailbox: Mailbox, in
     if not todo:
         return
     with held_work_dir(work, "collect-") if isinstance(work, Path) else nullcontext(
-            work) as scratch, state.settings.remembering():
+            work) as scratch, state.settings.remembering(), reusing_work_dirs():
         for row in todo:
             if not _due(row, now, settings_changed, retry_now):
                 report.waiting += 1
@@ -512,87 +534,111 @@ def _process_counted(state: BridgeState, plan: MailboxPlan, row: ReceivedMessage
 
 
 class _Overlap:
-    """Process stored messages while the next ones download (issue 18).
+    """Process stored messages while the next ones download, several at once (issue 18).
 
-    The mailbox reader commits stored rows, then hands their ids to one processing thread
-    through a bounded queue (it waits when the queue is full). The thread has its own
-    application context and database session and processes each message exactly as the
-    sequential run does (one commit per message), so the guarantees hold: rows are committed
-    before they are processed, a crash redoes at most the message being downloaded and the
-    one being processed, and documents are committed once with their message's new state.
-    Whatever the thread did not reach (it stops at the first unexpected error, which is then
-    raised here) is processed afterwards by the sequential pass.
+    The mailbox reader commits stored rows, then hands their ids to a small pool of
+    processing threads through a bounded queue (it waits when the queue is full). With the
+    real programs a message's time goes mostly to waiting for the decryption programs, which
+    releases the interpreter lock: while one thread waits for its ``apiuncrypt``, another
+    parses or stores its message, and on several cores several programs run at once.
+
+    Each thread has its own application context, database session, held work folder (its
+    :class:`ScratchFolders`) and reused program folders (:func:`reusing_work_dirs`), and
+    processes each message exactly as the sequential run does (one commit per message), so
+    the guarantees hold: rows are committed before they are processed; an id is queued once
+    and taken by one thread, which processes it only while it is still ``stored``; a crash
+    redoes at most the message being downloaded and the ones being processed (up to one per
+    thread), each kept once by its documents' unique key; documents are committed with their
+    message's new state; deletion on the server waits for every thread to finish. The queue
+    is first in, first out, so messages are committed about in the order they arrived (a
+    message may overtake at most the ones the other threads are processing).
+    Whatever the threads did not reach (they stop at the first unexpected error, which is
+    then raised here) is processed afterwards by the sequential pass.
     """
 
     def __init__(self, state: BridgeState, plan: MailboxPlan, mailbox: Mailbox, inbox: Path,
-                 work: Path, progress: Progress, retry_now: bool) -> None:
+                 work: Path, progress: Progress, retry_now: bool, workers: int = 1) -> None:
         self.state, self.plan, self.mailbox = state, plan, mailbox
         self.inbox, self.work = inbox, work
         self._progress, self._said = progress, threading.Lock()
-        self.report = MailboxReport(plan.identity.key, list(plan.owners))
-        self._queue: queue.Queue[list[int] | None] = queue.Queue(maxsize=PROCESS_QUEUE)
-        self._error: BaseException | None = None
-        self.handled: set[int] = set()  # ids processed (or deferred) by the thread
-        self._thread = threading.Thread(target=self._run, name="collect-process", daemon=True)
         self._enabled = threads_share_the_database()
+        count = max(1, workers) if self._enabled else 0
+        self._reports = [MailboxReport(plan.identity.key, list(plan.owners))
+                         for _ in range(count)]
+        self._queue: queue.Queue[int | None] = queue.Queue(
+            maxsize=PROCESS_QUEUE * FETCH_BATCH)
+        self._error: BaseException | None = None
+        self._outage: list[ReceivedMessage] = []  # shared: one outage defers every thread
+        self._handled_lock = threading.Lock()
+        self.handled: set[int] = set()  # ids processed (or deferred) by the threads
+        self._threads = [
+            threading.Thread(target=self._run, args=(report,), daemon=True,
+                             name="collect-process" if count == 1 else f"collect-process-{n}")
+            for n, report in enumerate(self._reports)]
 
     def progress(self, event: str, info: dict[str, Any]) -> None:
         with self._said:
             self._progress(event, info)
 
     def __enter__(self) -> _Overlap:
-        if self._enabled:
-            self._thread.start()
+        for thread in self._threads:
+            thread.start()
         return self
 
     def submit(self, rows: list[ReceivedMessage]) -> None:
-        ids = [row.id for row in rows if row.id is not None and row.state == STORED]
-        if ids and self._enabled:
-            self._queue.put(ids)
+        if not self._enabled:
+            return
+        for row in rows:
+            if row.id is not None and row.state == STORED:
+                self._queue.put(row.id)
 
     def __exit__(self, *exc_info: object) -> None:
         if not self._enabled:
             return  # the sequential pass processes everything
-        self._queue.put(None)
-        self._thread.join()
+        for _ in self._threads:
+            self._queue.put(None)
+        for thread in self._threads:
+            thread.join()
         if self._error is not None and exc_info[0] is None:
             raise self._error
 
-    def _run(self) -> None:
-        outage: list[ReceivedMessage] = []
+    def _run(self, report: MailboxReport) -> None:
         with self.state.app.app_context(), ExitStack() as stack:
             stack.enter_context(self.state.settings.remembering())  # plugins' reads, per run
             scratch: Path | ScratchFolders = self.work
             try:
                 scratch = stack.enter_context(held_work_dir(self.work, "collect-"))
+                stack.enter_context(reusing_work_dirs())
             except OSError as exc:  # raised in the reader's thread; the queue is still emptied
-                self._error = exc
+                self._error = self._error or exc
             session = db.session()
             session.expire_on_commit = False
-            while (ids := self._queue.get()) is not None:
+            while (message_id := self._queue.get()) is not None:
                 if self._error is not None:
                     continue  # keep emptying the queue: the reader must never block
                 try:
-                    for row in db.session.scalars(select(ReceivedMessage).where(
-                            ReceivedMessage.id.in_(ids), ReceivedMessage.state == STORED)
-                            .order_by(ReceivedMessage.id)):
+                    row = db.session.scalars(select(ReceivedMessage).where(
+                        ReceivedMessage.id == message_id,
+                        ReceivedMessage.state == STORED)).first()
+                    if row is not None:
                         _process_counted(self.state, self.plan, row, self.inbox, scratch,
-                                         self.report, self.progress, outage)
-                        self.handled.add(row.id)
+                                         report, self.progress, self._outage)
+                        with self._handled_lock:
+                            self.handled.add(row.id)
                 except BaseException as exc:  # noqa: BLE001 - raised in the reader's thread
                     db.session.rollback()
-                    self._error = exc
+                    self._error = self._error or exc
             db.session.remove()
 
     def merge_into(self, report: MailboxReport) -> None:
-        mine = self.report
-        for name in ("processed", "documents", "duplicates", "failed", "quarantined",
-                     "waiting"):
-            setattr(report, name, getattr(report, name) + getattr(mine, name))
-        if mine.waiting_reason and (not report.waiting_reason
-                                    or mine.waiting_cause == CONFIGURATION):
-            report.waiting_reason = mine.waiting_reason
-            report.waiting_fix, report.waiting_cause = mine.waiting_fix, mine.waiting_cause
+        for mine in self._reports:
+            for name in ("processed", "documents", "duplicates", "failed", "quarantined",
+                         "waiting"):
+                setattr(report, name, getattr(report, name) + getattr(mine, name))
+            if mine.waiting_reason and (not report.waiting_reason
+                                        or mine.waiting_cause == CONFIGURATION):
+                report.waiting_reason = mine.waiting_reason
+                report.waiting_fix, report.waiting_cause = mine.waiting_fix, mine.waiting_cause
 
 
 def _note_waiting(report: MailboxReport, row: ReceivedMessage) -> None:

@@ -8,11 +8,12 @@ success is "exit 0 and a non-empty expected output" (the runner checks both).
 
 Why the care around each call: recipients come from a web form, so each is checked against a
 strict local-part pattern before anything runs (and no shell is ever involved); clear text must
-not linger, so each call works in its own 0700 folders under the configured clear and encrypted
-working folders (``apicryptCheminFichierNC`` / ``apicryptCheminFichierC``) that are removed
-afterwards, failure included; the caller's own files are never modified, so a failed message
-can be retried. Program failures surface as the runner's typed errors (``ProgramError``
-subclasses) whose text includes what the program said.
+not linger, so each call works in 0700 folders under the configured clear and encrypted
+working folders (``apicryptCheminFichierNC`` / ``apicryptCheminFichierC``) that are emptied
+afterwards, failure included (one pair per thread, reused: ``reused_work_dir``); the caller's
+own files are never modified, so a failed message can be retried. Program failures surface as
+the runner's typed errors (``ProgramError`` subclasses) whose text includes what the program
+said.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from medshake_bridge.api import (
     encode_outgoing_latin1,
     free_name,
     prepare_work_folder,
-    private_work_dir,
+    reused_work_dir,
     safe_work_name,
     write_new_private,
 )
@@ -367,18 +368,22 @@ class ApicryptV1Backend:
 
     @contextmanager
     def _workspace(self) -> Iterator[tuple[Path, Path]]:
-        """A fresh 0700 folder under each working folder, locked while in use and removed on
-        the way out, always (a crashed run's folders are removed by the next collection).
-        A configured folder is never chmod'ed; a world-writable one is refused."""
+        """An empty 0700 folder under each working folder, locked while the process lives and
+        emptied on the way out, always; a crashed run's folders are removed by the next
+        collection. A configured folder is never chmod'ed; a world-writable one is refused.
+
+        The folders are this thread's, handed out again for its next run (``reused_work_dir``):
+        making and removing two locked folders per run cost about as much as the run of a
+        copy-through stand-in (issue 18)."""
         with ExitStack() as stack:
             made: list[Path] = []
-            for base, setting in (
-                (self.clear_dir, "apicryptCheminFichierNC"),
-                (self.encrypted_dir, "apicryptCheminFichierC"),
+            for base, setting, prefix in (
+                (self.clear_dir, "apicryptCheminFichierNC", "apicrypt-nc-"),
+                (self.encrypted_dir, "apicryptCheminFichierC", "apicrypt-c-"),
             ):
                 try:
                     prepare_work_folder(base, setting=setting)
-                    made.append(stack.enter_context(private_work_dir(base, "apicrypt-")))
+                    made.append(stack.enter_context(reused_work_dir(base, prefix)))
                 except ConfigurationError as exc:
                     raise ApicryptV1ConfigError(exc.message, fix=exc.fix) from exc
                 except OSError as exc:
