@@ -416,3 +416,28 @@ def test_a_collection_for_one_user_reports_only_that_users_setting_problems(worl
     assert for_bob.problems == [] and for_bob.ok and for_bob.total("processed") == 1
     for_carol = world.collect(user_id=carol_id)
     assert len(for_carol.problems) == 1 and for_carol.mailboxes == []
+
+
+def test_a_message_another_host_moved_on_before_its_processing_is_left_alone(world,
+                                                                            monkeypatch):
+    """Between this host's commit of a stored message and its processing, another host
+    sharing the database quarantined it: the processing thread takes only messages still
+    stored, so this host neither processes nor deletes it."""
+    import medshake_bridge.collect.pipeline as pipeline
+
+    real_submit = pipeline._Overlap.submit
+
+    def other_host_first(self, rows):
+        ids = [row.id for row in rows if row.id is not None]
+        if ids:  # another connection: this session's rows still say "stored"
+            with db.engine.begin() as other_host:
+                other_host.execute(update(ReceivedMessage).where(ReceivedMessage.id.in_(ids))
+                                   .values(state=QUARANTINED, error_cause=CONTENT))
+        real_submit(self, rows)
+
+    monkeypatch.setattr(pipeline._Overlap, "submit", other_host_first)
+    world.deliver(world.mail())
+    (mailbox,) = world.collect().mailboxes
+    assert (mailbox.fetched, mailbox.processed, mailbox.deleted) == (1, 0, 0)
+    assert [m.state for m in world.messages()] == [QUARANTINED]
+    assert world.documents() == [] and len(world.on_server()) == 1
