@@ -3,7 +3,10 @@ a waiting message is tried again (its backoff, a person's "retry now", a setting
 its last try, not at the same instant), what the report and the banners say about it, that a
 collection always files its mail under its own mailbox row, and which messages a batching
 collector is told to fetch, a retry of a message that does not wait, a batch meeting the
-unique key of a message another host stored.
+unique key of a message another host stored; then (the second sample) how much of a header
+block is read, the size cap's fallback, an outage holding the next messages, the length kept
+of an error, the instant a message is deleted on the server, the work folders a crashed run
+left, and the setting problems a collection for one user reports.
 
 A message waits after an outage or a setting stopped it; the tests put a real collected
 message into that state in the database, exactly as ``_record_failure`` leaves it, then run
@@ -34,6 +37,7 @@ from medshake_bridge.models.mail import (
     ReceivedMessage,
 )
 from medshake_bridge.models.settings import SettingValue, utcnow
+from medshake_bridge.users import create_user
 
 REASON = "the Apicrypt companion does not answer"
 FIX = "start the Apicrypt companion, then wait: the mail is tried again"
@@ -273,3 +277,167 @@ def test_a_message_another_host_processed_first_is_counted_by_that_host_only(
     assert report.ok
     assert [m.state for m in world.messages()] == [PROCESSED]
     assert len(world.documents()) == 1
+
+
+# --- Found by the second pipeline sample (SAMPLE=80 SEED=21, docs/testing.md) ---------------
+
+
+def _header_block(tmp_path: Path, filler: int) -> Path:
+    """A message whose header block starts with ``filler`` bytes of header lines, then a
+    Message-ID, then a body that looks like a header."""
+    lines = [b"X-Filler: " + b"a" * 988 + b"\r\n"] * (filler // 1000 - 1)
+    rest = filler - 1000 * len(lines)
+    lines.append(b"X-Filler: " + b"b" * (rest - 12) + b"\r\n")
+    path = tmp_path / "big-header.eml"
+    path.write_bytes(b"".join(lines) + b"Message-ID: <late@test>\r\n\r\nX-Body: <body@test>\r\n")
+    assert path.stat().st_size == filler + len(b"Message-ID: <late@test>\r\n\r\n"
+                                               b"X-Body: <body@test>\r\n")
+    return path
+
+
+def test_a_header_block_is_read_up_to_256_kib_never_the_body(tmp_path):
+    """The Message-ID (duplicate detection) is read from the header block only, and never
+    past 256 KiB of it: a line that starts within the first 256 KiB is read, one that starts
+    after is not (a huge header would otherwise be read whole into memory)."""
+    from medshake_bridge.collect.pipeline import _read_headers
+
+    limit = 256 * 1024
+    within = _read_headers(_header_block(tmp_path, limit))
+    assert within["Message-ID"] == "<late@test>" and within["X-Body"] is None
+    past = _read_headers(_header_block(tmp_path, limit + 1))
+    assert past["Message-ID"] is None and past["X-Filler"] is not None
+
+
+@pytest.mark.parametrize(("value", "mebibytes"), [
+    (None, 100), ("", 100), ("beaucoup", 100), ("3", 3), (7, 7), ("0", 1), ("-4", 1)])
+def test_the_size_cap_falls_back_to_100_mib_and_is_never_under_one(value, mebibytes):
+    from medshake_bridge.collect.pipeline import _max_message_bytes
+
+    assert _max_message_bytes({"apicryptMaxMessageMB": value}) == mebibytes * 1024 * 1024
+
+
+@pytest.mark.parametrize(("cause", "tries"), [(TRANSIENT, 1), (CONFIGURATION, 2)])
+def test_an_outage_holds_the_next_messages_untried_a_setting_does_not(world, monkeypatch,
+                                                                       cause, tries):
+    """After an outage (a transient cause) the next messages of the run wait for it without
+    being tried; after a configuration cause each message is still tried (another message
+    may not need the missing setting)."""
+    import medshake_bridge.collect.pipeline as pipeline
+
+    calls: list[str] = []
+
+    def failing(raw_path, *args, **kwargs):
+        calls.append(raw_path.name)
+        raise BridgeError(REASON, fix=FIX, cause=cause)
+
+    monkeypatch.setattr(pipeline, "process_stored_message", failing)
+    world.deliver(world.mail(subject="first"))
+    world.deliver(world.mail(subject="second"))
+    (mailbox,) = world.collect().mailboxes
+    assert len(calls) == tries
+    assert (mailbox.waiting, mailbox.failed, mailbox.processed) == (2, 0, 0)
+    assert (mailbox.waiting_reason, mailbox.waiting_cause) == (REASON, cause)
+    first, second = world.messages()
+    assert (second.state, second.error_cause, second.last_error) == (
+        FAILED, cause, first.last_error)
+
+
+def test_a_failure_keeps_4000_characters_of_its_error_and_2000_of_its_fix(world):
+    from medshake_bridge.collect.pipeline import _record_failure
+
+    with world.app.app_context():
+        mailbox = Mailbox(key="maildir:long", collector="maildir")
+        db.session.add(mailbox)
+        db.session.commit()
+        row = ReceivedMessage(mailbox_id=mailbox.id, server_id="long", sha256="0" * 64,
+                              raw_path="/raw/long", state=STORED)
+        db.session.add(row)
+        db.session.commit()
+        _record_failure(row, BridgeError("m" * 5000, fix="f" * 3000))
+        db.session.expire_all()
+        row = db.session.get(ReceivedMessage, row.id)
+        assert row.last_error == "BridgeError: " + "m" * (4000 - len("BridgeError: "))
+        assert row.error_fix == "f" * 2000
+        assert (row.state, row.error_cause, row.attempts) == (FAILED, CONTENT, 1)
+
+
+def test_mail_is_deleted_on_the_server_at_the_very_instant_its_delay_ends(world):
+    stored = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
+    with world.app.app_context():
+        bridge_state().settings.set("apicryptDeleteAfterDays", "2")
+    world.deliver(world.mail())
+    with clock.frozen(stored):
+        assert world.collect().total("processed") == 1
+    assert world.messages()[0].stored_at.replace(tzinfo=dt.UTC) == stored
+    just_before = stored + dt.timedelta(days=2) - dt.timedelta(microseconds=1)
+    with clock.frozen(just_before):
+        assert world.collect().total("deleted") == 0 and len(world.on_server()) == 1
+    with clock.frozen(stored + dt.timedelta(days=2)):
+        assert world.collect().total("deleted") == 1 and world.on_server() == []
+
+
+def test_a_collection_clears_the_work_folders_a_crashed_run_left(world, tmp_path):
+    """Clear text a crashed run left in the work folders (C, NC and the v2 spool) is removed
+    before the mailbox is collected; what does not look like a bridge work folder stays."""
+    from medshake_bridge.workfolders import IN_USE
+
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    with world.app.app_context():
+        bridge_state().settings.set("apicrypt2Spool", str(spool), level="user",
+                                    user_id=world.bob)
+        (plan,), _ = plan_mailboxes(bridge_state())
+    leftovers = []
+    for name in ("apicryptCheminFichierC", "apicryptCheminFichierNC", "apicrypt2Spool"):
+        folder = Path(plan.settings[name]) / "collect-crashed"
+        folder.mkdir(parents=True)
+        (folder / IN_USE).write_text("")
+        (folder / "clear.txt").write_text("clear text")
+        leftovers.append(folder)
+    kept = spool / "not-ours"
+    kept.mkdir()
+    world.deliver(world.mail())
+    assert world.collect().total("processed") == 1
+    assert [folder.exists() for folder in leftovers] == [False, False, False]
+    assert kept.is_dir()
+
+
+def test_a_collection_for_one_user_reports_only_that_users_setting_problems(world):
+    with world.app.app_context():
+        carol = create_user("carol", "password for tests", role="practitioner")
+        bridge_state().settings.set("apicryptAdresse", "carol.PETIT@medical69.apicrypt.org",
+                                    level="user", user_id=carol.id)
+        carol_id = carol.id
+    world.deliver(world.mail())
+    everyone = world.collect()
+    assert len(everyone.problems) == 1 and not everyone.ok
+    world.deliver(world.mail(subject="again"))
+    for_bob = world.collect(user_id=world.bob)
+    assert for_bob.problems == [] and for_bob.ok and for_bob.total("processed") == 1
+    for_carol = world.collect(user_id=carol_id)
+    assert len(for_carol.problems) == 1 and for_carol.mailboxes == []
+
+
+def test_a_message_another_host_moved_on_before_its_processing_is_left_alone(world,
+                                                                            monkeypatch):
+    """Between this host's commit of a stored message and its processing, another host
+    sharing the database quarantined it: the processing thread takes only messages still
+    stored, so this host neither processes nor deletes it."""
+    import medshake_bridge.collect.pipeline as pipeline
+
+    real_submit = pipeline._Overlap.submit
+
+    def other_host_first(self, rows):
+        ids = [row.id for row in rows if row.id is not None]
+        if ids:  # another connection: this session's rows still say "stored"
+            with db.engine.begin() as other_host:
+                other_host.execute(update(ReceivedMessage).where(ReceivedMessage.id.in_(ids))
+                                   .values(state=QUARANTINED, error_cause=CONTENT))
+        real_submit(self, rows)
+
+    monkeypatch.setattr(pipeline._Overlap, "submit", other_host_first)
+    world.deliver(world.mail())
+    (mailbox,) = world.collect().mailboxes
+    assert (mailbox.fetched, mailbox.processed, mailbox.deleted) == (1, 0, 0)
+    assert [m.state for m in world.messages()] == [QUARANTINED]
+    assert world.documents() == [] and len(world.on_server()) == 1
