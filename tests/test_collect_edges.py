@@ -321,9 +321,11 @@ def test_an_outage_holds_the_next_messages_untried_a_setting_does_not(world, mon
                                                                        cause, tries):
     """After an outage (a transient cause) the next messages of the run wait for it without
     being tried; after a configuration cause each message is still tried (another message
-    may not need the missing setting)."""
+    may not need the missing setting). One processing thread: with several, each may already
+    be trying a message when the first outage is met."""
     import medshake_bridge.collect.pipeline as pipeline
 
+    world.app.config[pipeline.PROCESS_WORKERS_CONFIG] = 1
     calls: list[str] = []
 
     def failing(raw_path, *args, **kwargs):
