@@ -299,6 +299,11 @@ class Runner:
             stderr=err.decode("utf-8", errors="replace"),
             duration=duration,
         )
+        if not timed_out and result.returncode == 0 and (
+                expect_output is None or not _output_problem(Path(expect_output))):
+            if logger.isEnabledFor(logging.INFO):  # redacting costs; only for a shown line
+                self._log(logging.INFO, name, "succeeded", self._redact_result(result, hidden))
+            return result
         shown = self._redact_result(result, hidden)
         if limiter and not timed_out:
             self._check_limiter_start(result, shown, name, argv[0], hidden)
@@ -340,7 +345,7 @@ class Runner:
                     program=name,
                     result=shown,
                 )
-        self._log(logging.INFO, name, "succeeded", shown)
+        self._log(logging.INFO, name, "succeeded", shown)  # the output appeared meanwhile
         return result
 
     # -- helpers ------------------------------------------------------------------------------
