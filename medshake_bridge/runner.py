@@ -132,8 +132,8 @@ def prlimit_program() -> str | None:
     The file-size limit is applied through it rather than a ``preexec_fn``: a ``preexec_fn``
     makes :mod:`subprocess` ``fork()`` the whole bridge process (page tables of some 90 MB)
     and run Python in the child, where without it the child is started with ``vfork()``. One
-    spawn of a copy-through stand-in cost 10.2 ms with the ``preexec_fn`` and 3.9 ms through
-    ``prlimit`` (issue 18, ``benchmarks/spawn_benchmark.py``); and the :mod:`subprocess`
+    spawn of a copy-through stand-in cost about 13 ms of CPU with the ``preexec_fn`` and 4 ms
+    through ``prlimit`` (issue 18, ``benchmarks/spawn_benchmark.py``); and the :mod:`subprocess`
     documentation warns that a ``preexec_fn`` may deadlock the child when other threads run,
     which the collection's processing pool does.
     """
