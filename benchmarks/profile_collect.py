@@ -74,7 +74,8 @@ def main() -> int:
         stats = pstats.Stats(profile, stream=stream)
         stats.sort_stats("cumulative").print_stats(args.top)
         stats.sort_stats("tottime").print_stats(args.top)
-        summary = {"backend": args.backend, "sequential": args.sequential, "cpu_timer": args.cpu, "messages": args.messages, "seconds": elapsed,
+        summary = {"backend": args.backend, "sequential": args.sequential,
+                   "cpu_timer": args.cpu, "messages": args.messages, "seconds": elapsed,
                    "latency_ms": args.latency_ms, "protocol": args.protocol,
                    "ms_per_message": elapsed * 1000 / args.messages,
                    "fetched": report.total("fetched"), "documents": report.total("documents")}
