@@ -98,7 +98,8 @@ def run_once(tree: Path, spec: dict, plugin_dir: Path, mode: str, callgrind: boo
     if callgrind:
         argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out_file}", *argv]
     started = time.perf_counter()
-    process = _Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    # cwd: ``python -c`` puts the current folder first on sys.path, before PYTHONPATH
+    process = _Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=work,
                      env=_environment(tree, plugin_dir, spec["instance"]))
     out, err = process.communicate(timeout=7200)
     elapsed = time.perf_counter() - started
