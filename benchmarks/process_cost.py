@@ -36,14 +36,20 @@ sys.path.insert(0, str(HERE))
 from suite import Bench  # noqa: E402
 
 SCRIPT = r'''
-import json, sys
+import json, sys, time
 spec = json.loads(sys.argv[1])
 from medshake_bridge import bridge_state, create_app
+from medshake_bridge.collect import pipeline
 from medshake_bridge.collect.pipeline import collect_all
+if spec.get("sequential"):  # no processing thread: one thread, deterministic counts
+    pipeline.threads_share_the_database = lambda: False
 app = create_app({"INSTANCE_PATH": spec["instance"], **spec["config"]})
 with app.app_context():
+    started = time.process_time()  # every thread of the process
     report = collect_all(bridge_state(), workers=1)
+    collect_cpu = time.process_time() - started
 print(json.dumps({"fetched": report.total("fetched"), "documents": report.total("documents"),
+                  "collect_cpu_s": collect_cpu,
                   "errors": [m.error for m in report.mailboxes if m.error]}))
 '''
 
@@ -84,17 +90,18 @@ class _Popen(subprocess.Popen):
 
 
 def run_once(tree: Path, spec: dict, plugin_dir: Path, mode: str, callgrind: bool,
-             work: Path) -> dict:
+             work: Path, sequential: bool = False) -> dict:
     """One collection in a fresh process; its CPU seconds (and instructions if asked)."""
     code = SCRIPT if mode == "script" else CLI
-    argv = [sys.executable, "-c", code, json.dumps(spec)]
+    argv = [sys.executable, "-c", code, json.dumps({**spec, "sequential": sequential})]
     out_file = work / f"callgrind.{time.time_ns()}"
     if callgrind:
         argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out_file}", *argv]
     started = time.perf_counter()
-    process = _Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    # cwd: ``python -c`` puts the current folder first on sys.path, before PYTHONPATH
+    process = _Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=work,
                      env=_environment(tree, plugin_dir, spec["instance"]))
-    _out, err = process.communicate(timeout=7200)
+    out, err = process.communicate(timeout=7200)
     elapsed = time.perf_counter() - started
     usage = process.usage  # the child's own resource usage (and its reaped children's)
     stderr = err.decode(errors="replace")
@@ -102,6 +109,9 @@ def run_once(tree: Path, spec: dict, plugin_dir: Path, mode: str, callgrind: boo
         raise RuntimeError(f"collection failed ({process.returncode}): {stderr[-3000:]}")
     result = {"cpu_s": usage.ru_utime + usage.ru_stime, "user_s": usage.ru_utime,
               "sys_s": usage.ru_stime, "wall_s": elapsed}
+    if mode == "script":  # the collection alone (in the process, all its threads)
+        result["collect_cpu_s"] = json.loads(out.decode().strip().splitlines()[-1])[
+            "collect_cpu_s"]
     if callgrind:
         match = re.search(r"Collected : (\d+)", stderr)
         result["instructions"] = int(match.group(1)) if match else None
@@ -118,6 +128,8 @@ def main() -> int:
     parser.add_argument("--backend", choices=("passthrough", "copy"), default="passthrough")
     parser.add_argument("--mode", choices=("script", "cli"), default="script")
     parser.add_argument("--callgrind", action="store_true")
+    parser.add_argument("--sequential", action="store_true",
+                        help="script mode: process in the reading thread (one thread)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     trees = [tree.resolve() for tree in (args.tree or [HERE.parent])]
@@ -141,7 +153,7 @@ def main() -> int:
                 else:
                     bench.empty(user)
                 one = run_once(tree, specs[tree], bench.plugin_dir, args.mode, args.callgrind,
-                               work)
+                               work, args.sequential)
                 if bench.left(user):
                     raise RuntimeError("messages left on the server")
                 results[str(tree)].append(one)
@@ -150,16 +162,28 @@ def main() -> int:
     finally:
         bench.close()
     summary = {"messages": args.messages, "backend": args.backend, "mode": args.mode,
+               "sequential": args.sequential,
                "load_average": load, "trees": {}}
     for tree, runs in results.items():
         cpu = statistics.median(run["cpu_s"] for run in runs)
         row = {"cpu_s_median": cpu, "runs": runs}
         if args.messages:
             row["cpu_ms_per_message"] = cpu * 1000 / args.messages
+        if args.mode == "script":
+            collect = statistics.median(run["collect_cpu_s"] for run in runs)
+            row["collect_cpu_s_median"] = collect
+            row["startup_cpu_s_median"] = statistics.median(
+                run["cpu_s"] - run["collect_cpu_s"] for run in runs)
+            if args.messages:
+                row["collect_cpu_ms_per_message"] = collect * 1000 / args.messages
         if args.callgrind:
             row["instructions_median"] = statistics.median(
                 run["instructions"] for run in runs if run.get("instructions"))
         summary["trees"][tree] = row
+        if args.mode == "script":
+            print(f"{tree}: collection alone {row['collect_cpu_s_median']:.3f} s CPU"
+                  + (f", {row['collect_cpu_ms_per_message']:.2f} ms/message" if args.messages
+                     else "") + f"; the rest (start-up) {row['startup_cpu_s_median']:.3f} s")
         print(f"{tree}: CPU median {cpu:.3f} s"
               + (f", {row.get('cpu_ms_per_message', 0):.2f} ms/message" if args.messages else "")
               + (f", {row['instructions_median'] / 1e6:.1f} M instructions"

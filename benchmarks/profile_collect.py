@@ -39,6 +39,8 @@ def main() -> int:
                         help="process in the reading thread (cProfile sees only that one)")
     parser.add_argument("--cpu", action="store_true",
                         help="time functions in CPU seconds (time.process_time), not wall")
+    parser.add_argument("--no-cprofile", action="store_true",
+                        help="time only (to sample the run from outside: py-spy record)")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "profile.txt")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="msb-profile-"))
@@ -66,7 +68,8 @@ def main() -> int:
             profile = (cProfile.Profile(time.process_time) if args.cpu
                        else cProfile.Profile())
             started = time.perf_counter()
-            profile.enable()
+            if not args.no_cprofile:
+                profile.enable()
             report = collect_all(bridge_state(), workers=1)
             profile.disable()
             elapsed = time.perf_counter() - started

@@ -112,33 +112,62 @@ class ScratchFolders:
     Creating a locked work folder costs a ``mkdtemp``, a lock file, an ``flock`` and a rename,
     and removing it a walk of the folder: a third of the time a collection spent processing a
     small message (issue 18, ``py-spy`` of a pass-through run). A run of messages holds one
-    locked folder and gives each message a plain subfolder, removed as soon as the message is
-    done; after a crash the whole held folder is a leftover like any other.
+    locked folder and gives each message a plain subfolder, emptied of its files as soon as
+    the message is done; after a crash the whole held folder is a leftover like any other.
+
+    The subfolders themselves are kept, empty, for the next message: removing a folder took
+    about 2 ms of waiting on the development machine's disk (ext4 mounted with ``discard``),
+    three folders per message with an attachment, while removing a file took 0.05 ms (issue
+    18, third pass). Files never outlive their message; the empty folders go with the held
+    folder at the end of the run.
     """
 
     def __init__(self, held: Path) -> None:
         self.held = held
         self._count = 0
+        self._reusable: Path | None = None
 
     @contextmanager
     def fresh(self) -> Iterator[Path]:
-        """A new subfolder of the held folder (0700), removed on the way out.
+        """A subfolder of the held folder (0700) with no file in it, emptied on the way out.
 
         It is created by its first user (``ensure_private_dir`` of a folder inside it): most
         messages have no attachment and never need one, and the held folder is private
-        already."""
-        self._count += 1
-        folder = self.held / f"m{self._count}"
+        already. Folders a previous message made in it may be there, empty."""
+        folder = self._reusable
+        if folder is None:
+            self._count += 1
+            folder = self.held / f"m{self._count}"
+        self._reusable = None
         try:
             yield folder
         finally:
             if os.path.lexists(folder):
                 try:
-                    shutil.rmtree(folder)
+                    _remove_files(folder)
+                    self._reusable = folder
                 except OSError as exc:
+                    if folder.is_symlink():
+                        folder.unlink(missing_ok=True)
                     shutil.rmtree(folder, ignore_errors=True)
-                    logger.warning("could not remove the work folder %s completely: %s",
-                                   folder, exc)
+                    if os.path.lexists(folder):
+                        logger.warning("could not remove the work folder %s completely: %s",
+                                       folder, exc)
+            else:
+                self._reusable = folder  # never made: the next message may have it
+
+
+def _remove_files(folder: Path) -> None:
+    """Remove every file (and symbolic link) under ``folder``, keep its folders; links are
+    never followed. Raises OSError when something could not be removed."""
+    if folder.is_symlink() or not folder.is_dir():
+        raise OSError(f"{folder} is not a plain folder")
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                _remove_files(Path(entry.path))
+            else:
+                os.unlink(entry.path)
 
 
 @contextmanager

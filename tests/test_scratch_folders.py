@@ -23,7 +23,7 @@ def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-def test_each_message_gets_a_private_subfolder_removed_after_it(tmp_path: Path) -> None:
+def test_each_message_gets_a_private_subfolder_emptied_after_it(tmp_path: Path) -> None:
     root = tmp_path / "C"
     root.mkdir(mode=0o700)
     with held_work_dir(root, "collect-") as scratch:
@@ -32,16 +32,38 @@ def test_each_message_gets_a_private_subfolder_removed_after_it(tmp_path: Path) 
         with scratch.fresh() as first:
             parts = ensure_private_dir(first / "parts")
             (parts / "body.txt").write_text(CLEAR)
+            (ensure_private_dir(first / "apz-0" / "deep") / "clear.pdf").write_bytes(b"%PDF")
+            (first / "link").symlink_to(held / IN_USE)
             assert _mode(first) == 0o700 and _mode(parts) == 0o700
-        assert not first.exists()
-        with scratch.fresh() as second:
-            assert second != first and not second.exists()  # made by its first user only
+        assert _files(held) == [IN_USE]  # no clear text outlives its message
+        assert (held / IN_USE).is_file()  # a link is removed, never followed
+        with scratch.fresh() as second:  # the emptied folder is reused: no folder removed
+            assert second == first and _files(second) == []
         with pytest.raises(RuntimeError), scratch.fresh() as third:
-            ensure_private_dir(third / "apz-0")
+            (ensure_private_dir(third / "apz-0") / "half.pdf").write_bytes(b"%PDF")
             raise RuntimeError("the program failed")
-        assert not third.exists()  # removed on error too
-        assert sorted(path.name for path in held.iterdir()) == [IN_USE]
-    assert list(root.iterdir()) == []
+        assert _files(held) == [IN_USE]  # emptied on error too
+    assert list(root.iterdir()) == []  # the held folder goes, empty folders and all
+
+
+def test_a_folder_that_cannot_be_emptied_is_removed_and_not_reused(tmp_path: Path) -> None:
+    root = tmp_path / "C"
+    root.mkdir(mode=0o700)
+    with held_work_dir(root, "collect-") as scratch:
+        with scratch.fresh() as first:
+            first.mkdir()
+        with scratch.fresh() as second:
+            assert second == first
+            second.rmdir()
+            second.symlink_to(tmp_path)  # replaced by a link: never walked through
+        assert not second.is_symlink() and not second.exists()
+        with scratch.fresh() as third:
+            assert third != first and not third.exists()
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(str(path.relative_to(folder)) for path in folder.rglob("*")
+                  if path.is_file() or path.is_symlink())
 
 
 def test_a_killed_run_leaves_a_held_folder_that_the_next_run_removes(tmp_path: Path) -> None:

@@ -47,6 +47,8 @@ class ParsedMessage:
 
 def decode_words(value: str) -> str:
     """A header value with RFC 2047 encoded words decoded and whitespace folded."""
+    if value.isascii() and "=?" not in value:  # no encoded word: what make_header gives
+        return " ".join(value.split())
     try:
         text = str(make_header(decode_header(value)))
     except (HeaderParseError, LookupError, UnicodeError, ValueError):

@@ -32,11 +32,13 @@ def api_link(path: str) -> str:
     return f"{base}{prefix}/api/v1{path}"
 
 
+# Built once (read for every collected message): SQLAlchemy reuses its cache key.
+_ACTIVE = select(WebhookSubscription).where(WebhookSubscription.active.is_(True))
+
+
 def subscribed(event: str) -> list[WebhookSubscription]:
     """The active subscriptions that want ``event`` (one query)."""
-    return [row for row in db.session.scalars(
-        select(WebhookSubscription).where(WebhookSubscription.active.is_(True)))
-        if event in row.event_list]
+    return [row for row in db.session.scalars(_ACTIVE) if event in row.event_list]
 
 
 def enqueue(event: str, data: dict[str, Any], clinical: dict[str, Any] | None = None,
