@@ -443,3 +443,27 @@ def test_a_message_another_host_moved_on_before_its_processing_is_left_alone(wor
     assert (mailbox.fetched, mailbox.processed, mailbox.deleted) == (1, 0, 0)
     assert [m.state for m in world.messages()] == [QUARANTINED]
     assert world.documents() == [] and len(world.on_server()) == 1
+
+
+def test_a_retry_uses_the_mailbox_of_its_message_not_the_first_one(world, monkeypatch):
+    """With several mailboxes, an admin's retry processes the message with its own
+    mailbox's settings and owners (not those of whichever mailbox is planned first)."""
+    from mailbuild import HPRIM_LAB, sandbox_mail, seed_maildir
+    from mailworld import ALICE, CAROL
+
+    carol_maildir = world.tmp / "maildirs" / CAROL
+    for sub in ("cur", "new", "tmp"):
+        (carol_maildir / sub).mkdir(parents=True)
+    with world.app.app_context():
+        carol = world.add_user("carol", CAROL, carol_maildir)
+    seed_maildir(carol_maildir, sandbox_mail(world.net, world.tmp / "sender-work", sender=ALICE,
+                                             recipient=CAROL, text=HPRIM_LAB),
+                 "1700000000.M1P1.carol")
+    monkeypatch.setenv("MEDSHAKE_SANDBOX_FAULT", "apiuncrypt:exit1")
+    world.collect()
+    monkeypatch.delenv("MEDSHAKE_SANDBOX_FAULT")
+    (message,) = world.messages()
+    assert message.state == FAILED
+    with world.app.app_context():
+        assert retry_message(bridge_state(), message.id) == PROCESSED
+    assert [document.owner_user_id for document in world.documents()] == [carol]
