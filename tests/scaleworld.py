@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from medshake_bridge import bridge_state, migrate
 from medshake_bridge.db import db
 from medshake_bridge.models.mail import InboxDocument, ReceivedMessage
 from medshake_bridge.models.scale import QueueJob
+from medshake_bridge.models.tasks import TaskRun
 from medshake_bridge.sandbox import create_network
 from medshake_bridge.users import create_user
 
@@ -261,6 +263,17 @@ def scale_world_mariadb_fixture(make_app, server_databases, dovecot,
 
 def _scale_world(make_app, server_databases, dovecot, tmp_path,
                  backend: str) -> Iterator[ScaleWorld]:
+    with queue_cluster(make_app, server_databases, tmp_path, backend, dovecot) as world:
+        world.net = create_network(tmp_path / "sandbox", [ALICE, BOB])
+        yield world
+
+
+@contextmanager
+def queue_cluster(make_app, server_databases, tmp_path: Path, backend: str,
+                  dovecot: Any = None, **config: Any) -> Iterator[ScaleWorld]:
+    """An app in ``celery`` mode on this session's ``backend`` database with a Redis of its
+    own and a shared data folder; workers started through the world are stopped, the Redis
+    stopped and the tables emptied on the way out. ``config`` adds to the app's settings."""
     from conftest import TEST_SECRET_KEY
     from databases import empty_tables, server_database_or_skip
     from support.components import require_component
@@ -276,13 +289,12 @@ def _scale_world(make_app, server_databases, dovecot, tmp_path,
                    MEDSHAKE_BRIDGE_EXECUTOR="celery",
                    MEDSHAKE_BRIDGE_CELERY_BROKER_URL=redis.url(),
                    MEDSHAKE_BRIDGE_WORKER_HEARTBEAT_SECONDS=0.5,
-                   MEDSHAKE_BRIDGE_HOST="host-web")
+                   MEDSHAKE_BRIDGE_HOST="host-web", **config)
     if not server.migrated:
         migrate.upgrade(app)
         server.migrated = True
     world = ScaleWorld(app=app, database_url=server.url, secret_key=TEST_SECRET_KEY,
                        tmp=tmp_path, redis=redis, dovecot=dovecot, data_dir=data_dir)
-    world.net = create_network(tmp_path / "sandbox", [ALICE, BOB])
     try:
         yield world
     finally:
@@ -292,3 +304,13 @@ def _scale_world(make_app, server_databases, dovecot, tmp_path,
             db.session.remove()
             db.engine.dispose()
         empty_tables(server.url)
+
+
+def task_runs(world: ScaleWorld, job_id: str) -> list[TaskRun]:
+    """The recorded runs of one planned task, oldest first, detached from the session."""
+    with world.app.app_context():
+        rows = list(db.session.scalars(select(TaskRun).where(TaskRun.job_id == job_id)
+                                       .order_by(TaskRun.id)))
+        db.session.expunge_all()
+        db.session.remove()
+        return rows

@@ -15,7 +15,7 @@ import time
 from collections import Counter, defaultdict
 
 import pytest
-from scaleworld import scale_world_fixture, wait_for  # noqa: F401 - the fixture
+from scaleworld import scale_world_fixture, task_runs, wait_for  # noqa: F401 - the fixture
 from sqlalchemy import func, select
 
 from medshake_bridge.db import db
@@ -29,12 +29,7 @@ COLLECT_TASK = "test-collect-often"
 
 
 def _collect_runs(world) -> list[TaskRun]:
-    with world.app.app_context():
-        rows = list(db.session.scalars(select(TaskRun).where(TaskRun.job_id == COLLECT_TASK)
-                                       .order_by(TaskRun.id)))
-        db.session.expunge_all()
-        db.session.remove()
-        return rows
+    return task_runs(world, COLLECT_TASK)
 
 
 def _no_duplicates(world) -> None:

@@ -17,8 +17,7 @@ import html
 from datetime import UTC, datetime
 
 import pytest
-from scaleworld import scale_world_fixture, wait_for  # noqa: F401 - the fixture
-from sqlalchemy import select
+from scaleworld import scale_world_fixture, task_runs, wait_for  # noqa: F401 - the fixture
 
 from medshake_bridge.db import db
 from medshake_bridge.models.tasks import TaskRun
@@ -30,12 +29,7 @@ TICK = datetime(2027, 1, 1, tzinfo=UTC)
 
 
 def _runs(world) -> list[TaskRun]:
-    with world.app.app_context():
-        rows = list(db.session.scalars(select(TaskRun).where(TaskRun.job_id == TASK)
-                                       .order_by(TaskRun.id)))
-        db.session.expunge_all()
-        db.session.remove()
-        return rows
+    return task_runs(world, TASK)
 
 
 def _lines(folder) -> list[str]:

@@ -12,18 +12,16 @@ from __future__ import annotations
 import base64
 import html
 import io
-import os
 import re
 from pathlib import Path
 
 import pytest
 from mailworld import BOB, PDF_1, World
-from scaleworld import REDIS_SERVER, RedisServer, ScaleWorld, wait_for
+from scaleworld import ScaleWorld, queue_cluster, wait_for
 from sendworld import DOMAIN, SendWorld
 from sqlalchemy import select
 from web_helpers import csrf_token, events
 
-from medshake_bridge import migrate
 from medshake_bridge.db import db
 from medshake_bridge.models import SentMessage, User
 from medshake_bridge.models.scale import SEND
@@ -64,39 +62,13 @@ class QueuedSending:
 
 @pytest.fixture
 def queued_sending(make_app, server_databases, tmp_path, monkeypatch, throwaway_pki):
-    from conftest import TEST_SECRET_KEY
-    from databases import empty_tables, server_database_or_skip
-    from support.components import require_component
-
-    require_component("redis", os.access(REDIS_SERVER, os.X_OK),
-                      "no redis-server; install it with `apt-get install -y redis-server`")
-    server = server_database_or_skip(server_databases, "postgresql", require_component)
-    redis = RedisServer(tmp_path / "redis")
-    redis.start()
-    data_dir = tmp_path / "shared-data"
-    app = make_app(MEDSHAKE_BRIDGE_DATABASE_URL=server.url,
-                   MEDSHAKE_BRIDGE_DATA_DIR=str(data_dir),
-                   MEDSHAKE_BRIDGE_EXECUTOR="celery",
-                   MEDSHAKE_BRIDGE_CELERY_BROKER_URL=redis.url(),
-                   MEDSHAKE_BRIDGE_WORKER_HEARTBEAT_SECONDS=0.5,
-                   MEDSHAKE_BRIDGE_HOST="host-web",
-                   MEDSHAKE_BRIDGE_RUNNER_ENV_PASSTHROUGH=list(SANDBOX_ENV_VARS))
-    if not server.migrated:
-        migrate.upgrade(app)
-        server.migrated = True
-    sending = SendWorld(World(app, tmp_path, monkeypatch), throwaway_pki)
-    cluster = ScaleWorld(app=app, database_url=server.url, secret_key=TEST_SECRET_KEY,
-                         tmp=tmp_path, redis=redis, dovecot=None, data_dir=data_dir)
-    try:
-        yield QueuedSending(sending, cluster)
-    finally:
-        cluster.stop_all()
-        sending.relay.stop()
-        redis.stop()
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
-        empty_tables(server.url)
+    with queue_cluster(make_app, server_databases, tmp_path, "postgresql",
+                       MEDSHAKE_BRIDGE_RUNNER_ENV_PASSTHROUGH=list(SANDBOX_ENV_VARS)) as cluster:
+        sending = SendWorld(World(cluster.app, tmp_path, monkeypatch), throwaway_pki)
+        try:
+            yield QueuedSending(sending, cluster)
+        finally:
+            sending.relay.stop()
 
 
 def _login(client) -> None:
