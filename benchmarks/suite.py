@@ -99,7 +99,8 @@ sys.path.insert(0, sys.argv[2])
 spec = json.loads(sys.argv[1])
 from medshake_bridge import bridge_state, create_app
 from medshake_bridge.collect.pipeline import collect_all
-app = create_app({"INSTANCE_PATH": spec["instance"], **spec["config"]})
+# what `medshake-bridge fetch` builds: an app without pages
+app = create_app({"INSTANCE_PATH": spec["instance"], **spec["config"]}, web=False)
 def hwm():
     for line in open("/proc/self/status"):
         if line.startswith("VmHWM:"):
