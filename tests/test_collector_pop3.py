@@ -16,6 +16,9 @@ from email.message import EmailMessage
 
 import medshake_pop3
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from medshake_pop3.collector import (
     READ_LINE_LIMIT,
     Pop3Collector,
@@ -153,6 +156,27 @@ def test_copy_multiline_undoes_dot_stuffing(received, expected):
     assert copy_multiline(source, sink) == len(expected)
     assert sink.getvalue() == expected
     assert source.read() in (b"", b"next response\r\n")  # stops right after the "." line
+
+
+_LINES = st.lists(st.sampled_from([b"plain text", b".dotted", b"..two", b".", b"", b"x" * 70,
+                                   b"\xe9t\xe9", b"a.b", b". "]), max_size=40)
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(lines=_LINES, crlf=st.booleans(), buffer_size=st.sampled_from([1, 2, 3, 7, 64, 8192]))
+def test_copy_multiline_by_blocks_matches_the_line_reader(lines, crlf, buffer_size):
+    """A buffered stream is copied by blocks (complete lines without a leading dot at once);
+    whatever the buffer's size, the result must be what the line reader gives (a stream
+    without ``peek``), and nothing past the final "." line may be consumed (PIPELINING)."""
+    end = b"\r\n" if crlf else b"\n"
+    stuffed = [b"." + line if line.startswith(b".") else line for line in lines]
+    wire = b"".join(line + end for line in stuffed) + b"." + end + b"+OK next answer\r\n"
+    by_lines, by_blocks = io.BytesIO(), io.BytesIO()
+    copy_multiline(io.BytesIO(wire), by_lines)
+    source = io.BufferedReader(io.BytesIO(wire), buffer_size=buffer_size)
+    assert copy_multiline(source, by_blocks) == len(by_lines.getvalue())
+    assert by_blocks.getvalue() == by_lines.getvalue() == b"".join(line + end for line in lines)
+    assert source.read() == b"+OK next answer\r\n"
 
 
 def test_copy_multiline_reports_an_early_end():
