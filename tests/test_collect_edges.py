@@ -465,3 +465,24 @@ def test_a_retry_uses_the_mailbox_of_its_message_not_the_first_one(world, monkey
     with world.app.app_context():
         assert retry_message(bridge_state(), message.id) == PROCESSED
     assert [document.owner_user_id for document in world.documents()] == [carol]
+
+
+def test_a_setting_to_fix_is_the_reason_shown_even_when_an_outage_follows(world, monkeypatch):
+    """A configuration cause needs an admin, an outage only time: when both stop messages of
+    one run, the mailbox's waiting reason is the setting's, whatever comes after it."""
+    import medshake_bridge.collect.pipeline as pipeline
+
+    causes = iter([(CONFIGURATION, "the certificate password is wrong"),
+                   (TRANSIENT, REASON)])
+
+    def failing(raw_path, *args, **kwargs):
+        cause, reason = next(causes)
+        raise BridgeError(reason, fix=f"fix for {cause}", cause=cause)
+
+    monkeypatch.setattr(pipeline, "process_stored_message", failing)
+    world.deliver(world.mail(subject="first"))
+    world.deliver(world.mail(subject="second"))
+    (mailbox,) = world.collect().mailboxes
+    assert mailbox.waiting == 2
+    assert (mailbox.waiting_reason, mailbox.waiting_fix, mailbox.waiting_cause) == (
+        "the certificate password is wrong", "fix for configuration", CONFIGURATION)
