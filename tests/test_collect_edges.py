@@ -6,7 +6,8 @@ collector is told to fetch, a retry of a message that does not wait, a batch mee
 unique key of a message another host stored; then (the second sample) how much of a header
 block is read, the size cap's fallback, an outage holding the next messages, the length kept
 of an error, the instant a message is deleted on the server, the work folders a crashed run
-left, and the setting problems a collection for one user reports.
+left, the setting problems a collection for one user reports, the mailbox a retry uses, a
+message another host moved on, and which waiting reason a mailbox shows.
 
 A message waits after an outage or a setting stopped it; the tests put a real collected
 message into that state in the database, exactly as ``_record_failure`` leaves it, then run
