@@ -6,7 +6,8 @@ collector is told to fetch, a retry of a message that does not wait, a batch mee
 unique key of a message another host stored; then (the second sample) how much of a header
 block is read, the size cap's fallback, an outage holding the next messages, the length kept
 of an error, the instant a message is deleted on the server, the work folders a crashed run
-left, and the setting problems a collection for one user reports.
+left, the setting problems a collection for one user reports, the mailbox a retry uses, a
+message another host moved on, and which waiting reason a mailbox shows.
 
 A message waits after an outage or a setting stopped it; the tests put a real collected
 message into that state in the database, exactly as ``_record_failure`` leaves it, then run
@@ -467,3 +468,24 @@ def test_a_retry_uses_the_mailbox_of_its_message_not_the_first_one(world, monkey
     with world.app.app_context():
         assert retry_message(bridge_state(), message.id) == PROCESSED
     assert [document.owner_user_id for document in world.documents()] == [carol]
+
+
+def test_a_setting_to_fix_is_the_reason_shown_even_when_an_outage_follows(world, monkeypatch):
+    """A configuration cause needs an admin, an outage only time: when both stop messages of
+    one run, the mailbox's waiting reason is the setting's, whatever comes after it."""
+    import medshake_bridge.collect.pipeline as pipeline
+
+    causes = iter([(CONFIGURATION, "the certificate password is wrong"),
+                   (TRANSIENT, REASON)])
+
+    def failing(raw_path, *args, **kwargs):
+        cause, reason = next(causes)
+        raise BridgeError(reason, fix=f"fix for {cause}", cause=cause)
+
+    monkeypatch.setattr(pipeline, "process_stored_message", failing)
+    world.deliver(world.mail(subject="first"))
+    world.deliver(world.mail(subject="second"))
+    (mailbox,) = world.collect().mailboxes
+    assert mailbox.waiting == 2
+    assert (mailbox.waiting_reason, mailbox.waiting_fix, mailbox.waiting_cause) == (
+        "the certificate password is wrong", "fix for configuration", CONFIGURATION)
