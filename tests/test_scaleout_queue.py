@@ -176,3 +176,25 @@ def test_the_history_purge_forgets_old_finished_jobs_and_gone_workers(app_ctx):
                   for row in db.session.query(QueueJob))
     assert left == [("ok", True), ("unsent", False)]  # a job still owed is never forgotten
     assert [row.name for row in db.session.query(WorkerHeartbeat)] == ["alive@h"]
+
+
+def test_enqueue_passes_take_turns(queued_world, monkeypatch):
+    """A pass waits for the one before it (else two passes, one stuck on an absent broker,
+    would each record a job for the same mailbox), and gives up with LockBusy, recording
+    nothing, when the other pass does not end."""
+    from pathlib import Path
+
+    from medshake_bridge.dblocks import LockBusy, named_lock
+    from medshake_bridge.scale import dispatch
+
+    world = queued_world
+    world.deliver(world.mail())
+    monkeypatch.setattr(dispatch, "PASS_WAIT_SECONDS", 0.5)
+    with world.app.app_context():
+        folder = Path(world.app.config["MEDSHAKE_BRIDGE_DATA_DIR"]) / "locks"
+        with named_lock("queue-enqueue", folder=folder, file_name="queue-enqueue.lock"), \
+                pytest.raises(LockBusy):
+            dispatch.enqueue_collection(world.app, trigger="cli")
+        assert _jobs(world) == []
+        report = dispatch.enqueue_collection(world.app, trigger="cli")
+    assert report.enqueued == 1 and len(_jobs(world)) == 1

@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Collection
+import time
+from collections.abc import Collection, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from flask import Flask
 
 from medshake_bridge.collect.mailboxes import plan_mailboxes
+from medshake_bridge.dblocks import LockBusy, named_lock
 from medshake_bridge.extension import bridge_state
 from medshake_bridge.models.scale import COLLECT, JOB, QUEUED, SEND, UNSENT, QueueJob
 from medshake_bridge.models.settings import utcnow
@@ -94,11 +98,46 @@ def _horizon(app: Flask) -> datetime:
     return utcnow() - dt.timedelta(seconds=2 * visibility_timeout(app) + 60)
 
 
+# How long a pass waits for the one before it (a pass meeting an absent broker waits for its
+# connection timeout once, then keeps the rest without trying each).
+PASS_WAIT_SECONDS = 60.0
+
+
+@contextmanager
+def _passes_take_turns(app: Flask) -> Iterator[None]:
+    """Hold the lock of the enqueue passes, waiting for the pass before this one.
+
+    Why: two passes at once (a scheduled tick still waiting for an absent broker, then the next
+    tick or a "collect now") would each find no job for a mailbox the other is about to record,
+    and record a second one. Raises :class:`LockBusy` after ``PASS_WAIT_SECONDS``."""
+    folder = Path(app.config["MEDSHAKE_BRIDGE_DATA_DIR"]) / "locks"
+    deadline = time.monotonic() + PASS_WAIT_SECONDS
+    held = ExitStack()
+    while True:
+        try:
+            held.enter_context(named_lock("queue-enqueue", folder=folder,
+                                          file_name="queue-enqueue.lock"))
+            break
+        except LockBusy:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+    with held:
+        yield
+
+
 def enqueue_collection(app: Flask, *, trigger: str, user_ids: Collection[int] | None = None,
                        run_id: int | None = None) -> EnqueueReport:
     """One collection job per mailbox (every mailbox, or those one of ``user_ids`` is on) that
-    has none waiting or running; sends again the ones a broker outage kept. Returns at once."""
+    has none waiting or running; sends again the ones a broker outage kept. Returns at once
+    (after the pass before it, if one is running: passes take turns)."""
     broker_url(app)  # a missing or wrong broker setting stops here, with its fix
+    with _passes_take_turns(app):
+        return _enqueue_collection(app, trigger=trigger, user_ids=user_ids, run_id=run_id)
+
+
+def _enqueue_collection(app: Flask, *, trigger: str, user_ids: Collection[int] | None,
+                        run_id: int | None) -> EnqueueReport:
     state = bridge_state(app)
     report = EnqueueReport()
     horizon = _horizon(app)
