@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import g, has_request_context
 from sqlalchemy import func, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import defer, joinedload
 
 from medshake_bridge.access import readable_mail_owner_ids, require_mail_access
 from medshake_bridge.audit import audit
@@ -94,7 +94,9 @@ def list_documents(user: User, *, state: str = NEW, newest_first: bool = True, p
                    counted: tuple[int, bool] | None = None) -> Page:
     """The documents ``user`` may see in one state, a page at a time (indexed query);
     ``where`` narrows them further (the inbox's filters). ``counted``: their capped count
-    when the caller already has it (:func:`inbox_counts`), so it is not asked again."""
+    when the caller already has it (:func:`inbox_counts`), so it is not asked again.
+    The texts a list never shows (the letter, the parsed header and results, the search
+    text) are loaded only if something reads them."""
     owners = sorted(readable_mail_owner_ids(user))
     if not owners:
         return Page([], page, per_page, 0)
@@ -106,7 +108,9 @@ def list_documents(user: User, *, state: str = NEW, newest_first: bool = True, p
     order = InboxDocument.created_at.desc() if newest_first else InboxDocument.created_at.asc()
     items = list(db.session.scalars(
         select(InboxDocument).where(condition).order_by(order, InboxDocument.id.desc())
-        .options(joinedload(InboxDocument.message))
+        .options(joinedload(InboxDocument.message), defer(InboxDocument.body),
+                 defer(InboxDocument.header_json), defer(InboxDocument.results_json),
+                 defer(InboxDocument.search_text))
         .limit(per_page).offset((max(page, 1) - 1) * per_page)))
     return Page(items, page, per_page, total, capped)
 
