@@ -4,7 +4,7 @@ and SQLAlchemy's work: on PostgreSQL at 1,000,000 documents they were most of th
 
 from __future__ import annotations
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from test_inbox_search_sqlite import _fill
 from test_inbox_triage import PASSWORD
 from web_helpers import login
@@ -71,3 +71,35 @@ def _fill_more(app, owner: int, reader: int) -> None:
 def db_app_is_sqlite(app) -> bool:
     with app.app_context():
         return db.engine.dialect.name == "sqlite"
+
+
+def test_the_waiting_mail_banner_reads_failed_messages_by_index_after_an_analyze(app):
+    """With statistics of a big, analysed SQLite (every message "processed"), the banner's
+    query still reads the failed messages through the state's index, not every message."""
+    _fill(app, 2)
+    with app.app_context():
+        db.session.execute(text("ANALYZE sqlite_schema"))
+        db.session.execute(text(
+            "INSERT INTO sqlite_stat1 VALUES ('bridge_received_messages', "
+            "'ix_bridge_received_messages_state', '1000000 1000000'), "
+            "('bridge_received_messages', 'sqlite_autoindex_bridge_received_messages_1', "
+            "'1000000 1000000 1')"))
+        db.session.commit()
+        db.engine.dispose()  # new connections read the statistics
+    client = app.test_client()
+    assert login(client, "bob", PASSWORD).status_code == 302
+    with app.app_context():
+        engine = db.engine
+    plans: list[list[str]] = []
+
+    def explain(conn, cursor, statement, parameters, context, executemany):
+        if "GROUP BY bridge_received_messages.mailbox_id" in statement:
+            plans.append([row[3] for row in cursor.connection.execute(
+                f"EXPLAIN QUERY PLAN {statement}", parameters).fetchall()])
+
+    event.listen(engine, "before_cursor_execute", explain)
+    try:
+        assert client.get("/inbox/").status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", explain)
+    assert plans and "ix_bridge_received_messages_state" in " ".join(plans[0]), plans

@@ -210,11 +210,16 @@ def waiting_mail(owner_ids: set[int] | None = None) -> list[WaitingMail]:
     A waiting message has no document yet, so its readers are found through the mailbox's
     last collection report, which lists the users it was collected for.
     """
+    failed = ReceivedMessage.state == FAILED
+    if db.session.get_bind().dialect.name == "sqlite":
+        # Statistics from an ANALYZE see one state ("processed") in all the messages and no
+        # rarer one, so SQLite read all 1,000,000 for this banner (1 s a page): it is told
+        # that failed messages are rare, and reads them through the state's index.
+        failed = func.unlikely(failed)
     rows = list(db.session.execute(
         select(ReceivedMessage.mailbox_id, func.count(), func.min(ReceivedMessage.waiting_since),
                func.max(ReceivedMessage.id))
-        .where(ReceivedMessage.state == FAILED,
-               ReceivedMessage.error_cause.in_(("transient", "configuration")))
+        .where(failed, ReceivedMessage.error_cause.in_(("transient", "configuration")))
         .group_by(ReceivedMessage.mailbox_id)))
     found = []
     for mailbox_id, count, since, last_id in rows:
