@@ -18,6 +18,9 @@ from flask import Flask
 from medshake_bridge.db import db
 
 VERSION_TABLE = "bridge_alembic_version"
+# SQLite's FTS5 table of the inbox search (migration 0020) and the tables SQLite keeps for it
+SQLITE_SEARCH_TABLES = frozenset({"bridge_inbox_search", *(
+    f"bridge_inbox_search_{suffix}" for suffix in ("data", "idx", "docsize", "config"))})
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -69,10 +72,15 @@ def include_object(obj: object, name: str | None, type_: str, reflected: bool,
 def for_dialect(dialect_name: str) -> Callable[..., bool]:
     """An ``include_object`` for comparing the models with a database of ``dialect_name``:
     leaves out what the models declare for another database only (``Index.ddl_if``), such as
-    the inbox's PostgreSQL trigram index, which SQLite and MariaDB never get."""
+    the inbox's PostgreSQL trigram index, which SQLite and MariaDB never get, and the tables
+    of SQLite's inbox search index (migration 0020: an FTS5 table and those SQLite makes for
+    it), which no model declares."""
 
     def include(obj: object, name: str | None, type_: str, reflected: bool,
                 compare_to: object) -> bool:
+        if type_ == "table" and reflected and compare_to is None \
+                and str(name or "") in SQLITE_SEARCH_TABLES:
+            return False
         condition = getattr(obj, "_ddl_if", None)
         wanted = getattr(condition, "dialect", None)
         return not (type_ == "index" and wanted and wanted != dialect_name)

@@ -20,21 +20,29 @@ from medshake_bridge.models.mail import InboxDocument
 
 
 def list_context(user: User, page: Any, states: tuple[str, ...], chosen: InboxFilter,
-                 where: Any, state: str = "") -> dict[str, Any]:
+                 where: Any, state: str = "",
+                 tabs: dict[str, tuple[int, bool]] | None = None) -> dict[str, Any]:
     """Extra context of the inbox list (one page of documents already chosen; the current
-    tab's count is the list's own)."""
+    tab's count is the list's own; ``tabs``: the tabs' counts when already counted, see
+    :func:`medshake_bridge.inbox.service.inbox_counts`)."""
     ids = [document.id for document in page.items]
     owner_ids = readable_mail_owner_ids(user)
-    mine = owner_ids if not can_admin(user) else {user.id, *delegation.delegated_owner_ids(user)}
+    delegated = delegation.delegated_owner_ids(user)
+    mine = owner_ids if not can_admin(user) else {user.id, *delegated}
+    page_owners = {document.owner_user_id for document in page.items}
+    names = readstate.owner_names(page_owners | mine)  # one query for both uses
+    read_ids, readers = readstate.page_reads(user.id, ids)
     return {
-        "read_ids": readstate.read_ids(user.id, ids),
-        "readers": readstate.other_readers(ids, user.id),
-        "owners": readstate.owner_names({document.owner_user_id for document in page.items}),
+        "read_ids": read_ids,
+        "readers": readers,
+        "owners": {owner: name for owner, name in names.items() if owner in page_owners},
         "filters": chosen, "filter_args": chosen.args(),
-        "counts": {name: _tab_count(user, name, where) if name != state else
-                   (f"{page.total}+" if page.capped else str(page.total)) for name in states},
-        "collection": collection_status(mine, readstate.owner_names(mine)),
-        "collects_for_others": bool(delegation.delegated_owner_ids(user)),
+        "counts": {name: _label(page.total, page.capped) if name == state else
+                   _label(*tabs[name]) if tabs is not None else _tab_count(user, name, where)
+                   for name in states},
+        "collection": collection_status(
+            mine, {owner: name for owner, name in names.items() if owner in mine}),
+        "collects_for_others": bool(delegated),
     }
 
 
@@ -53,5 +61,8 @@ def document_context(user: User, document: InboxDocument) -> dict[str, Any]:
 
 
 def _tab_count(user: User, state: str, where: Any) -> str:
-    count, capped = service.count_documents(user, state=state, where=where)
+    return _label(*service.count_documents(user, state=state, where=where))
+
+
+def _label(count: int, capped: bool) -> str:
     return f"{count}+" if capped else str(count)

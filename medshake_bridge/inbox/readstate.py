@@ -88,6 +88,29 @@ def first_reads(user_id: int, document_ids: list[int]) -> dict[int, datetime]:
                                           DocumentRead.document_id.in_(document_ids))).all())
 
 
+def page_reads(user_id: int, document_ids: list[int]) -> tuple[set[int],
+                                                                 dict[int, list[Reader]]]:
+    """:func:`read_ids` and :func:`other_readers` of one page of the list in one statement
+    (every reading of these documents, whoever read): one round trip fewer per page."""
+    if not document_ids:
+        return set(), {}
+    rows = db.session.execute(
+        select(DocumentRead.document_id, DocumentRead.user_id, DocumentRead.first_read_at,
+               User.display_name, User.login)
+        .join(User, User.id == DocumentRead.user_id)
+        .where(DocumentRead.document_id.in_(document_ids))
+        .order_by(DocumentRead.first_read_at))
+    mine: set[int] = set()
+    others: dict[int, list[Reader]] = {}
+    for document_id, reader_id, when, display_name, login in rows:
+        if reader_id == user_id:
+            mine.add(document_id)
+        else:
+            others.setdefault(document_id, []).append(
+                Reader(reader_id, display_name or login, when))
+    return mine, others
+
+
 def other_readers(document_ids: list[int], user_id: int) -> dict[int, list[Reader]]:
     """For each document, the people other than ``user_id`` who opened it, first reader
     first (the owner sees "vu par Sophie à 10:32"; a delegate sees the owner read it)."""
