@@ -42,6 +42,7 @@ from medshake_bridge.collect.rawstore import (
     raw_file_name,
     remove_partials,
 )
+from medshake_bridge.collect.rowwrite import insert_documents, update_processed
 from medshake_bridge.db import db
 from medshake_bridge.errors import (
     CONFIGURATION,
@@ -761,25 +762,26 @@ def process_message_row(state: BridgeState, row: ReceivedMessage, owners: list[i
         _record_failure(row, exc)
         return row.state, 0
     parsed = result.parsed
-    row.subject, row.from_address = parsed.subject, parsed.from_address[:500]
-    row.to_address, row.date_header = parsed.to_address[:500], parsed.date[:100]
-    row.attachments_json = attachments_json(result.attachments)
-    row.signature_status, row.signer = result.signature_status, result.signer[:255]
-    row.signature_invalid = result.signature_invalid
-    row.last_error = "; ".join(result.notes)
-    row.error_cause, row.error_fix = "", ""
-    row.waiting_since = row.next_attempt_at = None
-    row.last_attempt_at = utcnow()
-    row.unencrypted = result.unencrypted
-    row.external_sender = is_external_sender(parsed.from_address, settings)
-    if (row.unencrypted or row.external_sender) and settings.get(
+    values: dict[str, Any] = {
+        "subject": parsed.subject, "from_address": parsed.from_address[:500],
+        "to_address": parsed.to_address[:500], "date_header": parsed.date[:100],
+        "attachments_json": attachments_json(result.attachments),
+        "signature_status": result.signature_status, "signer": result.signer[:255],
+        "signature_invalid": result.signature_invalid, "last_error": "; ".join(result.notes),
+        "error_cause": "", "error_fix": "", "waiting_since": None, "next_attempt_at": None,
+        "last_attempt_at": utcnow(), "unencrypted": result.unencrypted,
+        "external_sender": is_external_sender(parsed.from_address, settings)}
+    if (values["unencrypted"] or values["external_sender"]) and settings.get(
             "apicryptRefuseUnprotectedMail"):
+        for key, value in values.items():
+            setattr(row, key, value)
         return _refuse_unprotected(row, result.folder)
-    documents = build_documents(row, result.documents, owners)
-    db.session.add_all(documents)
-    row.state, row.processed_at = PROCESSED, utcnow()
+    values["state"], values["processed_at"] = PROCESSED, utcnow()
     try:
-        db.session.flush()
+        # the row's new values first: its documents' search text uses its subject and sender
+        update_processed(row, values)
+        documents = build_documents(row, result.documents, owners)
+        insert_documents(documents)
         outbox.document_received(  # announced in the same commit as the documents
             documents, None if known is None else known.subscriptions)
         db.session.commit()
