@@ -44,12 +44,22 @@ from medshake_bridge.collect.pipeline import collect_all
 if spec.get("sequential"):  # no processing thread: one thread, deterministic counts
     pipeline.threads_share_the_database = lambda: False
 app = create_app({"INSTANCE_PATH": spec["instance"], **spec["config"]})
+statements = []
 with app.app_context():
+    from sqlalchemy import event
+    from medshake_bridge.db import db
+    event.listen(db.engine, "before_cursor_execute",
+                 lambda conn, cursor, statement, *rest: statements.append(statement))
     started = time.process_time()  # every thread of the process
     report = collect_all(bridge_state(), workers=1)
     collect_cpu = time.process_time() - started
+if spec.get("show_sql"):
+    import collections
+    for text, count in collections.Counter(" ".join(s.split())[:150] for s in statements
+                                           ).most_common():
+        print(count, text, file=sys.stderr)
 print(json.dumps({"fetched": report.total("fetched"), "documents": report.total("documents"),
-                  "collect_cpu_s": collect_cpu,
+                  "collect_cpu_s": collect_cpu, "statements": len(statements),
                   "errors": [m.error for m in report.mailboxes if m.error]}))
 '''
 
@@ -107,11 +117,14 @@ def run_once(tree: Path, spec: dict, plugin_dir: Path, mode: str, callgrind: boo
     stderr = err.decode(errors="replace")
     if process.returncode != 0:
         raise RuntimeError(f"collection failed ({process.returncode}): {stderr[-3000:]}")
+    if spec.get("show_sql"):
+        print(stderr[-6000:], file=sys.stderr)
     result = {"cpu_s": usage.ru_utime + usage.ru_stime, "user_s": usage.ru_utime,
               "sys_s": usage.ru_stime, "wall_s": elapsed}
     if mode == "script":  # the collection alone (in the process, all its threads)
-        result["collect_cpu_s"] = json.loads(out.decode().strip().splitlines()[-1])[
-            "collect_cpu_s"]
+        last = json.loads(out.decode().strip().splitlines()[-1])
+        result["collect_cpu_s"] = last["collect_cpu_s"]
+        result["statements"] = last["statements"]  # SQL statements sent (commits not counted)
     if callgrind:
         match = re.search(r"Collected : (\d+)", stderr)
         result["instructions"] = int(match.group(1)) if match else None
@@ -130,6 +143,8 @@ def main() -> int:
     parser.add_argument("--callgrind", action="store_true")
     parser.add_argument("--sequential", action="store_true",
                         help="script mode: process in the reading thread (one thread)")
+    parser.add_argument("--show-sql", action="store_true",
+                        help="script mode: print the SQL statements sent, by count")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     trees = [tree.resolve() for tree in (args.tree or [HERE.parent])]
@@ -142,7 +157,7 @@ def main() -> int:
         user = bench.users[0]
         specs = {}
         for tree in trees:
-            spec = bench.instance(args.backend, [user])
+            spec = {**bench.instance(args.backend, [user]), "show_sql": args.show_sql}
             _write_instance_config(spec)
             specs[tree] = spec
         for index in range(args.rounds):

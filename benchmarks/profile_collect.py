@@ -74,9 +74,10 @@ def main() -> int:
             profile.disable()
             elapsed = time.perf_counter() - started
         stream = io.StringIO()
-        stats = pstats.Stats(profile, stream=stream)
-        stats.sort_stats("cumulative").print_stats(args.top)
-        stats.sort_stats("tottime").print_stats(args.top)
+        if not args.no_cprofile:  # an empty profile cannot make a Stats
+            stats = pstats.Stats(profile, stream=stream)
+            stats.sort_stats("cumulative").print_stats(args.top)
+            stats.sort_stats("tottime").print_stats(args.top)
         summary = {"backend": args.backend, "sequential": args.sequential,
                    "cpu_timer": args.cpu, "messages": args.messages, "seconds": elapsed,
                    "latency_ms": args.latency_ms, "protocol": args.protocol,

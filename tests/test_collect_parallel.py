@@ -163,12 +163,16 @@ def test_an_in_memory_database_is_collected_in_one_thread(make_app, tmp_path, mo
 
 
 def test_messages_are_processed_while_the_next_ones_download(world, monkeypatch):
-    """The reader hands committed batches to the processing thread through a bounded queue:
-    with batches of 2 and a queue of 4, processing must have started before the 10th message
-    is fetched (the reader would wait otherwise), and every message is processed once."""
+    """The reader hands committed batches to the processing threads through a bounded queue:
+    with batches of 2 and a queue of 4 batches, at most 8 messages wait in the queue and each
+    of the two threads holds a chunk of 2, so processing must have started before the 16th
+    message is fetched (the reader would wait otherwise), and every message is processed
+    once."""
     monkeypatch.setattr("medshake_bridge.collect.pipeline.FETCH_BATCH", 2)
     monkeypatch.setattr("medshake_bridge.collect.pipeline.PROCESS_QUEUE", 4)
-    for _ in range(12):
+    monkeypatch.setattr("medshake_bridge.collect.pipeline.process_workers",
+                        lambda state, mailboxes_at_once=1: 2)  # whatever the cores
+    for _ in range(16):
         world.deliver(world.mail())
     events: list[tuple[str, str]] = []
 
@@ -177,9 +181,9 @@ def test_messages_are_processed_while_the_next_ones_download(world, monkeypatch)
 
     report = world.collect(progress=progress, workers=1)
     assert report.ok, report
-    assert report.total("fetched") == report.total("processed") == 12
+    assert report.total("fetched") == report.total("processed") == 16
     order = [event for event, _ in events if event in ("fetched", "processed")]
     assert order.index("processed") < len(order) - 1 - order[::-1].index("fetched")
     assert all(thread.startswith("collect-process")
                for event, thread in events if event == "processed")
-    assert len(world.documents()) == 12
+    assert len(world.documents()) == 16

@@ -270,6 +270,25 @@ def _clear(message_id: str, body: bytes) -> bytes:
             "Content-Type: text/plain; charset=utf-8\r\n\r\n").encode() + body
 
 
+def test_a_copy_is_a_duplicate_in_a_later_chunk_and_in_a_later_run(world, monkeypatch):
+    """The duplicate check is made once per chunk of messages (issue 18): a copy whose
+    original was stored in an earlier chunk of the same run, or processed by an earlier run,
+    is still a duplicate; a copy in the same chunk too (the test above)."""
+    monkeypatch.setattr("medshake_bridge.collect.pipeline.PROCESS_CHUNK", 2)
+    monkeypatch.setattr("medshake_bridge.collect.pipeline.FETCH_BATCH", 2)
+    original = _clear("copied", HPRIM_LAB.encode())
+    world.deliver(original)
+    for number in range(3):
+        world.deliver(_clear(f"other-{number}", HPRIM_LAB.encode()))
+    world.deliver(original)
+    report = world.collect()
+    assert (report.total("processed"), report.total("duplicates")) == (4, 1)
+    world.deliver(original)
+    again = world.collect()
+    assert (again.total("processed"), again.total("duplicates")) == (0, 1)
+    assert len(world.documents()) == 4 and world.on_server() == []
+
+
 def test_the_size_cap_is_in_mebibytes_and_inclusive(world):
     head = _clear("exact", b"")
     text = HPRIM_LAB.encode()

@@ -42,6 +42,7 @@ from medshake_bridge.collect.rawstore import (
     raw_file_name,
     remove_partials,
 )
+from medshake_bridge.collect.rowwrite import insert_documents, update_processed
 from medshake_bridge.db import db
 from medshake_bridge.errors import (
     CONFIGURATION,
@@ -86,6 +87,10 @@ FETCH_COMMIT_SECONDS = 0.25  # stored rows are committed at least this often whi
 # Committed batches (of at most FETCH_BATCH rows) waiting for the processing threads; when they
 # lags further behind, the reader waits for it instead of running far ahead.
 PROCESS_QUEUE = 4
+# A processing thread takes this many committed messages at a time: it reads their rows, the
+# earlier copies of their Message-IDs (the duplicate check) and the webhook subscriptions with
+# one query each for the chunk, not once per message (issue 18, fourth pass).
+PROCESS_CHUNK = 8
 #: App config key: how many mailboxes are collected at once (default: the number of cores).
 WORKERS_CONFIG = "MEDSHAKE_BRIDGE_COLLECT_WORKERS"
 #: App config key: how many messages are processed at once, in all the mailboxes collected
@@ -494,17 +499,24 @@ def _process_pending(state: BridgeState, plan: MailboxPlan, mailbox: Mailbox, in
         return
     with held_work_dir(work, "collect-") if isinstance(work, Path) else nullcontext(
             work) as scratch, state.settings.remembering(), reusing_work_dirs():
+        due = []
         for row in todo:
-            if not _due(row, now, settings_changed, retry_now):
+            if _due(row, now, settings_changed, retry_now):
+                due.append(row)
+            else:
                 report.waiting += 1
                 _note_waiting(report, row)
-                continue
-            _process_counted(state, plan, row, inbox, scratch, report, progress, outage)
+        for start in range(0, len(due), PROCESS_CHUNK):
+            chunk = due[start:start + PROCESS_CHUNK]
+            known = _Known.of(chunk)
+            for row in chunk:
+                _process_counted(state, plan, row, inbox, scratch, report, progress, outage,
+                                 known)
 
 
 def _process_counted(state: BridgeState, plan: MailboxPlan, row: ReceivedMessage, inbox: Path,
                      work: Path | ScratchFolders, report: MailboxReport, progress: Progress,
-                     outage: list[ReceivedMessage]) -> None:
+                     outage: list[ReceivedMessage], known: _Known | None = None) -> None:
     """Process one due message and count its outcome in ``report``. ``outage`` holds the
     message that met an outage in this run, if any: the following ones wait for it without
     being tried (asking again for each message would only add timeouts)."""
@@ -513,7 +525,7 @@ def _process_counted(state: BridgeState, plan: MailboxPlan, row: ReceivedMessage
         outcome = FAILED
     else:
         outcome, documents = process_message_row(state, row, plan.owners, plan.settings,
-                                                 inbox, work)
+                                                 inbox, work, known)
     if outcome == PROCESSED:
         report.processed += 1
         report.documents += documents
@@ -565,8 +577,9 @@ class _Overlap:
         count = max(1, workers) if self._enabled else 0
         self._reports = [MailboxReport(plan.identity.key, list(plan.owners))
                          for _ in range(count)]
-        self._queue: queue.Queue[int | None] = queue.Queue(
-            maxsize=PROCESS_QUEUE * FETCH_BATCH)
+        self._chunk = max(1, min(PROCESS_CHUNK, FETCH_BATCH))
+        self._queue: queue.Queue[list[int] | None] = queue.Queue(
+            maxsize=PROCESS_QUEUE * -(-FETCH_BATCH // self._chunk))
         self._error: BaseException | None = None
         self._outage: list[ReceivedMessage] = []  # shared: one outage defers every thread
         self._handled_lock = threading.Lock()
@@ -588,9 +601,9 @@ class _Overlap:
     def submit(self, rows: list[ReceivedMessage]) -> None:
         if not self._enabled:
             return
-        for row in rows:
-            if row.id is not None and row.state == STORED:
-                self._queue.put(row.id)
+        ids = [row.id for row in rows if row.id is not None and row.state == STORED]
+        for start in range(0, len(ids), self._chunk):
+            self._queue.put(ids[start:start + self._chunk])
 
     def __exit__(self, *exc_info: object) -> None:
         if not self._enabled:
@@ -613,16 +626,20 @@ class _Overlap:
                 self._error = self._error or exc
             session = db.session()
             session.expire_on_commit = False
-            while (message_id := self._queue.get()) is not None:
+            # Held for the thread's life: the session keeps only weak references, so without
+            # it every message's ``row.mailbox`` (the plugins' public copy) was a query.
+            mailbox = db.session.get(Mailbox, self.mailbox.id)  # noqa: F841
+            while (chunk := self._queue.get()) is not None:
                 if self._error is not None:
                     continue  # keep emptying the queue: the reader must never block
                 try:
-                    row = db.session.scalars(select(ReceivedMessage).where(
-                        ReceivedMessage.id == message_id,
-                        ReceivedMessage.state == STORED)).first()
-                    if row is not None:
+                    rows = list(db.session.scalars(select(ReceivedMessage).where(
+                        ReceivedMessage.id.in_(chunk), ReceivedMessage.state == STORED)
+                        .order_by(ReceivedMessage.id)))
+                    known = _Known.of(rows)
+                    for row in rows:
                         _process_counted(self.state, self.plan, row, self.inbox, scratch,
-                                         report, self.progress, self._outage)
+                                         report, self.progress, self._outage, known)
                         with self._handled_lock:
                             self.handled.add(row.id)
                 except BaseException as exc:  # noqa: BLE001 - raised in the reader's thread
@@ -675,6 +692,14 @@ _EARLIER_SAME_MESSAGE = select(ReceivedMessage.id).where(
 ).limit(1)
 
 
+_COPIES_OF = select(ReceivedMessage.id, ReceivedMessage.mailbox_id,
+                    ReceivedMessage.message_id_header, ReceivedMessage.sha256).where(
+    ReceivedMessage.mailbox_id.in_(bindparam("mailbox_ids", expanding=True)),
+    ReceivedMessage.message_id_header.in_(bindparam("message_ids", expanding=True)),
+    ReceivedMessage.state != DUPLICATE,
+)
+
+
 def _is_duplicate(row: ReceivedMessage) -> bool:
     """The same Message-ID and bytes as an earlier message of the same mailbox."""
     if not row.message_id_header:
@@ -685,12 +710,46 @@ def _is_duplicate(row: ReceivedMessage) -> bool:
     return earlier is not None
 
 
+@dataclass
+class _Known:
+    """What a processing thread read once for a chunk of messages instead of once each.
+
+    ``duplicates``: the ids of the chunk's rows that have an earlier copy (same mailbox,
+    Message-ID and bytes, not itself a duplicate), the answer :func:`_is_duplicate` gives
+    row by row: every row of the chunk was committed before the chunk was read, and so was
+    every row of a smaller id this collection stored (its reader commits in id order), so the
+    one query sees the earlier copies the per-row query saw. A row the chunk's earlier
+    messages turn into duplicates while it waits changes nothing: a duplicate's own earlier
+    copy is older still. ``subscriptions``: the webhook
+    subscriptions to ``document.received`` at the start of the chunk (a subscription made
+    while a message is processed could miss it either way).
+    """
+
+    duplicates: set[int]
+    subscriptions: list[Any]
+
+    @classmethod
+    def of(cls, rows: list[ReceivedMessage]) -> _Known:
+        with_ids = [row for row in rows if row.message_id_header]
+        duplicates: set[int] = set()
+        if with_ids:
+            copies = db.session.execute(_COPIES_OF, {
+                "mailbox_ids": sorted({row.mailbox_id for row in with_ids}),
+                "message_ids": sorted({row.message_id_header for row in with_ids})}).all()
+            for row in with_ids:
+                if any(copy.id < row.id and copy.mailbox_id == row.mailbox_id
+                       and copy.message_id_header == row.message_id_header
+                       and copy.sha256 == row.sha256 for copy in copies):
+                    duplicates.add(row.id)
+        return cls(duplicates, outbox.subscribed(outbox.DOCUMENT_RECEIVED) if rows else [])
+
+
 def process_message_row(state: BridgeState, row: ReceivedMessage, owners: list[int],
-                        settings: dict[str, Any], inbox: Path, work: Path | ScratchFolders
-                        ) -> tuple[str, int]:
+                        settings: dict[str, Any], inbox: Path, work: Path | ScratchFolders,
+                        known: _Known | None = None) -> tuple[str, int]:
     """Process one stored message; returns its new state and its number of inbox documents.
-    Commits."""
-    if _is_duplicate(row):
+    Commits. ``known``: the duplicate check and subscriptions read for its chunk."""
+    if (row.id in known.duplicates) if known is not None else _is_duplicate(row):
         row.state, row.processed_at = DUPLICATE, utcnow()
         db.session.commit()
         return DUPLICATE, 0
@@ -703,26 +762,28 @@ def process_message_row(state: BridgeState, row: ReceivedMessage, owners: list[i
         _record_failure(row, exc)
         return row.state, 0
     parsed = result.parsed
-    row.subject, row.from_address = parsed.subject, parsed.from_address[:500]
-    row.to_address, row.date_header = parsed.to_address[:500], parsed.date[:100]
-    row.attachments_json = attachments_json(result.attachments)
-    row.signature_status, row.signer = result.signature_status, result.signer[:255]
-    row.signature_invalid = result.signature_invalid
-    row.last_error = "; ".join(result.notes)
-    row.error_cause, row.error_fix = "", ""
-    row.waiting_since = row.next_attempt_at = None
-    row.last_attempt_at = utcnow()
-    row.unencrypted = result.unencrypted
-    row.external_sender = is_external_sender(parsed.from_address, settings)
-    if (row.unencrypted or row.external_sender) and settings.get(
+    values: dict[str, Any] = {
+        "subject": parsed.subject, "from_address": parsed.from_address[:500],
+        "to_address": parsed.to_address[:500], "date_header": parsed.date[:100],
+        "attachments_json": attachments_json(result.attachments),
+        "signature_status": result.signature_status, "signer": result.signer[:255],
+        "signature_invalid": result.signature_invalid, "last_error": "; ".join(result.notes),
+        "error_cause": "", "error_fix": "", "waiting_since": None, "next_attempt_at": None,
+        "last_attempt_at": utcnow(), "unencrypted": result.unencrypted,
+        "external_sender": is_external_sender(parsed.from_address, settings)}
+    if (values["unencrypted"] or values["external_sender"]) and settings.get(
             "apicryptRefuseUnprotectedMail"):
+        for key, value in values.items():
+            setattr(row, key, value)
         return _refuse_unprotected(row, result.folder)
-    documents = build_documents(row, result.documents, owners)
-    db.session.add_all(documents)
-    row.state, row.processed_at = PROCESSED, utcnow()
+    values["state"], values["processed_at"] = PROCESSED, utcnow()
     try:
-        db.session.flush()
-        outbox.document_received(documents)  # announced in the same commit as the documents
+        # the row's new values first: its documents' search text uses its subject and sender
+        update_processed(row, values)
+        documents = build_documents(row, result.documents, owners)
+        insert_documents(documents)
+        outbox.document_received(  # announced in the same commit as the documents
+            documents, None if known is None else known.subscriptions)
         db.session.commit()
     except IntegrityError:
         # Hosts sharing one database each hold their own mailbox lock, so two may process

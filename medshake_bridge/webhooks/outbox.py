@@ -70,15 +70,18 @@ def provenance(document: Any) -> dict[str, bool]:
             "signature_invalid": bool(message is not None and message.signature_invalid)}
 
 
-def document_received(documents: list[Any]) -> None:
+def document_received(documents: list[Any],
+                      subscriptions: list[WebhookSubscription] | None = None) -> None:
     """For each new inbox document (already flushed, so it has an id).
 
     The subscriptions are read once for all the documents of a message, and nothing else is
     done when there is none (most sites: a collection paid a query and a lazy load of the
-    message per document for nothing, issue 18)."""
+    message per document for nothing, issue 18). ``subscriptions``: those the caller read
+    for several messages at once (read here when None)."""
     if not documents:
         return
-    subscriptions = subscribed(DOCUMENT_RECEIVED)
+    if subscriptions is None:
+        subscriptions = subscribed(DOCUMENT_RECEIVED)
     if not subscriptions:
         return
     for document in documents:
