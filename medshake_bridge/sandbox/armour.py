@@ -20,6 +20,7 @@ import os
 from collections.abc import Iterator, Sequence
 from io import BytesIO
 
+from medshake_bridge.base64lines import encode_lines
 from medshake_bridge.sandbox.errors import (
     SandboxKeyMissingError,
     SandboxNotRecipientError,
@@ -197,13 +198,11 @@ def base64_lines(data: bytes | memoryview) -> bytes:
     whatever the size (a list of every line of 50 MB weighed more than the text itself).
     """
     view = memoryview(data)
-    blocks = []
-    for offset in range(0, len(view), BLOCK_SIZE):
-        text = _b64encode(view[offset : offset + BLOCK_SIZE])
-        blocks.append(b"".join(
-            text[start : start + LINE_WIDTH] + b"\n" for start in range(0, len(text), LINE_WIDTH)
-        ))
-    return b"".join(blocks)
+    if len(view) <= BLOCK_SIZE:
+        return encode_lines(view)
+    return b"".join(
+        encode_lines(view[at : at + BLOCK_SIZE]) for at in range(0, len(view), BLOCK_SIZE)
+    )
 
 
 class ArmourWriter:

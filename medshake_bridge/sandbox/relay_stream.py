@@ -19,6 +19,7 @@ from email.message import Message
 from pathlib import Path
 from typing import BinaryIO
 
+from medshake_bridge.base64lines import encode_lines
 from medshake_bridge.sandbox.errors import SandboxError
 from medshake_bridge.sandbox.relay_crypto import reencrypt_file
 
@@ -124,8 +125,7 @@ def _base64_lf(source: BinaryIO, out: BinaryIO) -> bytes:
         block = source.read(_LINE_BYTES)
         if not block:
             return last
-        text = binascii.b2a_base64(block, newline=False)
-        out.write(b"".join(text[at:at + 76] + b"\n" for at in range(0, len(text), 76)))
+        out.write(encode_lines(block))
         last = b"\n"
 
 
