@@ -222,6 +222,8 @@ def _encrypt(program: str, argv: Sequence[str]) -> list[str]:
     if program == "apicrypt" and len(sources) != 1:
         raise SandboxUsageError("apicrypt takes one -s.", fix="Encrypt one body per call.")
     output = options.one("o") or ""
+    # A .apz is binary (the armour's Version 2): the mail base64-encodes it anyway, as it
+    # does a real one; the body is text armour, it is the mail's text.
     kind = "body" if program == "apicrypt" else "apz"
     if _total_size(sources) <= SMALL_INPUT:  # in one step: no streaming cipher to import
         if program == "apicrypt":
@@ -231,7 +233,8 @@ def _encrypt(program: str, argv: Sequence[str]) -> list[str]:
 
             clear = apz.pack([(os.path.basename(s), read_input(s)) for s in sources])
         with _open_output(output) as out:
-            out.write(seal(kind, clear, sender=user, recipients=recipients, key=key))
+            out.write(seal(kind, clear, sender=user, recipients=recipients, key=key,
+                           binary=kind == "apz"))
     else:
         _encrypt_stream(sources, output, kind, user=user, recipients=recipients, key=key)
     _say(
@@ -264,7 +267,8 @@ def _encrypt_stream(
     from medshake_bridge.sandbox.armour import ArmourWriter, open_input
 
     with _open_output(output) as out:
-        writer = ArmourWriter(out, kind, sender=user, recipients=recipients, key=key)
+        writer = ArmourWriter(out, kind, sender=user, recipients=recipients, key=key,
+                              binary=kind == "apz")
         if kind == "body":
             with open_input(sources[0]) as source:
                 while block := source.read(_BLOCK):

@@ -62,6 +62,7 @@ def reencrypt(network_dir: str | os.PathLike[str], armour: bytes) -> dict[str, b
             sender=header.sender,
             recipients=header.recipients,
             key=key,
+            binary=header.binary,  # each copy in the form the sender's program wrote
         )
     return copies
 
@@ -99,7 +100,8 @@ def reencrypt_file(network_dir: str | os.PathLike[str], armour: Path,
                 handles.append(handle)
                 writers.append((is_v2_user(network / recipient, recipient),
                                 ArmourWriter(handle, header.kind, sender=header.sender,
-                                             recipients=header.recipients, key=key)))
+                                             recipients=header.recipients, key=key,
+                                             binary=header.binary)))
             start = b""  # held until it is known whether the content is signed (v2)
             started = False
             for block in reader.plaintext(sender_key):
