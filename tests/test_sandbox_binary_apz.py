@@ -153,3 +153,42 @@ def test_reading_a_binary_armour_in_any_blocks_gives_the_content(
     finally:
         armour._READ_SIZE = original
 
+
+
+@pytest.mark.parametrize("damage", ["flip a byte inside the file", "cut the tag"])
+def test_a_large_damaged_apz_leaves_no_file_even_half_written(
+    net: SandboxNetwork, tmp_path: Path, damage: str
+) -> None:
+    """Above armour.SMALL_ARMOUR the container is unpacked while it is decrypted: the file is
+    written under a hidden name and removed when the tag at the end does not match."""
+    size = armour.SMALL_ARMOUR + 2 * 1024 * 1024
+    sealed = _seal_file(net, tmp_path, os.urandom(size))
+    raw = bytearray(reencrypt(net.network_dir, sealed.read_bytes())[BOB])
+    if damage == "cut the tag":
+        del raw[-1]
+    else:  # the container's lines stay readable: the file is being written when it fails
+        raw[len(raw) // 2] ^= 1
+    relayed = tmp_path / "damaged.apz"
+    relayed.write_bytes(bytes(raw))
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "already there.txt").write_text("kept")
+    done = _open_file(net, relayed, out)
+    assert done.returncode == TAMPERED, done.stderr
+    assert sorted(path.name for path in out.iterdir()) == ["already there.txt"]
+
+
+def test_a_large_apz_opens_beside_a_file_of_the_same_name(net: SandboxNetwork,
+                                                          tmp_path: Path) -> None:
+    content = os.urandom(armour.SMALL_ARMOUR + 1024 * 1024)
+    sealed = _seal_file(net, tmp_path, content)
+    relayed = tmp_path / "for-bob.apz"
+    relayed.write_bytes(reencrypt(net.network_dir, sealed.read_bytes())[BOB])
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "scanner.dcm").write_bytes(b"older")
+    done = _open_file(net, relayed, out)
+    assert done.returncode == 0, done.stderr
+    assert sorted(path.name for path in out.iterdir()) == ["scanner (2).dcm", "scanner.dcm"]
+    assert (out / "scanner.dcm").read_bytes() == b"older"
+    assert (out / "scanner (2).dcm").read_bytes() == content

@@ -538,6 +538,19 @@ def open_armour(
     return header, decrypt_with(header, ciphertext, key)
 
 
+def opened_blocks(
+    handle: BinaryIO, keys_dir: str | os.PathLike[str], *, kind: str
+) -> tuple[ArmourHeader, Iterator[bytes]]:
+    """The header of the armour in the open file ``handle`` and its clear content in blocks,
+    checked by a recipient's key; the content is authenticated when the blocks are exhausted
+    (up to :data:`SMALL_ARMOUR`, in memory and before this returns)."""
+    if os.fstat(handle.fileno()).st_size <= SMALL_ARMOUR:
+        header, clear = open_armour(handle.read(), keys_dir, kind=kind)
+        return header, iter((clear,))
+    reader = ArmourReader(handle)
+    return reader.header, reader.plaintext(recipient_key(reader.header, keys_dir, kind=kind))
+
+
 def open_armour_file(
     source: str | os.PathLike[str],
     destination: str | os.PathLike[str],
@@ -552,13 +565,7 @@ def open_armour_file(
     """
     target = os.fspath(destination)
     with open_input(source) as handle:
-        if os.fstat(handle.fileno()).st_size <= SMALL_ARMOUR:
-            header, clear = open_armour(handle.read(), keys_dir, kind=kind)
-            blocks: Iterator[bytes] = iter((clear,))
-        else:
-            reader = ArmourReader(handle)
-            header = reader.header
-            blocks = reader.plaintext(recipient_key(header, keys_dir, kind=kind))
+        header, blocks = opened_blocks(handle, keys_dir, kind=kind)
         folder, name = os.path.split(target)
         temporary = os.path.join(folder, f".{name}.{os.getpid()}.part")
         try:

@@ -291,17 +291,15 @@ def _uncrypt(program: str, argv: Sequence[str]) -> list[str]:
         _say(program, options.verbose, f"decrypted a body from {header.sender}")
         return [output]
     from medshake_bridge.sandbox import apz
+    from medshake_bridge.sandbox.armour import opened_blocks
 
     folder = output_option or ""
     os.makedirs(folder, exist_ok=True)
-    # The clear container is authenticated as a whole before any file is taken out of it.
-    container = os.path.join(folder, f".container.{os.getpid()}.part")
-    try:
-        header = open_armour_file(source, container, keys, kind="apz")
-        with open_input(container) as handle:
-            apz.unpack_to_folder(handle, folder, _free_name)
-    finally:
-        _remove(container)
+    # The clear container is authenticated as a whole before any file it holds gets its name:
+    # the files are written as it is decrypted, under hidden names until the tag is checked.
+    with open_input(source) as handle:
+        header, blocks = opened_blocks(handle, keys, kind="apz")
+        apz.unpack_blocks_to_folder(blocks, folder, _free_name)
     _say(program, options.verbose, f"decrypted an attachment from {header.sender}")
     return [folder]
 
