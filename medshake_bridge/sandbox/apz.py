@@ -244,6 +244,11 @@ class _BlocksRaw(io.RawIOBase):
         return size
 
 
+def blocks_reader(blocks: Iterator[bytes]) -> BinaryIO:
+    """A buffered binary reader (``read``, ``readline``) over an iterator of byte blocks."""
+    return io.BufferedReader(_BlocksRaw(iter(blocks)), buffer_size=_COPY_SIZE)  # type: ignore[return-value]
+
+
 def unpack_blocks_to_folder(blocks: Iterator[bytes], folder: str,
                             free_name: Callable[[str, str], str]) -> int:
     """Unpack the container whose clear bytes come as ``blocks`` into ``folder``, files
@@ -265,8 +270,7 @@ def unpack_blocks_to_folder(blocks: Iterator[bytes], folder: str,
         return os.fdopen(fd, "wb")
 
     try:
-        reader = io.BufferedReader(_BlocksRaw(iter(blocks)), buffer_size=_COPY_SIZE)
-        count = unpack_stream(reader, open_file)
+        count = unpack_stream(blocks_reader(blocks), open_file)
         if any(True for block in blocks if block):  # the end is the decryption's end
             raise _malformed("data after the end")
         for hidden, name in parts:
