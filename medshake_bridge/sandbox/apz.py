@@ -255,7 +255,7 @@ def unpack_blocks_to_folder(blocks: Iterator[bytes], folder: str,
     appearing only once ``blocks`` is exhausted without error.
 
     ``blocks`` is a decryption that authenticates at its end (GCM): each file is written to a
-    hidden ``.NAME.PID.part`` in ``folder`` as it comes, and all of them are given their names
+    hidden ``.N.PID.part`` in ``folder`` as it comes, and all of them are given their names
     (never over an existing file) only after the last block, so nothing of an altered
     container is ever kept. Writing the whole clear container to a file first, then reading it
     back to copy each file out (as before), cost a 50 MB attachment two more passes over it
