@@ -50,8 +50,12 @@ ALICE, BOB = "alice.MARTIN", "bob.DURAND"
 DOMAIN = "medical69.apicrypt.org"
 PYTHON = sys.executable
 CLI = str(Path(PYTHON).parent / "medshake-bridge")
-# `medshake-bridge sandbox relay` from a light process (issue 18, third pass): the same options
-RELAY_MAIN = ROOT / "medshake_bridge" / "sandbox" / "relay_main.py"
+# `medshake-bridge sandbox relay` from a light process (issue 18, third pass): the same options.
+# Taken from the code being measured (PYTHONPATH may point at another tree: big_side_by_side.py)
+import medshake_bridge  # noqa: E402
+
+CODE = Path(medshake_bridge.__file__).resolve().parent
+RELAY_MAIN = CODE / "sandbox" / "relay_main.py"
 
 # Copy-through stand-ins: what the issue's table calls "the Apicrypt programs replaced by shell
 # scripts that copy -s to -o" (one spawn per body or attachment, no cryptography at all).
@@ -108,10 +112,10 @@ def hwm():
 with app.app_context():
     bridge_state().settings.values_for_user(1)
     idle = hwm()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     report = collect_all(bridge_state(), workers=spec.get("workers"))
-    elapsed = time.perf_counter() - started
-print(json.dumps({"elapsed": elapsed, "idle_hwm": idle, "peak_hwm": hwm(),
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+print(json.dumps({"elapsed": elapsed, "cpu": cpu, "idle_hwm": idle, "peak_hwm": hwm(),
                   "fetched": report.total("fetched"), "documents": report.total("documents"),
                   "deleted": report.total("deleted"),
                   "errors": [m.error for m in report.mailboxes if m.error]
@@ -146,16 +150,17 @@ with app.app_context():
     idle = hwm()
     import cProfile, os
     profile = cProfile.Profile() if os.environ.get("MSB_PROFILE_SEND") else None
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     if profile:
         profile.enable()
     outcome = send_message(user, draft, token="bench")
     if profile:
         profile.disable()
         profile.dump_stats(os.environ["MSB_PROFILE_SEND"])
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     state = outcome.record.state
-print(json.dumps({"elapsed": elapsed, "idle_hwm": idle, "peak_hwm": hwm(), "state": state}))
+print(json.dumps({"elapsed": elapsed, "cpu": cpu, "idle_hwm": idle, "peak_hwm": hwm(),
+                  "state": state}))
 '''
 
 
@@ -481,7 +486,7 @@ def big_part(bench: Bench, args: argparse.Namespace, log: Callable[[str], None])
         wrapper = measured / name
         wrapper.write_text(
             "#!/bin/sh\n"
-            f"exec /usr/bin/time -a -o {program_log} -f '{name} %e s %M KiB' "
+            f"exec /usr/bin/time -a -o {program_log} -f '{name} %e s %M KiB %U %S' "
             f"{bench.sandbox / 'bin' / name} \"$@\"\n")
         wrapper.chmod(0o755)
     maildirs = work / "maildirs"
@@ -547,21 +552,25 @@ def big_part(bench: Bench, args: argparse.Namespace, log: Callable[[str], None])
         relay.wait(30)
     programs = []
     for entry in program_log.read_text().splitlines():
-        name, seconds, _, kib, _ = entry.split()
+        name, seconds, _, kib, _, *cpu = entry.split()
         programs.append({"program": name, "seconds": float(seconds),
+                         "cpu_s": sum(float(value) for value in cpu),  # user + system
                          "peak_bytes": int(kib) * 1024,
                          "peak_over_file": int(kib) * 1024 / size})
     result = {
+        "code": str(CODE),
         "attachment_bytes": size, "message_bytes_delivered": message_bytes,
         "end_to_end_s": send_seconds + collect_seconds,
         "load_average": [round(v, 1) for v in os.getloadavg()],
         "cpu_s": {"send_with_programs": send_cpu, "relay": relay_cpu,
                   "collect_with_programs": collect_cpu},
         "send": {"process_s": send_seconds, "send_s": send["elapsed"], "state": send["state"],
+                 "send_cpu_s": send.get("cpu"),  # this process's CPU in send_message
                  "peak_growth_bytes": send["peak_hwm"] - send["idle_hwm"]},
         "relay": {"peak_bytes": relay_peak, "growth_bytes": relay_peak - relay_idle,
                   "peak_over_file": relay_peak / size},
         "collect": {"process_s": collect_seconds, "collect_s": collect["elapsed"],
+                    "collect_cpu_s": collect.get("cpu"),  # this process's CPU in collect_all
                     "documents": collect["documents"], "errors": collect["errors"],
                     "peak_growth_bytes": collect["peak_hwm"] - collect["idle_hwm"],
                     "growth_over_message": (collect["peak_hwm"] - collect["idle_hwm"])

@@ -7,10 +7,19 @@ the kind (``body`` or ``apz``), the sender, the recipients, whose key encrypts t
 fingerprint. Everything between the BEGIN line and the blank line is the associated data, so a
 changed recipient or year is detected like a changed ciphertext.
 
-Sealing and opening are streamed (:class:`ArmourWriter`, :func:`read_armour`,
+Sealing and opening are streamed (:class:`ArmourWriter`, :class:`ArmourReader`,
 :func:`open_armour_file`): a 50 MB attachment is encrypted or decrypted in blocks of about a
 megabyte, so a program's memory does not grow with the file. The byte API (:func:`seal`,
 :func:`parse`, :func:`open_armour`) produces and reads exactly the same text.
+
+Two forms share the header. ``Version: 1`` (text): the ciphertext and its tag in base64 lines,
+then the END line; the body armour is always this form, since it travels as a mail's text.
+``Version: 2`` (binary, what ``apicryptpj`` writes since issue 18): the same header, then the
+raw ciphertext and its 16-byte tag up to the end of the file. A ``.apz`` is a file that the
+mail carries base64-encoded anyway, as a real one is: base64 inside base64 made a 50 MB
+attachment a 92 MB message (68 MB as a binary ``.apz``) and cost every step of the path one
+more encoding or decoding. The version is in the authenticated header, so neither form can be
+passed off as the other; readers take both (mail already sent keeps working).
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ import os
 from collections.abc import Iterator, Sequence
 from io import BytesIO
 
+from medshake_bridge.base64lines import encode_lines
 from medshake_bridge.sandbox.errors import (
     SandboxKeyMissingError,
     SandboxNotRecipientError,
@@ -109,8 +119,10 @@ class ArmourHeader:
     """The clear, authenticated part of an armour (immutable; a plain class because importing
     ``dataclasses`` or ``typing`` would slow every program start)."""
 
-    __slots__ = ("key_id", "key_owner", "key_yy", "kind", "nonce", "recipients", "sender")
-    _ORDER = ("kind", "sender", "recipients", "key_owner", "key_yy", "key_id", "nonce")
+    __slots__ = ("binary", "key_id", "key_owner", "key_yy", "kind", "nonce", "recipients",
+                 "sender")
+    _ORDER = ("kind", "sender", "recipients", "key_owner", "key_yy", "key_id", "nonce",
+              "binary")
     kind: str
     sender: str
     recipients: tuple[str, ...]
@@ -118,6 +130,7 @@ class ArmourHeader:
     key_yy: int
     key_id: str
     nonce: bytes
+    binary: bool  # Version 2: raw ciphertext after the header (see the module docstring)
 
     def __init__(
         self,
@@ -129,8 +142,9 @@ class ArmourHeader:
         key_yy: int,
         key_id: str,
         nonce: bytes,
+        binary: bool = False,
     ) -> None:
-        values = (kind, sender, recipients, key_owner, key_yy, key_id, nonce)
+        values = (kind, sender, recipients, key_owner, key_yy, key_id, nonce, binary)
         for name, value in zip(self._ORDER, values, strict=True):
             object.__setattr__(self, name, value)
 
@@ -155,7 +169,7 @@ class ArmourHeader:
     def lines(self) -> list[str]:
         return [
             f"Notice: {NOTICE}",
-            "Version: 1",
+            "Version: 2" if self.binary else "Version: 1",
             f"Kind: {self.kind}",
             f"Sender: {self.sender}",
             f"Recipients: {','.join(self.recipients)}",
@@ -170,7 +184,7 @@ class ArmourHeader:
 
 
 def _new_header(
-    kind: str, *, sender: str, recipients: Sequence[str], key: SandboxKey
+    kind: str, *, sender: str, recipients: Sequence[str], key: SandboxKey, binary: bool = False
 ) -> ArmourHeader:
     if kind not in KINDS:
         raise SandboxUsageError(f"Unknown armour kind {kind!r}.", fix=f"Use one of {KINDS}.")
@@ -187,6 +201,7 @@ def _new_header(
         key_yy=key.yy,
         key_id=key.key_id,
         nonce=os.urandom(12),
+        binary=binary,
     )
 
 
@@ -197,20 +212,19 @@ def base64_lines(data: bytes | memoryview) -> bytes:
     whatever the size (a list of every line of 50 MB weighed more than the text itself).
     """
     view = memoryview(data)
-    blocks = []
-    for offset in range(0, len(view), BLOCK_SIZE):
-        text = _b64encode(view[offset : offset + BLOCK_SIZE])
-        blocks.append(b"".join(
-            text[start : start + LINE_WIDTH] + b"\n" for start in range(0, len(text), LINE_WIDTH)
-        ))
-    return b"".join(blocks)
+    if len(view) <= BLOCK_SIZE:
+        return encode_lines(view)
+    return b"".join(
+        encode_lines(view[at : at + BLOCK_SIZE]) for at in range(0, len(view), BLOCK_SIZE)
+    )
 
 
 class ArmourWriter:
     """Seal a stream: ``write`` clear bytes as they come, ``close`` writes the tag and END.
 
-    The text is identical to :func:`seal`'s: the base64 of ciphertext followed by the GCM tag,
-    in lines of 76. Clear data is buffered only up to one block (about 0.9 MB).
+    The output is identical to :func:`seal`'s: the base64 of ciphertext followed by the GCM
+    tag, in lines of 76 (clear data buffered only up to one block, about 0.9 MB); with
+    ``binary``, the raw ciphertext as it comes, then the tag.
     """
 
     def __init__(
@@ -221,8 +235,11 @@ class ArmourWriter:
         sender: str,
         recipients: Sequence[str],
         key: SandboxKey,
+        binary: bool = False,
     ) -> None:
-        self.header = _new_header(kind, sender=sender, recipients=recipients, key=key)
+        self.header = _new_header(
+            kind, sender=sender, recipients=recipients, key=key, binary=binary
+        )
         self._out = out
         self._encryptor = _gcm(key.secret, self.header.nonce, encrypt=True)
         self._encryptor.authenticate_additional_data(self.header.associated_data())
@@ -230,6 +247,9 @@ class ArmourWriter:
         out.write(("\n".join([BEGIN, *self.header.lines(), ""]) + "\n").encode("ascii"))
 
     def write(self, data: bytes) -> None:
+        if self.header.binary:
+            self._out.write(self._encryptor.update(data))
+            return
         self._pending += self._encryptor.update(data)
         if len(self._pending) >= BLOCK_SIZE:
             whole = len(self._pending) - len(self._pending) % _LINE_BYTES
@@ -237,6 +257,9 @@ class ArmourWriter:
             del self._pending[:whole]
 
     def close(self) -> None:
+        if self.header.binary:
+            self._out.write(self._encryptor.finalize() + self._encryptor.tag)
+            return
         self._pending += self._encryptor.finalize()
         self._pending += self._encryptor.tag
         self._out.write(base64_lines(bytes(self._pending)))
@@ -251,20 +274,19 @@ def seal(
     sender: str,
     recipients: Sequence[str],
     key: SandboxKey,
+    binary: bool = False,
 ) -> bytes:
     """Encrypt ``plaintext`` with ``key`` (the sender's, or one recipient's after the relay).
 
-    In memory and in one step (the same text as :class:`ArmourWriter` writes in blocks).
+    In memory and in one step (the same output as :class:`ArmourWriter` writes in blocks);
+    ``binary``: the Version 2 form (raw ciphertext, see the module docstring).
     """
-    header = _new_header(kind, sender=sender, recipients=recipients, key=key)
+    header = _new_header(kind, sender=sender, recipients=recipients, key=key, binary=binary)
     ciphertext = _aesgcm(key.secret).encrypt(header.nonce, plaintext, header.associated_data())
-    return b"".join(
-        [
-            ("\n".join([BEGIN, *header.lines(), ""]) + "\n").encode("ascii"),
-            base64_lines(ciphertext),
-            (END + "\n").encode("ascii"),
-        ]
-    )
+    head = ("\n".join([BEGIN, *header.lines(), ""]) + "\n").encode("ascii")
+    if binary:
+        return head + ciphertext
+    return b"".join([head, base64_lines(ciphertext), (END + "\n").encode("ascii")])
 
 
 def _damaged(reason: str) -> SandboxTamperedError:
@@ -321,7 +343,8 @@ def _read_header(handle: BinaryIO) -> ArmourHeader:
             )
         names.append(name)
         fields[name] = value
-    if tuple(names) != _FIELDS or fields["Version"] != "1" or fields["Kind"] not in KINDS:
+    if tuple(names) != _FIELDS or fields["Version"] not in ("1", "2") or \
+            fields["Kind"] not in KINDS:
         raise SandboxTamperedError(
             "The sandbox armour header has unexpected fields or version.", fix="Fetch it again."
         )
@@ -334,6 +357,7 @@ def _read_header(handle: BinaryIO) -> ArmourHeader:
             key_yy=int(fields["Key-Year"]),
             key_id=fields["Key-Id"],
             nonce=_b64decode(fields["Nonce"]),
+            binary=fields["Version"] == "2",
         )
     except (ValueError, binascii.Error) as exc:
         raise _damaged(str(exc)) from exc
@@ -390,8 +414,19 @@ class ArmourReader:
         self._handle = handle
         self.header = _read_header(handle)
 
+    def _blocks(self) -> Iterator[bytes]:
+        """The ciphertext and tag, in blocks: decoded from base64 (Version 1), or read as
+        they are up to the end of the file (Version 2)."""
+        if not self.header.binary:
+            yield from _ciphertext_blocks(self._handle)
+            return
+        while block := self._handle.read(_READ_SIZE):
+            yield block
+
     def ciphertext(self) -> bytes:
         """The whole ciphertext and tag (for the byte API)."""
+        if self.header.binary:
+            return self._handle.read()
         return b"".join(_ciphertext_blocks(self._handle))
 
     def plaintext(self, key: SandboxKey) -> Iterator[bytes]:
@@ -399,10 +434,10 @@ class ArmourReader:
         decryptor = _gcm(key.secret, self.header.nonce, encrypt=False)
         decryptor.authenticate_additional_data(self.header.associated_data())
         held = b""
-        for block in _ciphertext_blocks(self._handle):
-            held += block
+        for block in self._blocks():
+            held = held + block if held else block
             if len(held) > TAG_SIZE:
-                yield decryptor.update(held[:-TAG_SIZE])
+                yield decryptor.update(memoryview(held)[:-TAG_SIZE])
                 held = held[-TAG_SIZE:]
         if len(held) < TAG_SIZE:
             raise _failed()
@@ -503,6 +538,19 @@ def open_armour(
     return header, decrypt_with(header, ciphertext, key)
 
 
+def opened_blocks(
+    handle: BinaryIO, keys_dir: str | os.PathLike[str], *, kind: str
+) -> tuple[ArmourHeader, Iterator[bytes]]:
+    """The header of the armour in the open file ``handle`` and its clear content in blocks,
+    checked by a recipient's key; the content is authenticated when the blocks are exhausted
+    (up to :data:`SMALL_ARMOUR`, in memory and before this returns)."""
+    if os.fstat(handle.fileno()).st_size <= SMALL_ARMOUR:
+        header, clear = open_armour(handle.read(), keys_dir, kind=kind)
+        return header, iter((clear,))
+    reader = ArmourReader(handle)
+    return reader.header, reader.plaintext(recipient_key(reader.header, keys_dir, kind=kind))
+
+
 def open_armour_file(
     source: str | os.PathLike[str],
     destination: str | os.PathLike[str],
@@ -517,13 +565,7 @@ def open_armour_file(
     """
     target = os.fspath(destination)
     with open_input(source) as handle:
-        if os.fstat(handle.fileno()).st_size <= SMALL_ARMOUR:
-            header, clear = open_armour(handle.read(), keys_dir, kind=kind)
-            blocks: Iterator[bytes] = iter((clear,))
-        else:
-            reader = ArmourReader(handle)
-            header = reader.header
-            blocks = reader.plaintext(recipient_key(header, keys_dir, kind=kind))
+        header, blocks = opened_blocks(handle, keys_dir, kind=kind)
         folder, name = os.path.split(target)
         temporary = os.path.join(folder, f".{name}.{os.getpid()}.part")
         try:

@@ -222,6 +222,8 @@ def _encrypt(program: str, argv: Sequence[str]) -> list[str]:
     if program == "apicrypt" and len(sources) != 1:
         raise SandboxUsageError("apicrypt takes one -s.", fix="Encrypt one body per call.")
     output = options.one("o") or ""
+    # A .apz is binary (the armour's Version 2): the mail base64-encodes it anyway, as it
+    # does a real one; the body is text armour, it is the mail's text.
     kind = "body" if program == "apicrypt" else "apz"
     if _total_size(sources) <= SMALL_INPUT:  # in one step: no streaming cipher to import
         if program == "apicrypt":
@@ -231,7 +233,8 @@ def _encrypt(program: str, argv: Sequence[str]) -> list[str]:
 
             clear = apz.pack([(os.path.basename(s), read_input(s)) for s in sources])
         with _open_output(output) as out:
-            out.write(seal(kind, clear, sender=user, recipients=recipients, key=key))
+            out.write(seal(kind, clear, sender=user, recipients=recipients, key=key,
+                           binary=kind == "apz"))
     else:
         _encrypt_stream(sources, output, kind, user=user, recipients=recipients, key=key)
     _say(
@@ -264,7 +267,8 @@ def _encrypt_stream(
     from medshake_bridge.sandbox.armour import ArmourWriter, open_input
 
     with _open_output(output) as out:
-        writer = ArmourWriter(out, kind, sender=user, recipients=recipients, key=key)
+        writer = ArmourWriter(out, kind, sender=user, recipients=recipients, key=key,
+                              binary=kind == "apz")
         if kind == "body":
             with open_input(sources[0]) as source:
                 while block := source.read(_BLOCK):
@@ -287,17 +291,15 @@ def _uncrypt(program: str, argv: Sequence[str]) -> list[str]:
         _say(program, options.verbose, f"decrypted a body from {header.sender}")
         return [output]
     from medshake_bridge.sandbox import apz
+    from medshake_bridge.sandbox.armour import opened_blocks
 
     folder = output_option or ""
     os.makedirs(folder, exist_ok=True)
-    # The clear container is authenticated as a whole before any file is taken out of it.
-    container = os.path.join(folder, f".container.{os.getpid()}.part")
-    try:
-        header = open_armour_file(source, container, keys, kind="apz")
-        with open_input(container) as handle:
-            apz.unpack_to_folder(handle, folder, _free_name)
-    finally:
-        _remove(container)
+    # The clear container is authenticated as a whole before any file it holds gets its name:
+    # the files are written as it is decrypted, under hidden names until the tag is checked.
+    with open_input(source) as handle:
+        header, blocks = opened_blocks(handle, keys, kind="apz")
+        apz.unpack_blocks_to_folder(blocks, folder, _free_name)
     _say(program, options.verbose, f"decrypted an attachment from {header.sender}")
     return [folder]
 

@@ -62,14 +62,16 @@ def reencrypt(network_dir: str | os.PathLike[str], armour: bytes) -> dict[str, b
             sender=header.sender,
             recipients=header.recipients,
             key=key,
+            binary=header.binary,  # each copy in the form the sender's program wrote
         )
     return copies
 
 
-def reencrypt_file(network_dir: str | os.PathLike[str], armour: Path,
+def reencrypt_file(network_dir: str | os.PathLike[str], armour: Path | BinaryIO,
                    out_for: Callable[[str], Path]) -> dict[str, Path]:
-    """:func:`reencrypt` from a file to one file per recipient (``out_for(recipient)``),
-    streamed a block at a time: memory stays about a megabyte whatever the size.
+    """:func:`reencrypt` from a file (or a binary stream, read to its end) to one file per
+    recipient (``out_for(recipient)``), streamed a block at a time: memory stays about a
+    megabyte whatever the size.
 
     Every copy is written in one pass over the sender's ciphertext; the GCM tag is checked at
     the end, and on any error every output is removed before the error is raised, so nothing
@@ -82,7 +84,7 @@ def reencrypt_file(network_dir: str | os.PathLike[str], armour: Path,
     outputs: dict[str, Path] = {}
     handles: list[BinaryIO] = []
     try:
-        with armour.open("rb") as source:
+        with armour.open("rb") if isinstance(armour, Path) else armour as source:
             reader = ArmourReader(source)
             header = reader.header
             if header.key_owner != header.sender:
@@ -99,7 +101,8 @@ def reencrypt_file(network_dir: str | os.PathLike[str], armour: Path,
                 handles.append(handle)
                 writers.append((is_v2_user(network / recipient, recipient),
                                 ArmourWriter(handle, header.kind, sender=header.sender,
-                                             recipients=header.recipients, key=key)))
+                                             recipients=header.recipients, key=key,
+                                             binary=header.binary)))
             start = b""  # held until it is known whether the content is signed (v2)
             started = False
             for block in reader.plaintext(sender_key):

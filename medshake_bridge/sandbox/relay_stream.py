@@ -3,7 +3,7 @@
 The same copies as :func:`medshake_bridge.sandbox.relay._copies_by_slicing` (same cuts, same
 bytes), but read from the file :mod:`~medshake_bridge.sandbox.relay_spool` wrote and written
 straight into each recipient's file: the boundaries are found by scanning the file, each
-encrypted part is decoded to a work file, re-encrypted for every recipient in one streamed pass
+encrypted part is decoded as it is read, re-encrypted for every recipient in one streamed pass
 (:func:`~medshake_bridge.sandbox.relay_crypto.reencrypt_file`) and base64-encoded into the copy.
 Memory stays a few megabytes for a message of any size (the in-memory way held about ten times
 a 50 MB attachment). Everything is re-encrypted and checked before the first copy is written.
@@ -14,11 +14,13 @@ from __future__ import annotations
 import binascii
 import email.parser
 import email.policy
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from email.message import Message
 from pathlib import Path
 from typing import BinaryIO
 
+from medshake_bridge.base64lines import encode_lines
+from medshake_bridge.sandbox.apz import blocks_reader
 from medshake_bridge.sandbox.errors import SandboxError
 from medshake_bridge.sandbox.relay_crypto import reencrypt_file
 
@@ -91,8 +93,8 @@ def _copy_lf(handle: BinaryIO, start: int, end: int, out: BinaryIO) -> bytes:
     return last
 
 
-def _decode_to(handle: BinaryIO, start: int, end: int, encoding: str, out: BinaryIO) -> None:
-    """The body at ``[start, end)`` decoded from its transfer encoding into ``out``."""
+def _decoded(handle: BinaryIO, start: int, end: int, encoding: str) -> Iterator[bytes]:
+    """The body at ``[start, end)`` decoded from its transfer encoding, in blocks."""
     if encoding == "base64":
         handle.seek(start)
         left, carry = end - start, b""
@@ -104,9 +106,9 @@ def _decode_to(handle: BinaryIO, start: int, end: int, encoding: str, out: Binar
             data = carry + chunk.translate(None, _NOT_BASE64)
             usable = len(data) - len(data) % 4 if left > 0 else len(data)
             carry = data[usable:]
-            out.write(binascii.a2b_base64(data[:usable]))  # not strict, as before
+            yield binascii.a2b_base64(data[:usable])  # not strict, as before
     elif encoding == "quoted-printable":
-        out.write(binascii.a2b_qp(_read_at(handle, start, end - start)))
+        yield binascii.a2b_qp(_read_at(handle, start, end - start))
     else:
         handle.seek(start)
         left = end - start
@@ -115,7 +117,8 @@ def _decode_to(handle: BinaryIO, start: int, end: int, encoding: str, out: Binar
             if not chunk:
                 break
             left -= len(chunk)
-            out.write(chunk)
+            yield chunk
+
 
 
 def _base64_lf(source: BinaryIO, out: BinaryIO) -> bytes:
@@ -124,8 +127,7 @@ def _base64_lf(source: BinaryIO, out: BinaryIO) -> bytes:
         block = source.read(_LINE_BYTES)
         if not block:
             return last
-        text = binascii.b2a_base64(block, newline=False)
-        out.write(b"".join(text[at:at + 76] + b"\n" for at in range(0, len(text), 76)))
+        out.write(encode_lines(block))
         last = b"\n"
 
 
@@ -153,13 +155,11 @@ def spooled_copies(spool: Path, network_dir: Path, recipients: list[str], work: 
             if not (headers.get_content_disposition() == "attachment"
                     or headers.get_content_type() == "text/plain"):
                 continue
-            armour = work / f"part-{number}.armour"
-            with armour.open("wb") as out:
-                encoding = str(headers.get("Content-Transfer-Encoding", "7bit")).strip().lower()
-                _decode_to(handle, body_start, body_end, encoding, out)
+            # decoded as it is read by the re-encryption (no work file of the sender's armour)
+            encoding = str(headers.get("Content-Transfer-Encoding", "7bit")).strip().lower()
+            armour = blocks_reader(_decoded(handle, body_start, body_end, encoding))
             copies = reencrypt_file(network_dir, armour,
                                     lambda who, n=number: work / f"part-{n}.{who}")
-            armour.unlink()
             swapped[index] = head, headers, copies
         if not swapped:
             handle.close()

@@ -13,7 +13,6 @@ bodies are copied and base64-encoded a block at a time, with CRLF line ends as S
 
 from __future__ import annotations
 
-import binascii
 import email.utils
 import secrets
 from collections.abc import Sequence
@@ -22,11 +21,11 @@ from email.policy import SMTP as SMTP_POLICY
 from pathlib import Path
 from typing import BinaryIO
 
+from medshake_bridge.base64lines import LINE_BYTES, encode_lines
 from medshake_bridge.errors import CryptoError
 
 MAILER = "medshake-bridge"
-LINE_WIDTH = 76  # base64 characters per line (RFC 2045)
-_LINE_BYTES = LINE_WIDTH // 4 * 3  # 57 bytes make one full line
+_LINE_BYTES = LINE_BYTES
 _BLOCK = _LINE_BYTES * 16384  # about 0.9 MB read and encoded per step
 
 
@@ -74,9 +73,7 @@ def write_base64(source: BinaryIO, out: BinaryIO) -> int:
                 break
             block += more
         total += len(block)
-        text = binascii.b2a_base64(block, newline=False)
-        out.write(b"".join(text[start:start + LINE_WIDTH] + b"\r\n"
-                           for start in range(0, len(text), LINE_WIDTH)))
+        out.write(encode_lines(block, b"\r\n"))
 
 
 def write_message(out: BinaryIO, *, sender: str, recipients: Sequence[str], subject: str,
