@@ -625,3 +625,58 @@ def test_refused_unprotected_mail_leaves_no_attachment_on_disk(world):
     assert Path(message.raw_path).is_file()
     messages_folder = Path(plan.settings["apicryptCheminInbox"]) / "messages"
     assert list(messages_folder.glob(f"{message.id}*")) == []
+
+
+def test_a_processing_thread_that_cannot_make_its_work_folder_stops_the_mailbox(
+        world, monkeypatch):
+    """The disk full (or the like) when a processing thread makes its work folder: the error
+    stops the mailbox with its message (it is raised in the reader's thread once the queue is
+    emptied), the messages stay stored, and the next run processes them."""
+    import errno
+    import threading
+
+    import medshake_bridge.collect.pipeline as pipeline
+
+    real_held = pipeline.held_work_dir
+
+    def held(root, prefix="work-"):
+        if threading.current_thread().name.startswith("collect-process"):
+            raise OSError(errno.ENOSPC, "No space left on device (test)")
+        return real_held(root, prefix)
+
+    world.app.config[pipeline.PROCESS_WORKERS_CONFIG] = 1
+    monkeypatch.setattr(pipeline, "held_work_dir", held)
+    world.deliver(world.mail(subject="first"))
+    world.deliver(world.mail(subject="second"))
+    (mailbox,) = world.collect().mailboxes
+    assert mailbox.outcome == "error" and "No space left on device (test)" in mailbox.error
+    assert [m.state for m in world.messages()] == [STORED, STORED]
+    assert world.documents() == [] and len(world.on_server()) == 2
+    monkeypatch.setattr(pipeline, "held_work_dir", real_held)
+    assert world.collect().total("processed") == 2 and world.on_server() == []
+
+
+def test_a_bug_met_in_a_processing_thread_stops_the_mailbox_at_that_message(world, monkeypatch):
+    """An unexpected error (a bug, not a message's fault) in a processing thread is not
+    recorded on the message: the thread processes nothing more, the error stops the mailbox
+    before the sequential pass, and every message stays stored for the next run."""
+    import medshake_bridge.collect.pipeline as pipeline
+
+    real_build = pipeline.build_documents
+    calls: list[str] = []
+
+    def buggy(row, parsed, owners):
+        calls.append(row.server_id)
+        raise RuntimeError("bug in the documents (test)")
+
+    world.app.config[pipeline.PROCESS_WORKERS_CONFIG] = 1
+    monkeypatch.setattr(pipeline, "build_documents", buggy)
+    for n in range(3):
+        world.deliver(world.mail(subject=f"message {n}"))
+    (mailbox,) = world.collect().mailboxes
+    assert mailbox.outcome == "error" and "bug in the documents (test)" in mailbox.error
+    assert len(calls) == 1  # the thread stopped at it; no sequential pass
+    assert [m.state for m in world.messages()] == [STORED] * 3
+    assert world.documents() == [] and len(world.on_server()) == 3
+    monkeypatch.setattr(pipeline, "build_documents", real_build)
+    assert world.collect().total("processed") == 3 and world.on_server() == []
