@@ -680,3 +680,36 @@ def test_a_bug_met_in_a_processing_thread_stops_the_mailbox_at_that_message(worl
     assert world.documents() == [] and len(world.on_server()) == 3
     monkeypatch.setattr(pipeline, "build_documents", real_build)
     assert world.collect().total("processed") == 3 and world.on_server() == []
+
+
+def test_a_setting_to_fix_met_by_one_thread_outranks_an_outage_met_by_another(
+        world, monkeypatch):
+    """Two processing threads, each stopped by its own message (held until both are in, so
+    each thread has one): whichever thread met the setting to fix, the mailbox's waiting
+    reason is the setting's, not the outage's (the threads' reports are merged in order)."""
+    import threading
+
+    import medshake_bridge.collect.pipeline as pipeline
+
+    both_in = threading.Barrier(2, timeout=120)
+    causes = iter([(CONFIGURATION, "the certificate password is wrong"),
+                   (TRANSIENT, REASON)])
+    handed = threading.Lock()
+    threads: list[str] = []
+
+    def failing(raw_path, *args, **kwargs):
+        both_in.wait()
+        with handed:
+            cause, reason = next(causes)
+            threads.append(threading.current_thread().name)
+        raise BridgeError(reason, fix=f"fix for {cause}", cause=cause)
+
+    world.app.config[pipeline.PROCESS_WORKERS_CONFIG] = 2
+    monkeypatch.setattr(pipeline, "process_stored_message", failing)
+    world.deliver(world.mail(subject="first"))
+    world.deliver(world.mail(subject="second"))
+    (mailbox,) = world.collect().mailboxes
+    assert len(set(threads)) == 2
+    assert mailbox.waiting == 2
+    assert (mailbox.waiting_reason, mailbox.waiting_fix, mailbox.waiting_cause) == (
+        "the certificate password is wrong", "fix for configuration", CONFIGURATION)
