@@ -7,7 +7,10 @@ unique key of a message another host stored; then (the second sample) how much o
 block is read, the size cap's fallback, an outage holding the next messages, the length kept
 of an error, the instant a message is deleted on the server, the work folders a crashed run
 left, the setting problems a collection for one user reports, the mailbox a retry uses, a
-message another host moved on, and which waiting reason a mailbox shows.
+message another host moved on, and which waiting reason a mailbox shows; then (the third
+sample) the mailbox row another host created meanwhile, a server id two mailboxes share, the
+From/To/Date cuts, a reused Message-ID with other bytes, a refused message's attachments, an
+error in a processing thread, and the waiting reason merged from two threads.
 
 A message waits after an outage or a setting stopped it; the tests put a real collected
 message into that state in the database, exactly as ``_record_failure`` leaves it, then run
