@@ -7,7 +7,10 @@ unique key of a message another host stored; then (the second sample) how much o
 block is read, the size cap's fallback, an outage holding the next messages, the length kept
 of an error, the instant a message is deleted on the server, the work folders a crashed run
 left, the setting problems a collection for one user reports, the mailbox a retry uses, a
-message another host moved on, and which waiting reason a mailbox shows.
+message another host moved on, and which waiting reason a mailbox shows; then (the third
+sample) the mailbox row another host created meanwhile, a server id two mailboxes share, the
+From/To/Date cuts, a reused Message-ID with other bytes, a refused message's attachments, an
+error in a processing thread, and the waiting reason merged from two threads.
 
 A message waits after an outage or a setting stopped it; the tests put a real collected
 message into that state in the database, exactly as ``_record_failure`` leaves it, then run
@@ -20,6 +23,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from mailbuild import HPRIM_LAB
 from medshake_maildir.collector import MaildirCollector
 from sqlalchemy import func, select, update
 
@@ -486,6 +490,229 @@ def test_a_setting_to_fix_is_the_reason_shown_even_when_an_outage_follows(world,
     world.deliver(world.mail(subject="first"))
     world.deliver(world.mail(subject="second"))
     (mailbox,) = world.collect().mailboxes
+    assert mailbox.waiting == 2
+    assert (mailbox.waiting_reason, mailbox.waiting_fix, mailbox.waiting_cause) == (
+        "the certificate password is wrong", "fix for configuration", CONFIGURATION)
+
+
+# --- Found by the third pipeline sample (SAMPLE=120 SEED=21, docs/testing.md) ----------------
+
+CLEAR_HPRIM = HPRIM_LAB.replace("\n", "\r\n")  # clear text, kept as such: it has end markers
+
+
+def test_a_mailbox_row_created_meanwhile_by_another_process_is_the_one_used(world):
+    """Two hosts starting the first collection of one mailbox at once: this one finds no row,
+    the other commits it first, so this one's insert meets the unique key; it must then use
+    that row (found by its exact key among the other rows), not fail nor take another."""
+    from sqlalchemy import event, insert
+
+    with world.app.app_context():
+        (plan,), _ = plan_mailboxes(bridge_state())
+        key = plan.identity.key
+        db.session.add_all([Mailbox(key=key + "~old", collector="maildir"),
+                            Mailbox(key="", collector="maildir")])
+        db.session.commit()
+    raced: list[str] = []
+
+    def other_host_first(mapper, connection, target) -> None:
+        if target.key == key and not raced:
+            raced.append(key)
+            with db.engine.begin() as other_host:
+                other_host.execute(insert(Mailbox).values(key=key, collector="maildir"))
+
+    event.listen(Mailbox, "before_insert", other_host_first)
+    try:
+        world.deliver(world.mail())
+        (report,) = world.collect().mailboxes
+    finally:
+        event.remove(Mailbox, "before_insert", other_host_first)
+    assert raced == [key]
+    assert (report.outcome, report.processed) == ("ok", 1)
+    with world.app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Mailbox)) == 3
+        (message,) = db.session.scalars(select(ReceivedMessage)).all()
+        assert message.mailbox.key == key
+        assert message.mailbox.last_outcome == "ok"
+
+
+def test_a_server_id_another_mailbox_also_has_is_fetched_and_deleted_here_only(world):
+    """Server ids are each server's own numbering (POP3 UIDLs, Maildir names), so two
+    mailboxes may hold the same one: a collection looks up and marks only its own rows,
+    whether the other mailbox's row id is lower or higher than its own."""
+    with world.app.app_context():
+        lower = Mailbox(key="maildir:lower", collector="maildir")
+        db.session.add(lower)
+        db.session.commit()
+        lower_id = lower.id
+    assert world.collect().total("listed") == 0  # Bob's mailbox row, after the lower one
+    server_id = world.deliver(world.mail()).name
+    with world.app.app_context():
+        higher = Mailbox(key="maildir:higher", collector="maildir")
+        db.session.add(higher)
+        db.session.commit()
+        assert lower_id < db.session.scalar(select(Mailbox.id).where(
+            Mailbox.key.notin_(["maildir:lower", "maildir:higher"]))) < higher.id
+        others = [lower_id, higher.id]
+        db.session.add_all([ReceivedMessage(mailbox_id=mailbox_id, server_id=server_id,
+                                            sha256="0" * 64, raw_path=f"/raw/{mailbox_id}",
+                                            state=PROCESSED) for mailbox_id in others])
+        db.session.commit()
+    (report,) = world.collect().mailboxes
+    assert (report.listed, report.fetched, report.processed, report.deleted) == (1, 1, 1, 1)
+    assert world.on_server() == []
+    with world.app.app_context():
+        rows = db.session.scalars(select(ReceivedMessage).where(
+            ReceivedMessage.mailbox_id.in_(others))).all()
+        assert [(row.state, row.deleted_on_server_at) for row in rows] == [
+            (PROCESSED, None), (PROCESSED, None)]
+
+
+def test_long_from_to_and_date_headers_are_cut_to_their_columns(world):
+    """The From and To kept on a message are cut to 500 characters, the Date to 100 (their
+    columns), whatever the sender wrote."""
+    sender = "labo@medical69.apicrypt.org"
+    recipients = ", ".join(f"copie{n:03d}@medical69.apicrypt.org" for n in range(20))
+    date = "Tue, 1 Dec 2026 09:00:00 +0100 " + "(" + "x" * 120 + ")"
+    world.deliver(f"From: {'L' * 600} <{sender}>\r\nTo: bob.DURAND@medical69.apicrypt.org, "
+                  f"{recipients}\r\nDate: {date}\r\nSubject: clair\r\n"
+                  "Message-ID: <long-headers@test>\r\nContent-Type: text/plain\r\n\r\n"
+                  f"{CLEAR_HPRIM}".encode())
+    assert world.collect().total("processed") == 1
+    (message,) = world.messages()
+    assert (len(message.from_address), len(message.to_address), len(message.date_header)) == (
+        500, 500, 100)
+    assert message.from_address == "L" * 500
+    assert message.to_address.startswith("bob.DURAND@medical69.apicrypt.org, copie000@")
+    assert message.date_header == date[:100]
+
+
+def test_same_message_id_with_other_bytes_is_not_a_duplicate(world):
+    """A duplicate is the same Message-ID AND the same bytes: a sender reusing a Message-ID
+    for another message (a corrected result) must not lose it, whichever order the bytes'
+    hashes sort in."""
+    import hashlib
+
+    mails = [("From: labo@medical69.apicrypt.org\r\nTo: bob.DURAND@medical69.apicrypt.org\r\n"
+              f"Subject: version {n}\r\nMessage-ID: <reused@test>\r\n"
+              f"Content-Type: text/plain\r\n\r\n{CLEAR_HPRIM}").encode()
+             for n in (1, 2, 3)]
+    # by hash: the greatest, the least, the middle one (an earlier message's hash above it,
+    # another's below it), then the greatest again (a true duplicate)
+    high, middle, low = sorted(mails, key=lambda raw: hashlib.sha256(raw).hexdigest(),
+                               reverse=True)
+    for raw in (high, low, middle, high):
+        world.deliver(raw)
+    report = world.collect()
+    assert (report.total("processed"), report.total("duplicates")) == (3, 1)
+    assert [m.state for m in world.messages()] == [PROCESSED] * 3 + ["duplicate"]
+
+
+def test_refused_unprotected_mail_leaves_no_attachment_on_disk(world):
+    """``apicryptRefuseUnprotectedMail``: a refused message's attachments, already written
+    to its folder by the processing, are removed with it (only the raw message stays, for
+    the quarantine)."""
+    with world.app.app_context():
+        bridge_state().settings.set("apicryptRefuseUnprotectedMail", "true")
+        (plan,), _ = plan_mailboxes(bridge_state())
+    world.deliver(b"From: evil@attacker.example\r\nTo: bob.DURAND@medical69.apicrypt.org\r\n"
+                  b"Subject: clair\r\nMessage-ID: <refused@test>\r\nMIME-Version: 1.0\r\n"
+                  b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+                  b"--b\r\nContent-Type: text/plain\r\n\r\n" + CLEAR_HPRIM.encode() +
+                  b"--b\r\nContent-Type: application/pdf\r\n"
+                  b'Content-Disposition: attachment; filename="r.pdf"\r\n\r\n'
+                  b"%PDF-1.4 clair\r\n--b--\r\n")
+    world.collect()
+    (message,) = world.messages()
+    assert (message.state, message.attachments_json) == (QUARANTINED, "[]")
+    assert "not encrypted with Apicrypt" in message.last_error
+    assert Path(message.raw_path).is_file()
+    messages_folder = Path(plan.settings["apicryptCheminInbox"]) / "messages"
+    assert list(messages_folder.glob(f"{message.id}*")) == []
+
+
+def test_a_processing_thread_that_cannot_make_its_work_folder_stops_the_mailbox(
+        world, monkeypatch):
+    """The disk full (or the like) when a processing thread makes its work folder: the error
+    stops the mailbox with its message (it is raised in the reader's thread once the queue is
+    emptied), the messages stay stored, and the next run processes them."""
+    import errno
+    import threading
+
+    import medshake_bridge.collect.pipeline as pipeline
+
+    real_held = pipeline.held_work_dir
+
+    def held(root, prefix="work-"):
+        if threading.current_thread().name.startswith("collect-process"):
+            raise OSError(errno.ENOSPC, "No space left on device (test)")
+        return real_held(root, prefix)
+
+    world.app.config[pipeline.PROCESS_WORKERS_CONFIG] = 1
+    monkeypatch.setattr(pipeline, "held_work_dir", held)
+    world.deliver(world.mail(subject="first"))
+    world.deliver(world.mail(subject="second"))
+    (mailbox,) = world.collect().mailboxes
+    assert mailbox.outcome == "error" and "No space left on device (test)" in mailbox.error
+    assert [m.state for m in world.messages()] == [STORED, STORED]
+    assert world.documents() == [] and len(world.on_server()) == 2
+    monkeypatch.setattr(pipeline, "held_work_dir", real_held)
+    assert world.collect().total("processed") == 2 and world.on_server() == []
+
+
+def test_a_bug_met_in_a_processing_thread_stops_the_mailbox_at_that_message(world, monkeypatch):
+    """An unexpected error (a bug, not a message's fault) in a processing thread is not
+    recorded on the message: the thread processes nothing more, the error stops the mailbox
+    before the sequential pass, and every message stays stored for the next run."""
+    import medshake_bridge.collect.pipeline as pipeline
+
+    real_build = pipeline.build_documents
+    calls: list[str] = []
+
+    def buggy(row, parsed, owners):
+        calls.append(row.server_id)
+        raise RuntimeError("bug in the documents (test)")
+
+    world.app.config[pipeline.PROCESS_WORKERS_CONFIG] = 1
+    monkeypatch.setattr(pipeline, "build_documents", buggy)
+    for n in range(3):
+        world.deliver(world.mail(subject=f"message {n}"))
+    (mailbox,) = world.collect().mailboxes
+    assert mailbox.outcome == "error" and "bug in the documents (test)" in mailbox.error
+    assert len(calls) == 1  # the thread stopped at it; no sequential pass
+    assert [m.state for m in world.messages()] == [STORED] * 3
+    assert world.documents() == [] and len(world.on_server()) == 3
+    monkeypatch.setattr(pipeline, "build_documents", real_build)
+    assert world.collect().total("processed") == 3 and world.on_server() == []
+
+
+def test_a_setting_to_fix_met_by_one_thread_outranks_an_outage_met_by_another(
+        world, monkeypatch):
+    """Two processing threads, each stopped by its own message (held until both are in, so
+    each thread has one): whichever thread met the setting to fix, the mailbox's waiting
+    reason is the setting's, not the outage's (the threads' reports are merged in order)."""
+    import threading
+
+    import medshake_bridge.collect.pipeline as pipeline
+
+    both_in = threading.Barrier(2, timeout=120)
+    causes = iter([(CONFIGURATION, "the certificate password is wrong"),
+                   (TRANSIENT, REASON)])
+    handed = threading.Lock()
+    threads: list[str] = []
+
+    def failing(raw_path, *args, **kwargs):
+        both_in.wait()
+        with handed:
+            cause, reason = next(causes)
+            threads.append(threading.current_thread().name)
+        raise BridgeError(reason, fix=f"fix for {cause}", cause=cause)
+
+    world.app.config[pipeline.PROCESS_WORKERS_CONFIG] = 2
+    monkeypatch.setattr(pipeline, "process_stored_message", failing)
+    world.deliver(world.mail(subject="first"))
+    world.deliver(world.mail(subject="second"))
+    (mailbox,) = world.collect().mailboxes
+    assert len(set(threads)) == 2
     assert mailbox.waiting == 2
     assert (mailbox.waiting_reason, mailbox.waiting_fix, mailbox.waiting_cause) == (
         "the certificate password is wrong", "fix for configuration", CONFIGURATION)
