@@ -39,6 +39,7 @@ from medshake_bridge.audit import audit
 from medshake_bridge.db import db
 from medshake_bridge.models import User
 from medshake_bridge.sessions import clear_stamp, session_problem
+from medshake_bridge.settings.store import run_memo
 from medshake_bridge.urls import current_target, login_url
 
 PUBLIC, USER, ADMIN, API = "public", "user", "admin", "api"
@@ -49,7 +50,7 @@ LOGIN_ENDPOINT = "bridge_auth.login"
 PASSWORD_CHANGE_ENDPOINT = "bridge_account.password"  # noqa: S105 - an endpoint name
 _USER_CACHE = "medshake_bridge_user"
 _TOKEN_CACHE = "medshake_bridge_api_token"  # noqa: S105 - a g attribute name
-_OWNER_IDS_CACHE = "medshake_bridge_readable_owner_ids"
+_OWNER_IDS_MEMO = "access.readable_mail_owner_ids"
 
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -117,19 +118,18 @@ def require_scope(scope: str) -> None:
 def readable_mail_owner_ids(user: User | None) -> set[int]:
     """Ids of the users whose collected mail ``user`` may see and act on.
 
-    A page asks this several times (list, counts, menu, each row's actions); within a request
-    the answer is read once and kept, until a setting is written through the store."""
+    A page asks this several times (list, counts, menu, each row's actions); within a run of
+    work that remembers settings (a bridge request, a collection: :func:`run_memo`) the answer
+    is read once, and read again after a setting is written or the session rolled back."""
     if user is None or not user.active:
         return set()
-    if not has_request_context():
+    memo = run_memo()
+    if memo is None:
         return _readable_owner_ids(user)
-    from medshake_bridge.extension import bridge_state
-
-    key = (user.id, bridge_state().settings.writes)
-    kept: dict[tuple[int, int], set[int]] = g.setdefault(_OWNER_IDS_CACHE, {})
-    if key not in kept:
-        kept[key] = _readable_owner_ids(user)
-    return set(kept[key])
+    key = (_OWNER_IDS_MEMO, user.id)
+    if key not in memo:
+        memo[key] = _readable_owner_ids(user)
+    return set(memo[key])
 
 
 def _readable_owner_ids(user: User) -> set[int]:

@@ -23,7 +23,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, web: bool = True) -> 
     The instance folder comes from ``config["INSTANCE_PATH"]``, the ``MEDSHAKE_BRIDGE_INSTANCE``
     environment variable, or Flask's default. SQLite in that folder is the default database.
     No thread is started here (the scheduler is started by ``run``/``demo``/``scheduler``).
-    ``web=False``: an app without pages, for a process that only collects (``fetch``; see
+    ``web=False``: an app without pages, for a process that serves none (``fetch``, ``send``; see
     :meth:`MedshakeBridge.init_app`).
     """
     config = dict(config or {})

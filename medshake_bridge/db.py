@@ -71,6 +71,11 @@ class AppDatabase:
         return self.engine
 
 
+class BridgeSession(Session):
+    """The bridge's sessions (a class of their own, so that listeners of the bridge, e.g. the
+    settings memo cleared on rollback, never see a host portal's sessions)."""
+
+
 def _app_context_id() -> int:
     from flask import globals as flask_globals
 
@@ -89,7 +94,7 @@ class BridgeDatabase:
 
     @staticmethod
     def _new_session() -> Session:
-        return Session(bind=app_database(current_app).get_engine())
+        return BridgeSession(bind=app_database(current_app).get_engine())
 
     @property
     def engine(self) -> Engine:

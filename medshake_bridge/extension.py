@@ -75,9 +75,10 @@ class MedshakeBridge:
         live in (found by itself when the host registered one before this call); the bridge
         still uses its own session, so it never commits or rolls back the host's work.
 
-        ``web=False`` makes an app that serves no page (``medshake-bridge fetch``): plugins,
-        settings, database and hooks as always, but no blueprint (the bridge's, the plugins'
-        and the ``/api/v1`` schemas), no login, CSRF or throttling, and no plugin command.
+        ``web=False`` makes an app that serves no page (``medshake-bridge fetch``, ``send``):
+        plugins, settings, database and hooks as always, but no blueprint (the bridge's, the
+        plugins' and the ``/api/v1`` schemas), no login, CSRF or throttling, and no plugin
+        command.
         Importing and registering those cost a collection process about a third of its
         start-up (issue 18). ``state.web`` tells which kind an app is.
         """

@@ -20,7 +20,7 @@ from babel import support
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask import Flask, has_request_context, request
+from flask import Flask, current_app, has_app_context, has_request_context, request
 from flask_babel import Babel, Domain, get_locale
 
 TRANSLATIONS = Path(__file__).parent / "translations"
@@ -38,13 +38,24 @@ class CatalogDomain(Domain):
         self.folder = folder
 
     def get_translations(self) -> support.NullTranslations:
-        locale = get_locale()
-        if locale is None:
-            return support.NullTranslations()
-        key = (str(locale.language), "messages")
+        language = _page_less_language()
+        if language is None:
+            locale = get_locale()
+            if locale is None:
+                return support.NullTranslations()
+            language = str(locale.language)
+        key = (language, "messages")
         if key not in self.cache:
-            self.cache[key] = load_catalog(self.folder, locale.language)
+            self.cache[key] = load_catalog(self.folder, language)
         return self.cache[key]
+
+
+def _page_less_language() -> str | None:
+    """French for an app built without pages (``medshake-bridge fetch`` or ``send``: no
+    Flask-Babel, whose locale selector reads a request anyway); ``None`` elsewhere."""
+    if has_app_context() and "babel" not in current_app.extensions:
+        return DEFAULT_LANGUAGE
+    return None
 
 
 def read_catalogs(folder: Path, language: str) -> Catalog | None:

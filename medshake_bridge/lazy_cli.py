@@ -27,8 +27,9 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "webhooks": ("webhook_cmds",), "worker": ("worker_cmds",), "workers": ("worker_cmds",),
 }
 COMMAND_NAMES = frozenset(COMMAND_MODULES)
-# Commands that serve no page: ``medshake-bridge`` builds their app with ``web=False``.
-COLLECTION_ONLY = frozenset({"fetch"})
+# Commands that serve no page: ``medshake-bridge`` builds their app with ``web=False``
+# (a collection, a send: the pages, login and API schemas cost them about a second of CPU).
+COLLECTION_ONLY = frozenset({"fetch", "send"})
 
 
 def load_command(name: str) -> click.Command | None:

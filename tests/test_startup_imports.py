@@ -137,3 +137,7 @@ def test_a_collection_only_app_has_no_pages(app) -> None:
         assert bridge_state(bare).settings.get("apicryptCollector") == "pop3"
         assert "pop3" in bridge_state(bare).plugins
         assert bridge_state(bare).hooks.implementations("medshake_message_stored")
+        # no Flask-Babel on such an app (``send`` explains what it replaced): French, the default
+        from medshake_bridge.i18n import _
+
+        assert _("Inbox") == "Boîte de réception"

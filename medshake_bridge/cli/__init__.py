@@ -37,8 +37,9 @@ def __getattr__(name: str) -> Any:
 
 
 def _create_app():
-    """The app of the command being run: without pages for the commands that only collect
-    (:data:`~medshake_bridge.lazy_cli.COLLECTION_ONLY`, e.g. ``fetch``), else the full app."""
+    """The app of the command being run: without pages for the commands that serve none
+    (:data:`~medshake_bridge.lazy_cli.COLLECTION_ONLY`: ``fetch``, ``send``), else the full
+    app."""
     from medshake_bridge.app import create_app
 
     ctx = click.get_current_context(silent=True)

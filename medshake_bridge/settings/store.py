@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from medshake_bridge import redaction
-from medshake_bridge.db import db
+from medshake_bridge.db import BridgeSession, db
 from medshake_bridge.errors import (
     SettingLevelError,
     SettingValueError,
@@ -107,9 +107,6 @@ class SettingsStore:
         self.app = app
         self.registry = registry
         self.secrets = secrets
-        # Values written through this store so far: a reader that keeps what it read for the
-        # length of a request (access rules) knows it must read again after a write.
-        self.writes = 0
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -163,7 +160,10 @@ class SettingsStore:
             _REMEMBERED.reset(token)
 
     @staticmethod
-    def _forget_remembered() -> None:
+    def _forget_remembered(*_event_args: Any) -> None:
+        """Clear the memo of this thread's run: after a write through the store, and after a
+        rollback of the bridge's session (a value read after a write that was not committed
+        must not outlive the rollback)."""
         remembered = _REMEMBERED.get()
         if remembered:
             remembered.clear()
@@ -231,7 +231,6 @@ class SettingsStore:
         spec = self.registry.get(name)
         scope = self._scope(spec, level, user_id=user_id, module=module)
         value = self.validate(spec, raw, level=level)
-        self.writes += 1
         stored, encrypted = self._encode(spec, value)
         self._forget_remembered()
         row = self._row(name, level, scope)
@@ -256,7 +255,6 @@ class SettingsStore:
         row = self._row(name, level, scope)
         if row is None:
             return False
-        self.writes += 1
         self._forget_remembered()
         db.session.delete(row)
         if commit:
@@ -392,3 +390,7 @@ class SettingsStore:
                 f"no user with id {', '.join(missing)}",
                 "give ids of existing users (`medshake-bridge users list`)",
             )
+
+
+# Any rollback of a bridge session (never a host portal's) forgets what this thread's run read.
+event.listen(BridgeSession, "after_soft_rollback", SettingsStore._forget_remembered)

@@ -42,6 +42,7 @@ from medshake_bridge.models import User
 from medshake_bridge.urls import current_target
 from medshake_bridge.web.french import register as register_french_filters
 from medshake_bridge.web.menu import build_menu
+from medshake_bridge.web.request_memo import init_request_memo
 from medshake_bridge.web.security import (
     add_security_headers,
     apply_csrf_defaults,
@@ -87,6 +88,7 @@ def init_web(app: Flask, state: Any, plugin_blueprints: list[Blueprint]) -> WebS
         _nested_levels(web.blueprints, blueprint.name, blueprint)
         # a blueprint with its own handler (the JSON API answers problem+json) keeps it
         app.error_handler_spec[blueprint.name][None].setdefault(HTTPException, render_http_error)
+    init_request_memo(app, is_bridge_request)
     app.before_request(guard_request)
     app.after_request(_after_request)
     app.context_processor(_layout_context)
