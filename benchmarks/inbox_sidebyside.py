@@ -4,7 +4,10 @@ Filling a million documents takes many minutes, so the databases are filled once
 (``fill``); ``measure`` then times ``GET /inbox/`` with each tree in turn, alternating, in a
 fresh process per tree and database (the tree's own code: ``PYTHONPATH=<tree>``), so that a
 change of machine load hits both trees alike. Same pages, filters and search as
-``inbox_benchmark.py`` (whose ``fill`` is used).
+``inbox_benchmark.py`` (whose ``fill`` is used). Besides the server time of each page it
+records the CPU time of the measuring process (``… cpu``: the bridge's own Python work,
+which a busy shared machine changes much less than the wall-clock time; the database
+server's work is not in it).
 
 SQLite gets two copies of one filled file: one left at the revision the old tree knows, one
 upgraded to head by the new tree (migration 0020 adds the search index there); neither is
@@ -134,13 +137,15 @@ def one(args: argparse.Namespace) -> None:
     for name, query in LISTS.items():
         for page in range(1, 4):  # warm-up: templates compiled, caches filled, not timed
             assert client.get(f"/inbox/?page={page}{query}").status_code == 200
-        timings = []
+        timings, cpu = [], []
         for index in range(args.rounds):
-            started = time.perf_counter()
+            started, started_cpu = time.perf_counter(), time.process_time()
             response = client.get(f"/inbox/?page={1 + index % 20}{query}")
             timings.append((time.perf_counter() - started) * 1000)
+            cpu.append((time.process_time() - started_cpu) * 1000)
             assert response.status_code == 200
         found[name] = timings
+        found[f"{name} cpu"] = cpu
     print(json.dumps(found))
 
 
@@ -182,7 +187,8 @@ def measure(args: argparse.Namespace) -> None:
                 for name, values in timings.items():
                     collected.setdefault(f"{side} {database} {name}", []).extend(values)
                 print(f"repeat {repeat} {database} {side}: " + ", ".join(
-                    f"{name} p50 {statistics.median(v):.1f}" for name, v in timings.items()),
+                    f"{name} p50 {statistics.median(v):.1f}" for name, v in timings.items()
+                    if not name.endswith(" cpu")),
                     f"(load {loads[-1]})", flush=True)
     results = {"documents": args.documents, "trees": {k: str(v) for k, v in trees.items()},
                "started": args.started, "repeats": args.repeats,
