@@ -150,6 +150,30 @@ def _floor_database(spec: dict, work: Path) -> tuple[Path, int, int]:
     return target, mailbox, owner
 
 
+def _summary(messages: int, trees: list[Path], rounds: list[dict],
+             times: dict[str, list[dict]], out: Path | None, say: bool) -> None:
+    """Medians so far (written after every round: a long run stopped early keeps them)."""
+    times = {name: runs for name, runs in times.items() if runs}
+    raw_wall = statistics.median(run["wall_s"] for run in times["raw"])
+    raw_cpu = statistics.median(run["cpu_s"] for run in times["raw"])
+    summary: dict = {"messages": messages, "rounds": rounds,
+                     "trees": [str(tree) for tree in trees], "variants": {}}
+    for name, runs in times.items():
+        wall = statistics.median(run["wall_s"] for run in runs)
+        cpu = statistics.median(run["cpu_s"] for run in runs)
+        summary["variants"][name] = {
+            "wall_s_median": wall, "cpu_s_median": cpu,
+            "cpu_ms_per_message": cpu * 1000 / messages,
+            "vs_raw_wall": raw_wall / wall, "vs_raw_cpu": raw_cpu / cpu, "runs": runs}
+        if say:
+            print(f"{name:45} wall {wall:7.2f} s  CPU {cpu:7.2f} s "
+                  f"({cpu * 1000 / messages:5.2f} ms/message)  {raw_wall / wall:5.2f}x raw "
+                  f"(wall), {raw_cpu / cpu:5.2f}x raw (CPU)")
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(summary, indent=1) + "\n")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=1500)
@@ -220,23 +244,10 @@ def main() -> int:
                            "load_after": Path("/proc/loadavg").read_text().split()[:3]})
             print(f"round {index + 1} load average before {load_before}, after "
                   f"{rounds[-1]['load_after']}", flush=True)
+            _summary(args.messages, trees, rounds, times, args.out,
+                     say=index == args.rounds - 1)
     finally:
         bench.close()
-    raw_wall = statistics.median(run["wall_s"] for run in times["raw"])
-    summary: dict = {"messages": args.messages, "rounds": rounds,
-                     "trees": [str(tree) for tree in trees], "variants": {}}
-    for name, runs in times.items():
-        wall = statistics.median(run["wall_s"] for run in runs)
-        cpu = statistics.median(run["cpu_s"] for run in runs)
-        summary["variants"][name] = {
-            "wall_s_median": wall, "cpu_s_median": cpu,
-            "cpu_ms_per_message": cpu * 1000 / args.messages,
-            "vs_raw": raw_wall / wall, "runs": runs}
-        print(f"{name:45} wall {wall:7.2f} s  CPU {cpu:7.2f} s "
-              f"({cpu * 1000 / args.messages:5.2f} ms/message)  {raw_wall / wall:5.2f}x raw")
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(summary, indent=1) + "\n")
     return 0
 
 

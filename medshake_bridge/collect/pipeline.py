@@ -87,9 +87,10 @@ FETCH_COMMIT_SECONDS = 0.25  # stored rows are committed at least this often whi
 # Committed batches (of at most FETCH_BATCH rows) waiting for the processing threads; when they
 # lags further behind, the reader waits for it instead of running far ahead.
 PROCESS_QUEUE = 4
-# A processing thread takes this many committed messages at a time: it reads their rows, the
-# earlier copies of their Message-IDs (the duplicate check) and the webhook subscriptions with
-# one query each for the chunk, not once per message (issue 18, fourth pass).
+# A processing thread takes up to this many committed messages at a time (fewer when a batch
+# would not give every thread a chunk): it reads their rows, the earlier copies of their
+# Message-IDs (the duplicate check) and the webhook subscriptions with one query each for the
+# chunk, not once per message (issue 18, fourth pass).
 PROCESS_CHUNK = 8
 #: App config key: how many mailboxes are collected at once (default: the number of cores).
 WORKERS_CONFIG = "MEDSHAKE_BRIDGE_COLLECT_WORKERS"
@@ -602,8 +603,10 @@ class _Overlap:
         if not self._enabled:
             return
         ids = [row.id for row in rows if row.id is not None and row.state == STORED]
-        for start in range(0, len(ids), self._chunk):
-            self._queue.put(ids[start:start + self._chunk])
+        # a small batch is shared by every thread (with real programs, their runs overlap)
+        size = max(1, min(self._chunk, -(-len(ids) // len(self._threads))))
+        for start in range(0, len(ids), size):
+            self._queue.put(ids[start:start + size])
 
     def __exit__(self, *exc_info: object) -> None:
         if not self._enabled:
@@ -633,6 +636,9 @@ class _Overlap:
                 if self._error is not None:
                     continue  # keep emptying the queue: the reader must never block
                 try:
+                    # no read snapshot left open (the mailbox's read, an empty chunk): under
+                    # REPEATABLE READ (MariaDB) it would hide the rows committed since
+                    db.session.commit()
                     rows = list(db.session.scalars(select(ReceivedMessage).where(
                         ReceivedMessage.id.in_(chunk), ReceivedMessage.state == STORED)
                         .order_by(ReceivedMessage.id)))
