@@ -718,3 +718,24 @@ def test_a_setting_to_fix_met_by_one_thread_outranks_an_outage_met_by_another(
     assert mailbox.waiting == 2
     assert (mailbox.waiting_reason, mailbox.waiting_fix, mailbox.waiting_cause) == (
         "the certificate password is wrong", "fix for configuration", CONFIGURATION)
+
+
+def test_a_mailbox_stopped_by_a_setting_is_a_configuration_error_a_busy_one_is_not(world):
+    """``fetch`` exits 2 (an admin must act) when a mailbox stopped on a setting; a mailbox
+    skipped because another collection holds it is no such error."""
+    import medshake_bridge.collect.pipeline as pipeline
+
+    world.deliver(world.mail())
+    world.app.config[pipeline.PROCESS_WORKERS_CONFIG] = "many"
+    report = world.collect()
+    (mailbox,) = report.mailboxes
+    assert (mailbox.outcome, mailbox.cause) == ("error", CONFIGURATION)
+    assert report.configuration_error and not report.ok
+    world.app.config[pipeline.PROCESS_WORKERS_CONFIG] = 1
+    with world.app.app_context():
+        (plan,), _ = plan_mailboxes(bridge_state())
+        locks = Path(world.app.config["MEDSHAKE_BRIDGE_DATA_DIR"]) / "locks"
+        with mailbox_lock(locks, plan.identity.key):
+            busy = world.collect()
+    assert busy.mailboxes[0].outcome == "busy"
+    assert not busy.configuration_error and not busy.ok
