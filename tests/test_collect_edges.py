@@ -586,10 +586,12 @@ def test_long_from_to_and_date_headers_are_cut_to_their_columns(world):
     assert message.date_header == date[:100]
 
 
-def test_same_message_id_with_other_bytes_is_not_a_duplicate(world):
+def test_a_reused_message_id_is_a_duplicate_only_with_the_same_bytes_whatever_their_hashes(
+        world):
     """A duplicate is the same Message-ID AND the same bytes: a sender reusing a Message-ID
     for another message (a corrected result) must not lose it, whichever order the bytes'
-    hashes sort in."""
+    hashes sort in (``test_collect_paths``' version of this test has one order only, so it
+    tells ``==`` from one of ``>=`` and ``<=`` on the hashes, not from both)."""
     import hashlib
 
     mails = [("From: labo@medical69.apicrypt.org\r\nTo: bob.DURAND@medical69.apicrypt.org\r\n"
@@ -716,3 +718,24 @@ def test_a_setting_to_fix_met_by_one_thread_outranks_an_outage_met_by_another(
     assert mailbox.waiting == 2
     assert (mailbox.waiting_reason, mailbox.waiting_fix, mailbox.waiting_cause) == (
         "the certificate password is wrong", "fix for configuration", CONFIGURATION)
+
+
+def test_a_mailbox_stopped_by_a_setting_is_a_configuration_error_a_busy_one_is_not(world):
+    """``fetch`` exits 2 (an admin must act) when a mailbox stopped on a setting; a mailbox
+    skipped because another collection holds it is no such error."""
+    import medshake_bridge.collect.pipeline as pipeline
+
+    world.deliver(world.mail())
+    world.app.config[pipeline.PROCESS_WORKERS_CONFIG] = "many"
+    report = world.collect()
+    (mailbox,) = report.mailboxes
+    assert (mailbox.outcome, mailbox.cause) == ("error", CONFIGURATION)
+    assert report.configuration_error and not report.ok
+    world.app.config[pipeline.PROCESS_WORKERS_CONFIG] = 1
+    with world.app.app_context():
+        (plan,), _ = plan_mailboxes(bridge_state())
+        locks = Path(world.app.config["MEDSHAKE_BRIDGE_DATA_DIR"]) / "locks"
+        with mailbox_lock(locks, plan.identity.key):
+            busy = world.collect()
+    assert busy.mailboxes[0].outcome == "busy"
+    assert not busy.configuration_error and not busy.ok
