@@ -177,15 +177,22 @@ def test_a_busy_mailbox_reports_nothing_listed_nor_fetched(world):
     assert (mailbox.listed, mailbox.fetched, mailbox.processed, mailbox.deleted) == (0, 0, 0, 0)
 
 
-def test_mail_is_filed_under_its_own_mailbox_row_never_a_left_over_one(world):
-    """Rows of mailboxes used before (another setting, another user) stay in the table; the
-    collection must find its own row by its exact key, whatever the order of the rows."""
+def _left_over_mailbox_rows(world) -> str:
+    """Rows of other mailboxes (another setting, another user) beside the one this world's
+    collection will use; returns that one's key."""
     with world.app.app_context():
         (plan,), _ = plan_mailboxes(bridge_state())
         key = plan.identity.key
         db.session.add_all([Mailbox(key=key + "~old", collector="maildir"),
                             Mailbox(key="", collector="maildir")])
         db.session.commit()
+    return key
+
+
+def test_mail_is_filed_under_its_own_mailbox_row_never_a_left_over_one(world):
+    """Rows of mailboxes used before (another setting, another user) stay in the table; the
+    collection must find its own row by its exact key, whatever the order of the rows."""
+    key = _left_over_mailbox_rows(world)
     world.deliver(world.mail())
     assert world.collect().total("processed") == 1
     with world.app.app_context():
@@ -506,12 +513,7 @@ def test_a_mailbox_row_created_meanwhile_by_another_process_is_the_one_used(worl
     that row (found by its exact key among the other rows), not fail nor take another."""
     from sqlalchemy import event, insert
 
-    with world.app.app_context():
-        (plan,), _ = plan_mailboxes(bridge_state())
-        key = plan.identity.key
-        db.session.add_all([Mailbox(key=key + "~old", collector="maildir"),
-                            Mailbox(key="", collector="maildir")])
-        db.session.commit()
+    key = _left_over_mailbox_rows(world)
     raced: list[str] = []
 
     def other_host_first(mapper, connection, target) -> None:

@@ -5,7 +5,7 @@ and SQLAlchemy's work: on PostgreSQL at 1,000,000 documents they were most of th
 from __future__ import annotations
 
 from sqlalchemy import event, text
-from test_inbox_search_sqlite import _fill
+from test_inbox_search_sqlite import _fill, _statements
 from test_inbox_triage import PASSWORD
 from web_helpers import login
 
@@ -17,17 +17,7 @@ from medshake_bridge.users import create_user
 
 
 def _sent(app, client, url: str) -> list[str]:
-    sent: list[str] = []
-    with app.app_context():
-        engine = db.engine
-    listener = lambda *args: sent.append(args[2])  # noqa: E731
-    event.listen(engine, "before_cursor_execute", listener)
-    try:
-        page = client.get(url)
-    finally:
-        event.remove(engine, "before_cursor_execute", listener)
-    assert page.status_code == 200
-    return sent
+    return [statement for statement, _parameters in _statements(app, client, url)]
 
 
 def test_the_list_asks_the_same_few_statements_for_2_or_50_lines(app):
