@@ -132,7 +132,9 @@ from medshake_bridge.models import User
 from medshake_bridge.models.patients import Patient
 from medshake_bridge.send.service import AttachmentFile, Draft, send_message
 from medshake_bridge.send.sources import identity_from_patient
-app = create_app({"INSTANCE_PATH": spec["instance"], **spec["config"]})
+# what `medshake-bridge send` builds: an app without pages (a page's send runs in a web
+# process that has started long before)
+app = create_app({"INSTANCE_PATH": spec["instance"], **spec["config"]}, web=False)
 def hwm():
     for line in open("/proc/self/status"):
         if line.startswith("VmHWM:"):
