@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -252,3 +253,46 @@ def test_output_faults(
     with pytest.raises(ProgramOutputMissingError):
         encrypt(net, runner, tmp_path, BOB)
     assert calls(tmp_path)[-1]["fault"] == mode
+
+
+# Modules a sandbox program must not load: each costs a visible part of a start, and a program
+# runs once per message part (issue 18: "each sandbox program run ≤ 25 ms on a small message").
+_HEAVY_FOR_A_PROGRAM = {"flask", "sqlalchemy", "argparse", "typing", "json", "subprocess",
+                        "pathlib", "contextlib", "collections", "hashlib", "_hashlib",
+                        "medshake_bridge.app", "medshake_bridge.sandbox.relay"}
+
+
+def test_a_program_run_loads_no_heavy_module(net: SandboxNetwork, tmp_path: Path) -> None:
+    """Run the four programs on a small letter and an attachment, as generated (``-IS``), with
+    ``-X importtime``: they do their work, and none of the listed modules is imported."""
+    letter, pdf = tmp_path / "letter.txt", tmp_path / "result.pdf"
+    letter.write_bytes(LETTER)
+    pdf.write_bytes(b"%PDF-1.4 sandbox\n" * 40)
+    sent = [("apicrypt", ["-s", letter, "-o", tmp_path / "letter.enc"]),
+            ("apicryptpj", ["-s", pdf, "-o", tmp_path / "result.apz"])]
+    imported: dict[str, set[str]] = {}
+    quiet = {k: v for k, v in os.environ.items() if k != "MEDSHAKE_SANDBOX_LOG"}  # no call log
+
+    def run(name: str, args: list) -> None:
+        script = net.bin_dir / name
+        python = script.read_text().splitlines()[0].removeprefix("#!").split()[0]
+        done = subprocess.run([python, "-IS", "-X", "importtime", script, *map(str, args)],
+                              capture_output=True, text=True, timeout=60, env=quiet)
+        assert done.returncode == 0, done.stderr[-2000:]
+        imported[name] = {line.split("|")[-1].strip() for line in done.stderr.splitlines()
+                          if line.startswith("import time:")}
+
+    for name, args in sent:
+        run(name, [*args, "-u", ALICE, "-k", net.keys_dir(ALICE), "-d", BOB])
+    for armour in ("letter.enc", "result.apz"):
+        (tmp_path / f"bob-{armour}").write_bytes(
+            reencrypt(net.network_dir, (tmp_path / armour).read_bytes())[BOB])
+    run("apiuncrypt", ["-s", tmp_path / "bob-letter.enc", "-o", tmp_path / "letter.out",
+                       "-k", net.keys_dir(BOB)])
+    run("apiuncryptpj", ["-s", tmp_path / "bob-result.apz", "-o", f"{tmp_path / 'pj'}/",
+                         "-k", net.keys_dir(BOB)])
+    assert (tmp_path / "letter.out").read_bytes() == LETTER
+    assert (tmp_path / "pj" / "result.pdf").read_bytes() == pdf.read_bytes()
+    for name, modules in imported.items():
+        assert "medshake_bridge.sandbox.programs" in modules, name  # the report is read
+        assert not _HEAVY_FOR_A_PROGRAM & modules, (name, _HEAVY_FOR_A_PROGRAM & modules)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import binascii
 import io
 import os
-from collections.abc import Callable, Iterator, Sequence
 from io import BytesIO
 
 from medshake_bridge.sandbox.errors import SandboxTamperedError, SandboxUsageError
@@ -29,6 +28,7 @@ _MAX_LINE = 4096
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Sequence
     from typing import BinaryIO, Protocol
 
     class _Sink(Protocol):

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import binascii
 import os
-from collections.abc import Iterator, Sequence
 from io import BytesIO
 
 from medshake_bridge.base64lines import encode_lines
@@ -70,6 +69,7 @@ SMALL_ARMOUR = 6 << 20  # armour up to this size is opened in one step, in memor
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
     from typing import BinaryIO
 
 

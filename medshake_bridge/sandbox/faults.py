@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping, Sequence
 
 from medshake_bridge.sandbox.errors import SandboxUsageError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
     from pathlib import Path
 
 FAULT_ENV = "MEDSHAKE_SANDBOX_FAULT"
