@@ -27,20 +27,14 @@ from sqlalchemy.orm.attributes import set_committed_value
 from medshake_bridge.db import db
 from medshake_bridge.models.mail import InboxDocument, ReceivedMessage
 
-#: The columns of a received message that processing sets (see ``process_message_row``).
-PROCESSED_COLUMNS = (
-    "subject", "from_address", "to_address", "date_header", "attachments_json",
-    "signature_status", "signer", "signature_invalid", "last_error", "error_cause",
-    "error_fix", "waiting_since", "next_attempt_at", "last_attempt_at", "unencrypted",
-    "external_sender", "state", "processed_at")
-
 
 @cache
-def _row_update() -> Any:
+def _row_update(keys: tuple[str, ...]) -> Any:
+    """The UPDATE of a received message's columns named by ``keys`` (attribute names), made
+    once per set of names: processing always passes the same names in the same order."""
     table: Table = ReceivedMessage.__table__  # type: ignore[assignment]
     mapper = inspect(ReceivedMessage)
-    columns = {mapper.column_attrs[key].columns[0].name: bindparam(key)
-               for key in PROCESSED_COLUMNS}
+    columns = {mapper.column_attrs[key].columns[0].name: bindparam(key) for key in keys}
     return update(table).where(table.c.id == bindparam("row_id")).values(columns)
 
 
@@ -72,9 +66,13 @@ def _default(default: Any) -> Any:
 
 
 def update_processed(row: ReceivedMessage, values: dict[str, Any]) -> None:
-    """UPDATE ``row`` with ``values`` (every name of :data:`PROCESSED_COLUMNS`) in the current
-    transaction; the row's attributes hold them after, unchanged for the ORM."""
-    db.session.connection().execute(_row_update(), {"row_id": row.id, **values})
+    """UPDATE ``row`` with ``values`` (attribute name → value) in the current transaction; the
+    row's attributes hold them after, unchanged for the ORM.
+
+    The statement is built from the names given, never from a list kept beside the caller's: a
+    value added by processing is written, and a name that is not a column raises ``KeyError``.
+    """
+    db.session.connection().execute(_row_update(tuple(values)), {"row_id": row.id, **values})
     for key, value in values.items():
         set_committed_value(row, key, value)
 
