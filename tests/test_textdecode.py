@@ -155,6 +155,29 @@ def test_mixed_endings_keep_the_line_count() -> None:
     assert set(found) == {"CRLF", "CR"}
 
 
+def _endings_by_expression(text: str) -> tuple[str, tuple[str, ...]]:
+    """The rule as one regular expression (what normalise_line_endings did for every text)."""
+    import re
+
+    seen: set[str] = set()
+    names = {"\r\n": "CRLF", "\n\r": "LFCR", "\r": "CR"}
+
+    def replace(match: re.Match[str]) -> str:
+        if match.group(0) in names:
+            seen.add(names[match.group(0)])
+        return "\n"
+
+    result = re.sub(r"\r\n|\n\r|\r|\n", replace, text)
+    return result, tuple(name for name in ("CRLF", "LFCR", "CR") if name in seen)
+
+
+@settings(max_examples=400)
+@given(st.text(alphabet="\r\nab", max_size=40))
+def test_line_endings_without_the_expression_give_the_same(text: str) -> None:
+    """The shortcuts (no CR at all; no LF before a CR) answer what the expression does."""
+    assert normalise_line_endings(text) == _endings_by_expression(text)
+
+
 # --- sample files ----------------------------------------------------------------------------
 
 
