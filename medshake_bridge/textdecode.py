@@ -119,8 +119,9 @@ def normalise_line_endings(text: str) -> tuple[str, tuple[str, ...]]:
     Most texts are answered without the expression: a collected message's text is
     normalised up to four times (decoding, splitting, each document's parse), and calling
     the replacement function once per line was 8 % of a pass-through message's processing
-    outside the database (issue 18, fifth pass, cProfile). Without ``\n\r`` in the text, every ``\r`` starts a match of
-    its own (``\r\n`` or a lone ``\r``), so two replacements give the same text.
+    outside the database (issue 18, fifth pass, cProfile). Without ``\n\r`` in the text,
+    every ``\r`` starts a match of its own (``\r\n`` or a lone ``\r``), so two
+    replacements give the same text.
     """
     if "\r" not in text:
         return text, ()
