@@ -79,6 +79,7 @@ class _PartRouter:
 
     def __init__(self, work_dir: Path) -> None:
         self.work_dir = work_dir  # made on the first attachment only
+        self._work_made = False
         self.plain: list[io.BytesIO] = []
         self.html: list[io.BytesIO] = []
         self.files: list[tuple[str | None, str, Path, BinaryIO]] = []
@@ -91,7 +92,10 @@ class _PartRouter:
             buffer = io.BytesIO()
             (self.html if part.get_content_type() == "text/html" else self.plain).append(buffer)
             return buffer
-        path = ensure_private_dir(self.work_dir) / uuid.uuid4().hex
+        if not self._work_made:
+            ensure_private_dir(self.work_dir)
+            self._work_made = True
+        path = self.work_dir / uuid.uuid4().hex
         handle = os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
         self.files.append((filename, part.get_content_type(), path, handle))
         return handle

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from medshake_bridge.backends import backend_for, decrypted_limits
@@ -42,7 +42,7 @@ from medshake_bridge.collect.rawstore import (
     raw_file_name,
     remove_partials,
 )
-from medshake_bridge.collect.rowwrite import insert_documents, update_processed
+from medshake_bridge.collect.rowwrite import insert_documents, insert_new, update_processed
 from medshake_bridge.db import db
 from medshake_bridge.errors import (
     CONFIGURATION,
@@ -64,6 +64,7 @@ from medshake_bridge.models.mail import (
     ReceivedMessage,
 )
 from medshake_bridge.models.settings import SettingValue, utcnow
+from medshake_bridge.paths import ensure_private_dir
 from medshake_bridge.webhooks import outbox
 from medshake_bridge.workfolders import (
     ScratchFolders,
@@ -338,6 +339,8 @@ def _collect_locked(state: BridgeState, plan: MailboxPlan, mailbox: Mailbox, inb
         max_bytes = _max_message_bytes(plan.settings)
         raw_dir = inbox / "raw" / str(mailbox.id)
         remove_partials(raw_dir)  # a crashed run's partial downloads (we hold the lock)
+        if new:
+            ensure_private_dir(raw_dir)  # once, not for every message (see RawMessageFile)
         _announce_fetches(collector, [
             item.server_id for item in new if item.size <= max_bytes
             and not (raw_dir / raw_file_name(item.server_id)).is_file()])
@@ -379,13 +382,26 @@ def _collect_locked(state: BridgeState, plan: MailboxPlan, mailbox: Mailbox, inb
         collector.abort()
         raise
     if deletable:
-        now = utcnow()
-        for row in db.session.scalars(select(ReceivedMessage).where(
-                ReceivedMessage.mailbox_id == mailbox.id,
-                ReceivedMessage.server_id.in_(deletable))):
-            row.deleted_on_server_at = now
-        db.session.commit()
+        _mark_deleted(mailbox, deletable)
         report.deleted = len(deletable)
+
+
+# One UPDATE per slice of server ids (was: every row loaded and flushed, one UPDATE each).
+_MARK_DELETED = update(ReceivedMessage).where(
+    ReceivedMessage.mailbox_id == bindparam("of_mailbox"),
+    ReceivedMessage.server_id.in_(bindparam("server_ids", expanding=True)),
+).values(deleted_on_server_at=bindparam("now")).execution_options(synchronize_session=False)
+MARK_SLICE = 500  # server ids per statement: well under every database's parameter limit
+
+
+def _mark_deleted(mailbox: Mailbox, server_ids: list[str]) -> None:
+    """Record that ``server_ids`` are gone from the server (one commit)."""
+    now = utcnow()
+    for start in range(0, len(server_ids), MARK_SLICE):
+        db.session.execute(_MARK_DELETED, {
+            "of_mailbox": mailbox.id, "server_ids": server_ids[start:start + MARK_SLICE],
+            "now": now})
+    db.session.commit()
 
 
 def _max_message_bytes(settings: dict[str, Any]) -> int:
@@ -427,7 +443,7 @@ def _store_raw(collector: MailCollector, mailbox: Mailbox, item: ServerMessage, 
         sha256, size = hash_file(final)
         report.adopted += 1
     else:
-        raw = RawMessageFile(raw_dir, final.name, limit=max_bytes)
+        raw = RawMessageFile(raw_dir, final.name, limit=max_bytes, folder_ready=True)
         try:
             collector.fetch_to(item.server_id, raw.writer)
             final, sha256, size = raw.keep()
@@ -450,8 +466,8 @@ def _commit_rows(rows: list[ReceivedMessage]) -> int:
     """
     if not rows:
         return 0
-    db.session.add_all(rows)
     try:
+        insert_new(ReceivedMessage, rows)  # one statement, not the ORM's flush
         db.session.commit()
         return len(rows)
     except IntegrityError:
@@ -639,9 +655,7 @@ class _Overlap:
                     # no read snapshot left open (the mailbox's read, an empty chunk): under
                     # REPEATABLE READ (MariaDB) it would hide the rows committed since
                     db.session.commit()
-                    rows = list(db.session.scalars(select(ReceivedMessage).where(
-                        ReceivedMessage.id.in_(chunk), ReceivedMessage.state == STORED)
-                        .order_by(ReceivedMessage.id)))
+                    rows = list(db.session.scalars(_STORED_OF_CHUNK, {"ids": chunk}))
                     known = _Known.of(rows)
                     for row in rows:
                         _process_counted(self.state, self.plan, row, self.inbox, scratch,
@@ -696,6 +710,11 @@ _EARLIER_SAME_MESSAGE = select(ReceivedMessage.id).where(
     ReceivedMessage.id < bindparam("id"),
     ReceivedMessage.state != DUPLICATE,
 ).limit(1)
+
+
+_STORED_OF_CHUNK = select(ReceivedMessage).where(
+    ReceivedMessage.id.in_(bindparam("ids", expanding=True)),
+    ReceivedMessage.state == STORED).order_by(ReceivedMessage.id)
 
 
 _COPIES_OF = select(ReceivedMessage.id, ReceivedMessage.mailbox_id,
@@ -869,12 +888,13 @@ def _deletable(plan: MailboxPlan, mailbox: Mailbox, listed: list[ServerMessage])
     days = int(plan.settings.get("apicryptDeleteAfterDays") or 0)
     cutoff = utcnow() - dt.timedelta(days=days)
     on_server = {item.server_id for item in listed}
-    rows = db.session.scalars(select(ReceivedMessage).where(
+    # two columns, not the rows: loading 1,500 rows was a tenth of the reading thread
+    rows = db.session.execute(select(ReceivedMessage.server_id, ReceivedMessage.stored_at).where(
         ReceivedMessage.mailbox_id == mailbox.id,
         ReceivedMessage.state.in_((PROCESSED, DUPLICATE)),
         ReceivedMessage.deleted_on_server_at.is_(None)))
-    return [row.server_id for row in rows
-            if row.server_id in on_server and _aware(row.stored_at) <= cutoff]
+    return [server_id for server_id, stored_at in rows
+            if server_id in on_server and _aware(stored_at) <= cutoff]
 
 
 def _aware(moment: dt.datetime) -> dt.datetime:

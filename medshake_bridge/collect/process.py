@@ -116,6 +116,7 @@ def process_stored_message(raw_path: Path, message_folder: Path,
 def _process_in(raw_path: Path, message_folder: Path, work: Path,
                 backend: CryptoBackend, limits: DecryptedLimits) -> ProcessedMessage:
     staging = message_folder.with_name(message_folder.name + ".staging")
+    staged = False  # most messages have no attachment: no folder to look for afterwards
     try:
         parsed = parse_message_file(raw_path, work / "parts")
         notes: list[str] = []
@@ -124,6 +125,7 @@ def _process_in(raw_path: Path, message_folder: Path, work: Path,
         attachments: list[dict[str, Any]] = []
         folder: Path | None = None
         if parsed.attachments:
+            staged = True
             shutil.rmtree(staging, ignore_errors=True)
             ensure_private_dir(staging)
             attachments = _store_attachments(parsed, backend, work, staging, limits)
@@ -135,7 +137,7 @@ def _process_in(raw_path: Path, message_folder: Path, work: Path,
         return ProcessedMessage(parsed, text, parse_message_text(text), attachments,
                                 folder, signature, signer, notes)
     finally:
-        if staging.exists():
+        if staged and staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
 
 

@@ -89,12 +89,21 @@ class RawMessageFile:
     """
 
     def __init__(self, folder: Path, name: str | None = None, *,
-                 limit: int | None = None) -> None:
-        self.folder = ensure_private_dir(folder)
+                 limit: int | None = None, folder_ready: bool = False) -> None:
+        """``folder_ready``: the caller made ``folder`` (private) for this run already; it is
+        made again only if it went missing (checking it for every message was a twentieth of
+        the reading thread's time, issue 18, fifth pass)."""
+        self.folder = folder if folder_ready else ensure_private_dir(folder)
         name = name or uuid.uuid4().hex + ".eml"
         self.tmp = self.folder / f".{name}.{os.getpid()}.part"
         self.final = self.folder / name
-        fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE_MODE)
+        try:
+            fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE_MODE)
+        except FileNotFoundError:
+            if not folder_ready:
+                raise
+            ensure_private_dir(folder)
+            fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE_MODE)
         self._handle = os.fdopen(fd, "wb")
         self.writer = HashingWriter(self._handle, limit)
 
