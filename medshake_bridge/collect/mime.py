@@ -78,7 +78,7 @@ class _PartRouter:
     """Decides, from a part's headers, whether its body is text or an attachment file."""
 
     def __init__(self, work_dir: Path) -> None:
-        self.work_dir = work_dir  # made on the first attachment only
+        self.work_dir = Path(work_dir)  # made on the first attachment only
         self._work_made = False
         self.plain: list[io.BytesIO] = []
         self.html: list[io.BytesIO] = []
