@@ -875,7 +875,10 @@ def waiting_messages(mailbox_ids: list[int] | None = None) -> list[ReceivedMessa
 
 def _announce(state: BridgeState, row: ReceivedMessage, documents: list[Any]) -> None:
     # each reaction on its own: a plugin's failure is recorded and never undoes the storage;
-    # plugins get public copies (with the owners), never the session's rows
+    # plugins get public copies (with the owners), never the session's rows; none is made
+    # when no plugin listens (the copies were 4 % of a message's processing, fifth pass)
+    if not state.hooks.implementations("medshake_message_stored"):
+        return
     from medshake_bridge.public import stored_message
 
     message, public_documents = stored_message(row, documents)
