@@ -76,3 +76,26 @@ def test_documents_get_their_ids_defaults_and_the_unique_key(db_app) -> None:
             insert_documents([InboxDocument(message_id=row.id, owner_user_id=owner, position=0,
                                             created_at=WHEN)])
         db.session.rollback()
+
+
+def test_a_batch_of_stored_rows_gets_each_its_own_id_on_every_database(db_app) -> None:
+    """The reader's batch INSERT (``insert_new``, issue 18 fifth pass): each object gets the id
+    of its own row (the processing threads are handed those ids), and the defaults."""
+    from medshake_bridge.collect.rowwrite import insert_new
+
+    with db_app.app_context():
+        _, _ = _stored_message()
+        mailbox_id = db.session.scalar(select(Mailbox.id))
+        rows = [ReceivedMessage(mailbox_id=mailbox_id, server_id=f"batch-{n}",
+                                sha256=f"{n:064d}", raw_path=f"/raw/batch-{n}", state="stored")
+                for n in range(7)]
+        insert_new(ReceivedMessage, rows)
+        db.session.commit()
+        assert len({row.id for row in rows}) == 7
+        assert all(row in db.session and row not in db.session.new for row in rows)
+        ids = [row.id for row in rows]
+        db.session.expunge_all()
+        for n, row_id in enumerate(ids):
+            stored = db.session.get(ReceivedMessage, row_id)
+            assert (stored.server_id, stored.raw_path) == (f"batch-{n}", f"/raw/batch-{n}")
+            assert (stored.attempts, stored.last_error, stored.attachments_json) == (0, "", "[]")
