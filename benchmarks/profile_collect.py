@@ -38,6 +38,9 @@ def main() -> int:
     parser.add_argument("--protocol", choices=("pop3", "imap"), default="pop3")
     parser.add_argument("--sequential", action="store_true",
                         help="process in the reading thread (cProfile sees only that one)")
+    parser.add_argument("--process-workers", type=int, default=None,
+                        help="processing threads (MEDSHAKE_BRIDGE_PROCESS_WORKERS; default: "
+                             "one per core)")
     parser.add_argument("--cpu", action="store_true",
                         help="time functions in CPU seconds (time.process_time), not wall")
     parser.add_argument("--no-cprofile", action="store_true",
@@ -76,7 +79,10 @@ def main() -> int:
                 thread_cpu[name] = thread_cpu.get(name, 0.0) + time.thread_time()
 
         threading.Thread.run = timed_run  # type: ignore[method-assign]
-        app = create_app({"INSTANCE_PATH": spec["instance"], **spec["config"]})
+        config = dict(spec["config"])
+        if args.process_workers:
+            config["MEDSHAKE_BRIDGE_PROCESS_WORKERS"] = args.process_workers
+        app = create_app({"INSTANCE_PATH": spec["instance"], **config})
         with app.app_context():
             bridge_state().settings.values_for_user(1)
             profile = (cProfile.Profile(time.process_time) if args.cpu
@@ -100,7 +106,7 @@ def main() -> int:
                    "latency_ms": args.latency_ms, "protocol": args.protocol,
                    "ms_per_message": elapsed * 1000 / args.messages,
                    "fetched": report.total("fetched"), "documents": report.total("documents"),
-                   "thread_cpu_s": thread_cpu,
+                   "thread_cpu_s": thread_cpu, "process_workers": args.process_workers,
                    "load_average": Path("/proc/loadavg").read_text().split()[:3]}
         text = json.dumps(summary) + "\n" + stream.getvalue()
         args.out.parent.mkdir(parents=True, exist_ok=True)
