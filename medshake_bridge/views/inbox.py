@@ -23,7 +23,7 @@ from flask import (
 from werkzeug.wrappers import Response
 
 from medshake_bridge import patients
-from medshake_bridge.access import USER, current_bridge_user, protect, readable_mail_owner_ids
+from medshake_bridge.access import USER, current_bridge_user, protect
 from medshake_bridge.audit import audit
 from medshake_bridge.errors import BridgeError
 from medshake_bridge.flashes import flash
@@ -61,8 +61,7 @@ def index() -> str:
                            newest_first=newest_first, states=STATES,
                            **list_context(user, page, STATES, chosen, where, state,
                                           counts.tabs),
-                           unread=counts.unread,
-                           waiting=service.waiting_mail(readable_mail_owner_ids(user)))
+                           unread=counts.unread)
 
 
 @inbox_pages.route("/unread.json")
