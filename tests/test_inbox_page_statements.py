@@ -4,6 +4,8 @@ and SQLAlchemy's work: on PostgreSQL at 1,000,000 documents they were most of th
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import event, select, text
 from test_inbox_search_sqlite import _fill, _statements
 from test_inbox_triage import PASSWORD
@@ -23,11 +25,12 @@ def _sent(app, client, url: str) -> list[str]:
             if "FROM bridge_plugin_suspensions" not in statement]
 
 
-PAGE_STATEMENTS = 7
-"""A practitioner's list page: the session's user, the delegation setting, the counts, the
-lines, their readings, the mailboxes with their waiting mail, the collection task. (10 before
-issue 18's second PostgreSQL pass: the delegation setting read twice, the owners' names asked
-for the person looking, the waiting mail apart from the mailboxes.)"""
+PAGE_STATEMENTS = 6
+"""A practitioner's list page: the session's user, the delegation setting, the lines with
+every count, their readings, the mailboxes with their waiting mail, the collection task. (10
+before issue 18's second PostgreSQL pass: the delegation setting read twice, the counts apart
+from the lines, the owners' names asked for the person looking, the waiting mail apart from
+the mailboxes.)"""
 
 
 def test_the_list_asks_the_same_few_statements_for_2_or_50_lines(make_db_app):
@@ -45,7 +48,16 @@ def test_the_list_asks_the_same_few_statements_for_2_or_50_lines(make_db_app):
     assert len(many) == len(few) <= PAGE_STATEMENTS, many
     counting = [statement for statement in many
                 if "count(*)" in statement and "bridge_inbox_documents" in statement]
-    assert len(counting) == 1, counting  # the tabs, the listed state and the unread badge
+    assert len(counting) == 1, counting  # the lines, the tabs, the listed state, the badge
+    # a tab without lines asks its counts apart, and shows them
+    empty = _sent(app, client, "/inbox/?state=filed")
+    assert len(empty) == PAGE_STATEMENTS, empty
+    tabs = re.findall(r'data-tab="(\w+)">.*?<span class="count">(\d+)</span>',
+                      client.get("/inbox/?state=filed").get_data(as_text=True), re.S)
+    assert tabs == [("new", "62"), ("filed", "0"), ("removed", "0")], tabs
+    tabs = re.findall(r'data-tab="(\w+)">.*?<span class="count">(\d+)</span>',
+                      client.get("/inbox/").get_data(as_text=True), re.S)
+    assert tabs == [("new", "62"), ("filed", "0"), ("removed", "0")], tabs
     # a search on SQLite: the index's presence, then the ids of a rare word's documents
     filtered = _sent(app, client, "/inbox/?q=dupont")
     extra = 2 if db_app_is_sqlite(app) else 0

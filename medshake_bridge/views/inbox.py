@@ -51,10 +51,9 @@ def index() -> str:
     newest_first = request.args.get("order", "newest") != "oldest"
     chosen = InboxFilter.from_args(request.args)
     where = chosen.condition(user.id)
-    counts = service.inbox_counts(user, state=state, states=STATES, where=where)
-    page = service.list_documents(user, state=state, newest_first=newest_first,
-                                  page=int_arg("page", 1), per_page=PER_PAGE, where=where,
-                                  counted=counts.listed)
+    page, counts = service.inbox_page(user, state=state, states=STATES,
+                                      newest_first=newest_first, page=int_arg("page", 1),
+                                      per_page=PER_PAGE, where=where)
     days = [(day, list(items)) for day, items in itertools.groupby(
         page.items, key=lambda document: document.created_at.date())]
     return render_template("bridge/inbox.html", page=page, days=days, state=state,
