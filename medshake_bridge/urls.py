@@ -10,6 +10,7 @@ application's page) on the way through the login.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from urllib.parse import urlencode, urlsplit
 
 from flask import current_app, request, url_for
@@ -72,3 +73,24 @@ def login_url(next_target: str | None = None) -> str:
 def cookie_path() -> str:
     """The path of the bridge's own cookies: its root, so a neighbouring app never gets them."""
     return bridge_root() or "/"
+
+
+_ID_MARK = 918273645  # an id no real URL carries: where the id goes in the built path
+
+
+def id_url_builder(endpoint: str, key: str) -> Callable[[int], str]:
+    """``url_for(endpoint, **{key: id})`` for many ids at the cost of one ``url_for``.
+
+    A list page links each of its 50 lines to the line's page; ``url_for`` per line (rules,
+    URL defaults, the mount point) was a tenth of the inbox list's own CPU at 1,000,000
+    documents (issue 18). The path is built once with a mark in place of the id, and each
+    line's link is that path with its id put in (an integer: nothing to quote)."""
+    built = url_for(endpoint, **{key: _ID_MARK})
+    head, mark, tail = built.partition(str(_ID_MARK))
+    if not mark or str(_ID_MARK) in tail:
+        return lambda value: url_for(endpoint, **{key: value})
+
+    def build(value: int) -> str:
+        return f"{head}{int(value)}{tail}"
+
+    return build

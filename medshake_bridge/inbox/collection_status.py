@@ -33,11 +33,15 @@ class CollectionStatus:
     scheduled: bool  # the collection task exists and is enabled
 
 
-def collection_status(owner_ids: set[int], names: dict[int, str]) -> CollectionStatus:
+def collection_status(owner_ids: set[int], names: dict[int, str],
+                      mailboxes: list[Mailbox] | None = None) -> CollectionStatus:
     """The last collection of each mailbox of ``owner_ids`` and the next planned one
-    (``names``: owner id → name, to say whose mailbox it is)."""
+    (``names``: owner id → name, to say whose mailbox it is; ``mailboxes``: every mailbox
+    by id, when the caller has already read them)."""
     found = []
-    for mailbox in db.session.scalars(select(Mailbox).order_by(Mailbox.id)):
+    if mailboxes is None:
+        mailboxes = list(db.session.scalars(select(Mailbox).order_by(Mailbox.id)))
+    for mailbox in mailboxes:
         counts = json.loads(mailbox.last_counts or "{}")
         owners = [int(owner) for owner in counts.get("owners") or []]
         if not set(owners) & owner_ids:
@@ -50,7 +54,7 @@ def collection_status(owner_ids: set[int], names: dict[int, str]) -> CollectionS
     try:
         from medshake_bridge.scheduler.tasks import planned_tasks
 
-        for task in planned_tasks(bridge_state()):
+        for task in planned_tasks(bridge_state(), (COLLECT_JOB,)):
             if task.job_id == COLLECT_JOB:
                 scheduled = task.enabled
                 next_run = task.next_run()

@@ -31,11 +31,17 @@ class SendAs:
 
 
 def delegated_owner_ids(user: User | None) -> list[int]:
-    """Ids of the users who delegated their mail to ``user`` (per-user setting only)."""
+    """Ids of the users who delegated their mail to ``user`` (per-user setting only).
+
+    The setting exists at the user level only, so its effective value *is* the value stored
+    for ``user`` (when its level is ``user``; nothing is stored otherwise). Read that way it
+    comes from the request's settings memo, which the access rule already filled: the inbox
+    list asked the same row twice (one statement per page fewer on PostgreSQL at 1,000,000
+    documents, issue 18)."""
     if user is None or not user.active:
         return []
-    stored = bridge_state().settings.stored("apicryptInboxMailForUserID", "user",
-                                            user_id=user.id) or []
+    found = bridge_state().settings.effective("apicryptInboxMailForUserID", user_id=user.id)
+    stored = (found.value if found.level == "user" else None) or []
     return [int(owner) for owner in stored if int(owner) != user.id]
 
 

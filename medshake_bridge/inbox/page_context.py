@@ -17,6 +17,7 @@ from medshake_bridge.inbox.filters import InboxFilter
 from medshake_bridge.inbox.navigation import neighbours
 from medshake_bridge.models import User
 from medshake_bridge.models.mail import InboxDocument
+from medshake_bridge.urls import id_url_builder
 
 
 def list_context(user: User, page: Any, states: tuple[str, ...], chosen: InboxFilter,
@@ -30,8 +31,9 @@ def list_context(user: User, page: Any, states: tuple[str, ...], chosen: InboxFi
     delegated = delegation.delegated_owner_ids(user)
     mine = owner_ids if not can_admin(user) else {user.id, *delegated}
     page_owners = {document.owner_user_id for document in page.items}
-    names = readstate.owner_names(page_owners | mine)  # one query for both uses
+    names = readstate.owner_names(page_owners | mine, user)  # one query for both uses
     read_ids, readers = readstate.page_reads(user.id, ids)
+    mailboxes = service.mailboxes_with_waiting()  # the last collections and the banner
     return {
         "read_ids": read_ids,
         "readers": readers,
@@ -41,8 +43,12 @@ def list_context(user: User, page: Any, states: tuple[str, ...], chosen: InboxFi
                    _label(*tabs[name]) if tabs is not None else _tab_count(user, name, where)
                    for name in states},
         "collection": collection_status(
-            mine, {owner: name for owner, name in names.items() if owner in mine}),
+            mine, {owner: name for owner, name in names.items() if owner in mine},
+            [mailbox for mailbox, *_waiting in mailboxes]),
+        "waiting": service.waiting_mail(owner_ids, mailboxes),
         "collects_for_others": bool(delegated),
+        "view_url": id_url_builder("bridge_inbox.view", "document_id"),
+        "restore_url": id_url_builder("bridge_inbox.restore", "document_id"),
     }
 
 

@@ -129,10 +129,18 @@ def other_readers(document_ids: list[int], user_id: int) -> dict[int, list[Reade
     return found
 
 
-def owner_names(owner_ids: set[int] | list[int]) -> dict[int, str]:
-    """Display names of mailbox owners ("Pour : Dr Durand" on a delegate's lines)."""
-    if not owner_ids:
-        return {}
-    return {user_id: display_name or login for user_id, display_name, login in
-            db.session.execute(select(User.id, User.display_name, User.login)
-                               .where(User.id.in_(list(owner_ids))))}
+def owner_names(owner_ids: set[int] | list[int],
+                known: User | None = None) -> dict[int, str]:
+    """Display names of mailbox owners ("Pour : Dr Durand" on a delegate's lines).
+
+    ``known``: a user already loaded (the person looking), whose name is not asked again: a
+    practitioner's inbox shows only their own mail, so the list needs no statement for
+    names at all (one round trip fewer per page, issue 18)."""
+    found = {known.id: known.display_name or known.login} \
+        if known is not None and known.id in owner_ids else {}
+    wanted = [owner for owner in owner_ids if owner not in found]
+    if wanted:
+        found.update((user_id, display_name or login) for user_id, display_name, login in
+                     db.session.execute(select(User.id, User.display_name, User.login)
+                                        .where(User.id.in_(wanted))))
+    return found

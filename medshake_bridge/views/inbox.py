@@ -23,7 +23,7 @@ from flask import (
 from werkzeug.wrappers import Response
 
 from medshake_bridge import patients
-from medshake_bridge.access import USER, current_bridge_user, protect, readable_mail_owner_ids
+from medshake_bridge.access import USER, current_bridge_user, protect
 from medshake_bridge.audit import audit
 from medshake_bridge.errors import BridgeError
 from medshake_bridge.flashes import flash
@@ -51,18 +51,16 @@ def index() -> str:
     newest_first = request.args.get("order", "newest") != "oldest"
     chosen = InboxFilter.from_args(request.args)
     where = chosen.condition(user.id)
-    counts = service.inbox_counts(user, state=state, states=STATES, where=where)
-    page = service.list_documents(user, state=state, newest_first=newest_first,
-                                  page=int_arg("page", 1), per_page=PER_PAGE, where=where,
-                                  counted=counts.listed)
+    page, counts = service.inbox_page(user, state=state, states=STATES,
+                                      newest_first=newest_first, page=int_arg("page", 1),
+                                      per_page=PER_PAGE, where=where)
     days = [(day, list(items)) for day, items in itertools.groupby(
         page.items, key=lambda document: document.created_at.date())]
     return render_template("bridge/inbox.html", page=page, days=days, state=state,
                            newest_first=newest_first, states=STATES,
                            **list_context(user, page, STATES, chosen, where, state,
                                           counts.tabs),
-                           unread=counts.unread,
-                           waiting=service.waiting_mail(readable_mail_owner_ids(user)))
+                           unread=counts.unread)
 
 
 @inbox_pages.route("/unread.json")
