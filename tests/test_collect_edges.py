@@ -749,3 +749,22 @@ def test_a_mailbox_stopped_by_a_setting_is_a_configuration_error_a_busy_one_is_n
             busy = world.collect()
     assert busy.mailboxes[0].outcome == "busy"
     assert not busy.configuration_error and not busy.ok
+
+
+# --- Found by the fourth pipeline sample (SAMPLE=60 SEED=21, docs/testing.md) -----------------
+
+
+def test_a_collection_asked_for_one_user_deletes_on_the_server_like_the_scheduled_one(world):
+    """The inbox page's "collect" (``collect_for``) and a queue worker call ``collect_mailbox``
+    without saying ``dry_run``: a collection is real unless asked otherwise, so the mail it
+    processed goes from the server (with ``dry_run=True`` as the default, a survivor of the
+    fourth sample, the server would fill up whatever the site's deletion settings)."""
+    from medshake_bridge.inbox.delegation import collect_for
+    from medshake_bridge.models import User
+
+    world.deliver(world.mail())
+    with world.app.app_context():
+        report, _names = collect_for(db.session.get(User, world.bob))
+    (mailbox,) = report.mailboxes
+    assert (mailbox.outcome, mailbox.processed, mailbox.deleted) == ("ok", 1, 1)
+    assert world.on_server() == []
