@@ -768,3 +768,21 @@ def test_a_collection_asked_for_one_user_deletes_on_the_server_like_the_schedule
     (mailbox,) = report.mailboxes
     assert (mailbox.outcome, mailbox.processed, mailbox.deleted) == ("ok", 1, 1)
     assert world.on_server() == []
+
+
+def test_a_collected_document_is_found_by_its_message_subject_and_sender(world):
+    """A document's search text holds its message's subject and From address, which
+    processing writes with the same UPDATE as the row's new state (``collect/rowwrite.py``):
+    the row must hold them when its documents are built (a survivor of ``rowwrite.py``, the
+    row's attributes left as they were after the UPDATE, left both out of the search)."""
+    from mailworld import ALICE
+
+    from medshake_bridge.search_text import fold
+
+    world.deliver(world.mail(subject="Bilan lipidique Zorglub"))
+    assert world.collect().total("processed") == 1
+    documents = world.documents()
+    assert documents
+    for document in documents:
+        assert fold("Bilan lipidique Zorglub") in document.search_text
+        assert fold(f"{ALICE}@medical69.apicrypt.org") in document.search_text
