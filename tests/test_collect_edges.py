@@ -34,10 +34,12 @@ from medshake_bridge.collect.pipeline import _commit_rows, retry_message, waitin
 from medshake_bridge.db import db
 from medshake_bridge.errors import CONFIGURATION, CONTENT, TRANSIENT, BridgeError
 from medshake_bridge.models.mail import (
+    DUPLICATE,
     FAILED,
     PROCESSED,
     QUARANTINED,
     STORED,
+    InboxDocument,
     Mailbox,
     ReceivedMessage,
 )
@@ -786,3 +788,33 @@ def test_a_collected_document_is_found_by_its_message_subject_and_sender(world):
     for document in documents:
         assert fold("Bilan lipidique Zorglub") in document.search_text
         assert fold(f"{ALICE}@medical69.apicrypt.org") in document.search_text
+
+
+@pytest.mark.parametrize("earlier_bytes", ["same", "sorting before", "sorting after"])
+def test_a_retry_never_processes_again_a_copy_of_a_message_processed_before(world,
+                                                                             earlier_bytes):
+    """An admin's retry checks, one message at a time, that no earlier message of the same
+    mailbox has its Message-ID and bytes: such a copy becomes a duplicate, not a second set
+    of documents; the same Message-ID with other bytes is processed, whichever way the two
+    hashes sort (the collection's chunks check this in ``_Known``; a retry has its own
+    query, which no test reached before the fourth pipeline sample)."""
+    world.deliver(world.mail())
+    assert world.collect().total("processed") == 1
+    with world.app.app_context():
+        (first,) = db.session.scalars(select(ReceivedMessage)).all()
+        sha256 = first.sha256
+        if earlier_bytes != "same":  # the earlier message had other bytes than the retried one
+            first.sha256 = ("0" if earlier_bytes == "sorting before" else "f") * 64
+        copy = ReceivedMessage(mailbox_id=first.mailbox_id, server_id="copy-of-the-first",
+                               message_id_header=first.message_id_header, sha256=sha256,
+                               size=first.size, raw_path=first.raw_path, state=FAILED)
+        db.session.add(copy)
+        db.session.commit()
+        assert copy.message_id_header
+        outcome = retry_message(bridge_state(), copy.id)
+        documents = db.session.scalar(select(func.count()).select_from(InboxDocument).where(
+            InboxDocument.message_id == copy.id))
+    if earlier_bytes == "same":
+        assert (outcome, documents) == (DUPLICATE, 0)
+    else:
+        assert outcome == PROCESSED and documents > 0
