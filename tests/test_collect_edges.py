@@ -34,10 +34,12 @@ from medshake_bridge.collect.pipeline import _commit_rows, retry_message, waitin
 from medshake_bridge.db import db
 from medshake_bridge.errors import CONFIGURATION, CONTENT, TRANSIENT, BridgeError
 from medshake_bridge.models.mail import (
+    DUPLICATE,
     FAILED,
     PROCESSED,
     QUARANTINED,
     STORED,
+    InboxDocument,
     Mailbox,
     ReceivedMessage,
 )
@@ -481,11 +483,19 @@ def test_a_retry_uses_the_mailbox_of_its_message_not_the_first_one(world, monkey
     assert [document.owner_user_id for document in world.documents()] == [carol]
 
 
-def test_a_setting_to_fix_is_the_reason_shown_even_when_an_outage_follows(world, monkeypatch):
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_setting_to_fix_is_the_reason_shown_even_when_an_outage_follows(world, monkeypatch,
+                                                                          threads):
     """A configuration cause needs an admin, an outage only time: when both stop messages of
-    one run, the mailbox's waiting reason is the setting's, whatever comes after it."""
+    one run, the mailbox's waiting reason is the setting's, whatever comes after it.
+
+    With one processing thread both causes meet in that thread's report (``_note_waiting``
+    decides; the fourth pipeline sample's survivor ``error_cause > CONFIGURATION`` let the
+    outage replace the setting there); with two, each message may go to its own thread and
+    the reports' merge decides."""
     import medshake_bridge.collect.pipeline as pipeline
 
+    world.app.config[pipeline.PROCESS_WORKERS_CONFIG] = threads
     causes = iter([(CONFIGURATION, "the certificate password is wrong"),
                    (TRANSIENT, REASON)])
 
@@ -741,3 +751,70 @@ def test_a_mailbox_stopped_by_a_setting_is_a_configuration_error_a_busy_one_is_n
             busy = world.collect()
     assert busy.mailboxes[0].outcome == "busy"
     assert not busy.configuration_error and not busy.ok
+
+
+# --- Found by the fourth pipeline sample (SAMPLE=60 SEED=21, docs/testing.md) -----------------
+
+
+def test_a_collection_asked_for_one_user_deletes_on_the_server_like_the_scheduled_one(world):
+    """The inbox page's "collect" (``collect_for``) and a queue worker call ``collect_mailbox``
+    without saying ``dry_run``: a collection is real unless asked otherwise, so the mail it
+    processed goes from the server (with ``dry_run=True`` as the default, a survivor of the
+    fourth sample, the server would fill up whatever the site's deletion settings)."""
+    from medshake_bridge.inbox.delegation import collect_for
+    from medshake_bridge.models import User
+
+    world.deliver(world.mail())
+    with world.app.app_context():
+        report, _names = collect_for(db.session.get(User, world.bob))
+    (mailbox,) = report.mailboxes
+    assert (mailbox.outcome, mailbox.processed, mailbox.deleted) == ("ok", 1, 1)
+    assert world.on_server() == []
+
+
+def test_a_collected_document_is_found_by_its_message_subject_and_sender(world):
+    """A document's search text holds its message's subject and From address, which
+    processing writes with the same UPDATE as the row's new state (``collect/rowwrite.py``):
+    the row must hold them when its documents are built (a survivor of ``rowwrite.py``, the
+    row's attributes left as they were after the UPDATE, left both out of the search)."""
+    from mailworld import ALICE
+
+    from medshake_bridge.search_text import fold
+
+    world.deliver(world.mail(subject="Bilan lipidique Zorglub"))
+    assert world.collect().total("processed") == 1
+    documents = world.documents()
+    assert documents
+    for document in documents:
+        assert fold("Bilan lipidique Zorglub") in document.search_text
+        assert fold(f"{ALICE}@medical69.apicrypt.org") in document.search_text
+
+
+@pytest.mark.parametrize("earlier_bytes", ["same", "sorting before", "sorting after"])
+def test_a_retry_never_processes_again_a_copy_of_a_message_processed_before(world,
+                                                                             earlier_bytes):
+    """An admin's retry checks, one message at a time, that no earlier message of the same
+    mailbox has its Message-ID and bytes: such a copy becomes a duplicate, not a second set
+    of documents; the same Message-ID with other bytes is processed, whichever way the two
+    hashes sort (the collection's chunks check this in ``_Known``; a retry has its own
+    query, which no test reached before the fourth pipeline sample)."""
+    world.deliver(world.mail())
+    assert world.collect().total("processed") == 1
+    with world.app.app_context():
+        (first,) = db.session.scalars(select(ReceivedMessage)).all()
+        sha256 = first.sha256
+        if earlier_bytes != "same":  # the earlier message had other bytes than the retried one
+            first.sha256 = ("0" if earlier_bytes == "sorting before" else "f") * 64
+        copy = ReceivedMessage(mailbox_id=first.mailbox_id, server_id="copy-of-the-first",
+                               message_id_header=first.message_id_header, sha256=sha256,
+                               size=first.size, raw_path=first.raw_path, state=FAILED)
+        db.session.add(copy)
+        db.session.commit()
+        assert copy.message_id_header
+        outcome = retry_message(bridge_state(), copy.id)
+        documents = db.session.scalar(select(func.count()).select_from(InboxDocument).where(
+            InboxDocument.message_id == copy.id))
+    if earlier_bytes == "same":
+        assert (outcome, documents) == (DUPLICATE, 0)
+    else:
+        assert outcome == PROCESSED and documents > 0
