@@ -43,3 +43,14 @@ def test_a_collection_sweeps_a_crashed_runs_partials(world) -> None:
     report = world.collect()
     assert report.ok, report
     assert not stale.exists()
+
+
+def test_a_raw_folder_gone_during_a_run_is_made_again_private(tmp_path: Path) -> None:
+    """The pipeline makes the raw folder once per run (``folder_ready``, issue 18 fifth pass);
+    if it went missing meanwhile, the next message makes it again (0700) instead of failing."""
+    folder = tmp_path / "raw" / "7"
+    raw = RawMessageFile(folder, "m.eml", folder_ready=True)
+    raw.writer.write(b"From: a\r\n\r\nbody\r\n")
+    final, _, _ = raw.keep()
+    assert final.read_bytes() == b"From: a\r\n\r\nbody\r\n"
+    assert folder.stat().st_mode & 0o777 == 0o700
