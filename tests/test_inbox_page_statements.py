@@ -26,7 +26,7 @@ def _sent(app, client, url: str) -> list[str]:
 
 
 PAGE_STATEMENTS = 6
-"""A practitioner's list page: the session's user, the delegation setting, the lines with
+"""A practitioner's first list page: the session's user, the delegation setting, the lines with
 every count, their readings, the mailboxes with their waiting mail, the collection task. (10
 before issue 18's second PostgreSQL pass: the delegation setting read twice, the counts apart
 from the lines, the owners' names asked for the person looking, the waiting mail apart from
@@ -49,15 +49,18 @@ def test_the_list_asks_the_same_few_statements_for_2_or_50_lines(make_db_app):
     counting = [statement for statement in many
                 if "count(*)" in statement and "bridge_inbox_documents" in statement]
     assert len(counting) == 1, counting  # the lines, the tabs, the listed state, the badge
+    # further pages ask the counts apart (a page past the end would count twice)
+    assert len(_sent(app, client, "/inbox/?page=2")) == PAGE_STATEMENTS + 1
     # a tab without lines asks its counts apart, and shows them
     empty = _sent(app, client, "/inbox/?state=filed")
     assert len(empty) == PAGE_STATEMENTS, empty
     tabs = re.findall(r'data-tab="(\w+)">.*?<span class="count">(\d+)</span>',
                       client.get("/inbox/?state=filed").get_data(as_text=True), re.S)
     assert tabs == [("new", "62"), ("filed", "0"), ("removed", "0")], tabs
-    tabs = re.findall(r'data-tab="(\w+)">.*?<span class="count">(\d+)</span>',
-                      client.get("/inbox/").get_data(as_text=True), re.S)
-    assert tabs == [("new", "62"), ("filed", "0"), ("removed", "0")], tabs
+    for url in ("/inbox/", "/inbox/?page=2", "/inbox/?page=9"):  # full, 12 lines, past the end
+        tabs = re.findall(r'data-tab="(\w+)">.*?<span class="count">(\d+)</span>',
+                          client.get(url).get_data(as_text=True), re.S)
+        assert tabs == [("new", "62"), ("filed", "0"), ("removed", "0")], (url, tabs)
     # a search on SQLite: the index's presence, then the ids of a rare word's documents
     filtered = _sent(app, client, "/inbox/?q=dupont")
     extra = 2 if db_app_is_sqlite(app) else 0
