@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+from support.rows import add_received_message
 from webhook_receiver import Receiver, free_port
 
 from medshake_bridge.apiv1.tokens import create_token, find_token, revoke_token
@@ -45,18 +46,12 @@ def test_tokens_and_outbox_on_every_database(db_app):
 
 
 def test_cursor_walk_with_equal_times_on_every_database(db_app):
-    from medshake_bridge.models import InboxDocument, Mailbox, ReceivedMessage
+    from medshake_bridge.models import InboxDocument
 
     with db_app.app_context():
         user = create_user("walker", "password for tests", role="practitioner")
         token = create_token(user, ["inbox:read"]).text
-        mailbox = Mailbox(key="walk", collector="maildir")
-        db.session.add(mailbox)
-        db.session.flush()
-        message = ReceivedMessage(mailbox_id=mailbox.id, server_id="1", sha256="0" * 64,
-                                  raw_path="/dev/null", state="processed")
-        db.session.add(message)
-        db.session.flush()
+        message = add_received_message("walk", state="processed")
         same = dt.datetime(2026, 11, 27, 8, 0, 0, 123456, tzinfo=dt.UTC)
         for position in range(7):
             db.session.add(InboxDocument(

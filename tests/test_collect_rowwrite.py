@@ -10,6 +10,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from support.rows import add_received_message
 
 from medshake_bridge.collect.rowwrite import insert_documents, update_processed
 from medshake_bridge.db import db
@@ -21,12 +22,7 @@ WHEN = dt.datetime(2026, 12, 1, 9, 30, tzinfo=dt.UTC)
 
 def _stored_message() -> tuple[ReceivedMessage, int]:
     user = create_user("rowwriter", "password for tests", role="practitioner")
-    mailbox = Mailbox(key="maildir:rowwrite", collector="maildir")
-    db.session.add(mailbox)
-    db.session.flush()
-    row = ReceivedMessage(mailbox_id=mailbox.id, server_id="1", sha256="0" * 64,
-                          raw_path="/raw/1", state="stored")
-    db.session.add(row)
+    row = add_received_message("maildir:rowwrite", state="stored", raw_path="/raw/1")
     db.session.commit()
     return row, user.id
 
