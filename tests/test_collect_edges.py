@@ -818,3 +818,23 @@ def test_a_retry_never_processes_again_a_copy_of_a_message_processed_before(worl
         assert (outcome, documents) == (DUPLICATE, 0)
     else:
         assert outcome == PROCESSED and documents > 0
+
+
+@pytest.mark.parametrize("slice_size", [2, 500])
+def test_every_message_deleted_on_the_server_is_marked_so_in_slices(world, monkeypatch,
+                                                                    slice_size):
+    """The rows of the messages a collection deleted on the server are marked gone by one
+    UPDATE per slice of server ids (``MARK_SLICE``): every row, across slice boundaries (a
+    survivor of the fifth pass, the first slice started at -1, marked only the last of a
+    small collection)."""
+    from medshake_bridge.collect import pipeline
+
+    monkeypatch.setattr(pipeline, "MARK_SLICE", slice_size)
+    for n in range(5):
+        world.deliver(world.mail(subject=f"envoi {n}"))
+    (report,) = world.collect().mailboxes
+    assert (report.processed, report.deleted) == (5, 5)
+    assert world.on_server() == []
+    with world.app.app_context():
+        marks = db.session.scalars(select(ReceivedMessage.deleted_on_server_at)).all()
+    assert len(marks) == 5 and None not in marks
