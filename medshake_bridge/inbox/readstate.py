@@ -23,6 +23,13 @@ from medshake_bridge.models.mail import InboxDocument
 from medshake_bridge.models.reads import DocumentRead
 from medshake_bridge.models.settings import utcnow
 
+_UNREAD_MEMO = "_bridge_unread_"  # per request, in ``g``: the menu and the page both show it
+
+
+def unread_memo_key(user_id: int) -> str:
+    """Where this request keeps ``user_id``'s unread count (cleared when a document is read)."""
+    return f"{_UNREAD_MEMO}{user_id}"
+
 
 @dataclass(frozen=True)
 class Reader:
@@ -63,7 +70,7 @@ def record_read(document: InboxDocument, user: User, *, via: str = "") -> None:
     except IntegrityError:  # two tabs opened it at the same instant: one row is enough
         db.session.rollback()
     if has_request_context():
-        for key in [key for key in g if key.startswith("_bridge_unread_")]:
+        for key in [key for key in g if key.startswith(_UNREAD_MEMO)]:
             g.pop(key)
     detail = ", ".join(part for part in (
         via, "" if user.id == document.owner_user_id else f"for user {document.owner_user_id}")

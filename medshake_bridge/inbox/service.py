@@ -194,18 +194,22 @@ def _count_columns(user: User, owners: list[int], *, state: str, states: tuple[s
                    where: Any) -> tuple[list[tuple[str, int, Any]], bool]:
     """The capped counts as labelled scalar sub-queries ``(tab or "", cap, column)``, and
     whether the unread count was already in this request's cache (then not asked)."""
-    visible = InboxDocument.owner_user_id.in_(owners)
     columns = []
     for index, name in enumerate(states):
         cap = _list_cap(where) if name == state else TAB_COUNT_CAP
         columns.append((name, cap, _capped_column(_listed(owners, name, where), cap,
                                                   f"tab_{index}")))
-    cached = has_request_context() and f"_bridge_unread_{user.id}" in g
+    cached = has_request_context() and readstate.unread_memo_key(user.id) in g
     if not cached:
         columns.append(("", UNREAD_COUNT_CAP, _capped_column(
-            visible & (InboxDocument.state == NEW) & readstate.unread_by(user.id),
-            UNREAD_COUNT_CAP, "unread")))
+            _unread(owners, user.id), UNREAD_COUNT_CAP, "unread")))
     return columns, cached
+
+
+def _unread(owners: list[int], user_id: int) -> Any:
+    """New documents of ``owners`` not yet opened by ``user_id`` (the unread badge)."""
+    return (InboxDocument.owner_user_id.in_(owners) & (InboxDocument.state == NEW)
+            & readstate.unread_by(user_id))
 
 
 def _read_counts(user: User, state: str, states: tuple[str, ...],
@@ -213,7 +217,7 @@ def _read_counts(user: User, state: str, states: tuple[str, ...],
                  values: Any) -> InboxCounts:
     found = {name: (min(int(value or 0), cap), int(value or 0) > cap)
              for (name, cap, _), value in zip(columns, values, strict=True)}
-    cache_key = f"_bridge_unread_{user.id}"
+    cache_key = readstate.unread_memo_key(user.id)
     if cached:
         unread = g.get(cache_key)
     else:
@@ -228,15 +232,13 @@ def unread_count(user: User) -> int:
     """Unread new documents the user may see (unread *by this user*: a delegate's reading
     never changes the owner's count), counted up to 999 (shown as "999+" past it);
     computed once per request (the menu and the page both show it)."""
-    cache_key = f"_bridge_unread_{user.id}"
+    cache_key = readstate.unread_memo_key(user.id)
     if has_request_context() and cache_key in g:
         return g.get(cache_key)
     owners = sorted(readable_mail_owner_ids(user))
     count = 0
     if owners:
-        count, _ = count_capped(
-            InboxDocument.owner_user_id.in_(owners) & (InboxDocument.state == NEW)
-            & readstate.unread_by(user.id), UNREAD_COUNT_CAP)
+        count, _ = count_capped(_unread(owners, user.id), UNREAD_COUNT_CAP)
     if has_request_context():
         setattr(g, cache_key, count)
     return count
