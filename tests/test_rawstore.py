@@ -54,3 +54,18 @@ def test_a_raw_folder_gone_during_a_run_is_made_again_private(tmp_path: Path) ->
     final, _, _ = raw.keep()
     assert final.read_bytes() == b"From: a\r\n\r\nbody\r\n"
     assert folder.stat().st_mode & 0o777 == 0o700
+
+
+def test_a_collection_that_stores_mail_makes_a_loosened_raw_folder_private_again(world) -> None:
+    """The raw folder is made (and its mode checked) once per run that has new mail: a folder
+    an admin's copy left readable by others is 0700 again after the next collection (the
+    per-message check this replaced did it; the fifth mutation pass's `if not new` showed no
+    test looked)."""
+    world.deliver(world.mail())
+    assert world.collect().total("processed") == 1
+    (raw_dir,) = [path.parent for path in Path(world.app.instance_path).rglob("*.eml")
+                  if path.parent.parent.name == "raw"]
+    raw_dir.chmod(0o755)
+    world.deliver(world.mail(subject="encore"))
+    assert world.collect().total("processed") == 1
+    assert raw_dir.stat().st_mode & 0o777 == 0o700
