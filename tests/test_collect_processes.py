@@ -1,0 +1,229 @@
+"""Messages processed by forked worker processes (issue 18, sixth pass): every core works on
+the messages' own processing, and the guarantees are those of the threads (no loss, nothing
+twice, a crash of the parent or of a worker redone by the next run)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import TEST_SECRET_KEY
+from medshake_apicrypt_v1.backend import ApicryptV1Backend
+
+from medshake_bridge import bridge_state
+from medshake_bridge.collect.pipeline import (
+    FORK_MIN_MESSAGES,
+    PROCESS_POOL_CONFIG,
+    PROCESS_WORKERS_CONFIG,
+    pool_kind,
+)
+from medshake_bridge.db import engine_url
+from medshake_bridge.errors import ConfigurationError
+
+
+class Rendezvous:
+    """Each decryption leaves a file named after its process, then waits (polling files: the
+    workers share nothing else) until ``wanted`` processes other than the test's are decrypting
+    at once: a pool that ran in one process, or one message at a time, fails here."""
+
+    def __init__(self, folder: Path, wanted: int) -> None:
+        self.folder, self.wanted = folder, wanted
+        folder.mkdir()
+
+    def pids(self) -> set[int]:
+        return {int(path.name.split("-")[0]) for path in self.folder.iterdir()}
+
+    def wrap(self, decrypt):
+        def decrypt_body(backend, armour: bytes) -> bytes:
+            (self.folder / f"{os.getpid()}-{time.monotonic_ns()}").touch()
+            deadline = time.monotonic() + 60
+            while len(self.pids() - {TEST_PID}) < self.wanted:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"never {self.wanted} processes decrypting at once")
+                time.sleep(0.01)
+            return decrypt(backend, armour)
+
+        return decrypt_body
+
+
+TEST_PID = os.getpid()
+
+
+def test_worker_processes_process_the_messages_at_once_on_every_database(db_world, monkeypatch,
+                                                                          tmp_path):
+    world = db_world
+    world.app.config[PROCESS_POOL_CONFIG] = "processes"
+    world.app.config[PROCESS_WORKERS_CONFIG] = 2
+    meeting = Rendezvous(tmp_path / "decrypting", wanted=2)
+    monkeypatch.setattr(ApicryptV1Backend, "decrypt_body",
+                        meeting.wrap(ApicryptV1Backend.decrypt_body))
+    for index in range(7):
+        world.deliver(world.mail(subject=f"Résultats {index}"))
+    seen = []
+    report = world.collect(progress=lambda event, info: seen.append((event, info)))
+    assert report.ok, [m.last_error for m in world.messages()]
+    workers = meeting.pids() - {os.getpid()}
+    assert len(workers) == 2 and os.getpid() not in meeting.pids()
+    (mailbox,) = report.mailboxes
+    assert (mailbox.fetched, mailbox.processed, mailbox.documents, mailbox.deleted) == (
+        7, 7, 7, 7)
+    messages = world.messages()
+    assert {m.state for m in messages} == {"processed"}
+    assert sorted(d.message_id for d in world.documents()) == [m.id for m in messages]
+    assert sorted(m.subject for m in messages) == [f"Résultats {n}" for n in range(7)]
+    # the workers' progress reaches the caller, once per message
+    assert sorted(info["message"] for event, info in seen if event == "processed") == [
+        m.id for m in messages]
+
+
+def test_a_worker_process_that_dies_stops_the_mailbox_and_the_next_run_finishes(world,
+                                                                                 monkeypatch):
+    world.app.config[PROCESS_POOL_CONFIG] = "processes"
+    world.app.config[PROCESS_WORKERS_CONFIG] = 1
+    real = ApicryptV1Backend.decrypt_body
+    calls = {"n": 0}
+
+    def dies_on_the_third(backend, armour):
+        calls["n"] += 1  # counted in the worker's own copy
+        if calls["n"] == 3:
+            os._exit(7)  # the worker process only
+        return real(backend, armour)
+
+    monkeypatch.setattr(ApicryptV1Backend, "decrypt_body", dies_on_the_third)
+    for index in range(5):
+        world.deliver(world.mail(subject=f"Résultats {index}"))
+    report = world.collect()
+    (mailbox,) = report.mailboxes
+    assert mailbox.outcome == "error"
+    assert "ended unexpectedly (exit code 7)" in mailbox.error
+    assert "MEDSHAKE_BRIDGE_PROCESS_POOL" in mailbox.fix
+    assert len(world.on_server()) == 5  # nothing deleted after a worker's death
+    assert {m.state for m in world.messages()} == {"processed", "stored"}
+    monkeypatch.setattr(ApicryptV1Backend, "decrypt_body", real)
+    world.app.config[PROCESS_POOL_CONFIG] = "threads"
+    again = world.collect()
+    assert again.ok and again.total("fetched") == 0 and again.total("deleted") == 5
+    messages = world.messages()
+    assert len(messages) == 5 and {m.state for m in messages} == {"processed"}
+    assert sorted(d.message_id for d in world.documents()) == [m.id for m in messages]
+
+
+PARENT_KILLED = """
+import os, signal, sys, time
+from pathlib import Path
+from medshake_bridge import bridge_state, create_app, hookimpl
+from medshake_bridge.collect.pipeline import collect_all
+
+pids = Path(sys.argv[4])
+COLLECTION = os.getpid()
+
+class KillTheParent:
+    stored = 0
+
+    @hookimpl
+    def medshake_message_stored(self, message, documents):
+        if os.getpid() == COLLECTION:
+            os._exit(3)   # processed in the collection's own process: no worker was forked
+        (pids / str(os.getpid())).touch()
+        KillTheParent.stored += 1
+        if KillTheParent.stored == int(sys.argv[3]):
+            os.kill(os.getppid(), signal.SIGKILL)   # the collection's process, mid-pool
+
+# the reader slowed down after the first batch: it is still downloading when the parent dies
+from medshake_maildir.collector import MaildirCollector
+fetch_to, fetched = MaildirCollector.fetch_to, [0]
+
+def slow_fetch_to(self, server_id, dest):
+    fetched[0] += 1
+    if fetched[0] > 60:
+        time.sleep(0.02)
+    return fetch_to(self, server_id, dest)
+
+MaildirCollector.fetch_to = slow_fetch_to
+
+app = create_app({"INSTANCE_PATH": sys.argv[1], "MEDSHAKE_BRIDGE_SECRET_KEYS": [sys.argv[2]],
+                  "MEDSHAKE_BRIDGE_PROCESS_WORKERS": 2,
+                  "MEDSHAKE_BRIDGE_PLUGINS": [KillTheParent()]})
+with app.app_context():
+    collect_all(bridge_state())   # auto: this process runs no other thread
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_the_collection_killed_mid_pool_loses_nothing_and_its_workers_stop(db_world, tmp_path,
+                                                                           monkeypatch):
+    world = db_world
+    total = FORK_MIN_MESSAGES + 20  # enough for ``auto`` to fork
+    raw = world.mail(subject="Résultats")
+    for index in range(total):
+        world.deliver(raw.replace(b"Message-ID: <", f"Message-ID: <{index}.".encode(), 1))
+    pids = tmp_path / "worker-pids"
+    pids.mkdir()
+    env = dict(os.environ)
+    env.pop(PROCESS_POOL_CONFIG, None)
+    if world.backend != "sqlite":
+        env["MEDSHAKE_BRIDGE_DATABASE_URL"] = engine_url(world.app)
+    crashed = subprocess.run(
+        [sys.executable, "-c", PARENT_KILLED, world.app.instance_path, TEST_SECRET_KEY, "1",
+         str(pids)], capture_output=True, timeout=300, env=env)
+    assert crashed.returncode == -9, crashed.stderr.decode()
+    workers = {int(path.name) for path in pids.iterdir()}
+    assert 1 <= len(workers) <= 2
+    deadline = time.monotonic() + 30
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)  # a worker notices within a second that its parent is gone
+    assert not any(_alive(pid) for pid in workers)
+    assert len(world.on_server()) == total  # the kill came before any deletion
+    before = world.messages()
+    done_before = sum(m.state == "processed" for m in before)
+    assert 1 <= done_before < total
+    assert len(world.documents()) == done_before  # committed with their message, once
+    report = world.collect()
+    assert report.ok, report
+    (mailbox,) = report.mailboxes
+    # every message the killed run had not committed is stored once now (its raw file
+    # adopted when the killed run had downloaded it)
+    assert mailbox.fetched == total - len(before)
+    assert mailbox.processed == total - done_before
+    assert mailbox.deleted == total and world.on_server() == []
+    messages = world.messages()
+    assert len(messages) == total and len({m.server_id for m in messages}) == total
+    assert {m.state for m in messages} == {"processed"}
+    assert sorted(d.message_id for d in world.documents()) == sorted(m.id for m in messages)
+
+
+def test_which_workers_a_collection_uses(world):
+    with world.app.app_context():
+        state = bridge_state()
+        for value, messages, expected in (("threads", 5000, "threads"),
+                                          ("processes", 1, "processes"),
+                                          ("auto", FORK_MIN_MESSAGES - 1, "threads"),
+                                          (" Processes ", 1, "processes")):
+            world.app.config[PROCESS_POOL_CONFIG] = value
+            assert pool_kind(state, messages) == expected, value
+        world.app.config[PROCESS_POOL_CONFIG] = "auto"
+        import threading
+
+        stop = threading.Event()
+        other = threading.Thread(target=stop.wait)
+        other.start()
+        try:  # another thread could hold a lock a fork would copy held
+            assert pool_kind(state, FORK_MIN_MESSAGES) == "threads"
+        finally:
+            stop.set()
+            other.join()
+        world.app.config[PROCESS_POOL_CONFIG] = "forks"
+        with pytest.raises(ConfigurationError) as refused:
+            pool_kind(state, 1)
+        assert "auto, processes or threads" in refused.value.fix
