@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from medshake_bridge.lazy_cli import COMMAND_NAMES
 
 PROBE = r"""
@@ -61,7 +63,7 @@ except SystemExit as exc:
 heavy = ("alembic", "apscheduler", "pydantic", "flask_wtf", "limits", "medshake_bridge.apiv1",
          "medshake_bridge.views", "medshake_bridge.web", "medshake_bridge.cli.core_cmds",
          "medshake_bridge.cli.demo_cmds", "medshake_bridge.scheduler.service",
-         "babel", "flask_babel", "pytz")
+         "babel", "flask_babel", "pytz", "sqlalchemy.dialects.postgresql")
 print(json.dumps({"code": code, "imported": sorted(
     name for name in heavy if name in sys.modules)}))
 """
@@ -70,8 +72,9 @@ print(json.dumps({"code": code, "imported": sorted(
 def test_fetch_builds_an_app_without_pages_and_imports_only_its_command(tmp_path: Path) -> None:
     """``medshake-bridge fetch`` imports its own command module only and builds its app with
     ``web=False``: no page, no ``/api/v1`` schemas (pydantic), no scheduler service, no
-    Alembic (issue 18: a third of a collection process's start-up), and no Babel: a process
-    that translates nothing does not import the catalogs' machinery (``i18n``)."""
+    Alembic (issue 18: a third of a collection process's start-up), no Babel: a process
+    that translates nothing does not import the catalogs' machinery (``i18n``), and not
+    SQLAlchemy's PostgreSQL dialect on SQLite (``models.mail.declare_postgresql_options``)."""
     env = _initialised_instance(tmp_path)
     done = subprocess.run([sys.executable, "-c", FETCH_PROBE],  # noqa: S603
                           capture_output=True, text=True, timeout=120, check=False, env=env)
@@ -258,3 +261,23 @@ def test_a_collection_only_app_has_no_pages(app) -> None:
         from medshake_bridge.i18n import _
 
         assert _("Inbox") == "Boîte de réception"
+
+
+@pytest.mark.parametrize("make_db_app", ["postgresql"], indirect=True)
+def test_a_postgresql_engine_gives_the_search_index_its_options(db_app) -> None:
+    """The trigram index's PostgreSQL options are declared when a PostgreSQL engine is built
+    (not with the model, which would import the dialect everywhere): DDL made from the models
+    is then the migration's."""
+    from sqlalchemy.dialects import postgresql
+    from sqlalchemy.schema import CreateIndex
+
+    from medshake_bridge.db import db
+    from medshake_bridge.models.mail import SEARCH_INDEX, InboxDocument
+
+    with db_app.app_context():
+        assert db.engine.dialect.name == "postgresql"
+    index = next(index for index in InboxDocument.__table__.indexes
+                 if index.name == SEARCH_INDEX)
+    ddl = str(CreateIndex(index).compile(dialect=postgresql.dialect()))
+    assert ddl == (f"CREATE INDEX {SEARCH_INDEX} ON bridge_inbox_documents "
+                   "USING gin (search_text gin_trgm_ops) WITH (fastupdate = off)")
