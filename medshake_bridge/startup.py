@@ -16,11 +16,22 @@ Only the program's own start-up is paused (``main()`` called without arguments, 
 script does): a test or a host that calls the command line in its own process is left alone.
 What the pause leaves uncollected is the start-up's own cyclic garbage, made once: 73 objects
 (about 20 KB) when measured.
+
+Frozen objects are not collected when the interpreter exits either, which also spares the
+exit the walk over them (about 0.12 s of CPU measured, issue 18). The one resource among them
+that the exit's collection used to release is the app's pool of database connections (SQLite
+then checkpoints and removes its ``-wal`` and ``-shm`` files; a server sees the connection
+closed properly): :func:`start_up_done` closes it at exit explicitly.
 """
 
 from __future__ import annotations
 
+import atexit
 import gc
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 _paused = False  # this module paused the collector and has not resumed it yet
 
@@ -43,6 +54,25 @@ def resume_collection(*, freeze: bool) -> None:
     if freeze:
         gc.freeze()
     gc.enable()
+
+
+def start_up_done(app: Flask) -> None:
+    """``app`` is built: end the pause (if :func:`pause_collection` made one) freezing what is
+    alive, and close ``app``'s pooled database connections when the program exits, as the
+    exit's garbage collection did before the freeze."""
+    if not _paused:
+        return
+    resume_collection(freeze=True)
+    atexit.register(close_database, app)
+
+
+def close_database(app: Flask) -> None:
+    """Close the pooled connections of ``app``'s bridge engine, if it built one and owns it."""
+    from medshake_bridge.db import app_database
+
+    database = app_database(app)
+    if database.owned and database.engine is not None:
+        database.engine.dispose()
 
 
 def collection_paused() -> bool:

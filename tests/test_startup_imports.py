@@ -171,12 +171,17 @@ def test_fetch_collects_garbage_again_once_its_app_is_built(tmp_path: Path) -> N
     """The start-up pause of the garbage collector (``medshake_bridge.startup``) ends when
     the app is built: the collection itself runs with the collector on, and the start-up's
     objects (the app, SQLAlchemy, the plugins: over 50,000) are frozen, never walked again.
+    Frozen, the engine's pool is not collected at exit: it is closed explicitly, so SQLite
+    still checkpoints and removes its -wal and -shm files when the command ends.
     ``fetch --help`` builds no app: the collector is on again when ``main()`` returns."""
     env = _initialised_instance(tmp_path)
     run = _gc_probe(env, "fetch", "--jobs", "1")
     assert run["code"] in (0, None), run
     assert run["enabled_during_command"] is True and run["enabled_after"] is True
     assert run["frozen_during_command"] > 50_000, run
+    database = tmp_path / "instance" / "medshake_bridge.db"
+    assert database.is_file()
+    assert [path.name for path in database.parent.glob("medshake_bridge.db-*")] == []
     helped = _gc_probe(env, "fetch", "--help")
     assert helped["code"] in (0, None) and helped["enabled_after"] is True, helped
     assert helped["frozen_after"] == 0 and "enabled_during_command" not in helped, helped

@@ -46,7 +46,7 @@ def _create_app():
     ctx = click.get_current_context(silent=True)
     name = ctx.info_name if ctx is not None else None
     app = create_app(web=name not in COLLECTION_ONLY)
-    startup.resume_collection(freeze=True)  # the start-up is over (see get_command)
+    startup.start_up_done(app)  # the start-up is over (see get_command)
     return app
 
 
