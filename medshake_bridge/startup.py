@@ -19,7 +19,9 @@ What the pause leaves uncollected is the start-up's own cyclic garbage, made onc
 
 Frozen objects are not collected when the interpreter exits either, which also spares the
 exit the walk over them (about 0.12 s of CPU measured, issue 18). The one resource among them
-that the exit's collection used to release is the app's pool of database connections (SQLite
+that the exit's collection used to release (the objects with a finalizer alive at the freeze:
+the standard streams, the SQLite connection and its statements, a click context manager) is
+the app's pool of database connections (SQLite
 then checkpoints and removes its ``-wal`` and ``-shm`` files; a server sees the connection
 closed properly): :func:`start_up_done` closes it at exit explicitly.
 """
