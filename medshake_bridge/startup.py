@@ -2,10 +2,10 @@
 
 Importing SQLAlchemy, the models and the plugins and building the app make about 130,000
 objects that live as long as the process. Python's cyclic garbage collector walked them again
-and again while they were being made: in a ``medshake-bridge fetch`` of an empty mailbox, 189
-young and middle collections and one full one, 40 to 78 ms of CPU out of 0.6 to 0.7 s (timed
-with ``gc.callbacks``, issue 18); with the pause, 69 collections (while Flask is imported,
-before the command is known) and about 10 ms. ``medshake-bridge fetch`` and
+and again while they were being made: in a ``medshake-bridge fetch`` of an empty mailbox, 209
+young, 19 middle and one full collection, 47 to 78 ms of CPU out of 0.6 to 0.7 s (timed with
+``gc.callbacks``, issue 18); with the pause, 69 collections (while Flask is imported, before
+the command is known) and about 10 ms. ``medshake-bridge fetch`` and
 ``send`` (:data:`~medshake_bridge.lazy_cli.COLLECTION_ONLY`), run as the program, pause the
 collector from the moment the command is known until their app is built, then move what is
 alive to the permanent generation (:func:`gc.freeze`, which Python's documentation describes
