@@ -65,6 +65,7 @@ class BridgeCLI(FlaskGroup):
         self.params.append(click.Option(
             ["--version"], is_flag=True, expose_value=False, is_eager=True,
             callback=_print_version, help="Show the medshake-bridge version and exit."))
+        self._as_program = False  # main() runs as the program (see main)
 
     def main(self, args: Any = None, *rest: Any, **kwargs: Any) -> Any:
         """Run the command line; as the program (``args`` not given: ``sys.argv``), a
@@ -84,7 +85,7 @@ class BridgeCLI(FlaskGroup):
         ``fetch`` and ``send`` run as the program pause the cyclic garbage collector from
         here (before their modules, SQLAlchemy, the models and the plugins are imported)
         until :func:`_create_app` has built their app (:mod:`medshake_bridge.startup`)."""
-        if name in COLLECTION_ONLY and getattr(self, "_as_program", False):
+        if name in COLLECTION_ONLY and self._as_program:
             startup.pause_collection()
         command = load_command(name)
         if command is not None:
