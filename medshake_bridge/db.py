@@ -67,7 +67,12 @@ class AppDatabase:
 
     def get_engine(self) -> Engine:
         if self.engine is None:
-            self.engine = self.make_engine()
+            engine = self.make_engine()
+            if engine.dialect.name == "postgresql":
+                from medshake_bridge.models.mail import declare_postgresql_options
+
+                declare_postgresql_options()  # see there: not imported for other databases
+            self.engine = engine
         return self.engine
 
 

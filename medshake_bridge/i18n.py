@@ -12,16 +12,17 @@ preferred language among those offered, else French.
 
 from __future__ import annotations
 
+import threading
 from io import BytesIO
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from babel import support
-from babel.messages.catalog import Catalog
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from flask import Flask, current_app, has_app_context, has_request_context, request
-from flask_babel import Babel, Domain, get_locale
+
+if TYPE_CHECKING:  # Babel and Flask-Babel are imported on first use (see _bridge_domain)
+    from babel import support
+    from babel.messages.catalog import Catalog
+    from flask_babel import Domain
 
 TRANSLATIONS = Path(__file__).parent / "translations"
 LANGUAGES: tuple[str, ...] = ("fr", "en")
@@ -30,24 +31,73 @@ LANGUAGE_COOKIE = "medshake_bridge_lang"
 LANGUAGE_NAMES = {"fr": "Français", "en": "English"}
 
 
-class CatalogDomain(Domain):
-    """A Flask-Babel domain that reads ``.po`` catalogs directly (compiled in memory, cached)."""
+_made: dict[str, Any] = {}  # "class" and "domain", each made once (under _making)
+_making = threading.Lock()
 
-    def __init__(self, folder: Path) -> None:
-        super().__init__(translation_directories=[str(folder)], domain="messages")
-        self.folder = folder
 
-    def get_translations(self) -> support.NullTranslations:
-        language = _page_less_language()
-        if language is None:
-            locale = get_locale()
-            if locale is None:
-                return support.NullTranslations()
-            language = str(locale.language)
-        key = (language, "messages")
-        if key not in self.cache:
-            self.cache[key] = load_catalog(self.folder, language)
-        return self.cache[key]
+def _catalog_domain_class() -> type[Domain]:
+    """:class:`CatalogDomain`, defined when first asked for: importing Babel and Flask-Babel
+    (dates, numbers, time zones, the catalog readers: 28 modules) cost every process about
+    19 ms of CPU at start-up, and a process without pages (``medshake-bridge fetch``) may
+    translate nothing (issue 18). The class and :data:`BRIDGE_DOMAIN` are the same objects
+    for every caller and thread."""
+    made = _made.get("class")
+    if made is not None:
+        return made
+    with _making:
+        if "class" not in _made:
+            _made["class"] = _define_catalog_domain()
+    return _made["class"]
+
+
+def _define_catalog_domain() -> type[Domain]:
+    from babel import support
+    from flask_babel import Domain, get_locale
+
+    class CatalogDomain(Domain):
+        """A Flask-Babel domain that reads ``.po`` catalogs directly (compiled in memory,
+        cached)."""
+
+        def __init__(self, folder: Path) -> None:
+            super().__init__(translation_directories=[str(folder)], domain="messages")
+            self.folder = folder
+
+        def get_translations(self) -> support.NullTranslations:
+            language = _page_less_language()
+            if language is None:
+                locale = get_locale()
+                if locale is None:
+                    return support.NullTranslations()
+                language = str(locale.language)
+            key = (language, "messages")
+            if key not in self.cache:
+                self.cache[key] = load_catalog(self.folder, language)
+            return self.cache[key]
+
+    CatalogDomain.__module__, CatalogDomain.__qualname__ = __name__, "CatalogDomain"
+    return CatalogDomain
+
+
+def _bridge_domain() -> Domain:
+    """:data:`BRIDGE_DOMAIN`, made on first use (one per process, as when it was made at
+    import)."""
+    made = _made.get("domain")
+    if made is not None:
+        return made
+    domain_class = _catalog_domain_class()
+    with _making:
+        if "domain" not in _made:
+            _made["domain"] = domain_class(TRANSLATIONS)
+    return _made["domain"]
+
+
+def __getattr__(name: str) -> Any:
+    """``CatalogDomain`` and ``BRIDGE_DOMAIN``, built on first use (PEP 562)."""
+    if name == "CatalogDomain":
+        return _catalog_domain_class()
+    if name == "BRIDGE_DOMAIN":
+        return _bridge_domain()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _page_less_language() -> str | None:
@@ -68,6 +118,8 @@ def read_catalogs(folder: Path, language: str) -> Catalog | None:
                    key=lambda path: (path.name != "messages.po", path.name))
     if not files:
         return None
+    from babel.messages.pofile import read_po
+
     merged: Catalog | None = None
     for path in files:
         with path.open("rb") as handle:
@@ -87,6 +139,9 @@ def read_catalogs(folder: Path, language: str) -> Catalog | None:
 def load_catalog(folder: Path, language: str) -> support.NullTranslations:
     """Compile the merged catalogs of ``language``; none translates nothing (English is the
     source language)."""
+    from babel import support
+    from babel.messages.mofile import write_mo
+
     catalog = read_catalogs(folder, language)
     if catalog is None:
         return support.NullTranslations()
@@ -96,16 +151,13 @@ def load_catalog(folder: Path, language: str) -> support.NullTranslations:
     return support.Translations(fp=buffer, domain="messages")
 
 
-BRIDGE_DOMAIN = CatalogDomain(TRANSLATIONS)
-
-
 def _(message: str, **variables: Any) -> str:
     """Translate ``message`` with the bridge's catalog (``%(name)s`` placeholders)."""
-    return BRIDGE_DOMAIN.gettext(message, **variables)
+    return _bridge_domain().gettext(message, **variables)
 
 
 def ngettext(singular: str, plural: str, num: int, **variables: Any) -> str:
-    return BRIDGE_DOMAIN.ngettext(singular, plural, num, **variables)
+    return _bridge_domain().ngettext(singular, plural, num, **variables)
 
 
 def select_language() -> str:
@@ -120,6 +172,8 @@ def select_language() -> str:
 
 def current_language() -> str:
     """``"en"`` or ``"fr"``: which of the declared labels (label_fr / label_en) to show."""
+    from flask_babel import get_locale
+
     locale = get_locale()
     return "en" if locale is not None and locale.language == "en" else "fr"
 
@@ -129,6 +183,8 @@ def init_babel(app: Flask) -> bool:
     app.jinja_env.add_extension("jinja2.ext.i18n")
     if "babel" in app.extensions:
         return False
+    from flask_babel import Babel
+
     Babel(app, locale_selector=select_language, default_locale=DEFAULT_LANGUAGE,
           default_translation_directories=str(TRANSLATIONS))
     return True
@@ -142,7 +198,7 @@ def template_helpers() -> dict[str, Any]:
     lookups of werkzeug's proxies), and the inbox list translates about 450 strings a page.
     The result is the same as :func:`_` and :func:`ngettext` give during this request.
     """
-    translations = BRIDGE_DOMAIN.get_translations()
+    translations = _bridge_domain().get_translations()
     lookup, plural_lookup = translations.ugettext, translations.ungettext
 
     def page_gettext(message: str, **variables: Any) -> str:

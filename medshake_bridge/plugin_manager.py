@@ -74,10 +74,13 @@ class PluginLoader:
 
     def _load_entry_point(self, ep: EntryPoint) -> None:
         dist = ep.dist
+        # One read of the distribution's METADATA for both (``dist.version`` reads and parses
+        # the file again: about 0.2 ms of CPU per plugin at every start, issue 18).
+        metadata = dist.metadata if dist else None
         record = PluginRecord(
             ep.name, "loaded",
-            version=dist.version if dist else "",
-            distribution=dist.metadata["Name"] if dist else "",
+            version=metadata["Version"] if metadata is not None else "",
+            distribution=metadata["Name"] if metadata is not None else "",
         )
         record.builtin = record.distribution == HOST_DISTRIBUTION
         if ep.name in self.disabled:

@@ -12,6 +12,7 @@ from typing import Any
 import click
 from flask.cli import FlaskGroup, ScriptInfo
 
+from medshake_bridge import startup
 from medshake_bridge.cli import group as _group
 from medshake_bridge.lazy_cli import (
     COLLECTION_ONLY,
@@ -44,7 +45,9 @@ def _create_app():
 
     ctx = click.get_current_context(silent=True)
     name = ctx.info_name if ctx is not None else None
-    return create_app(web=name not in COLLECTION_ONLY)
+    app = create_app(web=name not in COLLECTION_ONLY)
+    startup.start_up_done(app)  # the start-up is over (see get_command)
+    return app
 
 
 class BridgeCLI(FlaskGroup):
@@ -62,10 +65,28 @@ class BridgeCLI(FlaskGroup):
         self.params.append(click.Option(
             ["--version"], is_flag=True, expose_value=False, is_eager=True,
             callback=_print_version, help="Show the medshake-bridge version and exit."))
+        self._as_program = False  # main() runs as the program (see main)
+
+    def main(self, args: Any = None, *rest: Any, **kwargs: Any) -> Any:
+        """Run the command line; as the program (``args`` not given: ``sys.argv``), a
+        collection-only command pauses the garbage collector during its start-up (see
+        :func:`get_command`). The pause never outlives this call."""
+        self._as_program = args is None
+        try:
+            return super().main(args, *rest, **kwargs)
+        finally:
+            self._as_program = False
+            startup.resume_collection(freeze=False)  # e.g. ``fetch --help``: no app was built
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         """A bridge command imports its own module only (see :func:`load_command`); other
-        names are Flask's business (plugins' commands on the app)."""
+        names are Flask's business (plugins' commands on the app).
+
+        ``fetch`` and ``send`` run as the program pause the cyclic garbage collector from
+        here (before their modules, SQLAlchemy, the models and the plugins are imported)
+        until :func:`_create_app` has built their app (:mod:`medshake_bridge.startup`)."""
+        if name in COLLECTION_ONLY and self._as_program:
+            startup.pause_collection()
         command = load_command(name)
         if command is not None:
             return command
