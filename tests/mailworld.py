@@ -97,3 +97,22 @@ def db_world(make_db_app, tmp_path, monkeypatch) -> World:
     world = World(app, tmp_path, monkeypatch)
     world.backend = make_db_app.backend
     return world
+
+
+PER_MAILBOX = 4
+
+
+@pytest.fixture
+def two_full(world):
+    """Bob's and Carol's own Maildirs, PER_MAILBOX sandbox messages waiting in each."""
+    world.carol_maildir = world.tmp / "maildirs" / CAROL
+    for sub in ("cur", "new", "tmp"):
+        (world.carol_maildir / sub).mkdir(parents=True)
+    with world.app.app_context():
+        world.carol = world.add_user("carol", CAROL, world.carol_maildir)
+    for number in range(PER_MAILBOX):
+        world.deliver(world.mail())
+        mail = sandbox_mail(world.net, world.tmp / "sender-work", sender=ALICE,
+                            recipient=CAROL, text=HPRIM_LAB)
+        seed_maildir(world.carol_maildir, mail, f"1700000000.M{number}P1.carol")
+    return world

@@ -8,32 +8,19 @@ import time
 
 import pytest
 from mailbuild import HPRIM_LAB, sandbox_mail, seed_maildir
-from mailworld import ALICE, CAROL
+from mailworld import ALICE, CAROL, PER_MAILBOX
 from sqlalchemy import func, select
 
 from medshake_bridge import bridge_state
-from medshake_bridge.collect.pipeline import WORKERS_CONFIG, collect_all, collect_workers
+from medshake_bridge.collect.pipeline import (
+    PROCESS_POOL_CONFIG,
+    WORKERS_CONFIG,
+    collect_all,
+    collect_workers,
+)
 from medshake_bridge.db import db
 from medshake_bridge.errors import ConfigurationError
 from medshake_bridge.models.mail import ReceivedMessage
-
-PER_MAILBOX = 4
-
-
-@pytest.fixture
-def two_full(world):
-    """Bob's and Carol's own Maildirs, PER_MAILBOX sandbox messages waiting in each."""
-    world.carol_maildir = world.tmp / "maildirs" / CAROL
-    for sub in ("cur", "new", "tmp"):
-        (world.carol_maildir / sub).mkdir(parents=True)
-    with world.app.app_context():
-        world.carol = world.add_user("carol", CAROL, world.carol_maildir)
-    for number in range(PER_MAILBOX):
-        world.deliver(world.mail())
-        mail = sandbox_mail(world.net, world.tmp / "sender-work", sender=ALICE,
-                            recipient=CAROL, text=HPRIM_LAB)
-        seed_maildir(world.carol_maildir, mail, f"1700000000.M{number}P1.carol")
-    return world
 
 
 def _events(world, workers: int):
@@ -49,6 +36,7 @@ def _events(world, workers: int):
 
 def test_two_mailboxes_are_collected_at_the_same_time_without_loss_or_duplicate(two_full):
     world = two_full
+    world.app.config[PROCESS_POOL_CONFIG] = "threads"  # forked processes: test_collect_processes
     report, seen = _events(world, workers=2)
     assert report.ok, report
     assert [m.fetched for m in report.mailboxes] == [PER_MAILBOX, PER_MAILBOX]

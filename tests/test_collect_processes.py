@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 from conftest import TEST_SECRET_KEY
+from mailworld import PER_MAILBOX
 from medshake_apicrypt_v1.backend import ApicryptV1Backend
+from medshake_maildir.collector import MaildirCollector
 
 from medshake_bridge import bridge_state
 from medshake_bridge.collect.pipeline import (
@@ -227,3 +229,50 @@ def test_which_workers_a_collection_uses(world):
         with pytest.raises(ConfigurationError) as refused:
             pool_kind(state, 1)
         assert "auto, processes or threads" in refused.value.fix
+
+
+def test_mailboxes_collected_at_once_each_in_its_own_process(two_full, monkeypatch, tmp_path):
+    world = two_full
+    world.app.config[PROCESS_POOL_CONFIG] = "processes"
+    meeting = Rendezvous(tmp_path / "decrypting", wanted=2)
+    monkeypatch.setattr(ApicryptV1Backend, "decrypt_body",
+                        meeting.wrap(ApicryptV1Backend.decrypt_body))
+    seen = []
+    report = world.collect(workers=2, progress=lambda event, info: seen.append((event, info)))
+    assert report.ok, report
+    assert len(meeting.pids() - {os.getpid()}) >= 2 and os.getpid() not in meeting.pids()
+    # in the plan's order (Bob, then Carol), whichever finished first
+    assert [m.owners for m in report.mailboxes] == [[world.bob], [world.carol]]
+    assert [(m.fetched, m.processed, m.deleted) for m in report.mailboxes] == [
+        (PER_MAILBOX, PER_MAILBOX, PER_MAILBOX)] * 2
+    assert [event for event, _ in seen].count("mailbox-done") == 2
+    assert [event for event, _ in seen].count("processed") == 2 * PER_MAILBOX
+    messages = world.messages()
+    assert len(messages) == 2 * PER_MAILBOX and {m.state for m in messages} == {"processed"}
+    assert sorted(d.message_id for d in world.documents()) == [m.id for m in messages]
+
+
+def test_a_mailbox_process_that_dies_fails_its_mailbox_only(two_full, monkeypatch):
+    world = two_full
+    world.app.config[PROCESS_POOL_CONFIG] = "processes"
+    fetch_to = MaildirCollector.fetch_to
+    carols = str(world.carol_maildir)
+
+    def dies_in_carols_mailbox(self, server_id, dest):
+        if str(self.folder) == carols:
+            os._exit(5)  # Carol's mailbox process, while downloading
+        return fetch_to(self, server_id, dest)
+
+    monkeypatch.setattr(MaildirCollector, "fetch_to", dies_in_carols_mailbox)
+    report = world.collect(workers=2)
+    bob, carol = report.mailboxes
+    assert bob.outcome == "ok" and bob.processed == PER_MAILBOX
+    assert carol.outcome == "error" and carol.owners == [world.carol]
+    assert "ended unexpectedly (exit code 5)" in carol.error
+    assert PROCESS_POOL_CONFIG in carol.fix
+    assert len(list((world.carol_maildir / "new").iterdir())) == PER_MAILBOX  # all kept there
+    monkeypatch.setattr(MaildirCollector, "fetch_to", fetch_to)
+    again = world.collect(workers=2)
+    assert again.ok, again
+    assert [m.processed for m in again.mailboxes] == [0, PER_MAILBOX]
+    assert len(world.documents()) == 2 * PER_MAILBOX

@@ -14,6 +14,7 @@ import email
 import email.policy
 import json
 import logging
+import multiprocessing.connection
 import os
 import pickle
 import queue
@@ -252,6 +253,11 @@ def collect_all(state: BridgeState, *, user_id: int | None = None, dry_run: bool
                                                     progress=progress, retry_now=retry_now))
         return report
     processing = process_workers(state, at_once)
+    if pool_kind(state, FORK_MIN_MESSAGES) == PROCESSES:
+        report.mailboxes.extend(_collect_in_processes(
+            state, plans, at_once, progress, dry_run=dry_run, retry_now=retry_now,
+            processing=processing))
+        return report
     said = threading.Lock()
 
     def serialised(event: str, info: dict[str, Any]) -> None:
@@ -267,6 +273,80 @@ def collect_all(state: BridgeState, *, user_id: int | None = None, dry_run: bool
 
     with ThreadPoolExecutor(max_workers=at_once, thread_name_prefix="collect") as pool:
         report.mailboxes.extend(pool.map(one, plans))
+    return report
+
+
+def _collect_in_processes(state: BridgeState, plans: list[MailboxPlan], at_once: int,
+                          progress: Progress, **options: Any) -> list[MailboxReport]:
+    """Collect up to ``at_once`` mailboxes at a time, each in a forked process (its reader
+    and its processing on every core, not in threads sharing one interpreter lock).
+
+    Each child collects its mailbox exactly as a thread would (:func:`collect_mailbox`, under
+    the mailbox's lock) and sends its progress events and its report through its own pipe (a
+    pipe starts no thread in the child, which may then fork its own processing workers). A
+    child that dies without its report gives its mailbox an error report: whatever it had
+    committed stays, the next collection finishes the rest.
+    """
+    forked.release_connections(db)
+    context = forked.fork_context()
+    reports: dict[int, MailboxReport] = {}
+    running: dict[Any, tuple[int, Any]] = {}  # reading end -> (plan index, process)
+    waiting = list(enumerate(plans))
+    parent = os.getpid()
+    while waiting or running:
+        while waiting and len(running) < at_once:
+            index, plan = waiting.pop(0)
+            reading, writing = context.Pipe(duplex=False)
+            child = context.Process(target=_mailbox_child,  # may fork its own workers
+                                    name=f"collect-{index}",
+                                    args=(state, plan, writing, parent, options))
+            child.start()
+            writing.close()
+            running[reading] = (index, child)
+        for reading in multiprocessing.connection.wait(list(running)):
+            index, child = running[reading]
+            try:
+                kind, payload = reading.recv()
+            except EOFError:  # the child ended: with its report sent, or died
+                reading.close()
+                del running[reading]
+                child.join()
+                if index not in reports:
+                    reports[index] = _died(plans[index], child.exitcode)
+                    progress("mailbox-done", {"report": reports[index]})
+                continue
+            if kind == "report":
+                reports[index] = payload
+            progress("mailbox-done" if kind == "report" else kind,
+                     {"report": payload} if kind == "report" else payload)
+    return [reports[index] for index in range(len(plans))]
+
+
+def _mailbox_child(state: BridgeState, plan: MailboxPlan, writing: Any, parent: int,
+                   options: dict[str, Any]) -> None:
+    """A forked child collecting one mailbox (see :func:`_collect_in_processes`)."""
+    forked.started_in_child()
+    sending = threading.Lock()  # the child's own processing threads report too
+
+    def forward(event: str, info: dict[str, Any]) -> None:
+        if event != "mailbox-done" and not forked.parent_is_gone(parent):
+            with sending:
+                writing.send((event, info))
+
+    with state.app.app_context():
+        report = collect_mailbox(state, plan, progress=forward, **options)
+    writing.send(("report", report))
+    writing.close()
+
+
+def _died(plan: MailboxPlan, exitcode: int | None) -> MailboxReport:
+    report = MailboxReport(plan.identity.key, list(plan.owners), outcome="error")
+    report.error = (f"the collection of this mailbox ended unexpectedly (exit code "
+                    f"{exitcode}); what it had stored is kept and the next collection "
+                    f"finishes it")
+    report.fix = ("see the log of the collection; if it happens again, set "
+                  f"{PROCESS_POOL_CONFIG}=threads")
+    report.cause = TRANSIENT
     return report
 
 
