@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from multiprocessing.context import ForkProcess
 from pathlib import Path
 
 import pytest
@@ -276,3 +277,25 @@ def test_a_mailbox_process_that_dies_fails_its_mailbox_only(two_full, monkeypatc
     assert again.ok, again
     assert [m.processed for m in again.mailboxes] == [0, PER_MAILBOX]
     assert len(world.documents()) == 2 * PER_MAILBOX
+
+
+def test_where_no_process_can_be_forked_the_collection_runs_in_threads(two_full, monkeypatch,
+                                                                       caplog):
+    world = two_full
+    world.app.config[PROCESS_POOL_CONFIG] = "processes"
+    forks = []
+
+    def refused(process):
+        forks.append(process.name)
+        raise OSError(11, "Resource temporarily unavailable")  # fork's EAGAIN: process limit
+
+    monkeypatch.setattr(ForkProcess, "_Popen", staticmethod(refused))
+    report = world.collect(workers=2)
+    assert report.ok, report
+    assert [(m.fetched, m.processed, m.deleted) for m in report.mailboxes] == [
+        (PER_MAILBOX, PER_MAILBOX, PER_MAILBOX)] * 2
+    assert len(world.documents()) == 2 * PER_MAILBOX
+    # each mailbox's process was refused, then each mailbox's processing workers
+    assert [name for name in forks if name.startswith("collect-process")] and [
+        name for name in forks if not name.startswith("collect-process")]
+    assert "collected here" in caplog.text and "threads instead" in caplog.text

@@ -300,10 +300,18 @@ def _collect_in_processes(state: BridgeState, plans: list[MailboxPlan], at_once:
             child = context.Process(target=_mailbox_child,  # may fork its own workers
                                     name=f"collect-{index}",
                                     args=(state, plan, writing, parent, options))
-            child.start()
+            try:
+                child.start()
+            except (OSError, AssertionError) as exc:  # no fork here: collected in this one
+                log.warning("mailbox %s: no process could be forked (%s): collected here",
+                            plan.identity.key, exc)
+                reading.close()
+                writing.close()
+                reports[index] = collect_mailbox(state, plan, progress=progress, **options)
+                continue
             writing.close()
             running[reading] = (index, child)
-        for reading in multiprocessing.connection.wait(list(running)):
+        for reading in multiprocessing.connection.wait(list(running)) if running else ():
             index, child = running[reading]
             try:
                 kind, payload = reading.recv()
@@ -729,8 +737,12 @@ class _Overlap:
         if not self._enabled:
             return self
         if self._kind == PROCESSES:
-            self._start_processes()
-            return self
+            try:
+                self._start_processes()
+                return self
+            except (OSError, AssertionError) as exc:  # no fork here (limits, a daemon child)
+                log.warning("processing workers could not be forked (%s): threads instead", exc)
+                self._stop_started()
         self._workers = [
             threading.Thread(target=self._run, args=(report, self._queue.get, self._handled),
                              daemon=True, name="collect-process" if len(self._reports) == 1
@@ -839,6 +851,15 @@ class _Overlap:
         self._gatherer = threading.Thread(target=self._gather, daemon=True,
                                           name="collect-gather")
         self._gatherer.start()
+
+    def _stop_started(self) -> None:
+        """After a failed start: end the workers already forked, go back to threads."""
+        for process in self._workers:
+            if process.pid is not None:
+                process.kill()
+                process.join()
+        self._kind, self._workers, self._stopped = THREADS, [], None
+        self._queue = queue.Queue(maxsize=self._queue_size)
 
     def _child(self, index: int, parent: int) -> None:
         """A worker process: the thread worker's loop, its events sent to the parent after
