@@ -299,3 +299,32 @@ def test_where_no_process_can_be_forked_the_collection_runs_in_threads(two_full,
     assert [name for name in forks if name.startswith("collect-process")] and [
         name for name in forks if not name.startswith("collect-process")]
     assert "collected here" in caplog.text and "threads instead" in caplog.text
+
+
+def _connection_seen_by_a_child(engine, answer) -> None:
+    with engine.connect() as connection:
+        answer.send(id(connection.connection.dbapi_connection))
+    answer.close()
+
+
+def test_a_forked_child_never_uses_a_pooled_connection_of_its_parent(tmp_path):
+    from sqlalchemy import create_engine, text
+
+    from medshake_bridge.collect import forked
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'pool.db'}")
+    with engine.connect() as connection:  # opened before the guard existed, then pooled
+        connection.execute(text("select 1"))
+        parents = id(connection.connection.dbapi_connection)
+    context = forked.fork_context()  # installs the guard on every pool
+    receiving, sending = context.Pipe(duplex=False)
+    child = context.Process(target=_connection_seen_by_a_child, args=(engine, sending))
+    child.start()
+    sending.close()
+    childs = receiving.recv()
+    child.join()
+    assert child.exitcode == 0
+    assert childs != parents  # the child opened its own
+    with engine.connect() as connection:  # the parent's is still its own, in its pool
+        assert id(connection.connection.dbapi_connection) == parents
+    engine.dispose()

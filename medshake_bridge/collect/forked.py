@@ -36,6 +36,7 @@ _INHERITED: list[Any] = []
 _GUARD_LOCK = threading.Lock()
 _guarded = False
 _in_child = False  # set by :func:`started_in_child`
+_guard_pid = 0  # the process that installed the guard
 
 
 def fork_supported() -> bool:
@@ -70,6 +71,8 @@ def guard_connection_pools() -> None:
     with _GUARD_LOCK:
         if _guarded:
             return
+        global _guard_pid
+        _guard_pid = os.getpid()
         event.listen(Pool, "connect", _remember_owner)
         event.listen(Pool, "checkout", _refuse_inherited)
         _guarded = True
@@ -82,8 +85,8 @@ def _remember_owner(dbapi_connection: Any, record: Any) -> None:
 def _refuse_inherited(dbapi_connection: Any, record: Any, proxy: Any) -> None:
     pid = os.getpid()
     owner = record.info.get("pid")
-    if owner is None:  # opened before the guard existed: in a child, by the parent
-        owner = record.info["pid"] = 0 if _in_child else pid
+    if owner is None:  # opened before the guard existed: in a forked child, by an ancestor
+        owner = record.info["pid"] = 0 if _in_child or pid != _guard_pid else pid
     if owner != pid:
         _INHERITED.append(dbapi_connection)
         record.dbapi_connection = proxy.dbapi_connection = None
