@@ -77,6 +77,21 @@ class World:
             db.session.expunge_all()
             return rows
 
+    def with_carol(self, messages: int) -> World:
+        """Carol with her own Maildir too, and ``messages`` sandbox messages waiting in
+        Bob's and in hers (mailboxes collected side by side)."""
+        self.carol_maildir = self.tmp / "maildirs" / CAROL
+        for sub in ("cur", "new", "tmp"):
+            (self.carol_maildir / sub).mkdir(parents=True)
+        with self.app.app_context():
+            self.carol = self.add_user("carol", CAROL, self.carol_maildir)
+        for number in range(messages):
+            self.deliver(self.mail())
+            mail = sandbox_mail(self.net, self.tmp / "sender-work", sender=ALICE,
+                                recipient=CAROL, text=HPRIM_LAB)
+            seed_maildir(self.carol_maildir, mail, f"1700000000.M{number}P1.carol")
+        return self
+
     def on_server(self) -> list[Path]:
         return sorted(p for sub in ("new", "cur") for p in (self.maildir / sub).iterdir())
 
@@ -105,14 +120,4 @@ PER_MAILBOX = 4
 @pytest.fixture
 def two_full(world):
     """Bob's and Carol's own Maildirs, PER_MAILBOX sandbox messages waiting in each."""
-    world.carol_maildir = world.tmp / "maildirs" / CAROL
-    for sub in ("cur", "new", "tmp"):
-        (world.carol_maildir / sub).mkdir(parents=True)
-    with world.app.app_context():
-        world.carol = world.add_user("carol", CAROL, world.carol_maildir)
-    for number in range(PER_MAILBOX):
-        world.deliver(world.mail())
-        mail = sandbox_mail(world.net, world.tmp / "sender-work", sender=ALICE,
-                            recipient=CAROL, text=HPRIM_LAB)
-        seed_maildir(world.carol_maildir, mail, f"1700000000.M{number}P1.carol")
-    return world
+    return world.with_carol(PER_MAILBOX)

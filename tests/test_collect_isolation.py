@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from mailbuild import HPRIM_LAB, sandbox_mail, seed_maildir
-from mailworld import ALICE, BOB, CAROL
+from mailworld import BOB
 from sqlalchemy import select, update
 from web_helpers import login, post
 
@@ -24,16 +23,7 @@ PASSWORD = "password for tests"
 @pytest.fixture
 def two(world):
     """Bob (the world's Maildir) and Carol with her own Maildir, one message each waiting."""
-    world.carol_maildir = world.tmp / "maildirs" / CAROL
-    for sub in ("cur", "new", "tmp"):
-        (world.carol_maildir / sub).mkdir(parents=True)
-    with world.app.app_context():
-        world.carol = world.add_user("carol", CAROL, world.carol_maildir)
-    world.deliver(world.mail())
-    carol_mail = sandbox_mail(world.net, world.tmp / "sender-work", sender=ALICE,
-                              recipient=CAROL, text=HPRIM_LAB)
-    seed_maildir(world.carol_maildir, carol_mail, "1700000000.M1P1.carol")
-    return world
+    return world.with_carol(1)
 
 
 def _owners(world) -> list[int]:
