@@ -84,12 +84,6 @@ def contenders(bench: suite.Bench, messages: int) -> dict[str, Callable[[], floa
     }
 
 
-def median(values: list[float]) -> float:
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=1500)
@@ -116,7 +110,7 @@ def main() -> int:
         bench.close()
     medians = {}
     for name, values in rounds.items():
-        row = {key: median([value[key] for value in values]) for key in values[0]}
+        row = {key: suite.median([value[key] for value in values]) for key in values[0]}
         row["cpu_s"] = row["user_s"] + row["system_s"] + row["dovecot_s"]
         row["cpu_over_cores_s"] = row["cpu_s"] / cores
         medians[name] = row
