@@ -63,6 +63,8 @@ print(json.dumps({"fetched": report.total("fetched"), "documents": report.total(
                   "errors": [m.error for m in report.mailboxes if m.error]}))
 '''
 
+STRACE_OPTIONS: list[str] = []  # set from --strace-trace
+
 CLI = r'''
 import sys
 from medshake_bridge.cli import main
@@ -99,14 +101,34 @@ class _Popen(subprocess.Popen):
         return pid, status
 
 
+def strace_counts(path: Path) -> dict[str, int]:
+    """System calls by name from an ``strace -f -c`` summary (every process of the tree)."""
+    counts: dict[str, int] = {}
+    for line in path.read_text().splitlines():
+        fields = line.split()
+        if len(fields) >= 5 and fields[0][0].isdigit() and fields[-1] != "total":
+            # "% time seconds usecs/call calls [errors] syscall"
+            counts[fields[-1]] = int(fields[3])
+    return counts
+
+
 def run_once(tree: Path, spec: dict, plugin_dir: Path, mode: str, callgrind: bool,
-             work: Path, sequential: bool = False) -> dict:
-    """One collection in a fresh process; its CPU seconds (and instructions if asked)."""
+             work: Path, sequential: bool = False, strace: str | None = None) -> dict:
+    """One collection in a fresh process; its CPU seconds (and instructions if asked).
+
+    ``strace``: ``"count"`` adds the system calls of the process tree by name (``strace -f
+    -c``); any other value is a file name for a full ``strace -f`` log (``-e trace=`` set by
+    ``--strace-trace``). Either one slows the run: CPU seconds are then not comparable."""
     code = SCRIPT if mode == "script" else CLI
     argv = [sys.executable, "-c", code, json.dumps({**spec, "sequential": sequential})]
     out_file = work / f"callgrind.{time.time_ns()}"
+    strace_file = work / f"strace.{time.time_ns()}"
     if callgrind:
         argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out_file}", *argv]
+    if strace == "count":
+        argv = ["strace", "-f", "-c", "-o", str(strace_file), *argv]
+    elif strace:
+        argv = ["strace", "-f", "-y", "-o", strace, *STRACE_OPTIONS, *argv]
     started = time.perf_counter()
     # cwd: ``python -c`` puts the current folder first on sys.path, before PYTHONPATH
     process = _Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=work,
@@ -129,6 +151,9 @@ def run_once(tree: Path, spec: dict, plugin_dir: Path, mode: str, callgrind: boo
         match = re.search(r"Collected : (\d+)", stderr)
         result["instructions"] = int(match.group(1)) if match else None
         out_file.unlink(missing_ok=True)
+    if strace == "count":
+        result["syscalls"] = strace_counts(strace_file)
+        strace_file.unlink(missing_ok=True)
     return result
 
 
@@ -145,8 +170,17 @@ def main() -> int:
                         help="script mode: process in the reading thread (one thread)")
     parser.add_argument("--show-sql", action="store_true",
                         help="script mode: print the SQL statements sent, by count")
+    parser.add_argument("--strace", default=None, metavar="count|FILE",
+                        help="count: system calls of the collecting process tree by name "
+                             "(strace -f -c); FILE: a full strace -f log (small runs)")
+    parser.add_argument("--strace-trace", default="",
+                        help="with --strace FILE: strace's -e trace= (e.g. file,desc)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
+    if args.strace_trace:
+        STRACE_OPTIONS.extend(["-e", f"trace={args.strace_trace}", "-k"]
+                              if os.environ.get("STRACE_STACK") else
+                              ["-e", f"trace={args.strace_trace}"])
     trees = [tree.resolve() for tree in (args.tree or [HERE.parent])]
     work = Path(tempfile.mkdtemp(prefix="msb-cost-"))
     work.chmod(0o755)
@@ -167,8 +201,11 @@ def main() -> int:
                     bench.seed(user, args.messages)
                 else:
                     bench.empty(user)
+                strace = args.strace
+                if strace and strace != "count" and len(trees) > 1:
+                    strace = f"{strace}.{trees.index(tree)}"
                 one = run_once(tree, specs[tree], bench.plugin_dir, args.mode, args.callgrind,
-                               work, args.sequential)
+                               work, args.sequential, strace)
                 if bench.left(user):
                     raise RuntimeError("messages left on the server")
                 results[str(tree)].append(one)
@@ -194,6 +231,17 @@ def main() -> int:
         if args.callgrind:
             row["instructions_median"] = statistics.median(
                 run["instructions"] for run in runs if run.get("instructions"))
+        if args.strace == "count":
+            names = sorted({name for run in runs for name in run["syscalls"]})
+            row["syscalls_median"] = {name: statistics.median(
+                run["syscalls"].get(name, 0) for run in runs) for name in names}
+            if args.messages:
+                row["syscalls_per_message"] = {
+                    name: round(count / args.messages, 2)
+                    for name, count in sorted(row["syscalls_median"].items(),
+                                              key=lambda item: -item[1])}
+                print(f"{tree}: system calls per message: "
+                      + json.dumps(row["syscalls_per_message"]))
         summary["trees"][tree] = row
         if args.mode == "script":
             print(f"{tree}: collection alone {row['collect_cpu_s_median']:.3f} s CPU"
