@@ -148,8 +148,10 @@ def run_once(tree: Path, spec: dict, plugin_dir: Path, mode: str, callgrind: boo
         result["collect_cpu_s"] = last["collect_cpu_s"]
         result["statements"] = last["statements"]  # SQL statements sent (commits not counted)
     if callgrind:
-        match = re.search(r"Collected : (\d+)", stderr)
-        result["instructions"] = int(match.group(1)) if match else None
+        # every process of the tree: forked processing processes print their own total
+        counts = [int(found) for found in re.findall(r"Collected : (\d+)", stderr)]
+        result["instructions"] = sum(counts) if counts else None
+        result["processes"] = len(counts)
         out_file.unlink(missing_ok=True)
     if strace == "count":
         result["syscalls"] = strace_counts(strace_file)
