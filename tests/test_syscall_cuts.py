@@ -239,3 +239,24 @@ def test_a_scratch_folder_swapped_for_a_link_is_never_walked_through(tmp_path: P
             second.symlink_to(outside)
         assert not second.is_symlink() and not second.exists()
         assert sorted(p.name for p in outside.rglob("*")) == ["keep.txt", "keep2.txt", "sub"]
+
+
+def test_a_partial_file_names_the_process_writing_it_after_a_fork_too(tmp_path: Path) -> None:
+    """The process id in a partial file's name is asked once per process: a forked child
+    (the collection forks its processing processes) names its own."""
+    raw = RawMessageFile(tmp_path, "parent.eml")
+    assert raw.tmp.name == f".parent.eml.{os.getpid()}.part"
+    raw.discard()
+    reading, writing = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child's exit status carries the result
+        os.close(reading)
+        partial = RawMessageFile(tmp_path, "child.eml")
+        os.write(writing, partial.tmp.name.encode())
+        partial.discard()
+        os._exit(0)
+    os.close(writing)
+    name = os.read(reading, 1000).decode()
+    os.close(reading)
+    _, status = os.waitpid(child, 0)
+    assert status == 0 and name == f".child.eml.{child}.part"

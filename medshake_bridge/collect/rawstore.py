@@ -144,6 +144,20 @@ class FdWriter:
             os.close(self._fd)
 
 
+_PID: list[int] = []
+
+
+def _process_id() -> int:
+    """This process's id, asked once (and again in a forked child): the partial files'
+    names carry it, and ``getpid`` was a system call per message (issue 18)."""
+    if not _PID:
+        _PID.append(os.getpid())
+    return _PID[0]
+
+
+os.register_at_fork(after_in_child=_PID.clear)
+
+
 class RawMessageFile:
     """A message being written: ``tmp`` while fetching, ``final`` once :meth:`keep` ran.
 
@@ -159,7 +173,7 @@ class RawMessageFile:
         the reading thread's time, issue 18, fifth pass)."""
         self.folder = folder if folder_ready else ensure_private_dir(folder)
         name = name or uuid.uuid4().hex + ".eml"
-        self.tmp = self.folder / f".{name}.{os.getpid()}.part"
+        self.tmp = self.folder / f".{name}.{_process_id()}.part"
         self.final = self.folder / name
         try:
             fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE_MODE)
