@@ -13,8 +13,10 @@ mailbox, interpreter and load. ``--messages 0`` measures the start-up alone (an 
 
 Run: ``/work/venv/bin/python benchmarks/process_cost.py --messages 300 --rounds 3
 --tree /tmp/base --tree .`` (add ``--callgrind`` for instruction counts, slow: use few
-messages). ``--mode cli`` runs ``medshake-bridge fetch`` instead of ``create_app`` +
-``collect_all`` (what ``suite.py`` times).
+messages). ``--strace count`` adds the system calls of the collecting process tree by name
+(``strace -f -c``; per message: subtract a ``--messages 0`` run); ``--strace FILE`` writes a
+full ``strace -f -y`` log instead. ``--mode cli`` runs ``medshake-bridge fetch`` instead of
+``create_app`` + ``collect_all`` (what ``suite.py`` times).
 """
 
 from __future__ import annotations
@@ -177,12 +179,14 @@ def main() -> int:
                              "(strace -f -c); FILE: a full strace -f log (small runs)")
     parser.add_argument("--strace-trace", default="",
                         help="with --strace FILE: strace's -e trace= (e.g. file,desc)")
+    parser.add_argument("--strace-stack", action="store_true",
+                        help="with --strace FILE: the stack of each call (strace -k, slow)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     if args.strace_trace:
-        STRACE_OPTIONS.extend(["-e", f"trace={args.strace_trace}", "-k"]
-                              if os.environ.get("STRACE_STACK") else
-                              ["-e", f"trace={args.strace_trace}"])
+        STRACE_OPTIONS.extend(["-e", f"trace={args.strace_trace}"])
+    if args.strace_stack:
+        STRACE_OPTIONS.append("-k")
     trees = [tree.resolve() for tree in (args.tree or [HERE.parent])]
     work = Path(tempfile.mkdtemp(prefix="msb-cost-"))
     work.chmod(0o755)
