@@ -13,8 +13,10 @@ mailbox, interpreter and load. ``--messages 0`` measures the start-up alone (an 
 
 Run: ``/work/venv/bin/python benchmarks/process_cost.py --messages 300 --rounds 3
 --tree /tmp/base --tree .`` (add ``--callgrind`` for instruction counts, slow: use few
-messages). ``--mode cli`` runs ``medshake-bridge fetch`` instead of ``create_app`` +
-``collect_all`` (what ``suite.py`` times).
+messages). ``--strace count`` adds the system calls of the collecting process tree by name
+(``strace -f -c``; per message: subtract a ``--messages 0`` run); ``--strace FILE`` writes a
+full ``strace -f -y`` log instead. ``--mode cli`` runs ``medshake-bridge fetch`` instead of
+``create_app`` + ``collect_all`` (what ``suite.py`` times).
 """
 
 from __future__ import annotations
@@ -63,6 +65,8 @@ print(json.dumps({"fetched": report.total("fetched"), "documents": report.total(
                   "errors": [m.error for m in report.mailboxes if m.error]}))
 '''
 
+STRACE_OPTIONS: list[str] = []  # set from --strace-trace
+
 CLI = r'''
 import sys
 from medshake_bridge.cli import main
@@ -99,14 +103,34 @@ class _Popen(subprocess.Popen):
         return pid, status
 
 
+def strace_counts(path: Path) -> dict[str, int]:
+    """System calls by name from an ``strace -f -c`` summary (every process of the tree)."""
+    counts: dict[str, int] = {}
+    for line in path.read_text().splitlines():
+        fields = line.split()
+        if len(fields) >= 5 and fields[0][0].isdigit() and fields[-1] != "total":
+            # "% time seconds usecs/call calls [errors] syscall"
+            counts[fields[-1]] = int(fields[3])
+    return counts
+
+
 def run_once(tree: Path, spec: dict, plugin_dir: Path, mode: str, callgrind: bool,
-             work: Path, sequential: bool = False) -> dict:
-    """One collection in a fresh process; its CPU seconds (and instructions if asked)."""
+             work: Path, sequential: bool = False, strace: str | None = None) -> dict:
+    """One collection in a fresh process; its CPU seconds (and instructions if asked).
+
+    ``strace``: ``"count"`` adds the system calls of the process tree by name (``strace -f
+    -c``); any other value is a file name for a full ``strace -f`` log (``-e trace=`` set by
+    ``--strace-trace``). Either one slows the run: CPU seconds are then not comparable."""
     code = SCRIPT if mode == "script" else CLI
     argv = [sys.executable, "-c", code, json.dumps({**spec, "sequential": sequential})]
     out_file = work / f"callgrind.{time.time_ns()}"
+    strace_file = work / f"strace.{time.time_ns()}"
     if callgrind:
         argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out_file}", *argv]
+    if strace == "count":
+        argv = ["strace", "-f", "-c", "-o", str(strace_file), *argv]
+    elif strace:
+        argv = ["strace", "-f", "-y", "-o", strace, *STRACE_OPTIONS, *argv]
     started = time.perf_counter()
     # cwd: ``python -c`` puts the current folder first on sys.path, before PYTHONPATH
     process = _Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=work,
@@ -126,9 +150,14 @@ def run_once(tree: Path, spec: dict, plugin_dir: Path, mode: str, callgrind: boo
         result["collect_cpu_s"] = last["collect_cpu_s"]
         result["statements"] = last["statements"]  # SQL statements sent (commits not counted)
     if callgrind:
-        match = re.search(r"Collected : (\d+)", stderr)
-        result["instructions"] = int(match.group(1)) if match else None
+        # every process of the tree: forked processing processes print their own total
+        counts = [int(found) for found in re.findall(r"Collected : (\d+)", stderr)]
+        result["instructions"] = sum(counts) if counts else None
+        result["processes"] = len(counts)
         out_file.unlink(missing_ok=True)
+    if strace == "count":
+        result["syscalls"] = strace_counts(strace_file)
+        strace_file.unlink(missing_ok=True)
     return result
 
 
@@ -145,8 +174,19 @@ def main() -> int:
                         help="script mode: process in the reading thread (one thread)")
     parser.add_argument("--show-sql", action="store_true",
                         help="script mode: print the SQL statements sent, by count")
+    parser.add_argument("--strace", default=None, metavar="count|FILE",
+                        help="count: system calls of the collecting process tree by name "
+                             "(strace -f -c); FILE: a full strace -f log (small runs)")
+    parser.add_argument("--strace-trace", default="",
+                        help="with --strace FILE: strace's -e trace= (e.g. file,desc)")
+    parser.add_argument("--strace-stack", action="store_true",
+                        help="with --strace FILE: the stack of each call (strace -k, slow)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
+    if args.strace_trace:
+        STRACE_OPTIONS.extend(["-e", f"trace={args.strace_trace}"])
+    if args.strace_stack:
+        STRACE_OPTIONS.append("-k")
     trees = [tree.resolve() for tree in (args.tree or [HERE.parent])]
     work = Path(tempfile.mkdtemp(prefix="msb-cost-"))
     work.chmod(0o755)
@@ -167,8 +207,11 @@ def main() -> int:
                     bench.seed(user, args.messages)
                 else:
                     bench.empty(user)
+                strace = args.strace
+                if strace and strace != "count" and len(trees) > 1:
+                    strace = f"{strace}.{trees.index(tree)}"
                 one = run_once(tree, specs[tree], bench.plugin_dir, args.mode, args.callgrind,
-                               work, args.sequential)
+                               work, args.sequential, strace)
                 if bench.left(user):
                     raise RuntimeError("messages left on the server")
                 results[str(tree)].append(one)
@@ -194,6 +237,17 @@ def main() -> int:
         if args.callgrind:
             row["instructions_median"] = statistics.median(
                 run["instructions"] for run in runs if run.get("instructions"))
+        if args.strace == "count":
+            names = sorted({name for run in runs for name in run["syscalls"]})
+            row["syscalls_median"] = {name: statistics.median(
+                run["syscalls"].get(name, 0) for run in runs) for name in names}
+            if args.messages:
+                row["syscalls_per_message"] = {
+                    name: round(count / args.messages, 2)
+                    for name, count in sorted(row["syscalls_median"].items(),
+                                              key=lambda item: -item[1])}
+                print(f"{tree}: system calls per message: "
+                      + json.dumps(row["syscalls_per_message"]))
         summary["trees"][tree] = row
         if args.mode == "script":
             print(f"{tree}: collection alone {row['collect_cpu_s_median']:.3f} s CPU"

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from email.header import HeaderParseError, decode_header, make_header
 from email.message import Message
 from pathlib import Path
-from typing import BinaryIO
 
 from medshake_bridge.collect.filenames import safe_display_name
 from medshake_bridge.collect.mimestream import LeafPart, walk_file
+from medshake_bridge.collect.rawstore import FdWriter
 from medshake_bridge.paths import ensure_private_dir
 
 
@@ -82,9 +82,9 @@ class _PartRouter:
         self._work_made = False
         self.plain: list[io.BytesIO] = []
         self.html: list[io.BytesIO] = []
-        self.files: list[tuple[str | None, str, Path, BinaryIO]] = []
+        self.files: list[tuple[str | None, str, Path, FdWriter]] = []
 
-    def __call__(self, leaf: LeafPart) -> io.BytesIO | BinaryIO:
+    def __call__(self, leaf: LeafPart) -> io.BytesIO | FdWriter:
         part = leaf.headers
         filename = _filename(part)
         is_text = part.get_content_maintype() == "text"
@@ -96,7 +96,7 @@ class _PartRouter:
             ensure_private_dir(self.work_dir)
             self._work_made = True
         path = self.work_dir / uuid.uuid4().hex
-        handle = os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
+        handle = FdWriter(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         self.files.append((filename, part.get_content_type(), path, handle))
         return handle
 
@@ -109,7 +109,9 @@ def parse_message_file(raw_path: Path, work_dir: Path) -> ParsedMessage:
     """Parse ``raw_path`` part by part; attachment bodies stream into ``work_dir`` (private)."""
     router = _PartRouter(work_dir)
     try:
-        with open(raw_path, "rb") as handle:
+        # Unbuffered: the walk reads large blocks itself; a buffered file added a terminal
+        # check, a seek and a read per message (issue 18, system calls).
+        with open(raw_path, "rb", buffering=0) as handle:
             top = walk_file(handle, router)
     finally:
         router.close()
@@ -122,11 +124,11 @@ def parse_message_file(raw_path: Path, work_dir: Path) -> ParsedMessage:
         defects=[type(defect).__name__ for defect in top.defects],
     )
     names: list[str] = []
-    for filename, content_type, path, _ in router.files:
+    for filename, content_type, path, handle in router.files:
         display = safe_display_name(filename, taken=names)
         names.append(display)
         parsed.attachments.append(
-            AttachmentFile(filename or "", display, content_type, path, path.stat().st_size))
+            AttachmentFile(filename or "", display, content_type, path, handle.size))
     texts = [buffer.getvalue() for buffer in (router.plain or router.html)]
     parsed.body_parts = [text for text in texts if text.strip()]
     return parsed

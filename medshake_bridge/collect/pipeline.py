@@ -12,6 +12,7 @@ import contextlib
 import datetime as dt
 import email
 import email.policy
+import io
 import json
 import logging
 import multiprocessing.connection
@@ -21,7 +22,7 @@ import queue
 import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, nullcontext
 from dataclasses import asdict, dataclass, field
@@ -455,12 +456,13 @@ def _collect_locked(state: BridgeState, plan: MailboxPlan, mailbox: Mailbox, inb
         progress("listed", {"mailbox": plan.identity.key, "new": len(new)})
         max_bytes = _max_message_bytes(plan.settings)
         raw_dir = inbox / "raw" / str(mailbox.id)
-        remove_partials(raw_dir)  # a crashed run's partial downloads (we hold the lock)
+        on_disk: set[str] = set()  # complete raw files, from the same listing (we hold the lock)
+        remove_partials(raw_dir, on_disk)  # a crashed run's partial downloads
         if new:
             ensure_private_dir(raw_dir)  # once, not for every message (see RawMessageFile)
         _announce_fetches(collector, [
             item.server_id for item in new if item.size <= max_bytes
-            and not (raw_dir / raw_file_name(item.server_id)).is_file()])
+            and raw_file_name(item.server_id) not in on_disk])
         with _Overlap(state, plan, mailbox, inbox, work, progress, retry_now, processing,
                       pool_kind(state, len(new))) as overlap:
             batch: list[ReceivedMessage] = []
@@ -472,7 +474,8 @@ def _collect_locked(state: BridgeState, plan: MailboxPlan, mailbox: Mailbox, inb
                                 item.server_id, item.size)
                     continue
                 try:
-                    batch.append(_store_raw(collector, mailbox, item, raw_dir, report, max_bytes))
+                    batch.append(_store_raw(collector, mailbox, item, raw_dir, report, max_bytes,
+                                            on_disk))
                 except RawTooLarge:  # the server announced less than it sent: cut, left there
                     report.skipped_too_large += 1
                     log.warning("message %s went over the cap of %d bytes while downloading: "
@@ -539,24 +542,47 @@ def _announce_fetches(collector: MailCollector, server_ids: list[str]) -> None:
         prefetch(server_ids)
 
 
-def _read_headers(path: Path) -> email.message.Message:
-    """Only the header block, without reading a large body into memory."""
-    lines = []
+def _header_block(lines: Iterable[bytes]) -> tuple[list[bytes], bool]:
+    """The header lines at the start of ``lines`` (at most :data:`HEADER_READ_LIMIT` bytes
+    of them, then the line that starts there); True when the block ended before ``lines``
+    did (a blank line, or the limit)."""
+    block = []
     size = 0
+    for line in lines:
+        if line in (b"\r\n", b"\n") or size > HEADER_READ_LIMIT:
+            return block, True
+        block.append(line)
+        size += len(line)
+    return block, False
+
+
+def _read_headers(path: Path, head: bytes = b"", whole: bool = False
+                  ) -> email.message.Message:
+    """Only the header block, without reading a large body into memory.
+
+    ``head``: the start of the file, kept by the writer that has just written it; when the
+    block ends inside it (or it is the whole file) the file is not opened again (issue 18,
+    system calls). A block that ends in it is made of complete lines: a cut last line has
+    no line end, so it is never taken for the blank line."""
+    if head:
+        block, ended = _header_block(io.BytesIO(head))
+        if ended or whole:
+            return email.message_from_bytes(b"".join(block), policy=email.policy.compat32)
     with open(path, "rb") as handle:
-        for line in handle:
-            if line in (b"\r\n", b"\n") or size > HEADER_READ_LIMIT:
-                break
-            lines.append(line)
-            size += len(line)
-    return email.message_from_bytes(b"".join(lines), policy=email.policy.compat32)
+        block, _ = _header_block(handle)
+    return email.message_from_bytes(b"".join(block), policy=email.policy.compat32)
 
 
 def _store_raw(collector: MailCollector, mailbox: Mailbox, item: ServerMessage, raw_dir: Path,
-               report: MailboxReport, max_bytes: int | None = None) -> ReceivedMessage:
-    """Stream one message to its private file (or adopt the file a crashed run left)."""
+               report: MailboxReport, max_bytes: int | None = None,
+               on_disk: set[str] | None = None) -> ReceivedMessage:
+    """Stream one message to its private file (or adopt the file a crashed run left).
+
+    ``on_disk``: the names of the complete files the run found in ``raw_dir`` when it
+    started (:func:`remove_partials`); without it the file system is asked."""
     final = raw_dir / raw_file_name(item.server_id)
-    if final.is_file():
+    head, whole = b"", False
+    if (final.name in on_disk) if on_disk is not None else final.is_file():
         sha256, size = hash_file(final)
         report.adopted += 1
     else:
@@ -567,7 +593,8 @@ def _store_raw(collector: MailCollector, mailbox: Mailbox, item: ServerMessage, 
         except BaseException:
             raw.discard()
             raise
-    headers = _read_headers(final)
+        head, whole = raw.writer.head, raw.writer.whole_head
+    headers = _read_headers(final, head, whole)
     message_id = " ".join(str(headers.get("Message-ID", "")).split())[:255]
     return ReceivedMessage(mailbox_id=mailbox.id, server_id=item.server_id,
                            message_id_header=message_id, sha256=sha256, size=size,

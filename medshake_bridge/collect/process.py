@@ -8,10 +8,13 @@ crash leaves either nothing or a folder that the next attempt replaces.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import os
 import shutil
 import signal
+import stat
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,6 +134,7 @@ def _process_in(raw_path: Path, message_folder: Path, work: Path,
             attachments = _store_attachments(parsed, backend, work, staging, limits)
             shutil.rmtree(message_folder, ignore_errors=True)
             staging.rename(message_folder)
+            staged = False  # nothing left to clean up (saves a stat per message)
             folder = message_folder
             for item in attachments:
                 item["file"] = str(message_folder / Path(item["file"]).name)
@@ -169,10 +173,17 @@ def _store_attachments(parsed: ParsedMessage, backend: CryptoBackend, work: Path
         display = safe_display_name(name, taken=names)
         names.append(display)
         target = staging / f"att-{uuid.uuid4().hex}"
-        shutil.move(str(source), target)
-        target.chmod(0o600)
+        try:  # a fresh name in a folder of ours: no need to ask whether it is a folder
+            os.rename(source, target)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            shutil.move(str(source), target)  # the work folder is on another file system
+        info = os.stat(target)
+        if stat.S_IMODE(info.st_mode) != 0o600:  # a program's output may be wider
+            os.chmod(target, 0o600)
         stored.append({"name": display, "original": name, "file": str(target),
-                       "size": target.stat().st_size, "content_type": content_type,
+                       "size": info.st_size, "content_type": content_type,
                        "from": origin, "signature": signature, "signer": signer})
 
     for index, attachment in enumerate(parsed.attachments):
