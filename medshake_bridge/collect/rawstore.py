@@ -37,7 +37,7 @@ class HashingWriter:
         self.size = 0
         self.limit = limit
         self.overflow = False
-        self.head = b""
+        self._head = bytearray()  # grown in place: many small writes stay linear
 
     def write(self, data: bytes) -> int:
         """Past ``limit`` the data is read and dropped, not written (the mail protocol stays
@@ -49,9 +49,14 @@ class HashingWriter:
         self._handle.write(data)
         self.sha256.update(data)
         if self.size < HEAD_BYTES:
-            self.head += bytes(data[:HEAD_BYTES - self.size])
+            self._head += data[:HEAD_BYTES - self.size]
         self.size += len(data)
         return len(data)
+
+    @property
+    def head(self) -> bytes:
+        """The first :data:`HEAD_BYTES` written (fewer when less was written)."""
+        return bytes(self._head)
 
     @property
     def whole_head(self) -> bool:
