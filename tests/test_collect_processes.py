@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from multiprocessing.context import ForkProcess
 from pathlib import Path
@@ -216,8 +217,6 @@ def test_which_workers_a_collection_uses(world):
             world.app.config[PROCESS_POOL_CONFIG] = value
             assert pool_kind(state, messages) == expected, value
         world.app.config[PROCESS_POOL_CONFIG] = "auto"
-        import threading
-
         stop = threading.Event()
         other = threading.Thread(target=stop.wait)
         other.start()

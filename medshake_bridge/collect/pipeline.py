@@ -186,11 +186,12 @@ def process_workers(state: BridgeState, mailboxes_at_once: int = 1) -> int:
     return max(1, -(-total // max(1, mailboxes_at_once)))
 
 
-def pool_kind(state: BridgeState, new_messages: int) -> str:
+def pool_kind(state: BridgeState, new_messages: int | None = None) -> str:
     """Whether a mailbox's processing workers are threads or forked processes
     (``MEDSHAKE_BRIDGE_PROCESS_POOL``; see :class:`_Overlap`). ``auto`` forks only where it is
     safe (no other thread in this process: :func:`forked.can_fork_safely`) and worth it (at
-    least :data:`FORK_MIN_MESSAGES` new messages); ``processes`` forks wherever the platform
+    least :data:`FORK_MIN_MESSAGES` new messages; ``None``: not known yet, as for mailboxes
+    collected at once, where only safety decides); ``processes`` forks wherever the platform
     can (an admin's or a test's choice: it may not be safe in a process running threads)."""
     value = str(state.app.config.get(PROCESS_POOL_CONFIG) or AUTO).strip().lower()
     if value not in (AUTO, THREADS, PROCESSES):
@@ -201,8 +202,8 @@ def pool_kind(state: BridgeState, new_messages: int) -> str:
         return THREADS
     if value == PROCESSES:
         return PROCESSES
-    return PROCESSES if (new_messages >= FORK_MIN_MESSAGES
-                         and forked.can_fork_safely()) else THREADS
+    worth_it = new_messages is None or new_messages >= FORK_MIN_MESSAGES
+    return PROCESSES if worth_it and forked.can_fork_safely() else THREADS
 
 
 def _count_of(value: Any, key: str, what: str) -> int:
@@ -254,7 +255,7 @@ def collect_all(state: BridgeState, *, user_id: int | None = None, dry_run: bool
                                                     progress=progress, retry_now=retry_now))
         return report
     processing = process_workers(state, at_once)
-    if pool_kind(state, FORK_MIN_MESSAGES) == PROCESSES:
+    if pool_kind(state) == PROCESSES:
         report.mailboxes.extend(_collect_in_processes(
             state, plans, at_once, progress, dry_run=dry_run, retry_now=retry_now,
             processing=processing))
@@ -324,10 +325,9 @@ def _collect_in_processes(state: BridgeState, plans: list[MailboxPlan], at_once:
                     reports[index] = _died(plans[index], child.exitcode)
                     progress("mailbox-done", {"report": reports[index]})
                 continue
-            if kind == "report":
-                reports[index] = payload
-            progress("mailbox-done" if kind == "report" else kind,
-                     {"report": payload} if kind == "report" else payload)
+            if kind == "mailbox-done":  # the child's last event: its report
+                reports[index] = payload["report"]
+            progress(kind, payload)
     return [reports[index] for index in range(len(plans))]
 
 
@@ -338,13 +338,12 @@ def _mailbox_child(state: BridgeState, plan: MailboxPlan, writing: Any, parent: 
     sending = threading.Lock()  # the child's own processing threads report too
 
     def forward(event: str, info: dict[str, Any]) -> None:
-        if event != "mailbox-done" and not forked.parent_is_gone(parent):
+        if not forked.parent_is_gone(parent):
             with sending:
                 writing.send((event, info))
 
     with state.app.app_context():
-        report = collect_mailbox(state, plan, progress=forward, **options)
-    writing.send(("report", report))
+        collect_mailbox(state, plan, progress=forward, **options)  # ends with its report
     writing.close()
 
 
