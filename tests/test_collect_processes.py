@@ -207,6 +207,29 @@ def test_the_collection_killed_mid_pool_loses_nothing_and_its_workers_stop(db_wo
     assert sorted(d.message_id for d in world.documents()) == sorted(m.id for m in messages)
 
 
+def test_a_worker_process_lends_its_own_file_limit_to_the_programs(world, monkeypatch):
+    """In a forked worker no other thread writes files: the decryption programs get the
+    file-size limit from the worker itself, without a prlimit per run, and a decryption that
+    writes too much is still stopped and set aside."""
+    from medshake_bridge.runner import Runner
+
+    def no_prlimit(*args, **kwargs):
+        raise AssertionError("prlimit started by a worker process")
+
+    world.app.config[PROCESS_POOL_CONFIG] = "processes"
+    with world.app.app_context():
+        bridge_state().settings.set("apicryptMaxDecryptedMo", "1")
+    world.deliver(world.mail(attachments=[("big.pdf", b"%PDF" + os.urandom(2_500_000))]))
+    world.deliver(world.mail(attachments=[("small.pdf", b"%PDF" + os.urandom(1000))]))
+    monkeypatch.setattr(Runner, "_limiter", no_prlimit)  # inherited by the forked workers
+    report = world.collect()
+    big, small = world.messages()
+    assert small.state == "processed", small.last_error
+    assert big.state == "failed" and big.error_cause == "content", big.last_error
+    assert "big.pdf" in big.last_error and "apicryptMaxDecryptedMo" in big.error_fix
+    assert report.total("processed") == 1 and len(world.on_server()) == 1
+
+
 def test_which_workers_a_collection_uses(world):
     with world.app.app_context():
         state = bridge_state()

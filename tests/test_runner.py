@@ -284,14 +284,17 @@ except OSError as exc:  # Python ignores SIGXFSZ: the write fails with EFBIG ins
 """
 
 
-@pytest.fixture(params=["prlimit", "preexec_fn"])
+@pytest.fixture(params=["lent", "prlimit", "preexec_fn"])
 def limited(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Runner:
-    """A runner with a 10,000-byte file-size limit, both ways of applying it."""
+    """A runner with a 10,000-byte file-size limit, each way of applying it: this process's
+    own limit lent for the spawn, ``prlimit``, a ``preexec_fn``."""
     from medshake_bridge import runner as runner_module
 
+    monkeypatch.setattr(runner_module, "may_lend_own_file_limit",
+                        lambda: request.param == "lent")
     if request.param == "prlimit":
         assert runner_module.prlimit_program() is not None, "util-linux's prlimit is missing"
-    else:
+    elif request.param == "preexec_fn":
         monkeypatch.setattr(runner_module, "prlimit_program", lambda: None)
     return Runner(max_file_bytes=10_000)
 
@@ -304,6 +307,62 @@ def test_the_file_size_limit_stops_a_large_write(limited: Runner, tmp_path: Path
         limited.run(writer, [str(tmp_path / "big"), "20000"], cwd=tmp_path)
     assert info.value.result is not None and info.value.result.returncode == 9
     assert (tmp_path / "big").stat().st_size == 10_000
+
+
+def test_a_lent_limit_is_given_back_and_a_lower_one_kept(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The process's own soft limit is the child's for the spawn only: afterwards this process
+    writes as before; a limit the process already had, lower than the runner's, is the one the
+    program gets (and stays)."""
+    import resource
+
+    from medshake_bridge import runner as runner_module
+
+    monkeypatch.setattr(runner_module, "may_lend_own_file_limit", lambda: True)
+    writer = write_program(tmp_path / "apiuncryptpj", WRITER)
+    before = resource.getrlimit(resource.RLIMIT_FSIZE)
+    with pytest.raises(ProgramFailedError, match="File too large"):
+        Runner(max_file_bytes=10_000).run(writer, [str(tmp_path / "big"), "20000"])
+    assert resource.getrlimit(resource.RLIMIT_FSIZE) == before
+    (tmp_path / "mine").write_bytes(b"x" * 50_000)  # this process is not limited
+    try:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (5_000, before[1]))
+        with pytest.raises(ProgramFailedError, match="File too large"):
+            Runner(max_file_bytes=10_000).run(writer, [str(tmp_path / "lower"), "8000"])
+        assert (tmp_path / "lower").stat().st_size == 5_000
+        assert resource.getrlimit(resource.RLIMIT_FSIZE) == (5_000, before[1])
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, before)
+
+
+def test_the_own_limit_is_lent_only_when_no_other_thread_could_write_a_file() -> None:
+    """Another thread (a web server's scheduler, the collection's processing threads) could
+    write past the limit while it is lent: prlimit then. multiprocessing's queue feeders
+    write to pipes only."""
+    import subprocess
+    import threading
+
+    from medshake_bridge.runner import may_lend_own_file_limit
+
+    alone = subprocess.run(
+        [sys.executable, "-c", "from medshake_bridge.runner import may_lend_own_file_limit; "
+         "print(may_lend_own_file_limit())"], capture_output=True, text=True, check=True)
+    assert alone.stdout.strip() == "True"
+    release = threading.Event()
+    started = []
+    try:
+        baseline = may_lend_own_file_limit()  # False under pytest-xdist (its own threads)
+        for name in ("QueueFeederThread", "collect-process-1"):
+            started.append(threading.Thread(target=release.wait, name=name, daemon=True))
+            started[-1].start()
+            if name == "QueueFeederThread":
+                assert may_lend_own_file_limit() is baseline
+        assert may_lend_own_file_limit() is False
+    finally:
+        release.set()
+        for thread in started:
+            thread.join()
 
 
 def test_a_limited_run_shows_the_command_as_configured(
