@@ -46,6 +46,8 @@ def main() -> int:
     parser.add_argument("--no-cprofile", action="store_true",
                         help="time only (to sample the run from outside: py-spy record)")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "profile.txt")
+    parser.add_argument("--stats", type=Path,
+                        help="also write the raw profile there (pstats: callers, callees)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="msb-profile-"))
     work.chmod(0o755)
@@ -99,6 +101,8 @@ def main() -> int:
         stream = io.StringIO()
         if not args.no_cprofile:  # an empty profile cannot make a Stats
             stats = pstats.Stats(profile, stream=stream)
+            if args.stats:
+                stats.dump_stats(args.stats)
             stats.sort_stats("cumulative").print_stats(args.top)
             stats.sort_stats("tottime").print_stats(args.top)
         summary = {"backend": args.backend, "sequential": args.sequential,

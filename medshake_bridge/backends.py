@@ -15,6 +15,7 @@ from medshake_bridge.errors import ConfigurationError
 from medshake_bridge.extension import BridgeState
 from medshake_bridge.interfaces import BackendSpec, CollectorSpec, CryptoBackend, MailCollector
 from medshake_bridge.runner import Runner
+from medshake_bridge.settings.store import run_memo
 
 
 def make_runner(state: BridgeState, settings: Mapping[str, Any]) -> Runner:
@@ -84,8 +85,19 @@ def _offered(state: BridgeState, hook_name: str, kind: type[Any]) -> dict[str, A
 
 
 def backend_for(state: BridgeState, settings: Mapping[str, Any]) -> CryptoBackend:
+    """A new back-end for ``settings`` (each message of a collection gets its own: the v2
+    back-end holds an HTTP client, and an outage must not outlive its message's try).
+
+    Within a run (:meth:`SettingsStore.remembering`) the plugins are asked once which
+    back-ends they offer: a plugin enabled or disabled meanwhile counts from the next run."""
     version = str(settings.get("apicryptVersion") or "1")
-    spec = backend_specs(state).get(version)
+    memo = run_memo()
+    specs = memo.get(("backend_specs",)) if memo is not None else None
+    if specs is None:
+        specs = backend_specs(state)
+        if memo is not None:
+            memo[("backend_specs",)] = specs
+    spec = specs.get(version)
     if spec is None:
         raise ConfigurationError(
             f"no crypto back-end for Apicrypt version {version} is installed",

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from medshake_bridge.collect.headerblock import HEADER_READ_LIMIT
+from medshake_bridge.collect.headerblock import read_headers as _read_headers
 from medshake_bridge.collect.mime import parse_message_file
-from medshake_bridge.collect.pipeline import HEADER_READ_LIMIT, _read_headers
 from medshake_bridge.collect.process import process_stored_message
 from medshake_bridge.collect.rawstore import (
     HEAD_BYTES,

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import email
-import email.policy
-import io
 import json
 import logging
 import multiprocessing.connection
@@ -22,7 +19,7 @@ import queue
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, nullcontext
 from dataclasses import asdict, dataclass, field
@@ -33,7 +30,7 @@ from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from medshake_bridge.backends import backend_for, decrypted_limits
-from medshake_bridge.collect import forked
+from medshake_bridge.collect import forked, headerblock
 from medshake_bridge.collect.documents import build_documents
 from medshake_bridge.collect.locks import MailboxBusy, mailbox_lock
 from medshake_bridge.collect.mailboxes import MailboxPlan, plan_mailboxes
@@ -110,7 +107,6 @@ THREADS, PROCESSES, AUTO = "threads", "processes", "auto"
 # Below this many new messages forking costs more than it saves (a fork and its exit: a few
 # milliseconds each; a message's processing: a few milliseconds of one core).
 FORK_MIN_MESSAGES = 100
-HEADER_READ_LIMIT = 256 * 1024
 Progress = Callable[[str, dict[str, Any]], None]
 
 
@@ -541,37 +537,6 @@ def _announce_fetches(collector: MailCollector, server_ids: list[str]) -> None:
         prefetch(server_ids)
 
 
-def _header_block(lines: Iterable[bytes]) -> tuple[list[bytes], bool]:
-    """The header lines at the start of ``lines`` (at most :data:`HEADER_READ_LIMIT` bytes
-    of them, then the line that starts there); True when the block ended before ``lines``
-    did (a blank line, or the limit)."""
-    block = []
-    size = 0
-    for line in lines:
-        if line in (b"\r\n", b"\n") or size > HEADER_READ_LIMIT:
-            return block, True
-        block.append(line)
-        size += len(line)
-    return block, False
-
-
-def _read_headers(path: Path, head: bytes = b"", whole: bool = False
-                  ) -> email.message.Message:
-    """Only the header block, without reading a large body into memory.
-
-    ``head``: the start of the file, kept by the writer that has just written it; when the
-    block ends inside it (or it is the whole file) the file is not opened again (issue 18,
-    system calls). A block that ends in it is made of complete lines: a cut last line has
-    no line end, so it is never taken for the blank line."""
-    if head:
-        block, ended = _header_block(io.BytesIO(head))
-        if ended or whole:
-            return email.message_from_bytes(b"".join(block), policy=email.policy.compat32)
-    with open(path, "rb") as handle:
-        block, _ = _header_block(handle)
-    return email.message_from_bytes(b"".join(block), policy=email.policy.compat32)
-
-
 def _store_raw(collector: MailCollector, mailbox: Mailbox, item: ServerMessage, raw_dir: Path,
                report: MailboxReport, max_bytes: int | None = None,
                on_disk: set[str] | None = None) -> ReceivedMessage:
@@ -593,11 +558,10 @@ def _store_raw(collector: MailCollector, mailbox: Mailbox, item: ServerMessage, 
             raw.discard()
             raise
         head, whole = raw.writer.head, raw.writer.whole_head
-    headers = _read_headers(final, head, whole)
-    message_id = " ".join(str(headers.get("Message-ID", "")).split())[:255]
     return ReceivedMessage(mailbox_id=mailbox.id, server_id=item.server_id,
-                           message_id_header=message_id, sha256=sha256, size=size,
-                           raw_path=str(final), state=STORED)
+                           message_id_header=headerblock.message_id(
+                               headerblock.block_of(final, head, whole)),
+                           sha256=sha256, size=size, raw_path=str(final), state=STORED)
 
 
 def _commit_rows(rows: list[ReceivedMessage]) -> int:
