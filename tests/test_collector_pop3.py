@@ -179,6 +179,27 @@ def test_copy_multiline_by_blocks_matches_the_line_reader(lines, crlf, buffer_si
     assert source.read() == b"+OK next answer\r\n"
 
 
+class _CountingReader(io.BufferedReader):
+    lines_read = 0
+
+    def readline(self, size=-1):
+        self.lines_read += 1
+        return super().readline(size)
+
+
+def test_a_buffered_message_is_copied_in_blocks_not_line_by_line():
+    """Only the lines that start with a dot go through the line reader: the end of every
+    message is such a line, and it once sent the whole buffer line by line (issue 18)."""
+    body = b"".join(b"line %d of a lab result\r\n" % n for n in range(40))
+    wire = body + b"..stuffed\r\n" + body + b".\r\n+OK next\r\n"
+    source = _CountingReader(io.BytesIO(wire), buffer_size=8192)
+    sink = io.BytesIO()
+    copy_multiline(source, sink)
+    assert sink.getvalue() == body + b".stuffed\r\n" + body
+    assert source.lines_read == 2  # the stuffed line and the final "."
+    assert source.read() == b"+OK next\r\n"
+
+
 def test_copy_multiline_reports_an_early_end():
     with pytest.raises(_StreamBroken):
         copy_multiline(io.BytesIO(b"line\r\nno terminator\r\n"), io.BytesIO())
