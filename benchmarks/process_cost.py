@@ -179,6 +179,8 @@ def main() -> int:
                              "(strace -f -c); FILE: a full strace -f log (small runs)")
     parser.add_argument("--strace-trace", default="",
                         help="with --strace FILE: strace's -e trace= (e.g. file,desc)")
+    parser.add_argument("--strace-times", action="store_true",
+                        help="with --strace FILE: each call's time (strace -ttt), for a timeline")
     parser.add_argument("--strace-stack", action="store_true",
                         help="with --strace FILE: the stack of each call (strace -k, slow)")
     parser.add_argument("--out", type=Path, default=None)
@@ -187,6 +189,8 @@ def main() -> int:
         STRACE_OPTIONS.extend(["-e", f"trace={args.strace_trace}"])
     if args.strace_stack:
         STRACE_OPTIONS.append("-k")
+    if args.strace_times:
+        STRACE_OPTIONS.append("-ttt")
     trees = [tree.resolve() for tree in (args.tree or [HERE.parent])]
     work = Path(tempfile.mkdtemp(prefix="msb-cost-"))
     work.chmod(0o755)
