@@ -439,9 +439,9 @@ def test_a_message_another_host_moved_on_before_its_processing_is_left_alone(wor
     """Between this host's commit of a stored message and its processing, another host
     sharing the database quarantined it: the processing thread takes only messages still
     stored, so this host neither processes nor deletes it."""
-    import medshake_bridge.collect.pipeline as pipeline
+    from medshake_bridge.collect.workerpool import ProcessingPool
 
-    real_submit = pipeline._Overlap.submit
+    real_submit = ProcessingPool.submit
 
     def other_host_first(self, rows):
         ids = [row.id for row in rows if row.id is not None]
@@ -451,7 +451,7 @@ def test_a_message_another_host_moved_on_before_its_processing_is_left_alone(wor
                                    .values(state=QUARANTINED, error_cause=CONTENT))
         real_submit(self, rows)
 
-    monkeypatch.setattr(pipeline._Overlap, "submit", other_host_first)
+    monkeypatch.setattr(ProcessingPool, "submit", other_host_first)
     world.deliver(world.mail())
     (mailbox,) = world.collect().mailboxes
     assert (mailbox.fetched, mailbox.processed, mailbox.deleted) == (1, 0, 0)
@@ -653,8 +653,9 @@ def test_a_processing_thread_that_cannot_make_its_work_folder_stops_the_mailbox(
     import threading
 
     import medshake_bridge.collect.pipeline as pipeline
+    import medshake_bridge.collect.workerpool as workerpool
 
-    real_held = pipeline.held_work_dir
+    real_held = workerpool.held_work_dir
 
     def held(root, prefix="work-"):
         if threading.current_thread().name.startswith("collect-process"):
@@ -662,14 +663,14 @@ def test_a_processing_thread_that_cannot_make_its_work_folder_stops_the_mailbox(
         return real_held(root, prefix)
 
     world.app.config[pipeline.PROCESS_WORKERS_CONFIG] = 1
-    monkeypatch.setattr(pipeline, "held_work_dir", held)
+    monkeypatch.setattr(workerpool, "held_work_dir", held)
     world.deliver(world.mail(subject="first"))
     world.deliver(world.mail(subject="second"))
     (mailbox,) = world.collect().mailboxes
     assert mailbox.outcome == "error" and "No space left on device (test)" in mailbox.error
     assert [m.state for m in world.messages()] == [STORED, STORED]
     assert world.documents() == [] and len(world.on_server()) == 2
-    monkeypatch.setattr(pipeline, "held_work_dir", real_held)
+    monkeypatch.setattr(workerpool, "held_work_dir", real_held)
     assert world.collect().total("processed") == 2 and world.on_server() == []
 
 

@@ -4,6 +4,11 @@ Each step moves a message forward and commits, so a crash at any instant loses n
 duplicates nothing: a message is fetched again only if its raw file was not yet committed (at
 most one per crash), processing is redone until it commits, and deletion on the server happens
 only for messages whose documents are committed (and never in dry-run or keep-on-server mode).
+
+Here: the mailboxes' collection (at once, each in its own process where it can), the reader,
+the processing of one message and its retries. The workers that process while the reader
+downloads are :mod:`~medshake_bridge.collect.workerpool`'s; what a run reports is
+:mod:`~medshake_bridge.collect.reports`'.
 """
 
 from __future__ import annotations
@@ -14,15 +19,13 @@ import json
 import logging
 import multiprocessing.connection
 import os
-import pickle
-import queue
 import shutil
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, nullcontext
-from dataclasses import asdict, dataclass, field
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +46,14 @@ from medshake_bridge.collect.rawstore import (
     raw_file_name,
     remove_partials,
 )
+from medshake_bridge.collect.reports import CollectReport, MailboxReport, Progress
 from medshake_bridge.collect.rowwrite import insert_documents, insert_new, update_processed
+from medshake_bridge.collect.workerpool import (
+    PROCESSES,
+    THREADS,
+    ChunkHandler,
+    ProcessingPool,
+)
 from medshake_bridge.db import db
 from medshake_bridge.errors import (
     CONFIGURATION,
@@ -103,62 +113,10 @@ PROCESS_WORKERS_CONFIG = "MEDSHAKE_BRIDGE_PROCESS_WORKERS"
 #: collection of at least FORK_MIN_MESSAGES new messages in a process that runs no other
 #: thread, such as ``fetch``; threads otherwise), ``processes`` or ``threads``.
 PROCESS_POOL_CONFIG = "MEDSHAKE_BRIDGE_PROCESS_POOL"
-THREADS, PROCESSES, AUTO = "threads", "processes", "auto"
+AUTO = "auto"
 # Below this many new messages forking costs more than it saves (a fork and its exit: a few
 # milliseconds each; a message's processing: a few milliseconds of one core).
 FORK_MIN_MESSAGES = 100
-Progress = Callable[[str, dict[str, Any]], None]
-
-
-@dataclass
-class MailboxReport:
-    mailbox: str
-    owners: list[int]
-    outcome: str = "ok"  # ok, error, busy
-    error: str = ""
-    listed: int = 0
-    fetched: int = 0
-    processed: int = 0
-    documents: int = 0
-    duplicates: int = 0
-    failed: int = 0
-    quarantined: int = 0
-    deleted: int = 0
-    skipped_too_large: int = 0
-    adopted: int = 0
-    waiting: int = 0  # messages kept for a retry because of an outage or a setting
-    waiting_reason: str = ""
-    waiting_fix: str = ""
-    waiting_cause: str = ""
-    fix: str = ""  # for outcome "error": what to do
-    cause: str = ""  # for outcome "error": transient, configuration or content
-
-    @property
-    def clean(self) -> bool:
-        """Collected, and no message failed, waits or went to quarantine."""
-        return self.outcome == "ok" and not (self.failed or self.quarantined or self.waiting)
-
-
-@dataclass
-class CollectReport:
-    mailboxes: list[MailboxReport] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-
-    def total(self, name: str) -> int:
-        return sum(getattr(report, name) for report in self.mailboxes)
-
-    @property
-    def ok(self) -> bool:
-        """True only when every mailbox was collected and no message failed or waits."""
-        return not self.problems and all(r.clean for r in self.mailboxes)
-
-    @property
-    def configuration_error(self) -> bool:
-        """A setting, a certificate or a program of this site stops some mail: an admin must
-        act (``fetch`` exits 2)."""
-        return bool(self.problems) or any(
-            (r.outcome == "error" and r.cause == CONFIGURATION)
-            or (r.waiting and r.waiting_cause == CONFIGURATION) for r in self.mailboxes)
 
 
 def _quiet(event: str, info: dict[str, Any]) -> None:
@@ -184,9 +142,10 @@ def process_workers(state: BridgeState, mailboxes_at_once: int = 1) -> int:
 
 def pool_kind(state: BridgeState, new_messages: int | None = None) -> str:
     """Whether a mailbox's processing workers are threads or forked processes
-    (``MEDSHAKE_BRIDGE_PROCESS_POOL``; see :class:`_Overlap`). ``auto`` forks only where it is
-    safe (no other thread in this process: :func:`forked.can_fork_safely`) and worth it (at
-    least :data:`FORK_MIN_MESSAGES` new messages; ``None``: not known yet, as for mailboxes
+    (``MEDSHAKE_BRIDGE_PROCESS_POOL``; see :class:`~.workerpool.ProcessingPool`). ``auto``
+    forks only where it is safe (no other thread in this process:
+    :func:`forked.can_fork_safely`) and worth it (at least :data:`FORK_MIN_MESSAGES` new
+    messages; ``None``: not known yet, as for mailboxes
     collected at once, where only safety decides); ``processes`` forks wherever the platform
     can (an admin's or a test's choice: it may not be safe in a process running threads)."""
     value = str(state.app.config.get(PROCESS_POOL_CONFIG) or AUTO).strip().lower()
@@ -458,8 +417,12 @@ def _collect_locked(state: BridgeState, plan: MailboxPlan, mailbox: Mailbox, inb
         _announce_fetches(collector, [
             item.server_id for item in new if item.size <= max_bytes
             and raw_file_name(item.server_id) not in on_disk])
-        with _Overlap(state, plan, mailbox, inbox, work, progress, retry_now, processing,
-                      pool_kind(state, len(new))) as overlap:
+        chunk = max(1, min(PROCESS_CHUNK, FETCH_BATCH))
+        with ProcessingPool(state, plan, mailbox, work, progress,
+                            _chunk_handler(state, plan, inbox), workers=processing,
+                            kind=pool_kind(state, len(new)),
+                            enabled=threads_share_the_database(), chunk=chunk,
+                            queue_size=PROCESS_QUEUE * -(-FETCH_BATCH // chunk)) as overlap:
             batch: list[ReceivedMessage] = []
             committed_at = time.monotonic()
             for item in new:
@@ -669,278 +632,23 @@ def _process_counted(state: BridgeState, plan: MailboxPlan, row: ReceivedMessage
     progress("processed", {"message": row.id, "outcome": outcome})
 
 
-class _Overlap:
-    """Process stored messages while the next ones download, several at once (issue 18).
+def _chunk_handler(state: BridgeState, plan: MailboxPlan, inbox: Path) -> ChunkHandler:
+    """What a processing worker does with a chunk of committed ids: read the rows still
+    stored, the chunk's duplicate check and subscriptions once, then each message as the
+    sequential pass does (one commit each)."""
+    def handle(chunk: list[int], report: MailboxReport, progress: Progress,
+               outage: list[ReceivedMessage], scratch: Path | ScratchFolders,
+               handled: Callable[[int], None]) -> None:
+        # no read snapshot left open (the mailbox's read, an empty chunk): under REPEATABLE
+        # READ (MariaDB) it would hide the rows committed since
+        db.session.commit()
+        rows = list(db.session.scalars(_STORED_OF_CHUNK, {"ids": chunk}))
+        known = _Known.of(rows)
+        for row in rows:
+            _process_counted(state, plan, row, inbox, scratch, report, progress, outage, known)
+            handled(row.id)
 
-    The mailbox reader commits stored rows, then hands their ids to a small pool of
-    processing workers through a bounded queue (it waits when the queue is full). With the
-    real programs a message's time goes mostly to waiting for the decryption programs, which
-    releases the interpreter lock: while one worker waits for its ``apiuncrypt``, another
-    parses or stores its message, and on several cores several programs run at once.
-
-    The workers are threads, or forked processes (``kind="processes"``, see
-    :func:`pool_kind`): a message's own work holds the interpreter lock, so only processes
-    use every core for it. Each worker has its own application context, database session,
-    held work folder (its :class:`ScratchFolders`) and reused program folders
-    (:func:`reusing_work_dirs`), and processes each message exactly as the sequential run does
-    (one commit per message), so the guarantees hold in both: rows are committed before they
-    are processed; an id is queued once and taken by one worker, which processes it only
-    while it is still ``stored``; a crash redoes at most the message being downloaded and the
-    ones being processed (up to one per worker), each kept once by its documents' unique key;
-    documents are committed with their message's new state; deletion on the server waits for
-    every worker to finish. The queue is first in, first out, so messages are committed about
-    in the order they arrived (a message may overtake at most the ones the other workers are
-    processing). Whatever the workers did not reach (they stop at the first unexpected error,
-    which is then raised here; a worker process that dies is such an error) is processed
-    afterwards by the sequential pass. An outage met by one thread defers the messages of
-    every thread; each process meets it once.
-    """
-
-    def __init__(self, state: BridgeState, plan: MailboxPlan, mailbox: Mailbox, inbox: Path,
-                 work: Path, progress: Progress, retry_now: bool, workers: int = 1,
-                 kind: str = THREADS) -> None:
-        self.state, self.plan, self.mailbox = state, plan, mailbox
-        self.inbox, self.work = inbox, work
-        self._progress, self._said = progress, threading.Lock()
-        self._enabled = threads_share_the_database()
-        self._kind = kind if self._enabled else THREADS
-        count = max(1, workers) if self._enabled else 0
-        self._reports = [MailboxReport(plan.identity.key, list(plan.owners))
-                         for _ in range(count)]
-        self._chunk = max(1, min(PROCESS_CHUNK, FETCH_BATCH))
-        self._queue_size = PROCESS_QUEUE * -(-FETCH_BATCH // self._chunk)
-        self._queue: Any = queue.Queue(maxsize=self._queue_size)
-        self._error: BaseException | None = None
-        self._outage: list[ReceivedMessage] = []  # shared by threads: one outage defers all
-        self._handled_lock = threading.Lock()
-        self.handled: set[int] = set()  # ids processed (or deferred) by the workers
-        self._workers: list[Any] = []
-        self._results: Any = None
-        self._gatherer: threading.Thread | None = None
-        self._stopped: Any = None  # processes: set by the first worker that fails
-
-    def progress(self, event: str, info: dict[str, Any]) -> None:
-        with self._said:
-            self._progress(event, info)
-
-    def __enter__(self) -> _Overlap:
-        if not self._enabled:
-            return self
-        if self._kind == PROCESSES:
-            try:
-                self._start_processes()
-                return self
-            except (OSError, AssertionError) as exc:  # no fork here (limits, a daemon child)
-                log.warning("processing workers could not be forked (%s): threads instead", exc)
-                self._stop_started()
-        self._workers = [
-            threading.Thread(target=self._run, args=(report, self._queue.get, self._handled),
-                             daemon=True, name="collect-process" if len(self._reports) == 1
-                             else f"collect-process-{n}")
-            for n, report in enumerate(self._reports)]
-        for thread in self._workers:
-            thread.start()
-        return self
-
-    def submit(self, rows: list[ReceivedMessage]) -> None:
-        if not self._enabled:
-            return
-        ids = [row.id for row in rows if row.id is not None and row.state == STORED]
-        # a small batch is shared by every worker (with real programs, their runs overlap)
-        size = max(1, min(self._chunk, -(-len(ids) // len(self._reports))))
-        for start in range(0, len(ids), size):
-            self._put(ids[start:start + size])
-
-    def __exit__(self, *exc_info: object) -> None:
-        if not self._enabled:
-            return  # the sequential pass processes everything
-        for _ in self._workers:
-            self._put(None)
-        if self._kind == PROCESSES:
-            self._stop_processes()
-        else:
-            for thread in self._workers:
-                thread.join()
-        if self._error is not None and exc_info[0] is None:
-            raise self._error
-
-    def _put(self, item: list[int] | None) -> None:
-        """Queue a chunk (``None``: a worker's end), waiting while the queue is full, except
-        for worker processes that all ended (their messages wait for the sequential pass)."""
-        while True:
-            try:
-                self._queue.put(item, timeout=0.5)
-                return
-            except queue.Full:
-                if self._kind == PROCESSES and not any(p.is_alive() for p in self._workers):
-                    return
-
-    def _handled(self, message_id: int) -> None:
-        with self._handled_lock:
-            self.handled.add(message_id)
-
-    def _failed(self) -> bool:
-        return self._error is not None or (self._stopped is not None and self._stopped.is_set())
-
-    def _fail(self, exc: BaseException) -> None:
-        self._error = self._error or exc
-        if self._stopped is not None:
-            self._stopped.set()
-
-    def _run(self, report: MailboxReport, take: Callable[[], list[int] | None],
-             handled: Callable[[int], None]) -> None:
-        """A worker: process the chunks ``take`` gives until it gives ``None``."""
-        with self.state.app.app_context(), ExitStack() as stack:
-            stack.enter_context(self.state.settings.remembering())  # plugins' reads, per run
-            scratch: Path | ScratchFolders = self.work
-            try:
-                scratch = stack.enter_context(held_work_dir(self.work, "collect-"))
-                stack.enter_context(reusing_work_dirs())
-            except OSError as exc:  # raised in the reader's thread; the queue is still emptied
-                self._fail(exc)
-            session = db.session()
-            session.expire_on_commit = False
-            # Held for the worker's life: the session keeps only weak references, so without
-            # it every message's ``row.mailbox`` (the plugins' public copy) was a query.
-            mailbox = db.session.get(Mailbox, self.mailbox.id)  # noqa: F841
-            while (chunk := take()) is not None:
-                if self._failed():
-                    continue  # keep emptying the queue: the reader must never block
-                try:
-                    # no read snapshot left open (the mailbox's read, an empty chunk): under
-                    # REPEATABLE READ (MariaDB) it would hide the rows committed since
-                    db.session.commit()
-                    rows = list(db.session.scalars(_STORED_OF_CHUNK, {"ids": chunk}))
-                    known = _Known.of(rows)
-                    for row in rows:
-                        _process_counted(self.state, self.plan, row, self.inbox, scratch,
-                                         report, self.progress, self._outage, known)
-                        handled(row.id)
-                except BaseException as exc:  # noqa: BLE001 - raised in the reader's thread
-                    db.session.rollback()
-                    self._fail(exc)
-            db.session.remove()
-
-    # -- worker processes ------------------------------------------------------------------
-
-    def _start_processes(self) -> None:
-        """Fork the workers (the reader's connections given back first), then start the
-        thread that gathers what they report."""
-        forked.release_connections(db)
-        context = forked.fork_context()
-        self._queue = context.Queue(maxsize=self._queue_size)
-        self._results = context.Queue()
-        self._stopped = context.Event()
-        parent = os.getpid()
-        self._workers = [
-            context.Process(target=self._child, args=(index, parent), daemon=True,
-                            name=f"collect-process-{index}")
-            for index in range(len(self._reports))]
-        for process in self._workers:
-            process.start()
-        self._gatherer = threading.Thread(target=self._gather, daemon=True,
-                                          name="collect-gather")
-        self._gatherer.start()
-
-    def _stop_started(self) -> None:
-        """After a failed start: end the workers already forked, go back to threads."""
-        for process in self._workers:
-            if process.pid is not None:
-                process.kill()
-                process.join()
-        self._kind, self._workers, self._stopped = THREADS, [], None
-        self._queue = queue.Queue(maxsize=self._queue_size)
-
-    def _child(self, index: int, parent: int) -> None:
-        """A worker process: the thread worker's loop, its events sent to the parent after
-        each chunk and its counts and error at the end."""
-        forked.started_in_child()
-        events: list[tuple[str, dict[str, Any]]] = []
-        done: list[int] = []
-        self._progress = lambda event, info: events.append((event, info))
-
-        def take() -> list[int] | None:
-            if events or done:
-                self._results.put(("chunk", index, list(events), list(done)))
-                events.clear()
-                done.clear()
-            while not forked.parent_is_gone(parent):  # else: killed, its chunks left stored
-                try:
-                    return self._queue.get(timeout=1)
-                except queue.Empty:
-                    continue
-            return None
-
-        try:
-            self._run(self._reports[index], take, done.append)
-        finally:
-            self._results.put(("end", index, self._reports[index], _portable(self._error)))
-            self._results.close()
-            self._results.join_thread()
-
-    def _gather(self) -> None:
-        """In the parent: pass the workers' events on, count their messages, and notice a
-        worker that died without its end."""
-        ended: set[int] = set()
-        while len(ended) < len(self._workers):
-            try:
-                kind, index, first, second = self._results.get(timeout=0.5)
-            except queue.Empty:
-                for index, process in enumerate(self._workers):
-                    if index not in ended and process.exitcode is not None \
-                            and self._results.empty():
-                        ended.add(index)
-                        self._fail(BridgeError(
-                            f"a processing process of the collection ended unexpectedly "
-                            f"(exit code {process.exitcode}); its messages are processed "
-                            f"again", fix="see the log of the collection; if it happens "
-                            "again, set MEDSHAKE_BRIDGE_PROCESS_POOL=threads"))
-                continue
-            if kind == "chunk":
-                for event, info in first:
-                    self.progress(event, info)
-                for message_id in second:
-                    self._handled(message_id)
-            else:
-                ended.add(index)
-                self._reports[index] = first
-                if second is not None:
-                    self._fail(second)
-
-    def _stop_processes(self) -> None:
-        if self._gatherer is not None:
-            self._gatherer.join()
-        for process in self._workers:
-            process.join(timeout=30)
-            if process.is_alive():
-                process.kill()
-                process.join()
-        self._queue.close()
-        self._queue.join_thread()
-        self._results.close()
-        self._results.join_thread()
-
-    def merge_into(self, report: MailboxReport) -> None:
-        for mine in self._reports:
-            for name in ("processed", "documents", "duplicates", "failed", "quarantined",
-                         "waiting"):
-                setattr(report, name, getattr(report, name) + getattr(mine, name))
-            if mine.waiting_reason and (not report.waiting_reason
-                                        or mine.waiting_cause == CONFIGURATION):
-                report.waiting_reason = mine.waiting_reason
-                report.waiting_fix, report.waiting_cause = mine.waiting_fix, mine.waiting_cause
-
-
-def _portable(error: BaseException | None) -> BaseException | None:
-    """``error`` as it can cross to the parent process: itself when it pickles, else a
-    :class:`BridgeError` that says what it was."""
-    if error is None:
-        return None
-    try:
-        return pickle.loads(pickle.dumps(error))  # noqa: S301 - our own bytes, tried here
-    except Exception:  # noqa: BLE001 - any exception may refuse pickling
-        return BridgeError(f"{type(error).__name__}: {error}",
-                           fix="see the log of the collection")
+    return handle
 
 
 def _note_waiting(report: MailboxReport, row: ReceivedMessage) -> None:
