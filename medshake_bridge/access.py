@@ -39,7 +39,7 @@ from medshake_bridge.audit import audit
 from medshake_bridge.db import db
 from medshake_bridge.models import User
 from medshake_bridge.sessions import clear_stamp, session_problem
-from medshake_bridge.settings.store import run_memo
+from medshake_bridge.settings.store import once_per_run
 from medshake_bridge.urls import current_target, login_url
 
 PUBLIC, USER, ADMIN, API = "public", "user", "admin", "api"
@@ -119,17 +119,11 @@ def readable_mail_owner_ids(user: User | None) -> set[int]:
     """Ids of the users whose collected mail ``user`` may see and act on.
 
     A page asks this several times (list, counts, menu, each row's actions); within a run of
-    work that remembers settings (a bridge request, a collection: :func:`run_memo`) the answer
+    work that remembers settings (a bridge request, a collection: :func:`once_per_run`) the answer
     is read once, and read again after a setting is written or the session rolled back."""
     if user is None or not user.active:
         return set()
-    memo = run_memo()
-    if memo is None:
-        return _readable_owner_ids(user)
-    key = (_OWNER_IDS_MEMO, user.id)
-    if key not in memo:
-        memo[key] = _readable_owner_ids(user)
-    return set(memo[key])
+    return set(once_per_run((_OWNER_IDS_MEMO, user.id), lambda: _readable_owner_ids(user)))
 
 
 def _readable_owner_ids(user: User) -> set[int]:

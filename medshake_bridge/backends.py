@@ -15,7 +15,7 @@ from medshake_bridge.errors import ConfigurationError
 from medshake_bridge.extension import BridgeState
 from medshake_bridge.interfaces import BackendSpec, CollectorSpec, CryptoBackend, MailCollector
 from medshake_bridge.runner import Runner
-from medshake_bridge.settings.store import run_memo
+from medshake_bridge.settings.store import once_per_run
 
 
 def make_runner(state: BridgeState, settings: Mapping[str, Any]) -> Runner:
@@ -91,13 +91,7 @@ def backend_for(state: BridgeState, settings: Mapping[str, Any]) -> CryptoBacken
     Within a run (:meth:`SettingsStore.remembering`) the plugins are asked once which
     back-ends they offer: a plugin enabled or disabled meanwhile counts from the next run."""
     version = str(settings.get("apicryptVersion") or "1")
-    memo = run_memo()
-    specs = memo.get(("backend_specs",)) if memo is not None else None
-    if specs is None:
-        specs = backend_specs(state)
-        if memo is not None:
-            memo[("backend_specs",)] = specs
-    spec = specs.get(version)
+    spec = once_per_run(("backend_specs",), lambda: backend_specs(state)).get(version)
     if spec is None:
         raise ConfigurationError(
             f"no crypto back-end for Apicrypt version {version} is installed",

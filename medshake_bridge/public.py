@@ -214,18 +214,13 @@ def stored_message(row: Any, documents: list[Any]) -> tuple[StoredMessage, list[
     """The public copies of a committed message row and its document rows."""
     from medshake_bridge.db import db
     from medshake_bridge.models import User
-    from medshake_bridge.settings.store import run_memo
+    from medshake_bridge.settings.store import once_per_run
 
     owner_ids = sorted({document.owner_user_id for document in documents})
-    memo = run_memo()  # a collection run reads its owners once, not once per message
-    key = ("stored_message.owners", tuple(owner_ids))
-    users = memo.get(key) if memo is not None else None
-    if users is None:
-        users = {user.id: BridgeUser.from_row(user) for user in
-                 db.session.scalars(db.select(User).where(User.id.in_(owner_ids)))} \
-            if owner_ids else {}
-        if memo is not None:
-            memo[key] = users
+    # a collection run reads its owners once, not once per message
+    users = once_per_run(("stored_message.owners", tuple(owner_ids)), lambda: {
+        user.id: BridgeUser.from_row(user) for user in
+        db.session.scalars(db.select(User).where(User.id.in_(owner_ids)))} if owner_ids else {})
     public_documents = [StoredDocument.from_row(document, users[document.owner_user_id])
                         for document in documents if document.owner_user_id in users]
     message = StoredMessage.from_row(row, tuple(users[uid] for uid in owner_ids if uid in users))

@@ -313,12 +313,12 @@ def test_a_header_block_is_read_up_to_256_kib_never_the_body(tmp_path):
     """The Message-ID (duplicate detection) is read from the header block only, and never
     past 256 KiB of it: a line that starts within the first 256 KiB is read, one that starts
     after is not (a huge header would otherwise be read whole into memory)."""
-    from medshake_bridge.collect.headerblock import read_headers as _read_headers
+    from medshake_bridge.collect.headerblock import block_of, parse_block
 
     limit = 256 * 1024
-    within = _read_headers(_header_block(tmp_path, limit))
+    within = parse_block(block_of(_header_block(tmp_path, limit)))
     assert within["Message-ID"] == "<late@test>" and within["X-Body"] is None
-    past = _read_headers(_header_block(tmp_path, limit + 1))
+    past = parse_block(block_of(_header_block(tmp_path, limit + 1)))
     assert past["Message-ID"] is None and past["X-Filler"] is not None
 
 

@@ -54,6 +54,24 @@ def test_a_setting_is_read_once_per_block_and_writes_are_seen(app_ctx):
     assert len(seen) == 2  # outside a block: read every time, as before
 
 
+def test_once_per_run_asks_once_in_a_run_and_every_time_outside(app_ctx):
+    """The readers that keep an answer for a run (the back-ends offered, a message's
+    owners, who may read whose mail) share this: once inside a block, each time outside."""
+    from medshake_bridge.settings.store import once_per_run
+
+    store = bridge_state().settings
+    asked = []
+
+    def ask():
+        asked.append(1)
+        return len(asked)
+
+    with store.remembering():
+        assert [once_per_run(("test",), ask) for _ in range(3)] == [1, 1, 1]
+        assert once_per_run(("test", "other"), ask) == 2
+    assert [once_per_run(("test",), ask) for _ in range(2)] == [3, 4]
+
+
 def test_a_remembered_list_cannot_be_changed_by_a_caller(app_ctx):
     store = bridge_state().settings
     alice = create_user("alice", "correct horse battery").id

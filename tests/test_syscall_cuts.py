@@ -18,8 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from medshake_bridge.collect.headerblock import HEADER_READ_LIMIT
-from medshake_bridge.collect.headerblock import read_headers as _read_headers
+from medshake_bridge.collect.headerblock import HEADER_READ_LIMIT, block_of, parse_block
 from medshake_bridge.collect.mime import parse_message_file
 from medshake_bridge.collect.process import process_stored_message
 from medshake_bridge.collect.rawstore import (
@@ -30,6 +29,11 @@ from medshake_bridge.collect.rawstore import (
     remove_partials,
 )
 from medshake_bridge.paths import ensure_private_dir
+
+
+def _read_headers(path: Path, head: bytes = b"", whole: bool = False) -> email.message.Message:
+    """The stored message's header block as the pipeline cuts it, parsed by the stdlib."""
+    return parse_block(block_of(path, head, whole))
 
 
 def _mode(path: Path) -> int:

@@ -54,10 +54,10 @@ def block_of(path: Path, head: bytes = b"", whole: bool = False) -> list[bytes]:
     return block
 
 
-def read_headers(path: Path, head: bytes = b"", whole: bool = False) -> email.message.Message:
-    """The header block of ``path`` parsed by the stdlib (``compat32``)."""
-    return email.message_from_bytes(b"".join(block_of(path, head, whole)),
-                                    policy=email.policy.compat32)
+def parse_block(block: list[bytes]) -> email.message.Message:
+    """``block`` parsed by the stdlib (``compat32``): the reference :func:`message_id` keeps
+    to, and its reading of any block that is not plain."""
+    return email.message_from_bytes(b"".join(block), policy=email.policy.compat32)
 
 
 def message_id(block: list[bytes]) -> str:
@@ -65,8 +65,7 @@ def message_id(block: list[bytes]) -> str:
     at most ("" when there is none): what ``compat32`` gives, read faster when it can be."""
     value = _plain_message_id(block)
     if value is None:
-        parsed = email.message_from_bytes(b"".join(block), policy=email.policy.compat32)
-        value = str(parsed.get("Message-ID", ""))
+        value = str(parse_block(block).get("Message-ID", ""))
     return " ".join(value.split())[:255]
 
 

@@ -145,9 +145,9 @@ def pool_kind(state: BridgeState, new_messages: int | None = None) -> str:
     (``MEDSHAKE_BRIDGE_PROCESS_POOL``; see :class:`~.workerpool.ProcessingPool`). ``auto``
     forks only where it is safe (no other thread in this process:
     :func:`forked.can_fork_safely`) and worth it (at least :data:`FORK_MIN_MESSAGES` new
-    messages; ``None``: not known yet, as for mailboxes
-    collected at once, where only safety decides); ``processes`` forks wherever the platform
-    can (an admin's or a test's choice: it may not be safe in a process running threads)."""
+    messages; ``None``: not known yet, as for mailboxes collected at once, where only safety
+    decides); ``processes`` forks wherever the platform can (an admin's or a test's choice: it
+    may not be safe in a process running threads)."""
     value = str(state.app.config.get(PROCESS_POOL_CONFIG) or AUTO).strip().lower()
     if value not in (AUTO, THREADS, PROCESSES):
         raise ConfigurationError(

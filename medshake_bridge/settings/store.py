@@ -11,10 +11,10 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask
 from sqlalchemy import event, select
@@ -41,11 +41,25 @@ _REMEMBERED: ContextVar[dict[tuple[Any, ...], Any] | None] = ContextVar(
     "medshake_bridge_settings_remembered", default=None)
 
 
+_T = TypeVar("_T")
+
+
 def run_memo() -> dict[tuple[Any, ...], Any] | None:
     """The memo of the current :meth:`SettingsStore.remembering` block (``None`` outside one):
     a reader keeps there, under a key of its own (a tuple starting with a string naming it),
     what it may read once per run, e.g. the public copies of a mailbox's owners."""
     return _REMEMBERED.get()
+
+
+def once_per_run(key: tuple[Any, ...], compute: Callable[[], _T]) -> _T:
+    """``compute()``'s answer kept under ``key`` in the run's memo (:func:`run_memo`): asked
+    once per run; outside a run, every time."""
+    memo = run_memo()
+    if memo is None:
+        return compute()
+    if key not in memo:
+        memo[key] = compute()
+    return memo[key]  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
